@@ -1,0 +1,56 @@
+//! The command line: one file per subcommand, each with its `Args` and `run()`.
+
+mod serve;
+mod user;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "keywarden", version, about = "API-key manager for developers")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the key-management server.
+    Serve(serve::Args),
+    /// Manage accounts directly on the server's database.
+    #[command(subcommand)]
+    User(user::Command),
+}
+
+/// Parses the command line and runs it; errors come back to `main`, which prints them once.
+pub fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    let Some(command) = cli.command else {
+        use clap::CommandFactory as _;
+        Cli::command().print_help()?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        match command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::User(command) => user::run(command).await,
+        }
+    })
+}
+
+/// `$XDG_DATA_HOME/keywarden` (or the platform's data directory).
+pub fn data_dir() -> anyhow::Result<PathBuf> {
+    Ok(dirs::data_dir().context("cannot find the user's data directory (is HOME set?)")?.join("keywarden"))
+}
+
+/// The server database URL: the one given, or `sqlite://` the default file in the data directory.
+pub fn database_url(given: Option<String>) -> anyhow::Result<String> {
+    match given {
+        Some(url) => Ok(url),
+        None => Ok(format!("sqlite://{}", data_dir()?.join("server.db").display())),
+    }
+}

@@ -1,0 +1,60 @@
+//! `keywarden serve`: run the key-management server until SIGINT or SIGTERM.
+
+use std::process::ExitCode;
+
+use crate::server::{self, AppState, ServerConfig};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "KEYWARDEN_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// `sqlite://PATH` (created when missing); default `$XDG_DATA_HOME/keywarden/server.db`.
+    #[arg(long, env = "KEYWARDEN_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Longest key lifetime this server accepts, in days (at most 365).
+    #[arg(long, env = "KEYWARDEN_MAX_KEY_DAYS", default_value_t = 365, value_parser = clap::value_parser!(i64).range(1..=365))]
+    max_key_days: i64,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let database_url = super::database_url(args.database_url)?;
+    let store = server::open_store(&database_url).await?;
+    let listener = server::bind(&args.listen).await?;
+    let config = ServerConfig { max_key_days: args.max_key_days, ..ServerConfig::default() };
+    tracing::info!("listening on http://{} (database {database_url})", listener.local_addr()?);
+    server::serve(listener, AppState::new(store, config), shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,7 @@
+//! Keywarden: an API-key manager for developers (desktop app, key-management server, command line).
+
+pub mod api;
+pub mod cli;
+pub mod key;
+pub mod secret;
+pub mod server;

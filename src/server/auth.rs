@@ -1,0 +1,439 @@
+//! Who is calling: credentials from every header style real services use, a cache of verified
+//! credentials, and the extractors handlers name their privilege with.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+
+use super::AppState;
+use super::error::ApiError;
+use super::store::{KeyAuth, SessionAuth, StoreResult};
+use crate::api::{KeyStatus, Role};
+use crate::key::{self, TokenKind};
+
+/// The caller, after its credential was checked.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: i64,
+    pub is_owner: bool,
+    /// The workspace the credential acts in when a request names none: a key's own workspace, or a
+    /// session user's default workspace.
+    pub workspace_id: i64,
+    /// Membership role in `workspace_id`.
+    pub role: Option<Role>,
+    /// Set when the credential is an API key; such a credential never leaves its workspace.
+    pub key_id: Option<i64>,
+    pub ip: Option<String>,
+}
+
+impl Principal {
+    /// The role that decides what the caller may do in its own workspace.
+    pub fn effective_role(&self) -> Option<Role> {
+        if self.is_owner { Some(Role::Owner) } else { self.role }
+    }
+}
+
+/// Any valid credential.
+pub struct Authenticated(pub Principal);
+
+/// A credential whose owner is an admin of its workspace, or a server owner.
+pub struct WorkspaceAdmin(pub Principal);
+
+/// A credential of a server-wide owner.
+pub struct Owner(pub Principal);
+
+/// The client's address as the server saw it (absent when driven without a socket, as in tests).
+pub struct ClientIp(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string())))
+    }
+}
+
+/// The session token a request carries, if any (for logout).
+pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    match presented_credential(headers) {
+        Ok(Presented::Session(token)) => Some(token),
+        _ => None,
+    }
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, state).await;
+        let principal = match presented_credential(&parts.headers)? {
+            Presented::Session(token) => state.session_principal(&token).await?,
+            Presented::Key(key) => state.key_principal(&key).await?,
+        };
+        Ok(Authenticated(Principal { ip, ..principal }))
+    }
+}
+
+impl FromRequestParts<AppState> for WorkspaceAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Authenticated(principal) = Authenticated::from_request_parts(parts, state).await?;
+        if principal.effective_role() < Some(Role::Admin) {
+            return Err(ApiError::Forbidden("this needs the admin role in the workspace".to_string()));
+        }
+        Ok(WorkspaceAdmin(principal))
+    }
+}
+
+impl FromRequestParts<AppState> for Owner {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Authenticated(principal) = Authenticated::from_request_parts(parts, state).await?;
+        if !principal.is_owner {
+            return Err(ApiError::Forbidden("this needs a server owner".to_string()));
+        }
+        Ok(Owner(principal))
+    }
+}
+
+/// The credential a request carries, format-checked but not yet looked up.
+#[derive(Debug, PartialEq)]
+enum Presented {
+    Session(String),
+    Key(String),
+}
+
+/// Finds the credential in any supported header. A session token wins over a key; among keys the
+/// first header in this order wins: `Authorization` (Bearer or Basic), `X-API-Key`,
+/// `x-custom-api-key`, `X-Authorization: ApiKey`, `Authentication: Bearer`.
+fn presented_credential(headers: &HeaderMap) -> Result<Presented, ApiError> {
+    let mut candidates: Vec<String> = Vec::new();
+    let mut unreadable = false;
+    let header = |name: &str| headers.get(name).map(|v| v.to_str().map(str::trim).map_err(|_| ()));
+
+    if let Some(value) = header("authorization") {
+        match value.ok().and_then(split_scheme) {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => candidates.push(token.to_string()),
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("basic") => match basic_credential(token) {
+                Some(token) => candidates.push(token),
+                None => unreadable = true,
+            },
+            _ => unreadable = true,
+        }
+    }
+    for name in ["x-api-key", "x-custom-api-key"] {
+        match header(name) {
+            Some(Ok(token)) if !token.is_empty() => candidates.push(token.to_string()),
+            Some(_) => unreadable = true,
+            None => {}
+        }
+    }
+    for (name, expected) in [("x-authorization", "apikey"), ("authentication", "bearer")] {
+        if let Some(value) = header(name) {
+            match value.ok().and_then(split_scheme) {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case(expected) => candidates.push(token.to_string()),
+                _ => unreadable = true,
+            }
+        }
+    }
+
+    let session_prefix = TokenKind::Session.prefix();
+    if let Some(token) = candidates.iter().find(|t| t.starts_with(session_prefix)) {
+        key::parse(TokenKind::Session, token).map_err(malformed)?;
+        return Ok(Presented::Session(token.clone()));
+    }
+    if let Some(token) = candidates.into_iter().next() {
+        key::parse(TokenKind::ApiKey, &token).map_err(malformed)?;
+        return Ok(Presented::Key(token));
+    }
+    if unreadable {
+        return Err(ApiError::unauthorized(
+            "malformed_credential",
+            "the credential header could not be read; send `Authorization: Bearer <key>` or `X-API-Key: <key>`",
+        ));
+    }
+    Err(ApiError::unauthorized(
+        "missing_credential",
+        "this endpoint needs a credential: `Authorization: Bearer <key or session token>` or `X-API-Key: <key>`",
+    ))
+}
+
+fn malformed(err: key::FormatError) -> ApiError {
+    ApiError::unauthorized("malformed_credential", format!("the credential is not valid: {err}"))
+}
+
+fn split_scheme(value: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = value.split_once(char::is_whitespace)?;
+    let rest = rest.trim();
+    (!rest.is_empty()).then_some((scheme, rest))
+}
+
+/// `Basic <key>` as some clients send it, or `Basic base64(user:key)` as `curl -u :KEY` does; a key in
+/// the user part with an empty password (`curl -u KEY:`) works too.
+fn basic_credential(token: &str) -> Option<String> {
+    if token.starts_with(TokenKind::ApiKey.prefix()) {
+        return Some(token.to_string());
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(token).ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    let chosen = if password.is_empty() { user } else { password };
+    (!chosen.is_empty()).then(|| chosen.to_string())
+}
+
+/// Verified credentials by hash, so authenticating a request is a hash and a map lookup, not a
+/// database round trip.
+///
+/// Correctness rests on two rules. Every change that can take a right away (revoke, disable,
+/// delete, rotate, role change, logout) calls [`AuthCache::invalidate`] before its response is sent,
+/// so no request after that response finds the old entry. An entry read from the database is only
+/// inserted if no invalidation happened since the read began (the generation check), so a read that
+/// raced with a revoke cannot put the stale entry back. Changes made by another process on the same
+/// database are noticed through the database's revision counter, polled by [`super::serve`].
+#[derive(Default)]
+pub struct AuthCache {
+    keys: RwLock<HashMap<[u8; 32], Arc<CachedKey>>>,
+    sessions: RwLock<HashMap<[u8; 32], Arc<SessionAuth>>>,
+    generation: AtomicU64,
+    revision: AtomicI64,
+}
+
+const CACHE_CAPACITY: usize = 100_000;
+const TOUCH_INTERVAL_MS: i64 = 60_000;
+
+pub struct CachedKey {
+    pub auth: KeyAuth,
+    last_touch_ms: AtomicI64,
+}
+
+impl CachedKey {
+    pub fn status(&self, now: DateTime<Utc>) -> KeyStatus {
+        KeyStatus::derive(now, self.auth.expires_at, self.auth.enabled, self.auth.revoked_at)
+    }
+
+    /// True at most once a minute per key: the caller then writes `last_used_at`.
+    fn claim_touch(&self, now: DateTime<Utc>) -> bool {
+        let now_ms = now.timestamp_millis();
+        let last = self.last_touch_ms.load(Ordering::Relaxed);
+        now_ms - last >= TOUCH_INTERVAL_MS
+            && self.last_touch_ms.compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
+}
+
+impl AuthCache {
+    pub fn invalidate(&self) {
+        let (Ok(mut keys), Ok(mut sessions)) = (self.keys.write(), self.sessions.write()) else {
+            return;
+        };
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        keys.clear();
+        sessions.clear();
+    }
+
+    /// Drops everything when the database's revision moved (another process changed rights).
+    pub fn observe_revision(&self, revision: i64) {
+        if self.revision.swap(revision, Ordering::SeqCst) != revision {
+            self.invalidate();
+        }
+    }
+
+    fn get<T>(map: &RwLock<HashMap<[u8; 32], Arc<T>>>, hash: &[u8; 32]) -> Option<Arc<T>> {
+        map.read().ok()?.get(hash).cloned()
+    }
+
+    fn insert_if_current<T>(map: &RwLock<HashMap<[u8; 32], Arc<T>>>, generation: &AtomicU64, seen: u64, hash: [u8; 32], value: Arc<T>) {
+        let Ok(mut map) = map.write() else { return };
+        if generation.load(Ordering::SeqCst) != seen {
+            return;
+        }
+        if map.len() >= CACHE_CAPACITY {
+            map.clear();
+        }
+        map.insert(hash, value);
+    }
+}
+
+impl AppState {
+    /// The key with this text, through the cache. `None` when no such key exists.
+    pub async fn lookup_key(&self, key_text: &str) -> StoreResult<Option<Arc<CachedKey>>> {
+        let hash = key::hash(key_text);
+        let cache = &self.cache;
+        if let Some(hit) = AuthCache::get(&cache.keys, &hash) {
+            return Ok(Some(hit));
+        }
+        let seen = cache.generation.load(Ordering::SeqCst);
+        let Some(auth) = self.store.key_auth(hash).await? else { return Ok(None) };
+        let last_touch_ms = auth.last_used_at.map_or(0, |at| at.timestamp_millis());
+        let entry = Arc::new(CachedKey { auth, last_touch_ms: AtomicI64::new(last_touch_ms) });
+        AuthCache::insert_if_current(&cache.keys, &cache.generation, seen, hash, entry.clone());
+        Ok(Some(entry))
+    }
+
+    /// Records that a key was used, at most once a minute per key, without delaying the request.
+    pub fn note_key_used(&self, key: &CachedKey, now: DateTime<Utc>) {
+        if key.claim_touch(now) {
+            let store = self.store.clone();
+            let key_id = key.auth.key_id;
+            tokio::spawn(async move {
+                if let Err(err) = store.touch_key(key_id, now).await {
+                    tracing::warn!("could not record use of key {key_id}: {err}");
+                }
+            });
+        }
+    }
+
+    async fn key_principal(&self, key_text: &str) -> Result<Principal, ApiError> {
+        let now = Utc::now();
+        let Some(key) = self.lookup_key(key_text).await? else {
+            return Err(ApiError::unauthorized("invalid_credential", "the API key is not known to this server"));
+        };
+        match key.status(now) {
+            KeyStatus::Active => {}
+            KeyStatus::Revoked => return Err(ApiError::unauthorized("revoked_key", "the API key has been revoked")),
+            KeyStatus::Expired => return Err(ApiError::unauthorized("expired_key", "the API key has expired")),
+            KeyStatus::Disabled => return Err(ApiError::unauthorized("disabled_key", "the API key is disabled")),
+        }
+        let auth = &key.auth;
+        if auth.role.is_none() && !auth.is_owner {
+            return Err(ApiError::Forbidden(
+                "the key's owner is no longer a member of the key's workspace".to_string(),
+            ));
+        }
+        self.note_key_used(&key, now);
+        Ok(Principal {
+            user_id: auth.user_id,
+            is_owner: auth.is_owner,
+            workspace_id: auth.workspace_id,
+            role: auth.role,
+            key_id: Some(auth.key_id),
+            ip: None,
+        })
+    }
+
+    async fn session_principal(&self, token: &str) -> Result<Principal, ApiError> {
+        let hash = key::hash(token);
+        let cache = &self.cache;
+        let session = match AuthCache::get(&cache.sessions, &hash) {
+            Some(hit) => hit,
+            None => {
+                let seen = cache.generation.load(Ordering::SeqCst);
+                let Some(session) = self.store.session(hash).await? else {
+                    return Err(ApiError::unauthorized("invalid_credential", "the session is not known; sign in again"));
+                };
+                let session = Arc::new(session);
+                AuthCache::insert_if_current(&cache.sessions, &cache.generation, seen, hash, session.clone());
+                session
+            }
+        };
+        if session.expires_at <= Utc::now() {
+            return Err(ApiError::unauthorized("session_expired", "the session has expired; sign in again"));
+        }
+        Ok(Principal {
+            user_id: session.user_id,
+            is_owner: session.is_owner,
+            workspace_id: session.default_workspace_id,
+            role: session.role,
+            key_id: None,
+            ip: None,
+        })
+    }
+
+    /// The caller's effective role in `workspace_id` (its own workspace when `None`). A workspace the
+    /// caller cannot see is 404; a key never acts outside its own workspace.
+    pub async fn role_in(&self, principal: &Principal, workspace_id: Option<i64>) -> Result<(i64, Role), ApiError> {
+        let workspace_id = workspace_id.unwrap_or(principal.workspace_id);
+        let not_found = || ApiError::NotFound("no such workspace".to_string());
+        if principal.is_owner {
+            if workspace_id != principal.workspace_id && self.store.workspace(workspace_id).await?.is_none() {
+                return Err(not_found());
+            }
+            return Ok((workspace_id, Role::Owner));
+        }
+        let role = if workspace_id == principal.workspace_id {
+            principal.role
+        } else if principal.key_id.is_some() {
+            None
+        } else {
+            self.store.membership(principal.user_id, workspace_id).await?
+        };
+        role.map(|role| (workspace_id, role)).ok_or_else(not_found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn every_header_style_yields_the_key() {
+        let key = key::generate(TokenKind::ApiKey);
+        let key = key.expose();
+        let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
+        let styles = [
+            ("authorization", format!("Bearer {key}")),
+            ("authorization", format!("bearer {key}")),
+            ("x-api-key", key.to_string()),
+            ("x-custom-api-key", key.to_string()),
+            ("x-authorization", format!("ApiKey {key}")),
+            ("x-authorization", format!("apikey {key}")),
+            ("authentication", format!("bearer {key}")),
+            ("authentication", format!("BEARER {key}")),
+            ("authorization", format!("Basic {key}")),
+            ("authorization", format!("Basic {}", b64(format!(":{key}")))),
+            ("authorization", format!("Basic {}", b64(format!("anyone:{key}")))),
+            ("authorization", format!("Basic {}", b64(format!("{key}:")))),
+        ];
+        for (name, value) in styles {
+            assert_eq!(
+                presented_credential(&headers(&[(name, &value)])).unwrap(),
+                Presented::Key(key.to_string()),
+                "{name}: {}",
+                value.replace(key, "<key>")
+            );
+        }
+    }
+
+    #[test]
+    fn session_wins_over_key() {
+        let key = key::generate(TokenKind::ApiKey);
+        let session = key::generate(TokenKind::Session);
+        let map = headers(&[
+            ("x-api-key", key.expose()),
+            ("authorization", &format!("Bearer {}", session.expose())),
+        ]);
+        assert_eq!(presented_credential(&map).unwrap(), Presented::Session(session.expose().to_string()));
+    }
+
+    #[test]
+    fn missing_and_malformed_are_told_apart() {
+        let missing = presented_credential(&HeaderMap::new()).unwrap_err();
+        assert!(matches!(missing, ApiError::Unauthorized { code: "missing_credential", .. }));
+        for (name, value) in [
+            ("authorization", "Bearer kw_nope"),
+            ("authorization", "Token abc"),
+            ("x-authorization", "Bearer kw_x"),
+            ("authorization", "Basic !!!"),
+        ] {
+            let err = presented_credential(&headers(&[(name, value)])).unwrap_err();
+            assert!(matches!(err, ApiError::Unauthorized { code: "malformed_credential", .. }), "{name}: {value}");
+        }
+    }
+}

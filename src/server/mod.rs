@@ -1,0 +1,161 @@
+//! The key-management server: axum router, auth, handlers and the store behind them.
+//!
+//! `router(state)` is a plain function so tests can drive it with `oneshot`; [`serve`] runs it on a
+//! socket; [`spawn_local`] starts it in-process on a free loopback port for the desktop app and the
+//! command line, which then speak to it over HTTP like to any remote server.
+
+pub mod accounts;
+pub mod auth;
+pub mod error;
+mod extract;
+mod openapi;
+mod routes;
+pub mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use self::auth::AuthCache;
+use self::store::{SqliteStore, Store, StoreError};
+
+/// Policy a server enforces.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Longest key lifetime the server accepts (at most 365).
+    pub max_key_days: i64,
+    pub session_hours: i64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { max_key_days: 365, session_hours: 12 }
+    }
+}
+
+/// Shared by every handler: the store, the credential cache and the policy.
+#[derive(Clone)]
+pub struct AppState(Arc<StateInner>);
+
+pub struct StateInner {
+    pub store: Arc<dyn Store>,
+    pub cache: AuthCache,
+    pub config: ServerConfig,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> AppState {
+        AppState(Arc::new(StateInner { store, cache: AuthCache::default(), config }))
+    }
+}
+
+impl Deref for AppState {
+    type Target = StateInner;
+    fn deref(&self) -> &StateInner {
+        &self.0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: String, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("server stopped with an error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The whole HTTP API.
+pub fn router(state: AppState) -> Router {
+    routes::router(state)
+}
+
+/// Opens the store a database URL names: `sqlite://PATH` (or a plain path).
+pub async fn open_store(database_url: &str) -> Result<Arc<dyn Store>, ServerError> {
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        return Err(ServerError::Invalid(
+            "PostgreSQL is not supported by this build yet; use a sqlite:// URL".to_string(),
+        ));
+    }
+    Ok(Arc::new(SqliteStore::open(database_url).await?))
+}
+
+/// Binds `listen`; the error names the address and the cause (for example, the port is taken).
+pub async fn bind(listen: &str) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(listen)
+        .await
+        .map_err(|source| ServerError::Listen { addr: listen.to_string(), source })
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then finishes the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let poller = tokio::spawn(poll_revision(state.clone()));
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    poller.abort();
+    Ok(result?)
+}
+
+/// Notices changes made by other processes on the same database (the desktop app and the command
+/// line may each run a server on one SQLite file) and drops cached credentials when rights moved.
+async fn poll_revision(state: AppState) {
+    let mut interval = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        interval.tick().await;
+        match state.store.revision().await {
+            Ok(revision) => state.cache.observe_revision(revision),
+            Err(err) => tracing::warn!("cannot read the database revision: {err}"),
+        }
+    }
+}
+
+/// A server running in this process on a free loopback port.
+pub struct LocalServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), ServerError>>,
+}
+
+impl LocalServer {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets requests in flight finish, and waits for the server to end.
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match (&mut self.task).await {
+            Ok(result) => result,
+            Err(err) => Err(ServerError::Invalid(format!("server task failed: {err}"))),
+        }
+    }
+}
+
+/// Starts the server on `127.0.0.1` (a free port) over `store`, on the current tokio runtime.
+pub async fn spawn_local(store: Arc<dyn Store>, config: ServerConfig) -> Result<LocalServer, ServerError> {
+    let listener = bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let state = AppState::new(store, config);
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, state.clone(), async move {
+        let _ = rx.await;
+    }));
+    Ok(LocalServer { addr, state, shutdown: Some(tx), task })
+}

@@ -1,0 +1,61 @@
+//! Assembles the route modules into one router and one OpenAPI document.
+
+mod admin;
+mod audit;
+mod keys;
+mod meta;
+mod session;
+mod verify;
+
+use std::sync::Arc;
+
+use axum::{Extension, Router};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use super::AppState;
+use super::error::ApiError;
+use super::openapi::ApiDoc;
+
+/// The generated OpenAPI document, served by `GET /v1/openapi.json`.
+#[derive(Clone)]
+pub(super) struct OpenApiJson(pub Arc<serde_json::Value>);
+
+pub fn router(state: AppState) -> Router {
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(meta::routes())
+        .merge(session::routes())
+        .merge(keys::routes())
+        .merge(verify::routes())
+        .merge(audit::routes())
+        .merge(admin::routes())
+        .split_for_parts();
+    let document = serde_json::to_value(&api).unwrap_or_default();
+    router
+        .fallback(|| async { ApiError::NotFound("no such endpoint".to_string()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(Extension(OpenApiJson(Arc::new(document))))
+        .with_state(state)
+}
+
+fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(100),
+        Some(n @ 1..=1000) => Ok(n),
+        Some(_) => Err(ApiError::Invalid("limit: must be between 1 and 1000".to_string())),
+    }
+}
+
+fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
+    cursor
+        .map(|c| c.parse::<i64>().map_err(|_| ApiError::Invalid("cursor: not a cursor from this server".to_string())))
+        .transpose()
+}
+
+/// Keyset pagination: `rows` was fetched with `limit + 1`; returns the page and the next cursor.
+fn paginate<T>(mut rows: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> (Vec<T>, Option<String>) {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next = if more { rows.last().map(|row| id(row).to_string()) } else { None };
+    (rows, next)
+}

@@ -1,0 +1,247 @@
+//! Persistence behind one trait, so SQLite and PostgreSQL are two implementations, not two servers.
+
+mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::api::{AuditAction, AuditEvent, KeyInfo, KeyStatus, MemberInfo, Role, UserInfo};
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("cannot open database {url}: {source}")]
+    Open { url: String, source: sqlx::Error },
+    #[error("cannot migrate database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workspace {
+    pub id: i64,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user as stored, with the password hash that never leaves the server.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub info: UserInfo,
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: String,
+    pub password_hash: String,
+    pub is_owner: bool,
+    pub workspace_id: i64,
+    /// Membership role in `workspace_id` (owners are made admins there).
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyRecord {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub workspace_id: i64,
+    pub user_id: i64,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub enabled: bool,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub scopes: Vec<String>,
+    pub hint: String,
+    pub replaces: Option<i64>,
+}
+
+impl KeyRecord {
+    pub fn status(&self, now: DateTime<Utc>) -> KeyStatus {
+        KeyStatus::derive(now, self.expires_at, self.enabled, self.revoked_at)
+    }
+
+    pub fn into_info(self, now: DateTime<Utc>) -> KeyInfo {
+        let status = self.status(now);
+        KeyInfo {
+            id: self.id,
+            name: self.name,
+            description: self.description,
+            workspace_id: self.workspace_id,
+            user_id: self.user_id,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            enabled: self.enabled,
+            revoked_at: self.revoked_at,
+            last_used_at: self.last_used_at,
+            scopes: self.scopes,
+            status,
+            hint: self.hint,
+            replaces: self.replaces,
+        }
+    }
+}
+
+/// A key to insert: its hash, never the key.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub hash: [u8; 32],
+    pub hint: String,
+    pub name: String,
+    pub description: String,
+    pub workspace_id: i64,
+    pub user_id: i64,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub scopes: Vec<String>,
+    pub replaces: Option<i64>,
+}
+
+/// What authenticating with a key needs, in one lookup by hash.
+#[derive(Debug, Clone)]
+pub struct KeyAuth {
+    pub key_id: i64,
+    pub name: String,
+    pub user_id: i64,
+    pub workspace_id: i64,
+    pub is_owner: bool,
+    pub default_workspace_id: i64,
+    /// The owner's current membership role in the key's workspace.
+    pub role: Option<Role>,
+    pub expires_at: DateTime<Utc>,
+    pub enabled: bool,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionAuth {
+    pub user_id: i64,
+    pub is_owner: bool,
+    pub default_workspace_id: i64,
+    /// The user's membership role in their default workspace.
+    pub role: Option<Role>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct KeyChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+/// Who is changing something, from where, and when: written into the audit trail in the same
+/// transaction as the change.
+#[derive(Debug, Clone)]
+pub struct AuditContext {
+    pub actor_user_id: Option<i64>,
+    pub ip: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeyFilter {
+    pub workspace_id: i64,
+    pub user_id: Option<i64>,
+    pub status: Option<KeyStatus>,
+    /// Substring of name or description.
+    pub query: Option<String>,
+    /// Keyset pagination: only ids below this one (newest first).
+    pub before_id: Option<i64>,
+    pub limit: u32,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditFilter {
+    pub workspace_id: i64,
+    /// Only events about this user's keys or done by this user (members and viewers).
+    pub involving_user: Option<i64>,
+    pub key_id: Option<i64>,
+    pub before_id: Option<i64>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A number that grows whenever a right may have been taken away (by any process).
+    async fn revision(&self) -> StoreResult<i64>;
+
+    async fn create_workspace(&self, name: &str, at: DateTime<Utc>) -> StoreResult<Workspace>;
+    async fn workspace(&self, id: i64) -> StoreResult<Option<Workspace>>;
+    async fn workspace_by_name(&self, name: &str) -> StoreResult<Option<Workspace>>;
+    async fn list_workspaces(&self) -> StoreResult<Vec<Workspace>>;
+    async fn user_workspaces(&self, user_id: i64) -> StoreResult<Vec<(Workspace, Role)>>;
+
+    async fn create_user(&self, user: NewUser) -> StoreResult<UserInfo>;
+    async fn user(&self, id: i64) -> StoreResult<Option<UserInfo>>;
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
+    async fn list_users(&self) -> StoreResult<Vec<UserInfo>>;
+
+    async fn membership(&self, user_id: i64, workspace_id: i64) -> StoreResult<Option<Role>>;
+    async fn set_membership(&self, user_id: i64, workspace_id: i64, role: Role) -> StoreResult<()>;
+    async fn remove_membership(&self, user_id: i64, workspace_id: i64) -> StoreResult<bool>;
+    async fn members(&self, workspace_id: i64) -> StoreResult<Vec<MemberInfo>>;
+
+    /// Stores a new session and records the login, in one transaction.
+    async fn create_session(
+        &self,
+        token_hash: [u8; 32],
+        user_id: i64,
+        expires_at: DateTime<Utc>,
+        audit: AuditContext,
+    ) -> StoreResult<()>;
+    async fn session(&self, token_hash: [u8; 32]) -> StoreResult<Option<SessionAuth>>;
+    async fn delete_session(&self, token_hash: [u8; 32]) -> StoreResult<bool>;
+
+    async fn insert_key(&self, key: NewKey, audit: AuditContext) -> StoreResult<KeyRecord>;
+    async fn key(&self, id: i64) -> StoreResult<Option<KeyRecord>>;
+    async fn key_auth(&self, hash: [u8; 32]) -> StoreResult<Option<KeyAuth>>;
+    async fn list_keys(&self, filter: KeyFilter) -> StoreResult<Vec<KeyRecord>>;
+    /// Applies `changes` and records `actions` (updated, enabled, disabled) in one transaction.
+    async fn update_key(
+        &self,
+        id: i64,
+        changes: KeyChanges,
+        actions: &[AuditAction],
+        audit: AuditContext,
+    ) -> StoreResult<KeyRecord>;
+    /// Sets `revoked_at` to `audit.at` unless the key is already revoked by then.
+    async fn revoke_key(&self, id: i64, audit: AuditContext) -> StoreResult<KeyRecord>;
+    /// Inserts `new` and schedules the old key's revocation at `old_revoked_at`, in one transaction.
+    async fn rotate_key(
+        &self,
+        old_id: i64,
+        old_revoked_at: DateTime<Utc>,
+        new: NewKey,
+        audit: AuditContext,
+    ) -> StoreResult<KeyRecord>;
+    async fn delete_key(&self, id: i64, audit: AuditContext) -> StoreResult<bool>;
+    /// Records a successful use. Callers throttle this to once a minute per key.
+    async fn touch_key(&self, id: i64, at: DateTime<Utc>) -> StoreResult<()>;
+
+    async fn list_audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditEvent>>;
+}
+
+pub(crate) fn to_millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+pub(crate) fn from_millis(ms: i64) -> StoreResult<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt(format!("time {ms} out of range")))
+}

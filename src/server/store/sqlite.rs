@@ -1,0 +1,675 @@
+//! The SQLite store: one file, WAL, a busy timeout, so the desktop app, the command line and a
+//! server may all open the same database at once.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{FromRow, Sqlite, Transaction};
+
+use super::{
+    AuditContext, AuditFilter, KeyAuth, KeyChanges, KeyFilter, KeyRecord, NewKey, NewUser, SessionAuth, Store,
+    StoreError, StoreResult, UserRecord, Workspace, from_millis, to_millis,
+};
+use crate::api::{AuditAction, AuditEvent, MemberInfo, Role, UserInfo};
+
+const KEY_COLUMNS: &str = "id, name, description, workspace_id, user_id, created_at, expires_at, enabled, \
+     revoked_at, last_used_at, scopes, hint, replaces";
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the database at `url` (`sqlite://PATH`, `sqlite:PATH` or a plain
+    /// path) and brings its schema up to date.
+    pub async fn open(url: &str) -> StoreResult<SqliteStore> {
+        let open_error = |source| StoreError::Open { url: url.to_string(), source };
+        let normalized = if url.starts_with("sqlite:") { url.to_string() } else { format!("sqlite://{url}") };
+        let options = SqliteConnectOptions::from_str(&normalized)
+            .map_err(open_error)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let path = options.get_filename();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|err| open_error(sqlx::Error::Io(err)))?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(open_error)?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// Inserts many keys without audit events, in one transaction. For benchmarks that need a
+    /// database with a million keys in seconds, not for serving.
+    #[doc(hidden)]
+    pub async fn insert_keys_unaudited(&self, keys: &[NewKey]) -> StoreResult<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for key in keys {
+            insert_key_row(&mut tx, key).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        // IMMEDIATE takes the write lock up front, so two writers wait (busy timeout) instead of one
+        // failing when it tries to upgrade a read transaction.
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+fn conflict_on_unique(err: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(message()),
+        _ => StoreError::Database(err),
+    }
+}
+
+fn parse_role(text: &str) -> StoreResult<Role> {
+    Role::parse(text).ok_or_else(|| StoreError::Corrupt(format!("unknown role {text:?}")))
+}
+
+fn opt_millis(ms: Option<i64>) -> StoreResult<Option<DateTime<Utc>>> {
+    ms.map(from_millis).transpose()
+}
+
+fn parse_scopes(json: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(json).map_err(|err| StoreError::Corrupt(format!("scopes: {err}")))
+}
+
+#[derive(FromRow)]
+struct WorkspaceRow {
+    id: i64,
+    name: String,
+    created_at: i64,
+}
+
+impl WorkspaceRow {
+    fn into_workspace(self) -> StoreResult<Workspace> {
+        Ok(Workspace { id: self.id, name: self.name, created_at: from_millis(self.created_at)? })
+    }
+}
+
+#[derive(FromRow)]
+struct UserRow {
+    id: i64,
+    email: String,
+    password_hash: String,
+    is_owner: bool,
+    default_workspace_id: i64,
+    created_at: i64,
+}
+
+impl UserRow {
+    fn into_record(self) -> StoreResult<UserRecord> {
+        Ok(UserRecord {
+            info: UserInfo {
+                id: self.id,
+                email: self.email,
+                owner: self.is_owner,
+                default_workspace_id: self.default_workspace_id,
+                created_at: from_millis(self.created_at)?,
+            },
+            password_hash: self.password_hash,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct KeyRow {
+    id: i64,
+    name: String,
+    description: String,
+    workspace_id: i64,
+    user_id: i64,
+    created_at: i64,
+    expires_at: i64,
+    enabled: bool,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+    scopes: String,
+    hint: String,
+    replaces: Option<i64>,
+}
+
+impl KeyRow {
+    fn into_record(self) -> StoreResult<KeyRecord> {
+        Ok(KeyRecord {
+            id: self.id,
+            name: self.name,
+            description: self.description,
+            workspace_id: self.workspace_id,
+            user_id: self.user_id,
+            created_at: from_millis(self.created_at)?,
+            expires_at: from_millis(self.expires_at)?,
+            enabled: self.enabled,
+            revoked_at: opt_millis(self.revoked_at)?,
+            last_used_at: opt_millis(self.last_used_at)?,
+            scopes: parse_scopes(&self.scopes)?,
+            hint: self.hint,
+            replaces: self.replaces,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct KeyAuthRow {
+    id: i64,
+    name: String,
+    user_id: i64,
+    workspace_id: i64,
+    is_owner: bool,
+    default_workspace_id: i64,
+    role: Option<String>,
+    expires_at: i64,
+    enabled: bool,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+    scopes: String,
+}
+
+#[derive(FromRow)]
+struct AuditRow {
+    id: i64,
+    at: i64,
+    action: String,
+    actor_user_id: Option<i64>,
+    key_id: Option<i64>,
+    key_name: Option<String>,
+    workspace_id: Option<i64>,
+    ip: Option<String>,
+}
+
+async fn insert_key_row(tx: &mut Transaction<'static, Sqlite>, key: &NewKey) -> StoreResult<i64> {
+    let scopes = serde_json::to_string(&key.scopes).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO api_keys (key_hash, hint, name, description, workspace_id, user_id, created_at, \
+         expires_at, enabled, scopes, replaces) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id",
+    )
+    .bind(&key.hash[..])
+    .bind(&key.hint)
+    .bind(&key.name)
+    .bind(&key.description)
+    .bind(key.workspace_id)
+    .bind(key.user_id)
+    .bind(to_millis(key.created_at))
+    .bind(to_millis(key.expires_at))
+    .bind(scopes)
+    .bind(key.replaces)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(|err| conflict_on_unique(err, || "a key with this hash already exists".to_string()))?;
+    Ok(id)
+}
+
+async fn key_in(tx: &mut Transaction<'static, Sqlite>, id: i64) -> StoreResult<KeyRecord> {
+    let row: Option<KeyRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.ok_or(StoreError::NotFound)?.into_record()
+}
+
+async fn record_audit(
+    tx: &mut Transaction<'static, Sqlite>,
+    action: AuditAction,
+    key: Option<&KeyRecord>,
+    workspace_id: Option<i64>,
+    audit: &AuditContext,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_events (at, action, actor_user_id, key_id, key_name, key_owner_id, workspace_id, ip) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(to_millis(audit.at))
+    .bind(action.as_str())
+    .bind(audit.actor_user_id)
+    .bind(key.map(|k| k.id))
+    .bind(key.map(|k| k.name.as_str()))
+    .bind(key.map(|k| k.user_id))
+    .bind(key.map(|k| k.workspace_id).or(workspace_id))
+    .bind(audit.ip.as_deref())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn revision(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT value FROM revision WHERE id = 1").fetch_one(&self.pool).await?)
+    }
+
+    async fn create_workspace(&self, name: &str, at: DateTime<Utc>) -> StoreResult<Workspace> {
+        let row: WorkspaceRow =
+            sqlx::query_as("INSERT INTO workspaces (name, created_at) VALUES (?, ?) RETURNING id, name, created_at")
+                .bind(name)
+                .bind(to_millis(at))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|err| conflict_on_unique(err, || format!("a workspace named {name:?} already exists")))?;
+        row.into_workspace()
+    }
+
+    async fn workspace(&self, id: i64) -> StoreResult<Option<Workspace>> {
+        let row: Option<WorkspaceRow> = sqlx::query_as("SELECT id, name, created_at FROM workspaces WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(WorkspaceRow::into_workspace).transpose()
+    }
+
+    async fn workspace_by_name(&self, name: &str) -> StoreResult<Option<Workspace>> {
+        let row: Option<WorkspaceRow> = sqlx::query_as("SELECT id, name, created_at FROM workspaces WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(WorkspaceRow::into_workspace).transpose()
+    }
+
+    async fn list_workspaces(&self) -> StoreResult<Vec<Workspace>> {
+        let rows: Vec<WorkspaceRow> = sqlx::query_as("SELECT id, name, created_at FROM workspaces ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(WorkspaceRow::into_workspace).collect()
+    }
+
+    async fn user_workspaces(&self, user_id: i64) -> StoreResult<Vec<(Workspace, Role)>> {
+        let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(
+            "SELECT w.id, w.name, w.created_at, m.role FROM workspaces w \
+             JOIN memberships m ON m.workspace_id = w.id WHERE m.user_id = ? ORDER BY w.id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, name, created_at, role)| {
+                let workspace = WorkspaceRow { id, name, created_at }.into_workspace()?;
+                Ok((workspace, parse_role(&role)?))
+            })
+            .collect()
+    }
+
+    async fn create_user(&self, user: NewUser) -> StoreResult<UserInfo> {
+        let membership_role = if user.role == Role::Owner { Role::Admin } else { user.role };
+        let mut tx = self.write().await?;
+        let row: UserRow = sqlx::query_as(
+            "INSERT INTO users (email, password_hash, is_owner, default_workspace_id, created_at) \
+             VALUES (?, ?, ?, ?, ?) RETURNING id, email, password_hash, is_owner, default_workspace_id, created_at",
+        )
+        .bind(&user.email)
+        .bind(&user.password_hash)
+        .bind(user.is_owner)
+        .bind(user.workspace_id)
+        .bind(to_millis(user.created_at))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|err| conflict_on_unique(err, || format!("a user with email {} already exists", user.email)))?;
+        sqlx::query("INSERT INTO memberships (user_id, workspace_id, role) VALUES (?, ?, ?)")
+            .bind(row.id)
+            .bind(user.workspace_id)
+            .bind(membership_role.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row.into_record()?.info)
+    }
+
+    async fn user(&self, id: i64) -> StoreResult<Option<UserInfo>> {
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT id, email, password_hash, is_owner, default_workspace_id, created_at FROM users WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(UserRow::into_record).transpose()?.map(|r| r.info))
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT id, email, password_hash, is_owner, default_workspace_id, created_at FROM users WHERE email = ?",
+        )
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(UserRow::into_record).transpose()
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<UserInfo>> {
+        let rows: Vec<UserRow> = sqlx::query_as(
+            "SELECT id, email, password_hash, is_owner, default_workspace_id, created_at FROM users ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(|row| Ok(row.into_record()?.info)).collect()
+    }
+
+    async fn membership(&self, user_id: i64, workspace_id: i64) -> StoreResult<Option<Role>> {
+        let role: Option<String> =
+            sqlx::query_scalar("SELECT role FROM memberships WHERE user_id = ? AND workspace_id = ?")
+                .bind(user_id)
+                .bind(workspace_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        role.as_deref().map(parse_role).transpose()
+    }
+
+    async fn set_membership(&self, user_id: i64, workspace_id: i64, role: Role) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO memberships (user_id, workspace_id, role) VALUES (?, ?, ?) \
+             ON CONFLICT (user_id, workspace_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(user_id)
+        .bind(workspace_id)
+        .bind(role.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_membership(&self, user_id: i64, workspace_id: i64) -> StoreResult<bool> {
+        let result = sqlx::query("DELETE FROM memberships WHERE user_id = ? AND workspace_id = ?")
+            .bind(user_id)
+            .bind(workspace_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn members(&self, workspace_id: i64) -> StoreResult<Vec<MemberInfo>> {
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT u.id, u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.workspace_id = ? ORDER BY u.id",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(user_id, email, role)| Ok(MemberInfo { user_id, email, role: parse_role(&role)? }))
+            .collect()
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: [u8; 32],
+        user_id: i64,
+        expires_at: DateTime<Utc>,
+        audit: AuditContext,
+    ) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+            .bind(to_millis(audit.at))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(&token_hash[..])
+            .bind(user_id)
+            .bind(to_millis(audit.at))
+            .bind(to_millis(expires_at))
+            .execute(&mut *tx)
+            .await?;
+        let workspace_id: Option<i64> =
+            sqlx::query_scalar("SELECT default_workspace_id FROM users WHERE id = ?")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        record_audit(&mut tx, AuditAction::Login, None, workspace_id, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: [u8; 32]) -> StoreResult<Option<SessionAuth>> {
+        let row: Option<(i64, bool, i64, Option<String>, i64)> = sqlx::query_as(
+            "SELECT s.user_id, u.is_owner, u.default_workspace_id, m.role, s.expires_at FROM sessions s \
+             JOIN users u ON u.id = s.user_id \
+             LEFT JOIN memberships m ON m.user_id = u.id AND m.workspace_id = u.default_workspace_id \
+             WHERE s.token_hash = ?",
+        )
+        .bind(&token_hash[..])
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(user_id, is_owner, default_workspace_id, role, expires_at)| {
+            Ok(SessionAuth {
+                user_id,
+                is_owner,
+                default_workspace_id,
+                role: role.as_deref().map(parse_role).transpose()?,
+                expires_at: from_millis(expires_at)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_session(&self, token_hash: [u8; 32]) -> StoreResult<bool> {
+        let result = sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(&token_hash[..])
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn insert_key(&self, key: NewKey, audit: AuditContext) -> StoreResult<KeyRecord> {
+        let mut tx = self.write().await?;
+        let id = insert_key_row(&mut tx, &key).await?;
+        let record = key_in(&mut tx, id).await?;
+        record_audit(&mut tx, AuditAction::Created, Some(&record), None, &audit).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn key(&self, id: i64) -> StoreResult<Option<KeyRecord>> {
+        let row: Option<KeyRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?")))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(KeyRow::into_record).transpose()
+    }
+
+    async fn key_auth(&self, hash: [u8; 32]) -> StoreResult<Option<KeyAuth>> {
+        let row: Option<KeyAuthRow> = sqlx::query_as(
+            "SELECT k.id, k.name, k.user_id, k.workspace_id, u.is_owner, u.default_workspace_id, m.role, \
+                    k.expires_at, k.enabled, k.revoked_at, k.last_used_at, k.scopes \
+             FROM api_keys k JOIN users u ON u.id = k.user_id \
+             LEFT JOIN memberships m ON m.user_id = k.user_id AND m.workspace_id = k.workspace_id \
+             WHERE k.key_hash = ?",
+        )
+        .bind(&hash[..])
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(KeyAuth {
+            key_id: row.id,
+            name: row.name,
+            user_id: row.user_id,
+            workspace_id: row.workspace_id,
+            is_owner: row.is_owner,
+            default_workspace_id: row.default_workspace_id,
+            role: row.role.as_deref().map(parse_role).transpose()?,
+            expires_at: from_millis(row.expires_at)?,
+            enabled: row.enabled,
+            revoked_at: opt_millis(row.revoked_at)?,
+            last_used_at: opt_millis(row.last_used_at)?,
+            scopes: parse_scopes(&row.scopes)?,
+        }))
+    }
+
+    async fn list_keys(&self, filter: KeyFilter) -> StoreResult<Vec<KeyRecord>> {
+        let pattern = filter.query.as_deref().map(|q| {
+            let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let rows: Vec<KeyRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE workspace_id = ?1 \
+             AND (?2 IS NULL OR user_id = ?2) \
+             AND (?3 IS NULL OR id < ?3) \
+             AND (?4 IS NULL OR name LIKE ?4 ESCAPE '\\' OR description LIKE ?4 ESCAPE '\\') \
+             AND (?5 IS NULL OR ?5 = CASE \
+                    WHEN revoked_at IS NOT NULL AND revoked_at <= ?6 THEN 'revoked' \
+                    WHEN expires_at <= ?6 THEN 'expired' \
+                    WHEN enabled = 0 THEN 'disabled' \
+                    ELSE 'active' END) \
+             ORDER BY id DESC LIMIT ?7"
+        )))
+        .bind(filter.workspace_id)
+        .bind(filter.user_id)
+        .bind(filter.before_id)
+        .bind(pattern)
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(to_millis(filter.now))
+        .bind(i64::from(filter.limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(KeyRow::into_record).collect()
+    }
+
+    async fn update_key(
+        &self,
+        id: i64,
+        changes: KeyChanges,
+        actions: &[AuditAction],
+        audit: AuditContext,
+    ) -> StoreResult<KeyRecord> {
+        let mut tx = self.write().await?;
+        let result = sqlx::query(
+            "UPDATE api_keys SET name = COALESCE(?, name), description = COALESCE(?, description), \
+             enabled = COALESCE(?, enabled) WHERE id = ?",
+        )
+        .bind(changes.name)
+        .bind(changes.description)
+        .bind(changes.enabled)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let record = key_in(&mut tx, id).await?;
+        for &action in actions {
+            record_audit(&mut tx, action, Some(&record), None, &audit).await?;
+        }
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn revoke_key(&self, id: i64, audit: AuditContext) -> StoreResult<KeyRecord> {
+        let mut tx = self.write().await?;
+        let at = to_millis(audit.at);
+        let result = sqlx::query(
+            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND (revoked_at IS NULL OR revoked_at > ?)",
+        )
+        .bind(at)
+        .bind(id)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        let record = key_in(&mut tx, id).await?;
+        if result.rows_affected() > 0 {
+            record_audit(&mut tx, AuditAction::Revoked, Some(&record), None, &audit).await?;
+        }
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn rotate_key(
+        &self,
+        old_id: i64,
+        old_revoked_at: DateTime<Utc>,
+        new: NewKey,
+        audit: AuditContext,
+    ) -> StoreResult<KeyRecord> {
+        let mut tx = self.write().await?;
+        let revoked_at = to_millis(old_revoked_at);
+        let result = sqlx::query(
+            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND (revoked_at IS NULL OR revoked_at > ?)",
+        )
+        .bind(revoked_at)
+        .bind(old_id)
+        .bind(revoked_at)
+        .execute(&mut *tx)
+        .await?;
+        if result.rows_affected() == 0 {
+            // Either gone, or revoked by someone else since the caller looked: nothing half-done.
+            return Err(match key_in(&mut tx, old_id).await {
+                Ok(_) => StoreError::Conflict("the key is already revoked".to_string()),
+                Err(err) => err,
+            });
+        }
+        let old = key_in(&mut tx, old_id).await?;
+        let id = insert_key_row(&mut tx, &new).await?;
+        let record = key_in(&mut tx, id).await?;
+        record_audit(&mut tx, AuditAction::Rotated, Some(&old), None, &audit).await?;
+        record_audit(&mut tx, AuditAction::Created, Some(&record), None, &audit).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn delete_key(&self, id: i64, audit: AuditContext) -> StoreResult<bool> {
+        let mut tx = self.write().await?;
+        let record = match key_in(&mut tx, id).await {
+            Ok(record) => record,
+            Err(StoreError::NotFound) => return Ok(false),
+            Err(err) => return Err(err),
+        };
+        sqlx::query("DELETE FROM api_keys WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        record_audit(&mut tx, AuditAction::Deleted, Some(&record), None, &audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn touch_key(&self, id: i64, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)")
+            .bind(to_millis(at))
+            .bind(id)
+            .bind(to_millis(at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditEvent>> {
+        let rows: Vec<AuditRow> = sqlx::query_as(
+            "SELECT id, at, action, actor_user_id, key_id, key_name, workspace_id, ip FROM audit_events \
+             WHERE workspace_id = ?1 \
+             AND (?2 IS NULL OR key_owner_id = ?2 OR actor_user_id = ?2) \
+             AND (?3 IS NULL OR key_id = ?3) \
+             AND (?4 IS NULL OR id < ?4) \
+             ORDER BY id DESC LIMIT ?5",
+        )
+        .bind(filter.workspace_id)
+        .bind(filter.involving_user)
+        .bind(filter.key_id)
+        .bind(filter.before_id)
+        .bind(i64::from(filter.limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(AuditEvent {
+                    id: row.id,
+                    at: from_millis(row.at)?,
+                    action: AuditAction::parse(&row.action)
+                        .ok_or_else(|| StoreError::Corrupt(format!("unknown audit action {:?}", row.action)))?,
+                    actor_user_id: row.actor_user_id,
+                    key_id: row.key_id,
+                    key_name: row.key_name,
+                    workspace_id: row.workspace_id,
+                    ip: row.ip,
+                })
+            })
+            .collect()
+    }
+}
