@@ -1,0 +1,11 @@
+//! The server, tested for real: HTTP on loopback, a SQLite file in a temporary directory, and the
+//! built binary for the command line.
+
+mod common;
+
+mod cli;
+mod lifecycle;
+mod permissions;
+mod revocation;
+mod router;
+mod status_codes;
