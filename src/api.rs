@@ -344,9 +344,11 @@ impl AuditAction {
 
     pub fn parse(text: &str) -> Option<AuditAction> {
         use AuditAction::*;
-        [Created, Updated, Enabled, Disabled, Revoked, Rotated, Deleted, Login]
-            .into_iter()
-            .find(|action| action.as_str() == text)
+        [
+            Created, Updated, Enabled, Disabled, Revoked, Rotated, Deleted, Login,
+        ]
+        .into_iter()
+        .find(|action| action.as_str() == text)
     }
 }
 

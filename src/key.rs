@@ -29,7 +29,7 @@ impl TokenKind {
     }
 
     /// Total length of a well-formed token of this kind.
-    pub const fn len(self) -> usize {
+    pub const fn token_len(self) -> usize {
         self.prefix().len() + RANDOM_LEN + CHECKSUM_LEN
     }
 
@@ -56,7 +56,7 @@ pub enum FormatError {
 
 /// A new random token of the given kind from the OS CSPRNG.
 pub fn generate(kind: TokenKind) -> Secret {
-    let mut text = String::with_capacity(kind.len());
+    let mut text = String::with_capacity(kind.token_len());
     text.push_str(kind.prefix());
     push_random_base62(&mut text, RANDOM_LEN);
     let checksum = checksum(&text);
@@ -141,11 +141,11 @@ mod tests {
     fn generated_keys_parse_and_have_the_documented_shape() {
         for kind in [TokenKind::ApiKey, TokenKind::Session] {
             let token = generate(kind);
-            assert_eq!(token.expose().len(), kind.len());
+            assert_eq!(token.expose().len(), kind.token_len());
             assert!(token.expose().starts_with(kind.prefix()));
             assert_eq!(parse(kind, token.expose()), Ok(()));
         }
-        assert_eq!(TokenKind::ApiKey.len(), 41);
+        assert_eq!(TokenKind::ApiKey.token_len(), 41);
     }
 
     #[test]
@@ -163,14 +163,26 @@ mod tests {
     fn parse_names_the_first_problem() {
         let good = generate(TokenKind::ApiKey);
         let good = good.expose();
-        assert_eq!(parse(TokenKind::ApiKey, "kw_short"), Err(FormatError::Length(TokenKind::ApiKey)));
+        assert_eq!(
+            parse(TokenKind::ApiKey, "kw_short"),
+            Err(FormatError::Length(TokenKind::ApiKey))
+        );
         let bad_alphabet = format!("kw_-{}", &good[4..]);
-        assert_eq!(parse(TokenKind::ApiKey, &bad_alphabet), Err(FormatError::Alphabet(TokenKind::ApiKey)));
-        assert_eq!(parse(TokenKind::ApiKey, "sk_x"), Err(FormatError::Prefix(TokenKind::ApiKey)));
+        assert_eq!(
+            parse(TokenKind::ApiKey, &bad_alphabet),
+            Err(FormatError::Alphabet(TokenKind::ApiKey))
+        );
+        assert_eq!(
+            parse(TokenKind::ApiKey, "sk_x"),
+            Err(FormatError::Prefix(TokenKind::ApiKey))
+        );
         let mut swapped = good.to_string();
         swapped.replace_range(3..5, &format!("{}{}", &good[4..5], &good[3..4]));
         if swapped != good {
-            assert_eq!(parse(TokenKind::ApiKey, &swapped), Err(FormatError::Checksum(TokenKind::ApiKey)));
+            assert_eq!(
+                parse(TokenKind::ApiKey, &swapped),
+                Err(FormatError::Checksum(TokenKind::ApiKey))
+            );
         }
     }
 

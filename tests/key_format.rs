@@ -13,7 +13,7 @@ proptest! {
         let token = key::generate(kind);
         let text = token.expose();
         prop_assert_eq!(key::parse(kind, text), Ok(()));
-        prop_assert_eq!(text.len(), kind.len());
+        prop_assert_eq!(text.len(), kind.token_len());
         prop_assert!(text[kind.prefix().len()..].bytes().all(|b| b.is_ascii_alphanumeric()));
         prop_assert_eq!(key::hash(text), key::hash(text));
         let hint = key::display_hint(text);
@@ -68,5 +68,8 @@ fn checksum_catches_a_typo_in_the_checksum_itself() {
     let last = text.len() - 1;
     let replacement = if text.ends_with('0') { "1" } else { "0" };
     let typo = format!("{}{replacement}", &text[..last]);
-    assert_eq!(key::parse(TokenKind::ApiKey, &typo), Err(FormatError::Checksum(TokenKind::ApiKey)));
+    assert_eq!(
+        key::parse(TokenKind::ApiKey, &typo),
+        Err(FormatError::Checksum(TokenKind::ApiKey))
+    );
 }

@@ -33,7 +33,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Cli::command().print_help()?;
         return Ok(ExitCode::SUCCESS);
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         match command {
             Command::Serve(args) => serve::run(args).await,
@@ -44,13 +46,18 @@ pub fn run() -> anyhow::Result<ExitCode> {
 
 /// `$XDG_DATA_HOME/keywarden` (or the platform's data directory).
 pub fn data_dir() -> anyhow::Result<PathBuf> {
-    Ok(dirs::data_dir().context("cannot find the user's data directory (is HOME set?)")?.join("keywarden"))
+    Ok(dirs::data_dir()
+        .context("cannot find the user's data directory (is HOME set?)")?
+        .join("keywarden"))
 }
 
 /// The server database URL: the one given, or `sqlite://` the default file in the data directory.
 pub fn database_url(given: Option<String>) -> anyhow::Result<String> {
     match given {
         Some(url) => Ok(url),
-        None => Ok(format!("sqlite://{}", data_dir()?.join("server.db").display())),
+        None => Ok(format!(
+            "sqlite://{}",
+            data_dir()?.join("server.db").display()
+        )),
     }
 }

@@ -22,8 +22,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let database_url = super::database_url(args.database_url)?;
     let store = server::open_store(&database_url).await?;
     let listener = server::bind(&args.listen).await?;
-    let config = ServerConfig { max_key_days: args.max_key_days, ..ServerConfig::default() };
-    tracing::info!("listening on http://{} (database {database_url})", listener.local_addr()?);
+    let config = ServerConfig {
+        max_key_days: args.max_key_days,
+        ..ServerConfig::default()
+    };
+    tracing::info!(
+        "listening on http://{} (database {database_url})",
+        listener.local_addr()?
+    );
     server::serve(listener, AppState::new(store, config), shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
@@ -32,7 +38,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn shutdown_signal() {

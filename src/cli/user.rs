@@ -49,7 +49,8 @@ async fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
     let database_url = super::database_url(args.database_url)?;
     let store = server::open_store(&database_url).await?;
     let workspace_id = accounts::ensure_workspace(store.as_ref(), &args.workspace).await?;
-    let user = accounts::create_user(store.as_ref(), &email, &password, args.role, workspace_id).await?;
+    let user =
+        accounts::create_user(store.as_ref(), &email, &password, args.role, workspace_id).await?;
     println!(
         "added {} {} (user {}) in workspace {:?}",
         args.role.as_str(),
@@ -63,7 +64,10 @@ async fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
 fn read_password() -> anyhow::Result<Secret> {
     if !std::io::stdin().is_terminal() {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).context("cannot read the password from stdin")?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from stdin")?;
         let password = Secret::new(line.trim_end_matches(['\n', '\r']).to_string());
         line.clear();
         if password.expose().is_empty() {
@@ -71,8 +75,11 @@ fn read_password() -> anyhow::Result<Secret> {
         }
         return Ok(password);
     }
-    let first = Secret::new(rpassword::prompt_password("Password: ").context("cannot read the password")?);
-    let second = Secret::new(rpassword::prompt_password("Repeat password: ").context("cannot read the password")?);
+    let first =
+        Secret::new(rpassword::prompt_password("Password: ").context("cannot read the password")?);
+    let second = Secret::new(
+        rpassword::prompt_password("Repeat password: ").context("cannot read the password")?,
+    );
     if first != second {
         bail!("the passwords do not match");
     }

@@ -3,8 +3,8 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::Utc;
 
 use super::error::ApiError;
@@ -50,26 +50,42 @@ pub fn hash_password(password: &Secret) -> Result<String, AccountError> {
 /// so both cases take the same time and the response does not tell which emails exist.
 pub fn verify_password(password: &Secret, stored_hash: Option<&str>) -> bool {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| hash_password(&Secret::new("not a real password")).unwrap_or_default());
+    let dummy = DUMMY
+        .get_or_init(|| hash_password(&Secret::new("not a real password")).unwrap_or_default());
     let (hash, real) = match stored_hash {
         Some(hash) => (hash, true),
         None => (dummy.as_str(), false),
     };
-    let Ok(parsed) = PasswordHash::new(hash) else { return false };
-    Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok() && real
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    Argon2::default()
+        .verify_password(password.expose().as_bytes(), &parsed)
+        .is_ok()
+        && real
 }
 
 pub fn validate_email(email: &str) -> Result<String, AccountError> {
     let email = email.trim();
     let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
         && !email.chars().any(char::is_whitespace);
-    if valid { Ok(email.to_string()) } else { Err(AccountError::Invalid(format!("email: {email:?} is not an email address"))) }
+    if valid {
+        Ok(email.to_string())
+    } else {
+        Err(AccountError::Invalid(format!(
+            "email: {email:?} is not an email address"
+        )))
+    }
 }
 
 pub fn validate_password(password: &Secret) -> Result<(), AccountError> {
     if password.expose().chars().count() < MIN_PASSWORD_CHARS {
-        return Err(AccountError::Invalid(format!("password: must be at least {MIN_PASSWORD_CHARS} characters")));
+        return Err(AccountError::Invalid(format!(
+            "password: must be at least {MIN_PASSWORD_CHARS} characters"
+        )));
     }
     Ok(())
 }
@@ -121,7 +137,9 @@ pub async fn ensure_workspace(store: &dyn Store, name: &str) -> Result<i64, Acco
 pub fn validate_workspace_name(name: &str) -> Result<String, AccountError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(AccountError::Invalid("name: a workspace name is 1 to 100 characters".to_string()));
+        return Err(AccountError::Invalid(
+            "name: a workspace name is 1 to 100 characters".to_string(),
+        ));
     }
     Ok(name.to_string())
 }

@@ -36,7 +36,11 @@ pub struct Principal {
 impl Principal {
     /// The role that decides what the caller may do in its own workspace.
     pub fn effective_role(&self) -> Option<Role> {
-        if self.is_owner { Some(Role::Owner) } else { self.role }
+        if self.is_owner {
+            Some(Role::Owner)
+        } else {
+            self.role
+        }
     }
 }
 
@@ -56,7 +60,12 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string())))
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip().to_string()),
+        ))
     }
 }
 
@@ -87,7 +96,9 @@ impl FromRequestParts<AppState> for WorkspaceAdmin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Authenticated(principal) = Authenticated::from_request_parts(parts, state).await?;
         if principal.effective_role() < Some(Role::Admin) {
-            return Err(ApiError::Forbidden("this needs the admin role in the workspace".to_string()));
+            return Err(ApiError::Forbidden(
+                "this needs the admin role in the workspace".to_string(),
+            ));
         }
         Ok(WorkspaceAdmin(principal))
     }
@@ -118,15 +129,23 @@ enum Presented {
 fn presented_credential(headers: &HeaderMap) -> Result<Presented, ApiError> {
     let mut candidates: Vec<String> = Vec::new();
     let mut unreadable = false;
-    let header = |name: &str| headers.get(name).map(|v| v.to_str().map(str::trim).map_err(|_| ()));
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .map(|v| v.to_str().map(str::trim).map_err(|_| ()))
+    };
 
     if let Some(value) = header("authorization") {
         match value.ok().and_then(split_scheme) {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => candidates.push(token.to_string()),
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("basic") => match basic_credential(token) {
-                Some(token) => candidates.push(token),
-                None => unreadable = true,
-            },
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                candidates.push(token.to_string())
+            }
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("basic") => {
+                match basic_credential(token) {
+                    Some(token) => candidates.push(token),
+                    None => unreadable = true,
+                }
+            }
             _ => unreadable = true,
         }
     }
@@ -140,7 +159,9 @@ fn presented_credential(headers: &HeaderMap) -> Result<Presented, ApiError> {
     for (name, expected) in [("x-authorization", "apikey"), ("authentication", "bearer")] {
         if let Some(value) = header(name) {
             match value.ok().and_then(split_scheme) {
-                Some((scheme, token)) if scheme.eq_ignore_ascii_case(expected) => candidates.push(token.to_string()),
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case(expected) => {
+                    candidates.push(token.to_string())
+                }
                 _ => unreadable = true,
             }
         }
@@ -168,7 +189,10 @@ fn presented_credential(headers: &HeaderMap) -> Result<Presented, ApiError> {
 }
 
 fn malformed(err: key::FormatError) -> ApiError {
-    ApiError::unauthorized("malformed_credential", format!("the credential is not valid: {err}"))
+    ApiError::unauthorized(
+        "malformed_credential",
+        format!("the credential is not valid: {err}"),
+    )
 }
 
 fn split_scheme(value: &str) -> Option<(&str, &str)> {
@@ -183,7 +207,9 @@ fn basic_credential(token: &str) -> Option<String> {
     if token.starts_with(TokenKind::ApiKey.prefix()) {
         return Some(token.to_string());
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(token).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (user, password) = decoded.split_once(':')?;
     let chosen = if password.is_empty() { user } else { password };
@@ -217,7 +243,12 @@ pub struct CachedKey {
 
 impl CachedKey {
     pub fn status(&self, now: DateTime<Utc>) -> KeyStatus {
-        KeyStatus::derive(now, self.auth.expires_at, self.auth.enabled, self.auth.revoked_at)
+        KeyStatus::derive(
+            now,
+            self.auth.expires_at,
+            self.auth.enabled,
+            self.auth.revoked_at,
+        )
     }
 
     /// True at most once a minute per key: the caller then writes `last_used_at`.
@@ -225,7 +256,10 @@ impl CachedKey {
         let now_ms = now.timestamp_millis();
         let last = self.last_touch_ms.load(Ordering::Relaxed);
         now_ms - last >= TOUCH_INTERVAL_MS
-            && self.last_touch_ms.compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+            && self
+                .last_touch_ms
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 }
 
@@ -250,7 +284,13 @@ impl AuthCache {
         map.read().ok()?.get(hash).cloned()
     }
 
-    fn insert_if_current<T>(map: &RwLock<HashMap<[u8; 32], Arc<T>>>, generation: &AtomicU64, seen: u64, hash: [u8; 32], value: Arc<T>) {
+    fn insert_if_current<T>(
+        map: &RwLock<HashMap<[u8; 32], Arc<T>>>,
+        generation: &AtomicU64,
+        seen: u64,
+        hash: [u8; 32],
+        value: Arc<T>,
+    ) {
         let Ok(mut map) = map.write() else { return };
         if generation.load(Ordering::SeqCst) != seen {
             return;
@@ -271,9 +311,14 @@ impl AppState {
             return Ok(Some(hit));
         }
         let seen = cache.generation.load(Ordering::SeqCst);
-        let Some(auth) = self.store.key_auth(hash).await? else { return Ok(None) };
+        let Some(auth) = self.store.key_auth(hash).await? else {
+            return Ok(None);
+        };
         let last_touch_ms = auth.last_used_at.map_or(0, |at| at.timestamp_millis());
-        let entry = Arc::new(CachedKey { auth, last_touch_ms: AtomicI64::new(last_touch_ms) });
+        let entry = Arc::new(CachedKey {
+            auth,
+            last_touch_ms: AtomicI64::new(last_touch_ms),
+        });
         AuthCache::insert_if_current(&cache.keys, &cache.generation, seen, hash, entry.clone());
         Ok(Some(entry))
     }
@@ -294,13 +339,31 @@ impl AppState {
     async fn key_principal(&self, key_text: &str) -> Result<Principal, ApiError> {
         let now = Utc::now();
         let Some(key) = self.lookup_key(key_text).await? else {
-            return Err(ApiError::unauthorized("invalid_credential", "the API key is not known to this server"));
+            return Err(ApiError::unauthorized(
+                "invalid_credential",
+                "the API key is not known to this server",
+            ));
         };
         match key.status(now) {
             KeyStatus::Active => {}
-            KeyStatus::Revoked => return Err(ApiError::unauthorized("revoked_key", "the API key has been revoked")),
-            KeyStatus::Expired => return Err(ApiError::unauthorized("expired_key", "the API key has expired")),
-            KeyStatus::Disabled => return Err(ApiError::unauthorized("disabled_key", "the API key is disabled")),
+            KeyStatus::Revoked => {
+                return Err(ApiError::unauthorized(
+                    "revoked_key",
+                    "the API key has been revoked",
+                ));
+            }
+            KeyStatus::Expired => {
+                return Err(ApiError::unauthorized(
+                    "expired_key",
+                    "the API key has expired",
+                ));
+            }
+            KeyStatus::Disabled => {
+                return Err(ApiError::unauthorized(
+                    "disabled_key",
+                    "the API key is disabled",
+                ));
+            }
         }
         let auth = &key.auth;
         if auth.role.is_none() && !auth.is_owner {
@@ -327,15 +390,27 @@ impl AppState {
             None => {
                 let seen = cache.generation.load(Ordering::SeqCst);
                 let Some(session) = self.store.session(hash).await? else {
-                    return Err(ApiError::unauthorized("invalid_credential", "the session is not known; sign in again"));
+                    return Err(ApiError::unauthorized(
+                        "invalid_credential",
+                        "the session is not known; sign in again",
+                    ));
                 };
                 let session = Arc::new(session);
-                AuthCache::insert_if_current(&cache.sessions, &cache.generation, seen, hash, session.clone());
+                AuthCache::insert_if_current(
+                    &cache.sessions,
+                    &cache.generation,
+                    seen,
+                    hash,
+                    session.clone(),
+                );
                 session
             }
         };
         if session.expires_at <= Utc::now() {
-            return Err(ApiError::unauthorized("session_expired", "the session has expired; sign in again"));
+            return Err(ApiError::unauthorized(
+                "session_expired",
+                "the session has expired; sign in again",
+            ));
         }
         Ok(Principal {
             user_id: session.user_id,
@@ -349,11 +424,17 @@ impl AppState {
 
     /// The caller's effective role in `workspace_id` (its own workspace when `None`). A workspace the
     /// caller cannot see is 404; a key never acts outside its own workspace.
-    pub async fn role_in(&self, principal: &Principal, workspace_id: Option<i64>) -> Result<(i64, Role), ApiError> {
+    pub async fn role_in(
+        &self,
+        principal: &Principal,
+        workspace_id: Option<i64>,
+    ) -> Result<(i64, Role), ApiError> {
         let workspace_id = workspace_id.unwrap_or(principal.workspace_id);
         let not_found = || ApiError::NotFound("no such workspace".to_string());
         if principal.is_owner {
-            if workspace_id != principal.workspace_id && self.store.workspace(workspace_id).await?.is_none() {
+            if workspace_id != principal.workspace_id
+                && self.store.workspace(workspace_id).await?.is_none()
+            {
                 return Err(not_found());
             }
             return Ok((workspace_id, Role::Owner));
@@ -363,7 +444,9 @@ impl AppState {
         } else if principal.key_id.is_some() {
             None
         } else {
-            self.store.membership(principal.user_id, workspace_id).await?
+            self.store
+                .membership(principal.user_id, workspace_id)
+                .await?
         };
         role.map(|role| (workspace_id, role)).ok_or_else(not_found)
     }
@@ -398,7 +481,10 @@ mod tests {
             ("authentication", format!("BEARER {key}")),
             ("authorization", format!("Basic {key}")),
             ("authorization", format!("Basic {}", b64(format!(":{key}")))),
-            ("authorization", format!("Basic {}", b64(format!("anyone:{key}")))),
+            (
+                "authorization",
+                format!("Basic {}", b64(format!("anyone:{key}"))),
+            ),
             ("authorization", format!("Basic {}", b64(format!("{key}:")))),
         ];
         for (name, value) in styles {
@@ -419,13 +505,22 @@ mod tests {
             ("x-api-key", key.expose()),
             ("authorization", &format!("Bearer {}", session.expose())),
         ]);
-        assert_eq!(presented_credential(&map).unwrap(), Presented::Session(session.expose().to_string()));
+        assert_eq!(
+            presented_credential(&map).unwrap(),
+            Presented::Session(session.expose().to_string())
+        );
     }
 
     #[test]
     fn missing_and_malformed_are_told_apart() {
         let missing = presented_credential(&HeaderMap::new()).unwrap_err();
-        assert!(matches!(missing, ApiError::Unauthorized { code: "missing_credential", .. }));
+        assert!(matches!(
+            missing,
+            ApiError::Unauthorized {
+                code: "missing_credential",
+                ..
+            }
+        ));
         for (name, value) in [
             ("authorization", "Bearer kw_nope"),
             ("authorization", "Token abc"),
@@ -433,7 +528,16 @@ mod tests {
             ("authorization", "Basic !!!"),
         ] {
             let err = presented_credential(&headers(&[(name, value)])).unwrap_err();
-            assert!(matches!(err, ApiError::Unauthorized { code: "malformed_credential", .. }), "{name}: {value}");
+            assert!(
+                matches!(
+                    err,
+                    ApiError::Unauthorized {
+                        code: "malformed_credential",
+                        ..
+                    }
+                ),
+                "{name}: {value}"
+            );
         }
     }
 }

@@ -36,7 +36,10 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { max_key_days: 365, session_hours: 12 }
+        ServerConfig {
+            max_key_days: 365,
+            session_hours: 12,
+        }
     }
 }
 
@@ -52,7 +55,11 @@ pub struct StateInner {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> AppState {
-        AppState(Arc::new(StateInner { store, cache: AuthCache::default(), config }))
+        AppState(Arc::new(StateInner {
+            store,
+            cache: AuthCache::default(),
+            config,
+        }))
     }
 }
 
@@ -66,7 +73,10 @@ impl Deref for AppState {
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: String, source: std::io::Error },
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -94,7 +104,10 @@ pub async fn open_store(database_url: &str) -> Result<Arc<dyn Store>, ServerErro
 pub async fn bind(listen: &str) -> Result<TcpListener, ServerError> {
     TcpListener::bind(listen)
         .await
-        .map_err(|source| ServerError::Listen { addr: listen.to_string(), source })
+        .map_err(|source| ServerError::Listen {
+            addr: listen.to_string(),
+            source,
+        })
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then finishes the requests in flight.
@@ -105,7 +118,9 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     let poller = tokio::spawn(poll_revision(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
     poller.abort();
     Ok(result?)
 }
@@ -149,7 +164,10 @@ impl LocalServer {
 }
 
 /// Starts the server on `127.0.0.1` (a free port) over `store`, on the current tokio runtime.
-pub async fn spawn_local(store: Arc<dyn Store>, config: ServerConfig) -> Result<LocalServer, ServerError> {
+pub async fn spawn_local(
+    store: Arc<dyn Store>,
+    config: ServerConfig,
+) -> Result<LocalServer, ServerError> {
     let listener = bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let state = AppState::new(store, config);
@@ -157,5 +175,10 @@ pub async fn spawn_local(store: Arc<dyn Store>, config: ServerConfig) -> Result<
     let task = tokio::spawn(serve(listener, state.clone(), async move {
         let _ = rx.await;
     }));
-    Ok(LocalServer { addr, state, shutdown: Some(tx), task })
+    Ok(LocalServer {
+        addr,
+        state,
+        shutdown: Some(tx),
+        task,
+    })
 }

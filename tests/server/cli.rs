@@ -11,13 +11,27 @@ const BIN: &str = env!("CARGO_BIN_EXE_keywarden");
 
 fn user_add(database_url: &str, email: &str, role: &str, password: &str) -> std::process::Output {
     let mut child = Command::new(BIN)
-        .args(["user", "add", "--email", email, "--role", role, "--database-url", database_url])
+        .args([
+            "user",
+            "add",
+            "--email",
+            email,
+            "--role",
+            role,
+            "--database-url",
+            database_url,
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -30,24 +44,55 @@ fn user_add_then_serve_then_login_then_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     // A database in a directory that does not exist yet: created with its migrations.
     let database_url = format!("sqlite://{}", dir.path().join("nested/server.db").display());
-    let output = user_add(&database_url, "root@example.com", "owner", "s3cret password");
-    assert!(output.status.success(), "user add failed: {}", text(&output.stderr));
+    let output = user_add(
+        &database_url,
+        "root@example.com",
+        "owner",
+        "s3cret password",
+    );
+    assert!(
+        output.status.success(),
+        "user add failed: {}",
+        text(&output.stderr)
+    );
     let stdout = text(&output.stdout);
     assert!(stdout.contains("added owner root@example.com"), "{stdout}");
-    assert!(!stdout.contains("s3cret") && !text(&output.stderr).contains("s3cret"), "the password is not echoed");
+    assert!(
+        !stdout.contains("s3cret") && !text(&output.stderr).contains("s3cret"),
+        "the password is not echoed"
+    );
 
-    let again = user_add(&database_url, "root@example.com", "member", "another password");
+    let again = user_add(
+        &database_url,
+        "root@example.com",
+        "member",
+        "another password",
+    );
     assert!(!again.status.success());
-    assert!(text(&again.stderr).contains("already exists"), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("already exists"),
+        "{}",
+        text(&again.stderr)
+    );
     let short = user_add(&database_url, "x@example.com", "member", "short");
     assert!(!short.status.success());
-    assert!(text(&short.stderr).contains("at least 8"), "{}", text(&short.stderr));
+    assert!(
+        text(&short.stderr).contains("at least 8"),
+        "{}",
+        text(&short.stderr)
+    );
     let bad_role = user_add(&database_url, "x@example.com", "emperor", "long enough");
     assert!(!bad_role.status.success());
     assert!(text(&bad_role.stderr).contains("owner, admin, member or viewer"));
 
     let mut server = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &database_url])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &database_url,
+        ])
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -57,7 +102,10 @@ fn user_add_then_serve_then_login_then_sigterm() {
     let mut line = String::new();
     let address = loop {
         line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "serve exited before listening");
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "serve exited before listening"
+        );
         if let Some(rest) = line.split("listening on http://").nth(1) {
             break rest.split_whitespace().next().unwrap().to_string();
         }
@@ -73,10 +121,17 @@ fn user_add_then_serve_then_login_then_sigterm() {
     let login: LoginResponse = response.json().unwrap();
     assert!(login.user.owner);
     assert!(login.token.expose().starts_with("kws_"));
-    let me = client.get(format!("http://{address}/v1/me")).bearer_auth(login.token.expose()).send().unwrap();
+    let me = client
+        .get(format!("http://{address}/v1/me"))
+        .bearer_auth(login.token.expose())
+        .send()
+        .unwrap();
     assert_eq!(me.status(), 200);
 
-    let status = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     let exit = loop {
@@ -89,7 +144,10 @@ fn user_add_then_serve_then_login_then_sigterm() {
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    assert!(!rest.contains(login.token.expose()), "no session token in the log");
+    assert!(
+        !rest.contains(login.token.expose()),
+        "no session token in the log"
+    );
 }
 
 #[test]
@@ -98,12 +156,21 @@ fn serve_fails_with_one_clear_line_when_the_port_is_taken() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap().to_string();
     let output = Command::new(BIN)
-        .args(["serve", "--listen", &address, "--database-url", &format!("sqlite://{}", dir.path().join("db").display())])
+        .args([
+            "serve",
+            "--listen",
+            &address,
+            "--database-url",
+            &format!("sqlite://{}", dir.path().join("db").display()),
+        ])
         .output()
         .unwrap();
     assert!(!output.status.success());
     let stderr = text(&output.stderr);
-    assert!(stderr.contains(&format!("cannot listen on {address}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {address}")),
+        "{stderr}"
+    );
     assert!(stderr.to_lowercase().contains("in use"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
 }
@@ -114,7 +181,10 @@ fn serve_fails_clearly_when_the_database_cannot_be_opened() {
     let not_a_dir = dir.path().join("file");
     std::fs::write(&not_a_dir, "x").unwrap();
     let url = format!("sqlite://{}/server.db", not_a_dir.display());
-    let output = Command::new(BIN).args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url]).output().unwrap();
+    let output = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     let stderr = text(&output.stderr);
     assert!(stderr.contains("cannot open database"), "{stderr}");
@@ -123,9 +193,19 @@ fn serve_fails_clearly_when_the_database_cannot_be_opened() {
     let garbage = dir.path().join("garbage.db");
     std::fs::write(&garbage, vec![0x42u8; 8192]).unwrap();
     let output = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &format!("sqlite://{}", garbage.display())])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &format!("sqlite://{}", garbage.display()),
+        ])
         .output()
         .unwrap();
     assert!(!output.status.success());
-    assert_eq!(std::fs::read(&garbage).unwrap(), vec![0x42u8; 8192], "a file that is not a database is left untouched");
+    assert_eq!(
+        std::fs::read(&garbage).unwrap(),
+        vec![0x42u8; 8192],
+        "a file that is not a database is left untouched"
+    );
 }

@@ -28,9 +28,18 @@ impl TestServer {
     pub async fn start_with(config: ServerConfig) -> TestServer {
         let dir = tempfile::tempdir().expect("temporary directory");
         let url = format!("sqlite://{}", dir.path().join("server.db").display());
-        let store = server::open_store(&url).await.expect("open the test database");
-        let server = server::spawn_local(store.clone(), config).await.expect("start the server");
-        TestServer { server, store, http: reqwest::Client::new(), dir }
+        let store = server::open_store(&url)
+            .await
+            .expect("open the test database");
+        let server = server::spawn_local(store.clone(), config)
+            .await
+            .expect("start the server");
+        TestServer {
+            server,
+            store,
+            http: reqwest::Client::new(),
+            dir,
+        }
     }
 
     pub fn database_url(&self) -> String {
@@ -43,17 +52,28 @@ impl TestServer {
 
     /// Creates `email` with `role` in `workspace` (created when missing), straight in the database.
     pub async fn add_user(&self, email: &str, role: Role, workspace: &str) -> UserInfo {
-        let workspace_id = accounts::ensure_workspace(self.store.as_ref(), workspace).await.expect("workspace");
-        accounts::create_user(self.store.as_ref(), email, &Secret::new(PASSWORD), role, workspace_id)
+        let workspace_id = accounts::ensure_workspace(self.store.as_ref(), workspace)
             .await
-            .expect("create user")
+            .expect("workspace");
+        accounts::create_user(
+            self.store.as_ref(),
+            email,
+            &Secret::new(PASSWORD),
+            role,
+            workspace_id,
+        )
+        .await
+        .expect("create user")
     }
 
     pub async fn login(&self, email: &str) -> String {
         let response = self
             .http
             .post(self.url("/v1/auth/login"))
-            .json(&LoginRequest { email: email.to_string(), password: Secret::new(PASSWORD) })
+            .json(&LoginRequest {
+                email: email.to_string(),
+                password: Secret::new(PASSWORD),
+            })
             .send()
             .await
             .expect("login request");
@@ -63,18 +83,31 @@ impl TestServer {
     }
 
     /// A user with a session: (user, session token).
-    pub async fn user_with_session(&self, email: &str, role: Role, workspace: &str) -> (UserInfo, String) {
+    pub async fn user_with_session(
+        &self,
+        email: &str,
+        role: Role,
+        workspace: &str,
+    ) -> (UserInfo, String) {
         let user = self.add_user(email, role, workspace).await;
         let token = self.login(email).await;
         (user, token)
     }
 
     pub fn request(&self, method: Method, path: &str, bearer: &str) -> RequestBuilder {
-        self.http.request(method, self.url(path)).bearer_auth(bearer)
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(bearer)
     }
 
     /// Sends and returns status and JSON body (`Value::Null` for an empty body).
-    pub async fn call(&self, method: Method, path: &str, bearer: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self.request(method, path, bearer);
         if let Some(body) = body {
             request = request.json(&body);
@@ -82,18 +115,39 @@ impl TestServer {
         let response = request.send().await.expect("request");
         let status = response.status();
         let text = response.text().await.expect("body");
-        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") };
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("JSON body")
+        };
         (status, json)
     }
 
     pub async fn create_key(&self, bearer: &str, name: &str) -> CreatedKey {
-        self.create_key_with(bearer, CreateKeyRequest { name: name.to_string(), expires_in_days: Some(30), ..Default::default() })
-            .await
+        self.create_key_with(
+            bearer,
+            CreateKeyRequest {
+                name: name.to_string(),
+                expires_in_days: Some(30),
+                ..Default::default()
+            },
+        )
+        .await
     }
 
     pub async fn create_key_with(&self, bearer: &str, request: CreateKeyRequest) -> CreatedKey {
-        let response = self.request(Method::POST, "/v1/keys", bearer).json(&request).send().await.expect("create key");
-        assert_eq!(response.status(), StatusCode::CREATED, "create key {:?}", request.name);
+        let response = self
+            .request(Method::POST, "/v1/keys", bearer)
+            .json(&request)
+            .send()
+            .await
+            .expect("create key");
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "create key {:?}",
+            request.name
+        );
         response.json().await.expect("created key body")
     }
 }

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use keywarden::api::{AuditPage, CreateKeyRequest, KeyInfo, KeyPage, KeyStatus, MeResponse, Role, RotatedKey};
+use keywarden::api::{
+    AuditPage, CreateKeyRequest, KeyInfo, KeyPage, KeyStatus, MeResponse, Role, RotatedKey,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -20,33 +22,54 @@ fn header_styles(key: &str) -> Vec<(&'static str, String)> {
         ("Authentication", format!("bearer {key}")),
         ("Authorization", format!("Basic {key}")),
         ("Authorization", format!("Basic {}", b64(format!(":{key}")))),
-        ("Authorization", format!("Basic {}", b64(format!("ignored-user:{key}")))),
+        (
+            "Authorization",
+            format!("Basic {}", b64(format!("ignored-user:{key}"))),
+        ),
     ]
 }
 
 async fn ping(server: &TestServer, header: &str, value: &str) -> (StatusCode, serde_json::Value) {
-    let response = server.http.get(server.url("/v1/ping")).header(header, value).send().await.unwrap();
+    let response = server
+        .http
+        .get(server.url("/v1/ping"))
+        .header(header, value)
+        .send()
+        .await
+        .unwrap();
     let status = response.status();
     let has_challenge = response.headers().contains_key("www-authenticate");
     let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(has_challenge, status == StatusCode::UNAUTHORIZED, "WWW-Authenticate exactly on 401");
+    assert_eq!(
+        has_challenge,
+        status == StatusCode::UNAUTHORIZED,
+        "WWW-Authenticate exactly on 401"
+    );
     (status, body)
 }
 
 #[tokio::test]
 async fn full_lifecycle_in_every_header_style() {
     let server = TestServer::start().await;
-    let (_, session) = server.user_with_session("dev@example.com", Role::Member, "default").await;
+    let (_, session) = server
+        .user_with_session("dev@example.com", Role::Member, "default")
+        .await;
 
     for (index, (header, _)) in header_styles("x").into_iter().enumerate() {
         let style = |key: &str| header_styles(key)[index].1.clone();
-        let created = server.create_key(&session, &format!("service {index}")).await;
+        let created = server
+            .create_key(&session, &format!("service {index}"))
+            .await;
         let key = created.secret.expose().to_string();
         let id = created.key.id;
         assert_eq!(created.key.status, KeyStatus::Active);
 
         let (status, body) = ping(&server, header, &style(&key)).await;
-        assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("pong")), "{header} style {index}");
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (StatusCode::OK, Some("pong")),
+            "{header} style {index}"
+        );
         let me: MeResponse = server
             .http
             .get(server.url("/v1/me"))
@@ -60,16 +83,44 @@ async fn full_lifecycle_in_every_header_style() {
         assert_eq!(me.key_id, Some(id));
         assert_eq!(me.role, Role::Member);
 
-        let (status, body) = server.call(Method::PATCH, &format!("/v1/keys/{id}"), &session, Some(json!({"enabled": false}))).await;
-        assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("disabled")));
+        let (status, body) = server
+            .call(
+                Method::PATCH,
+                &format!("/v1/keys/{id}"),
+                &session,
+                Some(json!({"enabled": false})),
+            )
+            .await;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (StatusCode::OK, Some("disabled"))
+        );
         let (status, body) = ping(&server, header, &style(&key)).await;
-        assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("disabled_key")), "style {index}");
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("disabled_key")),
+            "style {index}"
+        );
 
-        let (status, _) = server.call(Method::PATCH, &format!("/v1/keys/{id}"), &session, Some(json!({"enabled": true}))).await;
+        let (status, _) = server
+            .call(
+                Method::PATCH,
+                &format!("/v1/keys/{id}"),
+                &session,
+                Some(json!({"enabled": true})),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(ping(&server, header, &style(&key)).await.0, StatusCode::OK);
 
-        let (status, body) = server.call(Method::POST, &format!("/v1/keys/{id}/rotate"), &session, Some(json!({}))).await;
+        let (status, body) = server
+            .call(
+                Method::POST,
+                &format!("/v1/keys/{id}/rotate"),
+                &session,
+                Some(json!({})),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED);
         let rotated: RotatedKey = serde_json::from_value(body).unwrap();
         assert_eq!(rotated.replaces, id);
@@ -78,70 +129,146 @@ async fn full_lifecycle_in_every_header_style() {
         let new_key = rotated.secret.expose().to_string();
         assert_ne!(new_key, key);
         let (status, body) = ping(&server, header, &style(&key)).await;
-        assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("revoked_key")));
-        assert_eq!(ping(&server, header, &style(&new_key)).await.0, StatusCode::OK);
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("revoked_key"))
+        );
+        assert_eq!(
+            ping(&server, header, &style(&new_key)).await.0,
+            StatusCode::OK
+        );
 
         let new_id = rotated.key.id;
-        let (status, body) = server.call(Method::POST, &format!("/v1/keys/{new_id}/revoke"), &session, None).await;
-        assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("revoked")));
+        let (status, body) = server
+            .call(
+                Method::POST,
+                &format!("/v1/keys/{new_id}/revoke"),
+                &session,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (StatusCode::OK, Some("revoked"))
+        );
         let (status, body) = ping(&server, header, &style(&new_key)).await;
-        assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("revoked_key")));
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("revoked_key"))
+        );
         // Revoke is idempotent.
-        let (status, again) = server.call(Method::POST, &format!("/v1/keys/{new_id}/revoke"), &session, None).await;
+        let (status, again) = server
+            .call(
+                Method::POST,
+                &format!("/v1/keys/{new_id}/revoke"),
+                &session,
+                None,
+            )
+            .await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(again["revoked_at"], body_revoked_at(&server, &session, new_id).await);
+        assert_eq!(
+            again["revoked_at"],
+            body_revoked_at(&server, &session, new_id).await
+        );
 
-        let (status, body) = server.call(Method::DELETE, &format!("/v1/keys/{new_id}"), &session, None).await;
-        assert_eq!((status, body), (StatusCode::NO_CONTENT, serde_json::Value::Null));
-        let (status, _) = server.call(Method::GET, &format!("/v1/keys/{new_id}"), &session, None).await;
+        let (status, body) = server
+            .call(
+                Method::DELETE,
+                &format!("/v1/keys/{new_id}"),
+                &session,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, body),
+            (StatusCode::NO_CONTENT, serde_json::Value::Null)
+        );
+        let (status, _) = server
+            .call(Method::GET, &format!("/v1/keys/{new_id}"), &session, None)
+            .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         let (status, body) = ping(&server, header, &style(&new_key)).await;
-        assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_credential")));
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_credential"))
+        );
     }
 }
 
 async fn body_revoked_at(server: &TestServer, session: &str, id: i64) -> serde_json::Value {
-    server.call(Method::GET, &format!("/v1/keys/{id}"), session, None).await.1["revoked_at"].clone()
+    server
+        .call(Method::GET, &format!("/v1/keys/{id}"), session, None)
+        .await
+        .1["revoked_at"]
+        .clone()
 }
 
 #[tokio::test]
 async fn the_secret_is_shown_once_and_stored_only_as_a_hash() {
     let server = TestServer::start().await;
-    let (_, session) = server.user_with_session("dev@example.com", Role::Member, "default").await;
+    let (_, session) = server
+        .user_with_session("dev@example.com", Role::Member, "default")
+        .await;
     let created = server.create_key(&session, "once").await;
     let secret = created.secret.expose().to_string();
-    assert!(created.key.hint.starts_with(&secret[..7]) && created.key.hint.ends_with(&secret[secret.len() - 4..]));
+    assert!(
+        created.key.hint.starts_with(&secret[..7])
+            && created.key.hint.ends_with(&secret[secret.len() - 4..])
+    );
 
-    let (_, one) = server.call(Method::GET, &format!("/v1/keys/{}", created.key.id), &session, None).await;
+    let (_, one) = server
+        .call(
+            Method::GET,
+            &format!("/v1/keys/{}", created.key.id),
+            &session,
+            None,
+        )
+        .await;
     let (_, list) = server.call(Method::GET, "/v1/keys", &session, None).await;
     let (_, audit) = server.call(Method::GET, "/v1/audit", &session, None).await;
     for body in [&one, &list, &audit] {
-        assert!(!body.to_string().contains(&secret[3..]), "secret leaked in {body}");
+        assert!(
+            !body.to_string().contains(&secret[3..]),
+            "secret leaked in {body}"
+        );
     }
     // Nothing in the database files holds the key or the session token.
     for entry in std::fs::read_dir(server.dir.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains(&secret[3..]), "key found in a database file");
-        assert!(!text.contains(&session[4..]), "session token found in a database file");
+        assert!(
+            !text.contains(&session[4..]),
+            "session token found in a database file"
+        );
     }
 }
 
 #[tokio::test]
 async fn rotation_with_grace_keeps_the_old_key_working_until_then() {
     let server = TestServer::start().await;
-    let (_, session) = server.user_with_session("dev@example.com", Role::Member, "default").await;
+    let (_, session) = server
+        .user_with_session("dev@example.com", Role::Member, "default")
+        .await;
     let old = server
-        .create_key_with(&session, CreateKeyRequest {
-            name: "grace".into(),
-            description: Some("with scopes".into()),
-            expires_in_days: Some(90),
-            scopes: Some(vec!["read".into(), "write".into()]),
-            ..Default::default()
-        })
+        .create_key_with(
+            &session,
+            CreateKeyRequest {
+                name: "grace".into(),
+                description: Some("with scopes".into()),
+                expires_in_days: Some(90),
+                scopes: Some(vec!["read".into(), "write".into()]),
+                ..Default::default()
+            },
+        )
         .await;
     let (status, body) = server
-        .call(Method::POST, &format!("/v1/keys/{}/rotate", old.key.id), &session, Some(json!({"grace_seconds": 2, "expires_in_days": 30})))
+        .call(
+            Method::POST,
+            &format!("/v1/keys/{}/rotate", old.key.id),
+            &session,
+            Some(json!({"grace_seconds": 2, "expires_in_days": 30})),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let rotated: RotatedKey = serde_json::from_value(body).unwrap();
@@ -150,19 +277,55 @@ async fn rotation_with_grace_keeps_the_old_key_working_until_then() {
     assert!((rotated.key.expires_at - rotated.key.created_at).num_days() == 30);
 
     let old_key = old.secret.expose();
-    assert_eq!(ping(&server, "X-API-Key", old_key).await.0, StatusCode::OK, "old key works during the grace period");
-    let (_, info) = server.call(Method::GET, &format!("/v1/keys/{}", old.key.id), &session, None).await;
+    assert_eq!(
+        ping(&server, "X-API-Key", old_key).await.0,
+        StatusCode::OK,
+        "old key works during the grace period"
+    );
+    let (_, info) = server
+        .call(
+            Method::GET,
+            &format!("/v1/keys/{}", old.key.id),
+            &session,
+            None,
+        )
+        .await;
     assert_eq!(info["status"], "active");
-    assert!(info["revoked_at"].is_string(), "the revocation is scheduled and visible");
-    let (status, body) = server.call(Method::POST, &format!("/v1/keys/{}/rotate", old.key.id), &session, Some(json!({}))).await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "no second rotation");
+    assert!(
+        info["revoked_at"].is_string(),
+        "the revocation is scheduled and visible"
+    );
+    let (status, body) = server
+        .call(
+            Method::POST,
+            &format!("/v1/keys/{}/rotate", old.key.id),
+            &session,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict")),
+        "no second rotation"
+    );
 
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let (status, body) = ping(&server, "X-API-Key", old_key).await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("revoked_key")));
-    assert_eq!(ping(&server, "X-API-Key", rotated.secret.expose()).await.0, StatusCode::OK);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("revoked_key"))
+    );
+    assert_eq!(
+        ping(&server, "X-API-Key", rotated.secret.expose()).await.0,
+        StatusCode::OK
+    );
     let (status, _) = server
-        .call(Method::POST, &format!("/v1/keys/{}/rotate", old.key.id), &session, Some(json!({"grace_seconds": 604801})))
+        .call(
+            Method::POST,
+            &format!("/v1/keys/{}/rotate", old.key.id),
+            &session,
+            Some(json!({"grace_seconds": 604801})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
@@ -170,21 +333,44 @@ async fn rotation_with_grace_keeps_the_old_key_working_until_then() {
 #[tokio::test]
 async fn list_filters_searches_and_pages() {
     let server = TestServer::start().await;
-    let (_, session) = server.user_with_session("dev@example.com", Role::Member, "default").await;
+    let (_, session) = server
+        .user_with_session("dev@example.com", Role::Member, "default")
+        .await;
     let mut ids = Vec::new();
     for i in 0..7 {
         let created = server
-            .create_key_with(&session, CreateKeyRequest {
-                name: format!("key {i}"),
-                description: Some(if i % 2 == 0 { "billing api".into() } else { "maps".into() }),
-                expires_in_days: Some(10),
-                ..Default::default()
-            })
+            .create_key_with(
+                &session,
+                CreateKeyRequest {
+                    name: format!("key {i}"),
+                    description: Some(if i % 2 == 0 {
+                        "billing api".into()
+                    } else {
+                        "maps".into()
+                    }),
+                    expires_in_days: Some(10),
+                    ..Default::default()
+                },
+            )
             .await;
         ids.push(created.key.id);
     }
-    server.call(Method::POST, &format!("/v1/keys/{}/revoke", ids[0]), &session, None).await;
-    server.call(Method::PATCH, &format!("/v1/keys/{}", ids[1]), &session, Some(json!({"enabled": false}))).await;
+    server
+        .call(
+            Method::POST,
+            &format!("/v1/keys/{}/revoke", ids[0]),
+            &session,
+            None,
+        )
+        .await;
+    server
+        .call(
+            Method::PATCH,
+            &format!("/v1/keys/{}", ids[1]),
+            &session,
+            Some(json!({"enabled": false})),
+        )
+        .await;
 
     let page = |query: &str| {
         let path = format!("/v1/keys{query}");
@@ -198,13 +384,36 @@ async fn list_filters_searches_and_pages() {
     };
     let all = page("").await;
     assert_eq!(all.items.len(), 7, "revoked keys stay listed");
-    assert!(all.items.windows(2).all(|w| w[0].id > w[1].id), "newest first");
-    assert_eq!(page("?status=revoked").await.items.iter().map(|k| k.id).collect::<Vec<_>>(), vec![ids[0]]);
-    assert_eq!(page("?status=disabled").await.items.iter().map(|k| k.id).collect::<Vec<_>>(), vec![ids[1]]);
+    assert!(
+        all.items.windows(2).all(|w| w[0].id > w[1].id),
+        "newest first"
+    );
+    assert_eq!(
+        page("?status=revoked")
+            .await
+            .items
+            .iter()
+            .map(|k| k.id)
+            .collect::<Vec<_>>(),
+        vec![ids[0]]
+    );
+    assert_eq!(
+        page("?status=disabled")
+            .await
+            .items
+            .iter()
+            .map(|k| k.id)
+            .collect::<Vec<_>>(),
+        vec![ids[1]]
+    );
     assert_eq!(page("?status=active").await.items.len(), 5);
     assert_eq!(page("?status=expired").await.items.len(), 0);
     assert_eq!(page("?q=billing").await.items.len(), 4);
-    assert_eq!(page("?q=KEY%203").await.items.len(), 1, "search is case-insensitive over the name");
+    assert_eq!(
+        page("?q=KEY%203").await.items.len(),
+        1,
+        "search is case-insensitive over the name"
+    );
     assert_eq!(page("?q=%25").await.items.len(), 0, "wildcards are literal");
 
     let mut seen: Vec<KeyInfo> = Vec::new();
@@ -222,10 +431,21 @@ async fn list_filters_searches_and_pages() {
             None => break,
         }
     }
-    assert_eq!(seen.iter().map(|k| k.id).collect::<Vec<_>>(), all.items.iter().map(|k| k.id).collect::<Vec<_>>());
+    assert_eq!(
+        seen.iter().map(|k| k.id).collect::<Vec<_>>(),
+        all.items.iter().map(|k| k.id).collect::<Vec<_>>()
+    );
 
-    for bad in ["?limit=0", "?limit=1001", "?cursor=abc", "?status=bogus", "?color=red"] {
-        let (status, body) = server.call(Method::GET, &format!("/v1/keys{bad}"), &session, None).await;
+    for bad in [
+        "?limit=0",
+        "?limit=1001",
+        "?cursor=abc",
+        "?status=bogus",
+        "?color=red",
+    ] {
+        let (status, body) = server
+            .call(Method::GET, &format!("/v1/keys{bad}"), &session, None)
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
     }
 }
@@ -233,10 +453,15 @@ async fn list_filters_searches_and_pages() {
 #[tokio::test]
 async fn last_used_is_recorded_at_most_once_a_minute() {
     let server = TestServer::start().await;
-    let (_, session) = server.user_with_session("dev@example.com", Role::Member, "default").await;
+    let (_, session) = server
+        .user_with_session("dev@example.com", Role::Member, "default")
+        .await;
     let created = server.create_key(&session, "used").await;
     assert!(created.key.last_used_at.is_none());
-    assert_eq!(ping(&server, "X-API-Key", created.secret.expose()).await.0, StatusCode::OK);
+    assert_eq!(
+        ping(&server, "X-API-Key", created.secret.expose()).await.0,
+        StatusCode::OK
+    );
     let path = format!("/v1/keys/{}", created.key.id);
     let mut first = serde_json::Value::Null;
     for _ in 0..50 {
@@ -248,7 +473,10 @@ async fn last_used_is_recorded_at_most_once_a_minute() {
     }
     assert!(first.is_string(), "last_used_at was recorded");
     for _ in 0..5 {
-        assert_eq!(ping(&server, "X-API-Key", created.secret.expose()).await.0, StatusCode::OK);
+        assert_eq!(
+            ping(&server, "X-API-Key", created.secret.expose()).await.0,
+            StatusCode::OK
+        );
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let second = server.call(Method::GET, &path, &session, None).await.1["last_used_at"].clone();
@@ -258,31 +486,103 @@ async fn last_used_is_recorded_at_most_once_a_minute() {
 #[tokio::test]
 async fn audit_trail_records_who_did_what_from_where() {
     let server = TestServer::start().await;
-    let (user, session) = server.user_with_session("dev@example.com", Role::Member, "default").await;
+    let (user, session) = server
+        .user_with_session("dev@example.com", Role::Member, "default")
+        .await;
     let created = server.create_key(&session, "audited").await;
     let id = created.key.id;
-    server.call(Method::PATCH, &format!("/v1/keys/{id}"), &session, Some(json!({"name": "renamed"}))).await;
-    server.call(Method::PATCH, &format!("/v1/keys/{id}"), &session, Some(json!({"enabled": false}))).await;
-    server.call(Method::PATCH, &format!("/v1/keys/{id}"), &session, Some(json!({"enabled": true}))).await;
-    let (_, rotated) = server.call(Method::POST, &format!("/v1/keys/{id}/rotate"), &session, Some(json!({}))).await;
+    server
+        .call(
+            Method::PATCH,
+            &format!("/v1/keys/{id}"),
+            &session,
+            Some(json!({"name": "renamed"})),
+        )
+        .await;
+    server
+        .call(
+            Method::PATCH,
+            &format!("/v1/keys/{id}"),
+            &session,
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    server
+        .call(
+            Method::PATCH,
+            &format!("/v1/keys/{id}"),
+            &session,
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    let (_, rotated) = server
+        .call(
+            Method::POST,
+            &format!("/v1/keys/{id}/rotate"),
+            &session,
+            Some(json!({})),
+        )
+        .await;
     let new_id = rotated["key"]["id"].as_i64().unwrap();
-    server.call(Method::POST, &format!("/v1/keys/{new_id}/revoke"), &session, None).await;
-    server.call(Method::DELETE, &format!("/v1/keys/{new_id}"), &session, None).await;
+    server
+        .call(
+            Method::POST,
+            &format!("/v1/keys/{new_id}/revoke"),
+            &session,
+            None,
+        )
+        .await;
+    server
+        .call(
+            Method::DELETE,
+            &format!("/v1/keys/{new_id}"),
+            &session,
+            None,
+        )
+        .await;
 
     let (status, body) = server.call(Method::GET, "/v1/audit", &session, None).await;
     assert_eq!(status, StatusCode::OK);
     let page: AuditPage = serde_json::from_value(body).unwrap();
     let actions: Vec<&str> = page.items.iter().rev().map(|e| e.action.as_str()).collect();
-    assert_eq!(actions, ["login", "created", "updated", "disabled", "enabled", "rotated", "created", "revoked", "deleted"]);
+    assert_eq!(
+        actions,
+        [
+            "login", "created", "updated", "disabled", "enabled", "rotated", "created", "revoked",
+            "deleted"
+        ]
+    );
     assert!(page.items.iter().all(|e| e.actor_user_id == Some(user.id)));
-    assert!(page.items.iter().all(|e| e.ip.as_deref() == Some("127.0.0.1")), "{:?}", page.items);
-    assert_eq!(page.items[0].key_name.as_deref(), Some("renamed"), "the deleted key's name is kept");
+    assert!(
+        page.items
+            .iter()
+            .all(|e| e.ip.as_deref() == Some("127.0.0.1")),
+        "{:?}",
+        page.items
+    );
+    assert_eq!(
+        page.items[0].key_name.as_deref(),
+        Some("renamed"),
+        "the deleted key's name is kept"
+    );
 
-    let (_, body) = server.call(Method::GET, &format!("/v1/audit?key_id={id}"), &session, None).await;
+    let (_, body) = server
+        .call(
+            Method::GET,
+            &format!("/v1/audit?key_id={id}"),
+            &session,
+            None,
+        )
+        .await;
     let page: AuditPage = serde_json::from_value(body).unwrap();
     let actions: Vec<&str> = page.items.iter().rev().map(|e| e.action.as_str()).collect();
-    assert_eq!(actions, ["created", "updated", "disabled", "enabled", "rotated"]);
-    let (_, body) = server.call(Method::GET, "/v1/audit?limit=2", &session, None).await;
+    assert_eq!(
+        actions,
+        ["created", "updated", "disabled", "enabled", "rotated"]
+    );
+    let (_, body) = server
+        .call(Method::GET, "/v1/audit?limit=2", &session, None)
+        .await;
     assert_eq!(body["items"].as_array().unwrap().len(), 2);
     assert!(body["next_cursor"].is_string());
 }
@@ -290,9 +590,16 @@ async fn audit_trail_records_who_did_what_from_where() {
 #[tokio::test]
 async fn logout_ends_the_session() {
     let server = TestServer::start().await;
-    let (_, session) = server.user_with_session("dev@example.com", Role::Member, "default").await;
-    let (status, _) = server.call(Method::POST, "/v1/auth/logout", &session, None).await;
+    let (_, session) = server
+        .user_with_session("dev@example.com", Role::Member, "default")
+        .await;
+    let (status, _) = server
+        .call(Method::POST, "/v1/auth/logout", &session, None)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = server.call(Method::GET, "/v1/ping", &session, None).await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_credential")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_credential"))
+    );
 }

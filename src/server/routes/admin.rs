@@ -10,7 +10,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{
-    CreateUserRequest, CreateWorkspaceRequest, ErrorBody, MemberInfo, Role, SetMemberRequest, UserInfo, WorkspaceInfo,
+    CreateUserRequest, CreateWorkspaceRequest, ErrorBody, MemberInfo, Role, SetMemberRequest,
+    UserInfo, WorkspaceInfo,
 };
 use crate::server::AppState;
 use crate::server::accounts::{create_user as create_account, validate_workspace_name};
@@ -37,9 +38,19 @@ async fn list_users(
     if principal.is_owner {
         return Ok(Json(users));
     }
-    let members: HashSet<i64> =
-        state.store.members(principal.workspace_id).await?.into_iter().map(|m| m.user_id).collect();
-    Ok(Json(users.into_iter().filter(|u| members.contains(&u.id)).collect()))
+    let members: HashSet<i64> = state
+        .store
+        .members(principal.workspace_id)
+        .await?
+        .into_iter()
+        .map(|m| m.user_id)
+        .collect();
+    Ok(Json(
+        users
+            .into_iter()
+            .filter(|u| members.contains(&u.id))
+            .collect(),
+    ))
 }
 
 /// Creates a user in a workspace (default: the caller's). Admins add members, viewers and admins to
@@ -58,7 +69,14 @@ async fn create_user(
     if role == Role::Owner && !principal.is_owner {
         return Err(ApiError::Forbidden("only owners create owners".to_string()));
     }
-    let user = create_account(state.store.as_ref(), &request.email, &request.password, role, workspace_id).await?;
+    let user = create_account(
+        state.store.as_ref(),
+        &request.email,
+        &request.password,
+        role,
+        workspace_id,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -69,9 +87,20 @@ async fn list_workspaces(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
 ) -> Result<Json<Vec<WorkspaceInfo>>, ApiError> {
-    let info = |w: crate::server::store::Workspace, role| WorkspaceInfo { id: w.id, name: w.name, created_at: w.created_at, role };
+    let info = |w: crate::server::store::Workspace, role| WorkspaceInfo {
+        id: w.id,
+        name: w.name,
+        created_at: w.created_at,
+        role,
+    };
     let workspaces = if principal.is_owner {
-        state.store.list_workspaces().await?.into_iter().map(|w| info(w, Some(Role::Owner))).collect()
+        state
+            .store
+            .list_workspaces()
+            .await?
+            .into_iter()
+            .map(|w| info(w, Some(Role::Owner)))
+            .collect()
     } else {
         state
             .store
@@ -94,7 +123,15 @@ async fn create_workspace(
 ) -> Result<(StatusCode, Json<WorkspaceInfo>), ApiError> {
     let name = validate_workspace_name(&request.name)?;
     let w = state.store.create_workspace(&name, Utc::now()).await?;
-    Ok((StatusCode::CREATED, Json(WorkspaceInfo { id: w.id, name: w.name, created_at: w.created_at, role: Some(Role::Owner) })))
+    Ok((
+        StatusCode::CREATED,
+        Json(WorkspaceInfo {
+            id: w.id,
+            name: w.name,
+            created_at: w.created_at,
+            role: Some(Role::Owner),
+        }),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{id}/members", tag = "admin", params(("id" = i64, Path, description = "Workspace id")),
@@ -123,12 +160,25 @@ async fn set_member(
 ) -> Result<Json<MemberInfo>, ApiError> {
     admin_of(&state, &principal, workspace_id).await?;
     if request.role == Role::Owner {
-        return Err(ApiError::Invalid("role: owner is server-wide, not a workspace role".to_string()));
+        return Err(ApiError::Invalid(
+            "role: owner is server-wide, not a workspace role".to_string(),
+        ));
     }
-    let user = state.store.user(user_id).await?.ok_or_else(|| ApiError::NotFound("no such user".to_string()))?;
-    state.store.set_membership(user_id, workspace_id, request.role).await?;
+    let user = state
+        .store
+        .user(user_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such user".to_string()))?;
+    state
+        .store
+        .set_membership(user_id, workspace_id, request.role)
+        .await?;
     state.cache.invalidate();
-    Ok(Json(MemberInfo { user_id, email: user.email, role: request.role }))
+    Ok(Json(MemberInfo {
+        user_id,
+        email: user.email,
+        role: request.role,
+    }))
 }
 
 /// Removes a user from the workspace; their keys there stop working at once.
@@ -142,20 +192,28 @@ async fn remove_member(
 ) -> Result<StatusCode, ApiError> {
     admin_of(&state, &principal, workspace_id).await?;
     if !state.store.remove_membership(user_id, workspace_id).await? {
-        return Err(ApiError::NotFound("that user is not a member of this workspace".to_string()));
+        return Err(ApiError::NotFound(
+            "that user is not a member of this workspace".to_string(),
+        ));
     }
     state.cache.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn admin_of(state: &AppState, principal: &Principal, workspace_id: i64) -> Result<(), ApiError> {
+async fn admin_of(
+    state: &AppState,
+    principal: &Principal,
+    workspace_id: i64,
+) -> Result<(), ApiError> {
     let (_, role) = state.role_in(principal, Some(workspace_id)).await?;
     require_admin(role)
 }
 
 fn require_admin(role: Role) -> Result<(), ApiError> {
     if role < Role::Admin {
-        return Err(ApiError::Forbidden("this needs the admin role in the workspace".to_string()));
+        return Err(ApiError::Forbidden(
+            "this needs the admin role in the workspace".to_string(),
+        ));
     }
     Ok(())
 }

@@ -9,8 +9,8 @@ use utoipa_axum::routes;
 
 use super::{page_limit, paginate, parse_cursor};
 use crate::api::{
-    AuditAction, CreateKeyRequest, CreatedKey, ErrorBody, KeyInfo, KeyPage, KeyStatus, ListKeysQuery, Role,
-    RotateKeyRequest, RotatedKey, UpdateKeyRequest,
+    AuditAction, CreateKeyRequest, CreatedKey, ErrorBody, KeyInfo, KeyPage, KeyStatus,
+    ListKeysQuery, Role, RotateKeyRequest, RotatedKey, UpdateKeyRequest,
 };
 use crate::key::{self, TokenKind};
 use crate::server::AppState;
@@ -45,22 +45,39 @@ async fn create_key(
     let expires_at = match (request.expires_in_days, request.expires_at) {
         (Some(days), None) => expiry_in_days(&state, now, days)?,
         (None, Some(at)) => validate_expires_at(&state, now, at)?,
-        (None, None) => return Err(ApiError::Invalid("expires_in_days: give expires_in_days or expires_at".into())),
+        (None, None) => {
+            return Err(ApiError::Invalid(
+                "expires_in_days: give expires_in_days or expires_at".into(),
+            ));
+        }
         (Some(_), Some(_)) => {
-            return Err(ApiError::Invalid("expires_at: give either expires_in_days or expires_at, not both".into()));
+            return Err(ApiError::Invalid(
+                "expires_at: give either expires_in_days or expires_at, not both".into(),
+            ));
         }
     };
     let (workspace_id, role) = state.role_in(&principal, request.workspace_id).await?;
     if role < Role::Member {
-        return Err(ApiError::Forbidden("viewers cannot create keys".to_string()));
+        return Err(ApiError::Forbidden(
+            "viewers cannot create keys".to_string(),
+        ));
     }
     let user_id = request.user_id.unwrap_or(principal.user_id);
     if user_id != principal.user_id {
         if role < Role::Admin {
-            return Err(ApiError::Forbidden("only admins create keys for other users".to_string()));
+            return Err(ApiError::Forbidden(
+                "only admins create keys for other users".to_string(),
+            ));
         }
-        if state.store.membership(user_id, workspace_id).await?.is_none() {
-            return Err(ApiError::Invalid(format!("user_id: user {user_id} is not a member of this workspace")));
+        if state
+            .store
+            .membership(user_id, workspace_id)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::Invalid(format!(
+                "user_id: user {user_id} is not a member of this workspace"
+            )));
         }
     }
     let secret = key::generate(TokenKind::ApiKey);
@@ -76,8 +93,17 @@ async fn create_key(
         scopes,
         replaces: None,
     };
-    let record = state.store.insert_key(new, audit_context(&principal, now)).await?;
-    Ok((StatusCode::CREATED, Json(CreatedKey { key: record.into_info(now), secret })))
+    let record = state
+        .store
+        .insert_key(new, audit_context(&principal, now))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedKey {
+            key: record.into_info(now),
+            secret,
+        }),
+    ))
 }
 
 /// Lists keys, newest first: active, disabled, expired and revoked alike (until deleted). Members and
@@ -97,7 +123,10 @@ async fn list_keys(
         query.user_id
     } else {
         if query.user_id.is_some_and(|id| id != principal.user_id) {
-            return Ok(Json(KeyPage { items: Vec::new(), next_cursor: None }));
+            return Ok(Json(KeyPage {
+                items: Vec::new(),
+                next_cursor: None,
+            }));
         }
         Some(principal.user_id)
     };
@@ -105,14 +134,20 @@ async fn list_keys(
         workspace_id,
         user_id,
         status: query.status,
-        query: query.q.map(|q| q.trim().to_string()).filter(|q| !q.is_empty()),
+        query: query
+            .q
+            .map(|q| q.trim().to_string())
+            .filter(|q| !q.is_empty()),
         before_id,
         limit: limit + 1,
         now,
     };
     let rows = state.store.list_keys(filter).await?;
     let (rows, next_cursor) = paginate(rows, limit, |k| k.id);
-    Ok(Json(KeyPage { items: rows.into_iter().map(|k| k.into_info(now)).collect(), next_cursor }))
+    Ok(Json(KeyPage {
+        items: rows.into_iter().map(|k| k.into_info(now)).collect(),
+        next_cursor,
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/keys/{id}", tag = "keys", params(("id" = i64, Path, description = "Key id")), responses(
@@ -139,7 +174,11 @@ async fn update_key(
 ) -> Result<Json<KeyInfo>, ApiError> {
     let now = Utc::now();
     let name = request.name.as_deref().map(validate_name).transpose()?;
-    let description = request.description.as_deref().map(validate_description).transpose()?;
+    let description = request
+        .description
+        .as_deref()
+        .map(validate_description)
+        .transpose()?;
     let key = manageable_key(&state, &principal, id).await?;
     let mut actions = Vec::new();
     let changes = KeyChanges {
@@ -152,14 +191,23 @@ async fn update_key(
     }
     if let Some(enabled) = changes.enabled {
         if key.status(now) == KeyStatus::Revoked {
-            return Err(ApiError::Conflict("a revoked key cannot be enabled or disabled".to_string()));
+            return Err(ApiError::Conflict(
+                "a revoked key cannot be enabled or disabled".to_string(),
+            ));
         }
-        actions.push(if enabled { AuditAction::Enabled } else { AuditAction::Disabled });
+        actions.push(if enabled {
+            AuditAction::Enabled
+        } else {
+            AuditAction::Disabled
+        });
     }
     if actions.is_empty() {
         return Ok(Json(key.into_info(now)));
     }
-    let record = state.store.update_key(id, changes, &actions, audit_context(&principal, now)).await?;
+    let record = state
+        .store
+        .update_key(id, changes, &actions, audit_context(&principal, now))
+        .await?;
     state.cache.invalidate();
     Ok(Json(record.into_info(now)))
 }
@@ -174,7 +222,10 @@ async fn revoke_key(
 ) -> Result<Json<KeyInfo>, ApiError> {
     let now = Utc::now();
     manageable_key(&state, &principal, id).await?;
-    let record = state.store.revoke_key(id, audit_context(&principal, now)).await?;
+    let record = state
+        .store
+        .revoke_key(id, audit_context(&principal, now))
+        .await?;
     state.cache.invalidate();
     Ok(Json(record.into_info(now)))
 }
@@ -194,7 +245,9 @@ async fn rotate_key(
     let now = Utc::now();
     let grace_seconds = request.grace_seconds.unwrap_or(0);
     if !(0..=MAX_GRACE_SECONDS).contains(&grace_seconds) {
-        return Err(ApiError::Invalid(format!("grace_seconds: must be between 0 and {MAX_GRACE_SECONDS} (7 days)")));
+        return Err(ApiError::Invalid(format!(
+            "grace_seconds: must be between 0 and {MAX_GRACE_SECONDS} (7 days)"
+        )));
     }
     let old = manageable_key(&state, &principal, id).await?;
     if old.revoked_at.is_some() {
@@ -208,11 +261,15 @@ async fn rotate_key(
     let expires_at = match request.expires_in_days {
         Some(days) => expiry_in_days(&state, now, days)?,
         None => {
-            let lifetime_days = (old.expires_at - old.created_at).num_days().clamp(1, state.config.max_key_days);
+            let lifetime_days = (old.expires_at - old.created_at)
+                .num_days()
+                .clamp(1, state.config.max_key_days);
             now + Duration::days(lifetime_days)
         }
     };
-    let old_revoked_at = (now + Duration::seconds(grace_seconds)).min(old.expires_at).max(now);
+    let old_revoked_at = (now + Duration::seconds(grace_seconds))
+        .min(old.expires_at)
+        .max(now);
     let secret = key::generate(TokenKind::ApiKey);
     let new = NewKey {
         hash: key::hash(secret.expose()),
@@ -226,9 +283,19 @@ async fn rotate_key(
         scopes: old.scopes.clone(),
         replaces: Some(old.id),
     };
-    let record = state.store.rotate_key(old.id, old_revoked_at, new, audit_context(&principal, now)).await?;
+    let record = state
+        .store
+        .rotate_key(old.id, old_revoked_at, new, audit_context(&principal, now))
+        .await?;
     state.cache.invalidate();
-    Ok((StatusCode::CREATED, Json(RotatedKey { key: record.into_info(now), secret, replaces: old.id })))
+    Ok((
+        StatusCode::CREATED,
+        Json(RotatedKey {
+            key: record.into_info(now),
+            secret,
+            replaces: old.id,
+        }),
+    ))
 }
 
 /// Deletes a key for good (its audit events stay).
@@ -240,7 +307,11 @@ async fn delete_key(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     manageable_key(&state, &principal, id).await?;
-    if !state.store.delete_key(id, audit_context(&principal, Utc::now())).await? {
+    if !state
+        .store
+        .delete_key(id, audit_context(&principal, Utc::now()))
+        .await?
+    {
         return Err(ApiError::key_not_found());
     }
     state.cache.invalidate();
@@ -248,13 +319,25 @@ async fn delete_key(
 }
 
 pub(super) fn audit_context(principal: &Principal, at: DateTime<Utc>) -> AuditContext {
-    AuditContext { actor_user_id: Some(principal.user_id), ip: principal.ip.clone(), at }
+    AuditContext {
+        actor_user_id: Some(principal.user_id),
+        ip: principal.ip.clone(),
+        at,
+    }
 }
 
 /// The key, if this credential may see it (its own keys; every key of the workspace for admins),
 /// with the caller's role in the key's workspace. Anything else is 404.
-pub(super) async fn visible_key(state: &AppState, principal: &Principal, id: i64) -> Result<(KeyRecord, Role), ApiError> {
-    let key = state.store.key(id).await?.ok_or_else(ApiError::key_not_found)?;
+pub(super) async fn visible_key(
+    state: &AppState,
+    principal: &Principal,
+    id: i64,
+) -> Result<(KeyRecord, Role), ApiError> {
+    let key = state
+        .store
+        .key(id)
+        .await?
+        .ok_or_else(ApiError::key_not_found)?;
     let role = match state.role_in(principal, Some(key.workspace_id)).await {
         Ok((_, role)) => role,
         Err(ApiError::NotFound(_)) => return Err(ApiError::key_not_found()),
@@ -267,10 +350,16 @@ pub(super) async fn visible_key(state: &AppState, principal: &Principal, id: i64
 }
 
 /// A key the caller may change: visible, and the caller is not a viewer.
-async fn manageable_key(state: &AppState, principal: &Principal, id: i64) -> Result<KeyRecord, ApiError> {
+async fn manageable_key(
+    state: &AppState,
+    principal: &Principal,
+    id: i64,
+) -> Result<KeyRecord, ApiError> {
     let (key, role) = visible_key(state, principal, id).await?;
     if role < Role::Member {
-        return Err(ApiError::Forbidden("viewers can read keys but not change them".to_string()));
+        return Err(ApiError::Forbidden(
+            "viewers can read keys but not change them".to_string(),
+        ));
     }
     Ok(key)
 }
@@ -279,13 +368,17 @@ fn validate_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     match name.chars().count() {
         1..=100 => Ok(name.to_string()),
-        _ => Err(ApiError::Invalid("name: must be 1 to 100 characters".to_string())),
+        _ => Err(ApiError::Invalid(
+            "name: must be 1 to 100 characters".to_string(),
+        )),
     }
 }
 
 fn validate_description(description: &str) -> Result<String, ApiError> {
     if description.chars().count() > 500 {
-        return Err(ApiError::Invalid("description: must be at most 500 characters".to_string()));
+        return Err(ApiError::Invalid(
+            "description: must be at most 500 characters".to_string(),
+        ));
     }
     Ok(description.trim().to_string())
 }
@@ -295,7 +388,10 @@ fn validate_scopes(scopes: Vec<String>) -> Result<Vec<String>, ApiError> {
         return Err(ApiError::Invalid("scopes: at most 50 scopes".to_string()));
     }
     for scope in &scopes {
-        if scope.is_empty() || scope.len() > 100 || scope.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if scope.is_empty()
+            || scope.len() > 100
+            || scope.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(ApiError::Invalid(
                 "scopes: each scope is 1 to 100 characters without spaces".to_string(),
             ));
@@ -304,21 +400,35 @@ fn validate_scopes(scopes: Vec<String>) -> Result<Vec<String>, ApiError> {
     Ok(scopes)
 }
 
-fn expiry_in_days(state: &AppState, now: DateTime<Utc>, days: i64) -> Result<DateTime<Utc>, ApiError> {
+fn expiry_in_days(
+    state: &AppState,
+    now: DateTime<Utc>,
+    days: i64,
+) -> Result<DateTime<Utc>, ApiError> {
     let max = state.config.max_key_days;
     if !(1..=max).contains(&days) {
-        return Err(ApiError::Invalid(format!("expires_in_days: must be between 1 and {max}")));
+        return Err(ApiError::Invalid(format!(
+            "expires_in_days: must be between 1 and {max}"
+        )));
     }
     Ok(now + Duration::days(days))
 }
 
-fn validate_expires_at(state: &AppState, now: DateTime<Utc>, at: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
+fn validate_expires_at(
+    state: &AppState,
+    now: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ApiError> {
     let max = state.config.max_key_days;
     if at <= now {
-        return Err(ApiError::Invalid("expires_at: must be in the future".to_string()));
+        return Err(ApiError::Invalid(
+            "expires_at: must be in the future".to_string(),
+        ));
     }
     if at > now + Duration::days(max) {
-        return Err(ApiError::Invalid(format!("expires_at: must be at most {max} days from now")));
+        return Err(ApiError::Invalid(format!(
+            "expires_at: must be at most {max} days from now"
+        )));
     }
     Ok(at)
 }

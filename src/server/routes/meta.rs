@@ -21,12 +21,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// Liveness; needs no credential.
 #[utoipa::path(get, path = "/healthz", tag = "meta", security(()), responses((status = 200, body = Health)))]
 async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok".to_string() })
+    Json(Health {
+        status: "ok".to_string(),
+    })
 }
 
 /// This document; needs no credential.
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "meta", security(()), responses((status = 200, description = "OpenAPI 3 document")))]
-async fn openapi_json(Extension(OpenApiJson(document)): Extension<OpenApiJson>) -> Json<serde_json::Value> {
+async fn openapi_json(
+    Extension(OpenApiJson(document)): Extension<OpenApiJson>,
+) -> Json<serde_json::Value> {
     Json((*document).clone())
 }
 
@@ -34,7 +38,9 @@ async fn openapi_json(Extension(OpenApiJson(document)): Extension<OpenApiJson>) 
 #[utoipa::path(get, path = "/v1/ping", tag = "meta", responses(
     (status = 200, body = Pong), (status = 401, body = ErrorBody)))]
 async fn ping(_: Authenticated) -> Json<Pong> {
-    Json(Pong { status: "pong".to_string() })
+    Json(Pong {
+        status: "pong".to_string(),
+    })
 }
 
 /// The caller: user, workspace, effective role and credential kind.
@@ -44,19 +50,24 @@ async fn me(
     axum::extract::State(state): axum::extract::State<AppState>,
     Authenticated(principal): Authenticated,
 ) -> Result<Json<MeResponse>, ApiError> {
-    let user = state
-        .store
-        .user(principal.user_id)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid_credential", "the credential's user no longer exists"))?;
-    let role = principal
-        .effective_role()
-        .ok_or_else(|| ApiError::Forbidden("you are no longer a member of your default workspace".to_string()))?;
+    let user = state.store.user(principal.user_id).await?.ok_or_else(|| {
+        ApiError::unauthorized(
+            "invalid_credential",
+            "the credential's user no longer exists",
+        )
+    })?;
+    let role = principal.effective_role().ok_or_else(|| {
+        ApiError::Forbidden("you are no longer a member of your default workspace".to_string())
+    })?;
     Ok(Json(MeResponse {
         user,
         workspace_id: principal.workspace_id,
         role,
-        credential: if principal.key_id.is_some() { CredentialKind::ApiKey } else { CredentialKind::Session },
+        credential: if principal.key_id.is_some() {
+            CredentialKind::ApiKey
+        } else {
+            CredentialKind::Session
+        },
         key_id: principal.key_id,
     }))
 }

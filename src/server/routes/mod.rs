@@ -42,13 +42,18 @@ fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit {
         None => Ok(100),
         Some(n @ 1..=1000) => Ok(n),
-        Some(_) => Err(ApiError::Invalid("limit: must be between 1 and 1000".to_string())),
+        Some(_) => Err(ApiError::Invalid(
+            "limit: must be between 1 and 1000".to_string(),
+        )),
     }
 }
 
 fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
     cursor
-        .map(|c| c.parse::<i64>().map_err(|_| ApiError::Invalid("cursor: not a cursor from this server".to_string())))
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| ApiError::Invalid("cursor: not a cursor from this server".to_string()))
+        })
         .transpose()
 }
 
@@ -56,6 +61,10 @@ fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
 fn paginate<T>(mut rows: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> (Vec<T>, Option<String>) {
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
-    let next = if more { rows.last().map(|row| id(row).to_string()) } else { None };
+    let next = if more {
+        rows.last().map(|row| id(row).to_string())
+    } else {
+        None
+    };
     (rows, next)
 }

@@ -17,7 +17,9 @@ use crate::server::extract::JsonBody;
 use crate::server::store::AuditContext;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(login)).routes(routes!(logout))
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
 }
 
 /// Exchanges email and password for a session token (`kws_…`), valid 12 hours by default.
@@ -31,18 +33,33 @@ async fn login(
     let record = state.store.user_by_email(request.email.trim()).await?;
     let stored_hash = record.as_ref().map(|r| r.password_hash.clone());
     let password = request.password;
-    let verified = tokio::task::spawn_blocking(move || verify_password(&password, stored_hash.as_deref()))
-        .await
-        .map_err(|err| ApiError::Internal(format!("password check failed: {err}")))?;
+    let verified =
+        tokio::task::spawn_blocking(move || verify_password(&password, stored_hash.as_deref()))
+            .await
+            .map_err(|err| ApiError::Internal(format!("password check failed: {err}")))?;
     let Some(record) = record.filter(|_| verified) else {
-        return Err(ApiError::unauthorized("invalid_login", "wrong email or password"));
+        return Err(ApiError::unauthorized(
+            "invalid_login",
+            "wrong email or password",
+        ));
     };
     let token = key::generate(TokenKind::Session);
     let now = Utc::now();
     let expires_at = now + Duration::hours(state.config.session_hours);
-    let audit = AuditContext { actor_user_id: Some(record.info.id), ip, at: now };
-    state.store.create_session(key::hash(token.expose()), record.info.id, expires_at, audit).await?;
-    Ok(Json(LoginResponse { token, expires_at, user: record.info }))
+    let audit = AuditContext {
+        actor_user_id: Some(record.info.id),
+        ip,
+        at: now,
+    };
+    state
+        .store
+        .create_session(key::hash(token.expose()), record.info.id, expires_at, audit)
+        .await?;
+    Ok(Json(LoginResponse {
+        token,
+        expires_at,
+        user: record.info,
+    }))
 }
 
 /// Ends the session whose token is presented.
@@ -54,7 +71,9 @@ async fn logout(
     _: Authenticated,
 ) -> Result<StatusCode, ApiError> {
     let Some(token) = session_token(&headers) else {
-        return Err(ApiError::Invalid("logout ends a session: send the session token, not an API key".to_string()));
+        return Err(ApiError::Invalid(
+            "logout ends a session: send the session token, not an API key".to_string(),
+        ));
     };
     state.store.delete_session(key::hash(&token)).await?;
     state.cache.invalidate();

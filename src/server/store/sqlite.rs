@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{FromRow, Sqlite, Transaction};
 
 use super::{
-    AuditContext, AuditFilter, KeyAuth, KeyChanges, KeyFilter, KeyRecord, NewKey, NewUser, SessionAuth, Store,
-    StoreError, StoreResult, UserRecord, Workspace, from_millis, to_millis,
+    AuditContext, AuditFilter, KeyAuth, KeyChanges, KeyFilter, KeyRecord, NewKey, NewUser,
+    SessionAuth, Store, StoreError, StoreResult, UserRecord, Workspace, from_millis, to_millis,
 };
 use crate::api::{AuditAction, AuditEvent, MemberInfo, Role, UserInfo};
 
@@ -27,8 +29,15 @@ impl SqliteStore {
     /// Opens (creating when missing) the database at `url` (`sqlite://PATH`, `sqlite:PATH` or a plain
     /// path) and brings its schema up to date.
     pub async fn open(url: &str) -> StoreResult<SqliteStore> {
-        let open_error = |source| StoreError::Open { url: url.to_string(), source };
-        let normalized = if url.starts_with("sqlite:") { url.to_string() } else { format!("sqlite://{url}") };
+        let open_error = |source| StoreError::Open {
+            url: url.to_string(),
+            source,
+        };
+        let normalized = if url.starts_with("sqlite:") {
+            url.to_string()
+        } else {
+            format!("sqlite://{url}")
+        };
         let options = SqliteConnectOptions::from_str(&normalized)
             .map_err(open_error)?
             .create_if_missing(true)
@@ -37,9 +46,11 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let path = options.get_filename();
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|err| open_error(sqlx::Error::Io(err)))?;
+        if let Some(parent) = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty() && !p.exists())
+        {
+            std::fs::create_dir_all(parent).map_err(|err| open_error(sqlx::Error::Io(err)))?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -97,7 +108,11 @@ struct WorkspaceRow {
 
 impl WorkspaceRow {
     fn into_workspace(self) -> StoreResult<Workspace> {
-        Ok(Workspace { id: self.id, name: self.name, created_at: from_millis(self.created_at)? })
+        Ok(Workspace {
+            id: self.id,
+            name: self.name,
+            created_at: from_millis(self.created_at)?,
+        })
     }
 }
 
@@ -192,7 +207,8 @@ struct AuditRow {
 }
 
 async fn insert_key_row(tx: &mut Transaction<'static, Sqlite>, key: &NewKey) -> StoreResult<i64> {
-    let scopes = serde_json::to_string(&key.scopes).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+    let scopes =
+        serde_json::to_string(&key.scopes).map_err(|err| StoreError::Corrupt(err.to_string()))?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO api_keys (key_hash, hint, name, description, workspace_id, user_id, created_at, \
          expires_at, enabled, scopes, replaces) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id",
@@ -250,7 +266,11 @@ async fn record_audit(
 #[async_trait]
 impl Store for SqliteStore {
     async fn revision(&self) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar("SELECT value FROM revision WHERE id = 1").fetch_one(&self.pool).await?)
+        Ok(
+            sqlx::query_scalar("SELECT value FROM revision WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     async fn create_workspace(&self, name: &str, at: DateTime<Utc>) -> StoreResult<Workspace> {
@@ -265,25 +285,28 @@ impl Store for SqliteStore {
     }
 
     async fn workspace(&self, id: i64) -> StoreResult<Option<Workspace>> {
-        let row: Option<WorkspaceRow> = sqlx::query_as("SELECT id, name, created_at FROM workspaces WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<WorkspaceRow> =
+            sqlx::query_as("SELECT id, name, created_at FROM workspaces WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(WorkspaceRow::into_workspace).transpose()
     }
 
     async fn workspace_by_name(&self, name: &str) -> StoreResult<Option<Workspace>> {
-        let row: Option<WorkspaceRow> = sqlx::query_as("SELECT id, name, created_at FROM workspaces WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<WorkspaceRow> =
+            sqlx::query_as("SELECT id, name, created_at FROM workspaces WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(WorkspaceRow::into_workspace).transpose()
     }
 
     async fn list_workspaces(&self) -> StoreResult<Vec<Workspace>> {
-        let rows: Vec<WorkspaceRow> = sqlx::query_as("SELECT id, name, created_at FROM workspaces ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<WorkspaceRow> =
+            sqlx::query_as("SELECT id, name, created_at FROM workspaces ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
         rows.into_iter().map(WorkspaceRow::into_workspace).collect()
     }
 
@@ -297,14 +320,23 @@ impl Store for SqliteStore {
         .await?;
         rows.into_iter()
             .map(|(id, name, created_at, role)| {
-                let workspace = WorkspaceRow { id, name, created_at }.into_workspace()?;
+                let workspace = WorkspaceRow {
+                    id,
+                    name,
+                    created_at,
+                }
+                .into_workspace()?;
                 Ok((workspace, parse_role(&role)?))
             })
             .collect()
     }
 
     async fn create_user(&self, user: NewUser) -> StoreResult<UserInfo> {
-        let membership_role = if user.role == Role::Owner { Role::Admin } else { user.role };
+        let membership_role = if user.role == Role::Owner {
+            Role::Admin
+        } else {
+            user.role
+        };
         let mut tx = self.write().await?;
         let row: UserRow = sqlx::query_as(
             "INSERT INTO users (email, password_hash, is_owner, default_workspace_id, created_at) \
@@ -354,16 +386,19 @@ impl Store for SqliteStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(|row| Ok(row.into_record()?.info)).collect()
+        rows.into_iter()
+            .map(|row| Ok(row.into_record()?.info))
+            .collect()
     }
 
     async fn membership(&self, user_id: i64, workspace_id: i64) -> StoreResult<Option<Role>> {
-        let role: Option<String> =
-            sqlx::query_scalar("SELECT role FROM memberships WHERE user_id = ? AND workspace_id = ?")
-                .bind(user_id)
-                .bind(workspace_id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let role: Option<String> = sqlx::query_scalar(
+            "SELECT role FROM memberships WHERE user_id = ? AND workspace_id = ?",
+        )
+        .bind(user_id)
+        .bind(workspace_id)
+        .fetch_optional(&self.pool)
+        .await?;
         role.as_deref().map(parse_role).transpose()
     }
 
@@ -398,7 +433,13 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|(user_id, email, role)| Ok(MemberInfo { user_id, email, role: parse_role(&role)? }))
+            .map(|(user_id, email, role)| {
+                Ok(MemberInfo {
+                    user_id,
+                    email,
+                    role: parse_role(&role)?,
+                })
+            })
             .collect()
     }
 
@@ -441,15 +482,17 @@ impl Store for SqliteStore {
         .bind(&token_hash[..])
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|(user_id, is_owner, default_workspace_id, role, expires_at)| {
-            Ok(SessionAuth {
-                user_id,
-                is_owner,
-                default_workspace_id,
-                role: role.as_deref().map(parse_role).transpose()?,
-                expires_at: from_millis(expires_at)?,
-            })
-        })
+        row.map(
+            |(user_id, is_owner, default_workspace_id, role, expires_at)| {
+                Ok(SessionAuth {
+                    user_id,
+                    is_owner,
+                    default_workspace_id,
+                    role: role.as_deref().map(parse_role).transpose()?,
+                    expires_at: from_millis(expires_at)?,
+                })
+            },
+        )
         .transpose()
     }
 
@@ -471,11 +514,12 @@ impl Store for SqliteStore {
     }
 
     async fn key(&self, id: i64) -> StoreResult<Option<KeyRecord>> {
-        let row: Option<KeyRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?")))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<KeyRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(KeyRow::into_record).transpose()
     }
 
@@ -509,7 +553,10 @@ impl Store for SqliteStore {
 
     async fn list_keys(&self, filter: KeyFilter) -> StoreResult<Vec<KeyRecord>> {
         let pattern = filter.query.as_deref().map(|q| {
-            let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = q
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             format!("%{escaped}%")
         });
         let rows: Vec<KeyRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -624,7 +671,10 @@ impl Store for SqliteStore {
             Err(StoreError::NotFound) => return Ok(false),
             Err(err) => return Err(err),
         };
-        sqlx::query("DELETE FROM api_keys WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM api_keys WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         record_audit(&mut tx, AuditAction::Deleted, Some(&record), None, &audit).await?;
         tx.commit().await?;
         Ok(true)
@@ -661,8 +711,9 @@ impl Store for SqliteStore {
                 Ok(AuditEvent {
                     id: row.id,
                     at: from_millis(row.at)?,
-                    action: AuditAction::parse(&row.action)
-                        .ok_or_else(|| StoreError::Corrupt(format!("unknown audit action {:?}", row.action)))?,
+                    action: AuditAction::parse(&row.action).ok_or_else(|| {
+                        StoreError::Corrupt(format!("unknown audit action {:?}", row.action))
+                    })?,
                     actor_user_id: row.actor_user_id,
                     key_id: row.key_id,
                     key_name: row.key_name,
