@@ -2,6 +2,8 @@
 
 pub mod api;
 pub mod cli;
+pub mod client;
 pub mod key;
 pub mod secret;
 pub mod server;
+pub mod vault;

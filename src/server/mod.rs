@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod embedded;
 pub mod error;
 mod extract;
 mod openapi;

@@ -192,6 +192,8 @@ pub trait Store: Send + Sync + 'static {
     async fn user(&self, id: i64) -> StoreResult<Option<UserInfo>>;
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
     async fn list_users(&self) -> StoreResult<Vec<UserInfo>>;
+    /// Replaces a user's password hash and ends their sessions.
+    async fn set_password(&self, user_id: i64, password_hash: &str) -> StoreResult<()>;
 
     async fn membership(&self, user_id: i64, workspace_id: i64) -> StoreResult<Option<Role>>;
     async fn set_membership(&self, user_id: i64, workspace_id: i64, role: Role) -> StoreResult<()>;

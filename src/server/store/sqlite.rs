@@ -391,6 +391,24 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn set_password(&self, user_id: i64, password_hash: &str) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        let result = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn membership(&self, user_id: i64, workspace_id: i64) -> StoreResult<Option<Role>> {
         let role: Option<String> = sqlx::query_scalar(
             "SELECT role FROM memberships WHERE user_id = ? AND workspace_id = ?",

@@ -1,0 +1,156 @@
+//! Settings shared by the desktop app and the command line: the servers (no secrets), which one is
+//! current, and preferences. TOML in `$XDG_CONFIG_HOME/keywarden/config.toml`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The name of the embedded server in the server list and in keychain account names.
+pub const LOCAL_SERVER: &str = "local";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot find the user's config directory (is HOME set?)")]
+    NoConfigDir,
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid Keywarden config (it was left as it is): {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThemeChoice {
+    #[default]
+    System,
+    Light,
+    Dark,
+}
+
+/// A remote server the user signed in to. The session token lives in the keychain, not here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerEntry {
+    pub url: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// `local` (the embedded server) or the URL of one of `servers`.
+    pub current_server: String,
+    pub servers: Vec<ServerEntry>,
+    /// Clear the clipboard this long after copying a secret, if it still holds it; 0 = never.
+    pub clipboard_clear_secs: u64,
+    /// Put every secret the app is shown into the OS keychain.
+    pub store_secrets: bool,
+    pub theme: ThemeChoice,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            current_server: LOCAL_SERVER.to_string(),
+            servers: Vec::new(),
+            clipboard_clear_secs: 30,
+            store_secrets: true,
+            theme: ThemeChoice::System,
+        }
+    }
+}
+
+impl Config {
+    pub fn default_path() -> Result<PathBuf, ConfigError> {
+        Ok(dirs::config_dir()
+            .ok_or(ConfigError::NoConfigDir)?
+            .join("keywarden")
+            .join("config.toml"))
+    }
+
+    /// The config at `path`; the defaults when the file does not exist yet.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        toml::from_str(&text).map_err(|err| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: err.to_string(),
+        })
+    }
+
+    /// Writes atomically (temporary file, then rename), so a crash never leaves half a config.
+    pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        let write_error = |source| ConfigError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(write_error)?;
+        }
+        let text =
+            toml::to_string_pretty(self).map_err(|err| write_error(std::io::Error::other(err)))?;
+        let temporary = path.with_extension("toml.tmp");
+        std::fs::write(&temporary, text).map_err(write_error)?;
+        std::fs::rename(&temporary, path).map_err(write_error)
+    }
+
+    pub fn is_local(&self) -> bool {
+        self.current_server == LOCAL_SERVER
+    }
+
+    pub fn current_entry(&self) -> Option<&ServerEntry> {
+        self.servers.iter().find(|s| s.url == self.current_server)
+    }
+
+    /// Adds or updates a remote server and makes it current.
+    pub fn use_server(&mut self, entry: ServerEntry) {
+        self.current_server = entry.url.clone();
+        match self.servers.iter_mut().find(|s| s.url == entry.url) {
+            Some(existing) => *existing = entry,
+            None => self.servers.push(entry),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_reports_bad_files_without_touching_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keywarden/config.toml");
+        assert_eq!(Config::load(&path).unwrap(), Config::default());
+        let mut config = Config::default();
+        config.use_server(ServerEntry {
+            url: "https://kw.example.com".into(),
+            email: "a@b".into(),
+        });
+        config.clipboard_clear_secs = 5;
+        config.save(&path).unwrap();
+        assert_eq!(Config::load(&path).unwrap(), config);
+
+        std::fs::write(&path, "clipboard_clear_secs = \"soon\"").unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("not a valid Keywarden config"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "clipboard_clear_secs = \"soon\""
+        );
+    }
+}

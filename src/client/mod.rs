@@ -1,0 +1,254 @@
+//! HTTP client for the Keywarden API: the only code that knows URLs. Used by the desktop app and the
+//! command line alike, against the embedded server or a remote one.
+
+pub mod config;
+
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::api::{
+    self, AuditPage, AuditQuery, CreateKeyRequest, CreatedKey, ErrorBody, KeyInfo, KeyPage,
+    ListKeysQuery, LoginRequest, LoginResponse, MeResponse, RotateKeyRequest, RotatedKey,
+    UpdateKeyRequest, paths,
+};
+use crate::secret::Secret;
+
+/// What can go wrong talking to a server, in words a user can act on. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the server at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    /// 401: sign in again.
+    #[error("{message}")]
+    Unauthorized { code: String, message: String },
+    /// 403: the credential lacks the right.
+    #[error("you lack the right to do this: {0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the server failed: {0}")]
+    Server(String),
+    #[error("unexpected response from the server: {0}")]
+    Protocol(String),
+}
+
+impl ClientError {
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, ClientError::Unauthorized { .. })
+    }
+}
+
+/// One server, with or without a credential (session token or API key).
+#[derive(Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    base_url: String,
+    credential: Option<Secret>,
+}
+
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("base_url", &self.base_url)
+            .field("credential", &self.credential)
+            .finish()
+    }
+}
+
+impl ApiClient {
+    pub fn new(base_url: &str) -> ApiClient {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(20))
+            .user_agent(concat!("keywarden/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        ApiClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            credential: None,
+        }
+    }
+
+    pub fn with_credential(mut self, credential: Secret) -> ApiClient {
+        self.credential = Some(credential);
+        self
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn has_credential(&self) -> bool {
+        self.credential.is_some()
+    }
+
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &Secret,
+    ) -> Result<LoginResponse, ClientError> {
+        let body = LoginRequest {
+            email: email.to_string(),
+            password: password.clone(),
+        };
+        self.send_json(self.request(Method::POST, paths::LOGIN).json(&body))
+            .await
+    }
+
+    pub async fn logout(&self) -> Result<(), ClientError> {
+        self.send_empty(self.request(Method::POST, paths::LOGOUT))
+            .await
+    }
+
+    pub async fn me(&self) -> Result<MeResponse, ClientError> {
+        self.send_json(self.request(Method::GET, paths::ME)).await
+    }
+
+    pub async fn list_keys(&self, query: &ListKeysQuery) -> Result<KeyPage, ClientError> {
+        self.send_json(self.request(Method::GET, paths::KEYS).query(query))
+            .await
+    }
+
+    /// Every key matching `query`, following the cursor page by page.
+    pub async fn list_all_keys(&self, query: &ListKeysQuery) -> Result<Vec<KeyInfo>, ClientError> {
+        let mut query = ListKeysQuery {
+            limit: Some(1000),
+            ..query.clone()
+        };
+        let mut keys = Vec::new();
+        loop {
+            let page = self.list_keys(&query).await?;
+            keys.extend(page.items);
+            match page.next_cursor {
+                Some(cursor) => query.cursor = Some(cursor),
+                None => return Ok(keys),
+            }
+        }
+    }
+
+    pub async fn get_key(&self, id: i64) -> Result<KeyInfo, ClientError> {
+        self.send_json(self.request(Method::GET, &paths::key(id)))
+            .await
+    }
+
+    pub async fn create_key(&self, request: &CreateKeyRequest) -> Result<CreatedKey, ClientError> {
+        self.send_json(self.request(Method::POST, paths::KEYS).json(request))
+            .await
+    }
+
+    pub async fn update_key(
+        &self,
+        id: i64,
+        request: &UpdateKeyRequest,
+    ) -> Result<KeyInfo, ClientError> {
+        self.send_json(self.request(Method::PATCH, &paths::key(id)).json(request))
+            .await
+    }
+
+    pub async fn revoke_key(&self, id: i64) -> Result<KeyInfo, ClientError> {
+        self.send_json(self.request(Method::POST, &paths::key_revoke(id)))
+            .await
+    }
+
+    pub async fn rotate_key(
+        &self,
+        id: i64,
+        request: &RotateKeyRequest,
+    ) -> Result<RotatedKey, ClientError> {
+        self.send_json(
+            self.request(Method::POST, &paths::key_rotate(id))
+                .json(request),
+        )
+        .await
+    }
+
+    pub async fn delete_key(&self, id: i64) -> Result<(), ClientError> {
+        self.send_empty(self.request(Method::DELETE, &paths::key(id)))
+            .await
+    }
+
+    pub async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, ClientError> {
+        self.send_json(self.request(Method::GET, paths::AUDIT).query(query))
+            .await
+    }
+
+    pub async fn members(&self, workspace_id: i64) -> Result<Vec<api::MemberInfo>, ClientError> {
+        self.send_json(self.request(Method::GET, &paths::workspace_members(workspace_id)))
+            .await
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let request = self
+            .http
+            .request(method, format!("{}{path}", self.base_url));
+        match &self.credential {
+            Some(credential) => request.bearer_auth(credential.expose()),
+            None => request,
+        }
+    }
+
+    async fn send(&self, request: RequestBuilder) -> Result<Response, ClientError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|err| ClientError::Unreachable {
+                url: self.base_url.clone(),
+                reason: describe_transport_error(&err),
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let body: Option<ErrorBody> = response.json().await.ok();
+        let (code, message) = match body {
+            Some(body) => (body.code, body.error),
+            None => (String::new(), format!("HTTP {status}")),
+        };
+        Err(match status {
+            StatusCode::UNAUTHORIZED => ClientError::Unauthorized { code, message },
+            StatusCode::FORBIDDEN => ClientError::Forbidden(message),
+            StatusCode::NOT_FOUND => ClientError::NotFound(message),
+            StatusCode::CONFLICT => ClientError::Conflict(message),
+            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => {
+                ClientError::Invalid(message)
+            }
+            _ if status.is_server_error() => ClientError::Server(message),
+            _ => ClientError::Protocol(format!("HTTP {status}: {message}")),
+        })
+    }
+
+    async fn send_json<T: DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let response = self.send(request).await?;
+        response
+            .json()
+            .await
+            .map_err(|err| ClientError::Protocol(err.to_string()))
+    }
+
+    async fn send_empty(&self, request: RequestBuilder) -> Result<(), ClientError> {
+        self.send(request).await.map(drop)
+    }
+}
+
+/// reqwest's errors nest the cause; the innermost one ("Connection refused") is what a user needs.
+fn describe_transport_error(err: &reqwest::Error) -> String {
+    let mut source: &dyn std::error::Error = err;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    if err.is_timeout() {
+        "the request timed out".to_string()
+    } else {
+        source.to_string()
+    }
+}

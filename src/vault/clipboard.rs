@@ -1,0 +1,156 @@
+//! The clipboard, cleared after a while if it still holds the secret we put there.
+//!
+//! On X11 the clipboard's content belongs to a living process: when the owner exits, it is gone. So
+//! the app keeps one `arboard::Clipboard` on a dedicated thread for its whole session, and that thread
+//! also does the clearing. Content is marked so clipboard managers do not keep it
+//! (`x-kde-passwordManagerHint: secret` on Linux).
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use crate::secret::Secret;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClipboardError {
+    #[error("the clipboard is not available: {0}")]
+    Unavailable(String),
+    #[error("copying to the clipboard failed: {0}")]
+    Failed(String),
+}
+
+fn failed(err: arboard::Error) -> ClipboardError {
+    ClipboardError::Failed(err.to_string())
+}
+
+/// Puts `text` on the clipboard, marked as a secret where the platform allows.
+fn set_secret_text(
+    clipboard: &mut arboard::Clipboard,
+    text: &Secret,
+    wait_until: Option<Instant>,
+) -> Result<(), ClipboardError> {
+    #[cfg(all(
+        unix,
+        not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+    ))]
+    {
+        use arboard::SetExtLinux as _;
+        let mut set = clipboard.set().exclude_from_history();
+        if let Some(deadline) = wait_until {
+            set = set.wait_until(deadline);
+        }
+        set.text(text.expose()).map_err(failed)
+    }
+    #[cfg(not(all(
+        unix,
+        not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+    )))]
+    {
+        let _ = wait_until;
+        clipboard.set_text(text.expose()).map_err(failed)
+    }
+}
+
+/// Clears the clipboard if it still holds `text`; `true` when it did.
+fn clear_if_unchanged(clipboard: &mut arboard::Clipboard, text: &Secret) -> bool {
+    let unchanged = clipboard
+        .get_text()
+        .is_ok_and(|current| current == text.expose());
+    if unchanged {
+        let _ = clipboard.clear();
+    }
+    unchanged
+}
+
+enum Command {
+    Copy {
+        text: Secret,
+        clear_after: Option<Duration>,
+        reply: mpsc::Sender<Result<(), ClipboardError>>,
+    },
+}
+
+/// The app's clipboard owner. Dropping it ends the thread.
+pub struct ClipboardService {
+    commands: mpsc::Sender<Command>,
+}
+
+impl ClipboardService {
+    pub fn start() -> Result<ClipboardService, ClipboardError> {
+        let (commands, receiver) = mpsc::channel::<Command>();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("keywarden-clipboard".into())
+            .spawn(move || match arboard::Clipboard::new() {
+                Ok(clipboard) => {
+                    let _ = ready_tx.send(Ok(()));
+                    serve(clipboard, receiver);
+                }
+                Err(err) => {
+                    let _ = ready_tx.send(Err(ClipboardError::Unavailable(err.to_string())));
+                }
+            })
+            .map_err(|err| ClipboardError::Unavailable(err.to_string()))?;
+        ready_rx
+            .recv()
+            .map_err(|err| ClipboardError::Unavailable(err.to_string()))??;
+        Ok(ClipboardService { commands })
+    }
+
+    /// Copies `text`; after `clear_after` the clipboard is cleared if it still holds it. Blocks only
+    /// until the content is set.
+    pub fn copy(&self, text: &Secret, clear_after: Option<Duration>) -> Result<(), ClipboardError> {
+        let (reply, result) = mpsc::channel();
+        let gone = || ClipboardError::Unavailable("the clipboard thread has stopped".to_string());
+        self.commands
+            .send(Command::Copy {
+                text: text.clone(),
+                clear_after,
+                reply,
+            })
+            .map_err(|_| gone())?;
+        result.recv().map_err(|_| gone())?
+    }
+}
+
+fn serve(mut clipboard: arboard::Clipboard, commands: mpsc::Receiver<Command>) {
+    let mut pending: Option<(Instant, Secret)> = None;
+    loop {
+        let command = match &pending {
+            Some((deadline, _)) => {
+                commands.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            }
+            None => commands.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match command {
+            Ok(Command::Copy {
+                text,
+                clear_after,
+                reply,
+            }) => {
+                let result = set_secret_text(&mut clipboard, &text, None);
+                pending = match (&result, clear_after) {
+                    (Ok(()), Some(after)) => Some((Instant::now() + after, text)),
+                    // A new copy without a timer replaces the old timer: the old secret is gone anyway.
+                    _ => None,
+                };
+                let _ = reply.send(result);
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if let Some((_, text)) = pending.take() {
+                    clear_if_unchanged(&mut clipboard, &text);
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+/// For a short-lived process (the command line): copies `text`, keeps serving it until
+/// `clear_after` has passed or someone copied something else, then clears it if unchanged.
+/// Returns whether it cleared the clipboard. Blocks for up to `clear_after`.
+pub fn copy_and_serve(text: &Secret, clear_after: Duration) -> Result<bool, ClipboardError> {
+    let mut clipboard =
+        arboard::Clipboard::new().map_err(|err| ClipboardError::Unavailable(err.to_string()))?;
+    set_secret_text(&mut clipboard, text, Some(Instant::now() + clear_after))?;
+    Ok(clear_if_unchanged(&mut clipboard, text))
+}

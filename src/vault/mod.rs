@@ -1,0 +1,205 @@
+//! Where secrets live on the client: the OS keychain (Secret Service on Linux, Keychain on macOS,
+//! Credential Manager on Windows) behind a trait, and the clipboard with auto-clear.
+//!
+//! Every item is stored under the service `keywarden`; the account names the server and what the
+//! secret is (`key 12 on local`), so `secret-tool search service keywarden` lists what the app holds.
+//! Calls block (D-Bus): run them off the UI thread.
+
+pub mod clipboard;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use crate::secret::Secret;
+
+pub const SERVICE: &str = "keywarden";
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VaultError {
+    /// No keychain, or it is locked: the app keeps working with metadata only.
+    #[error("the OS keychain is locked or missing, so secrets are unavailable ({0})")]
+    Unavailable(String),
+    #[error("the OS keychain failed: {0}")]
+    Failed(String),
+}
+
+pub trait Vault: Send + Sync + 'static {
+    fn get(&self, account: &str) -> Result<Option<Secret>, VaultError>;
+    fn set(&self, account: &str, secret: &Secret) -> Result<(), VaultError>;
+    /// Removes the item; `false` when there was none.
+    fn delete(&self, account: &str) -> Result<bool, VaultError>;
+    /// Every account this app holds a secret for.
+    fn accounts(&self) -> Result<BTreeSet<String>, VaultError>;
+}
+
+pub fn key_account(server: &str, key_id: i64) -> String {
+    format!("key {key_id} on {server}")
+}
+
+pub fn session_account(server: &str) -> String {
+    format!("session on {server}")
+}
+
+/// The random password of the embedded server's local owner account.
+pub const LOCAL_OWNER_ACCOUNT: &str = "local owner password";
+
+/// The key ids of `server` whose secrets are in `accounts`.
+pub fn held_key_ids(accounts: &BTreeSet<String>, server: &str) -> BTreeSet<i64> {
+    let suffix = format!(" on {server}");
+    accounts
+        .iter()
+        .filter_map(|account| {
+            account
+                .strip_suffix(&suffix)?
+                .strip_prefix("key ")?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// The real OS keychain through the `keyring` crate.
+pub struct KeyringVault;
+
+impl KeyringVault {
+    /// Fails with [`VaultError::Unavailable`] when there is no keychain service (no session bus, no
+    /// Secret Service). The store is chosen once per process.
+    pub fn new() -> Result<KeyringVault, VaultError> {
+        keyring::Entry::store_status()
+            .as_ref()
+            .map_err(|err| VaultError::Unavailable(err.to_string()))?;
+        Ok(KeyringVault)
+    }
+
+    fn entry(account: &str) -> Result<keyring::Entry, VaultError> {
+        keyring::Entry::new(SERVICE, account).map_err(map_error)
+    }
+}
+
+fn map_error(err: keyring::Error) -> VaultError {
+    match err {
+        keyring::Error::NoDefaultStore | keyring::Error::NoStorageAccess(_) => {
+            VaultError::Unavailable(err.to_string())
+        }
+        other => VaultError::Failed(other.to_string()),
+    }
+}
+
+impl Vault for KeyringVault {
+    fn get(&self, account: &str) -> Result<Option<Secret>, VaultError> {
+        match Self::entry(account)?.get_password() {
+            Ok(password) => Ok(Some(Secret::new(password))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(err) => Err(map_error(err)),
+        }
+    }
+
+    fn set(&self, account: &str, secret: &Secret) -> Result<(), VaultError> {
+        Self::entry(account)?
+            .set_password(secret.expose())
+            .map_err(map_error)
+    }
+
+    fn delete(&self, account: &str) -> Result<bool, VaultError> {
+        match Self::entry(account)?.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring::Error::NoEntry) => Ok(false),
+            Err(err) => Err(map_error(err)),
+        }
+    }
+
+    fn accounts(&self) -> Result<BTreeSet<String>, VaultError> {
+        let spec = HashMap::from([("service", SERVICE)]);
+        let entries = keyring_core::Entry::search(&spec).map_err(map_error)?;
+        let mut accounts = BTreeSet::new();
+        for entry in entries {
+            let attributes = entry.get_attributes().map_err(map_error)?;
+            if let Some(account) = attributes.get("username") {
+                accounts.insert(account.clone());
+            }
+        }
+        Ok(accounts)
+    }
+}
+
+/// In memory, for tests about something other than the keychain. `unavailable()` behaves like a
+/// locked keychain.
+#[derive(Default)]
+pub struct MemoryVault {
+    items: Mutex<HashMap<String, Secret>>,
+    unavailable: bool,
+}
+
+impl MemoryVault {
+    pub fn unavailable() -> MemoryVault {
+        MemoryVault {
+            items: Mutex::default(),
+            unavailable: true,
+        }
+    }
+
+    fn items(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Secret>>, VaultError> {
+        if self.unavailable {
+            return Err(VaultError::Unavailable(
+                "the test keychain is locked".to_string(),
+            ));
+        }
+        self.items
+            .lock()
+            .map_err(|_| VaultError::Failed("poisoned".to_string()))
+    }
+}
+
+impl Vault for MemoryVault {
+    fn get(&self, account: &str) -> Result<Option<Secret>, VaultError> {
+        Ok(self.items()?.get(account).cloned())
+    }
+
+    fn set(&self, account: &str, secret: &Secret) -> Result<(), VaultError> {
+        self.items()?.insert(account.to_string(), secret.clone());
+        Ok(())
+    }
+
+    fn delete(&self, account: &str) -> Result<bool, VaultError> {
+        Ok(self.items()?.remove(account).is_some())
+    }
+
+    fn accounts(&self) -> Result<BTreeSet<String>, VaultError> {
+        Ok(self.items()?.keys().cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_keys_are_read_from_account_names() {
+        let accounts: BTreeSet<String> = [
+            key_account("local", 3),
+            key_account("local", 12),
+            key_account("https://kw.example.com", 4),
+            session_account("local"),
+            LOCAL_OWNER_ACCOUNT.to_string(),
+        ]
+        .into();
+        assert_eq!(held_key_ids(&accounts, "local"), BTreeSet::from([3, 12]));
+        assert_eq!(
+            held_key_ids(&accounts, "https://kw.example.com"),
+            BTreeSet::from([4])
+        );
+    }
+
+    #[test]
+    fn memory_vault_round_trip_and_locked() {
+        let vault = MemoryVault::default();
+        vault.set("a", &Secret::new("s")).unwrap();
+        assert_eq!(vault.get("a").unwrap(), Some(Secret::new("s")));
+        assert!(vault.delete("a").unwrap());
+        assert!(!vault.delete("a").unwrap());
+        assert!(matches!(
+            MemoryVault::unavailable().get("a"),
+            Err(VaultError::Unavailable(_))
+        ));
+    }
+}
