@@ -64,6 +64,13 @@ pub fn generate(kind: TokenKind) -> Secret {
     Secret::new(text)
 }
 
+/// A random password of 32 base62 characters, for accounts no person types into.
+pub fn random_password() -> Secret {
+    let mut text = String::with_capacity(RANDOM_LEN);
+    push_random_base62(&mut text, RANDOM_LEN);
+    Secret::new(text)
+}
+
 /// Checks prefix, length, alphabet and checksum, in that order, without touching any storage.
 pub fn parse(kind: TokenKind, text: &str) -> Result<(), FormatError> {
     let Some(rest) = text.strip_prefix(kind.prefix()) else {

@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand, each with its `Args` and `run()`.
 
+mod app;
 mod serve;
 mod user;
 
@@ -29,9 +30,7 @@ enum Command {
 pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let Some(command) = cli.command else {
-        use clap::CommandFactory as _;
-        Cli::command().print_help()?;
-        return Ok(ExitCode::SUCCESS);
+        return app::run();
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -252,3 +252,79 @@ fn describe_transport_error(err: &reqwest::Error) -> String {
         source.to_string()
     }
 }
+
+/// How a key is put on the clipboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyFormat {
+    /// The key alone.
+    Plain,
+    /// `Authorization: Bearer …`
+    Header,
+    /// `export NAME_API_KEY=…`
+    Env,
+    /// A curl command that pings the server with the key.
+    Curl,
+}
+
+impl CopyFormat {
+    pub const ALL: [CopyFormat; 4] = [CopyFormat::Plain, CopyFormat::Header, CopyFormat::Env, CopyFormat::Curl];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CopyFormat::Plain => "Copy key",
+            CopyFormat::Header => "Copy as Authorization header",
+            CopyFormat::Env => "Copy as export line",
+            CopyFormat::Curl => "Copy as curl command",
+        }
+    }
+
+    pub fn render(self, secret: &Secret, key_name: &str, server_url: &str) -> Secret {
+        let key = secret.expose();
+        Secret::new(match self {
+            CopyFormat::Plain => key.to_string(),
+            CopyFormat::Header => format!("Authorization: Bearer {key}"),
+            CopyFormat::Env => format!("export {}={key}", env_name(key_name)),
+            CopyFormat::Curl => format!("curl -H 'Authorization: Bearer {key}' {server_url}{}", paths::PING),
+        })
+    }
+}
+
+/// `billing api` -> `BILLING_API_KEY`: a shell variable name from a key's name.
+pub fn env_name(key_name: &str) -> String {
+    let mut name = String::new();
+    for c in key_name.chars() {
+        if c.is_ascii_alphanumeric() {
+            name.push(c.to_ascii_uppercase());
+        } else if !name.ends_with('_') && !name.is_empty() {
+            name.push('_');
+        }
+    }
+    let mut name = name.trim_end_matches('_').to_string();
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        name.insert_str(0, "KEY_");
+    }
+    if name.ends_with("API") {
+        name.push_str("_KEY");
+    } else if !name.ends_with("KEY") {
+        name.push_str("_API_KEY");
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_formats() {
+        let secret = Secret::new("kw_abc");
+        assert_eq!(CopyFormat::Header.render(&secret, "x", "http://h").expose(), "Authorization: Bearer kw_abc");
+        assert_eq!(CopyFormat::Env.render(&secret, "billing api", "http://h").expose(), "export BILLING_API_KEY=kw_abc");
+        assert_eq!(env_name("Stripe key"), "STRIPE_KEY");
+        assert_eq!(env_name("3rd party!"), "KEY_3RD_PARTY_API_KEY");
+        assert_eq!(
+            CopyFormat::Curl.render(&secret, "x", "http://127.0.0.1:9").expose(),
+            "curl -H 'Authorization: Bearer kw_abc' http://127.0.0.1:9/v1/ping"
+        );
+    }
+}

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Load test of the real server: `GET /v1/ping` with a valid API key against `GET /healthz` (no
+# credential), measured side by side on one server process, with 1,000 and with 1,000,000 stored keys.
+#
+#   bash benches/load.sh
+#
+# Prints one markdown table row per key count and whether the targets hold: ping throughput at least
+# 0.8x healthz with 1,000 keys and 0.75x with 1,000,000 keys, p99 latency under 10 ms for both.
+# Exits 1 when a target is missed. Everything listens and connects on 127.0.0.1 only.
+#
+# Overrides (defaults in brackets): LOAD_DURATION [10s], LOAD_CONNECTIONS [64], LOAD_THREADS [2],
+# LOAD_WARMUP [2s, 0 to skip], LOAD_PORT [18080], LOAD_KEY_COUNTS ["1000 1000000"].
+# Seeded databases are kept in target/bench-data/keys-N.db (shared with `cargo bench --bench keys`),
+# the raw wrk output and server logs in target/bench-data/load-<time>/.
+set -euo pipefail
+
+DURATION=${LOAD_DURATION:-10s}
+CONNECTIONS=${LOAD_CONNECTIONS:-64}
+THREADS=${LOAD_THREADS:-2}
+WARMUP=${LOAD_WARMUP:-2s}
+PORT=${LOAD_PORT:-18080}
+KEY_COUNTS=${LOAD_KEY_COUNTS:-"1000 1000000"}
+HOST=127.0.0.1
+BASE="http://$HOST:$PORT"
+
+cd "$(dirname "$0")/.."
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+DATA_DIR="$TARGET_DIR/bench-data"
+RESULTS_DIR="$DATA_DIR/load-$(date -u +%Y%m%dT%H%M%SZ)"
+
+fail() {
+    echo "load.sh: $*" >&2
+    exit 1
+}
+
+# Installs a Debian package when its command is missing; as root directly, otherwise through sudo.
+ensure_command() {
+    local command=$1 package=$2
+    command -v "$command" >/dev/null 2>&1 && return 0
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+            sudo=(sudo -n)
+        else
+            fail "$command is missing and installing it needs root; run: sudo apt-get install -y $package"
+        fi
+    fi
+    echo "load.sh: installing $package" >&2
+    local install=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$package")
+    if ! "${install[@]}" >/dev/null 2>&1; then
+        "${sudo[@]}" apt-get update >/dev/null 2>&1 || true
+        "${install[@]}" >/dev/null \
+            || fail "could not install $package with apt-get; install it and run again"
+    fi
+    command -v "$command" >/dev/null 2>&1 || fail "$package was installed but $command is still not on PATH"
+}
+
+SERVER_PID=
+stop_server() {
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=
+}
+trap stop_server EXIT
+trap 'exit 130' INT TERM
+
+# wrk prints latencies as 812.00us, 1.23ms, 1.02s or 1.00m; this gives milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; unit = v; sub(/^[0-9.]+/, "", unit)
+        if (unit == "us") n /= 1000; else if (unit == "s") n *= 1000; else if (unit == "m") n *= 60000
+        else if (unit != "ms") { print "?"; exit 1 }
+        printf "%.2f", n }'
+}
+
+# Runs wrk, keeps its output, and sets REQS (requests/s) and P99 (ms).
+run_wrk() {
+    local name=$1 url=$2 out
+    shift 2
+    out="$RESULTS_DIR/$name.txt"
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" >"$out"
+    if grep -q 'Non-2xx or 3xx responses' "$out"; then
+        cat "$out" >&2
+        fail "$name: some responses were not 2xx, so the numbers would not measure successful requests"
+    fi
+    if grep -q 'Socket errors' "$out"; then
+        echo "load.sh: $name: $(grep 'Socket errors' "$out")" >&2
+    fi
+    REQS=$(awk '$1 == "Requests/sec:" { print $2 }' "$out")
+    local p99
+    p99=$(awk '$1 == "99%" { print $2; exit }' "$out")
+    [ -n "$REQS" ] && [ -n "$p99" ] || fail "$name: cannot read wrk's output in $out"
+    P99=$(to_ms "$p99")
+}
+
+ensure_command wrk wrk
+ensure_command curl curl
+
+echo "load.sh: building (cargo build --release; cargo build --release --example seed)" >&2
+cargo build --release --quiet
+cargo build --release --quiet --example seed
+SERVER_BIN="$TARGET_DIR/release/keywarden"
+SEED_BIN="$TARGET_DIR/release/examples/seed"
+
+mkdir -p "$DATA_DIR" "$RESULTS_DIR"
+if curl -s -o /dev/null --max-time 1 "$BASE/healthz"; then
+    fail "something already answers on $HOST:$PORT; set LOAD_PORT to a free port"
+fi
+
+ROWS=()
+MISSED=()
+for keys in $KEY_COUNTS; do
+    db="$DATA_DIR/keys-$keys.db"
+    # A database without its marker is an interrupted seed: start it over.
+    if [ ! -e "$db.seed" ]; then
+        rm -f "$db" "$db-wal" "$db-shm"
+    fi
+    key=$("$SEED_BIN" --database-url "sqlite://$db" --keys "$keys")
+    [ -n "$key" ] || fail "the seed printed no key"
+
+    log="$RESULTS_DIR/server-$keys.log"
+    RUST_LOG=info "$SERVER_BIN" serve --listen "$HOST:$PORT" --database-url "sqlite://$db" >"$log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 200); do
+        curl -fs -o /dev/null --max-time 1 "$BASE/healthz" && break
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; fail "the server exited before answering"; }
+        sleep 0.05
+    done
+    curl -fs -o /dev/null --max-time 1 "$BASE/healthz" || fail "the server did not answer /healthz within 10 s"
+    curl -fs -o /dev/null --max-time 1 -H "X-API-Key: $key" "$BASE/v1/ping" \
+        || fail "the seeded key is not accepted by /v1/ping"
+
+    if [ "$WARMUP" != 0 ]; then
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$BASE/healthz" >/dev/null
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -H "X-API-Key: $key" "$BASE/v1/ping" >/dev/null
+    fi
+    run_wrk "healthz-$keys" "$BASE/healthz"
+    healthz_reqs=$REQS healthz_p99=$P99
+    run_wrk "ping-$keys" "$BASE/v1/ping" -H "X-API-Key: $key"
+    ping_reqs=$REQS ping_p99=$P99
+    stop_server
+    echo "load.sh: server log for $keys keys: $(wc -l <"$log") lines ($log)" >&2
+
+    ratio=$(awk -v p="$ping_reqs" -v h="$healthz_reqs" 'BEGIN { printf "%.2f", p / h }')
+    if [ "$keys" -ge 1000000 ]; then target=0.75; else target=0.8; fi
+    ROWS+=("| $keys | $healthz_reqs | $ping_reqs | $ratio | $healthz_p99 ms | $ping_p99 ms |")
+    awk -v r="$ratio" -v t="$target" 'BEGIN { exit !(r >= t) }' \
+        || MISSED+=("$keys keys: ping/healthz $ratio < $target")
+    for pair in "healthz:$healthz_p99" "ping:$ping_p99"; do
+        awk -v ms="${pair#*:}" 'BEGIN { exit !(ms < 10) }' \
+            || MISSED+=("$keys keys: ${pair%%:*} p99 ${pair#*:} ms >= 10 ms")
+    done
+done
+
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+echo "| keys | healthz req/s | ping req/s | ping/healthz | healthz p99 | ping p99 |"
+echo "| ---: | ---: | ---: | ---: | ---: | ---: |"
+printf '%s\n' "${ROWS[@]}"
+echo
+echo "raw output: $RESULTS_DIR"
+if [ ${#MISSED[@]} -eq 0 ]; then
+    echo "targets met (ping >= 0.8x healthz at 1,000 keys, >= 0.75x at 1,000,000; p99 < 10 ms)"
+else
+    echo "targets NOT met:"
+    printf '  %s\n' "${MISSED[@]}"
+    exit 1
+fi

@@ -1,0 +1,306 @@
+//! Fills a database with an owner, a workspace and N API keys for the load test and the benchmarks,
+//! and prints one valid key on stdout.
+//!
+//! ```sh
+//! cargo run --release --example seed -- --database-url sqlite://PATH --keys N
+//! ```
+//!
+//! Next to the database it keeps `PATH.seed` (mode 600): how many keys it has inserted and the texts
+//! of the first 1,000 of them, because the database holds only hashes. A second run with the same N
+//! reuses the database (it checks that the sample keys still authenticate); a larger N tops it up.
+//! `benches/keys.rs` includes this file so both seed the same way.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use chrono::{Duration, Utc};
+use keywarden::api::{KeyStatus, Role};
+use keywarden::key::{self, TokenKind};
+use keywarden::secret::Secret;
+use keywarden::server::accounts::{create_user, ensure_workspace};
+use keywarden::server::store::{KeyFilter, NewKey, SqliteStore, Store};
+
+/// How many key texts the marker keeps, for benchmarks that look up many different keys.
+pub const SAMPLE_LEN: usize = 1000;
+/// Keys per transaction: big enough that a million keys take seconds, small enough to bound memory.
+const BATCH_LEN: usize = 50_000;
+const OWNER_EMAIL: &str = "bench-owner@keywarden.invalid";
+const WORKSPACE: &str = "bench";
+/// The longest lifetime the server's policy allows, so the keys look like real ones.
+const KEY_LIFETIME_DAYS: i64 = 365;
+const MARKER_HEADER: &str = "keywarden-seed v1";
+
+/// A seeded database: the open store and up to [`SAMPLE_LEN`] valid key texts, oldest first.
+pub struct Seeded {
+    pub store: SqliteStore,
+    pub key_count: usize,
+    pub sample: Vec<Secret>,
+}
+
+/// The marker file that belongs to a database URL (`sqlite://PATH`, `sqlite:PATH` or a plain path).
+pub fn marker_path(database_url: &str) -> anyhow::Result<PathBuf> {
+    let path = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .unwrap_or(database_url);
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() || path == ":memory:" {
+        bail!("the seed needs a database file, not {database_url:?}");
+    }
+    let mut marker = PathBuf::from(path).into_os_string();
+    marker.push(".seed");
+    Ok(PathBuf::from(marker))
+}
+
+/// Makes sure the database at `database_url` holds at least `key_count` keys from this tool, adding
+/// the missing ones, and returns it with its sample keys.
+pub async fn seed(database_url: &str, key_count: usize) -> anyhow::Result<Seeded> {
+    if key_count == 0 {
+        bail!("--keys must be at least 1");
+    }
+    let marker = marker_path(database_url)?;
+    let store = SqliteStore::open(database_url).await?;
+    let workspace_id = ensure_workspace(&store, WORKSPACE).await?;
+    let user_id = ensure_owner(&store, workspace_id).await?;
+
+    let (mut inserted, mut sample) = match read_marker(&marker)? {
+        Some(found) => found,
+        None => {
+            if has_keys(&store, workspace_id).await? {
+                bail!(
+                    "{database_url} already has keys in workspace {WORKSPACE:?} but no {} (an \
+                     interrupted seed?); delete the database and run again",
+                    marker.display()
+                );
+            }
+            (0, Vec::new())
+        }
+    };
+    if inserted > 0 {
+        check_sample(&store, &sample, database_url, &marker).await?;
+    }
+
+    if inserted < key_count {
+        let started = Instant::now();
+        eprintln!(
+            "seed: inserting {} keys into {database_url}",
+            key_count - inserted
+        );
+        let created_at = Utc::now();
+        let expires_at = created_at + Duration::days(KEY_LIFETIME_DAYS);
+        while inserted < key_count {
+            let batch_len = BATCH_LEN.min(key_count - inserted);
+            let mut batch = Vec::with_capacity(batch_len);
+            for i in inserted..inserted + batch_len {
+                let text = key::generate(TokenKind::ApiKey);
+                batch.push(NewKey {
+                    hash: key::hash(text.expose()),
+                    hint: key::display_hint(text.expose()),
+                    name: format!("bench-{i}"),
+                    description: String::new(),
+                    workspace_id,
+                    user_id,
+                    created_at,
+                    expires_at,
+                    scopes: Vec::new(),
+                    replaces: None,
+                });
+                if sample.len() < SAMPLE_LEN {
+                    sample.push(text);
+                }
+            }
+            // Inserting in hash order keeps the unique index's B-tree writes local.
+            batch.sort_unstable_by_key(|key| key.hash);
+            store.insert_keys_unaudited(&batch).await?;
+            inserted += batch_len;
+            write_marker(&marker, inserted, &sample)?;
+            eprintln!(
+                "seed: {inserted}/{key_count} keys ({:.1} s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(Seeded {
+        store,
+        key_count: inserted,
+        sample,
+    })
+}
+
+async fn ensure_owner(store: &SqliteStore, workspace_id: i64) -> anyhow::Result<i64> {
+    if let Some(user) = store.user_by_email(OWNER_EMAIL).await? {
+        return Ok(user.info.id);
+    }
+    // Nobody signs in as this user: its password is random and forgotten at once.
+    let password = key::generate(TokenKind::Session);
+    let user = create_user(store, OWNER_EMAIL, &password, Role::Owner, workspace_id).await?;
+    Ok(user.id)
+}
+
+async fn has_keys(store: &SqliteStore, workspace_id: i64) -> anyhow::Result<bool> {
+    let keys = store
+        .list_keys(KeyFilter {
+            workspace_id,
+            user_id: None,
+            status: None,
+            query: None,
+            before_id: None,
+            limit: 1,
+            now: Utc::now(),
+        })
+        .await?;
+    Ok(!keys.is_empty())
+}
+
+/// The marker's sample must still authenticate: the database may have been replaced, or the keys
+/// may have expired since it was seeded.
+async fn check_sample(
+    store: &SqliteStore,
+    sample: &[Secret],
+    database_url: &str,
+    marker: &Path,
+) -> anyhow::Result<()> {
+    let now = Utc::now() + Duration::days(1);
+    for text in [sample.first(), sample.last()].into_iter().flatten() {
+        let auth = store.key_auth(key::hash(text.expose())).await?;
+        let active = auth.is_some_and(|auth| {
+            KeyStatus::derive(now, auth.expires_at, auth.enabled, auth.revoked_at)
+                == KeyStatus::Active
+        });
+        if !active {
+            bail!(
+                "the keys listed in {} are missing, expired or revoked in {database_url}; delete \
+                 both files and run again",
+                marker.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn read_marker(marker: &Path) -> anyhow::Result<Option<(usize, Vec<Secret>)>> {
+    let text = match std::fs::read_to_string(marker) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err).with_context(|| format!("cannot read {}", marker.display())),
+    };
+    let mut lines = text.lines();
+    let count = match (lines.next(), lines.next()) {
+        (Some(MARKER_HEADER), Some(count_line)) => count_line
+            .strip_prefix("keys ")
+            .and_then(|n| n.parse::<usize>().ok()),
+        _ => None,
+    };
+    let sample: Vec<Secret> = lines.map(Secret::new).collect();
+    let well_formed = sample
+        .iter()
+        .all(|text| key::parse(TokenKind::ApiKey, text.expose()).is_ok());
+    match count {
+        Some(count) if well_formed && !sample.is_empty() => Ok(Some((count, sample))),
+        _ => bail!(
+            "{} is not a marker this tool wrote; delete it and the database",
+            marker.display()
+        ),
+    }
+}
+
+/// Writes the marker through a temporary file, so a crash leaves the old marker or the new one.
+fn write_marker(marker: &Path, key_count: usize, sample: &[Secret]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut text = format!("{MARKER_HEADER}\nkeys {key_count}\n");
+    for key in sample {
+        text.push_str(key.expose());
+        text.push('\n');
+    }
+    let mut temp = marker.to_path_buf().into_os_string();
+    temp.push(".tmp");
+    let temp = PathBuf::from(temp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&temp)
+        .with_context(|| format!("cannot write {}", temp.display()))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&temp, marker)
+        .with_context(|| format!("cannot write {}", marker.display()))?;
+    Ok(())
+}
+
+struct Args {
+    database_url: String,
+    key_count: usize,
+}
+
+const USAGE: &str = "usage: seed --database-url sqlite://PATH --keys N";
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Args> {
+    let mut database_url = None;
+    let mut key_count = None;
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) => (name.to_string(), Some(value.to_string())),
+            None => (arg, None),
+        };
+        if name == "--help" || name == "-h" {
+            bail!("{USAGE}");
+        }
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .with_context(|| format!("{name} needs a value; {USAGE}"))
+        };
+        match name.as_str() {
+            "--database-url" => database_url = Some(value()?),
+            "--keys" => {
+                let text = value()?.replace('_', "");
+                key_count = Some(
+                    text.parse::<usize>()
+                        .with_context(|| format!("--keys: {text:?} is not a number"))?,
+                );
+            }
+            other => bail!("unknown argument {other:?}; {USAGE}"),
+        }
+    }
+    match (database_url, key_count) {
+        (Some(database_url), Some(key_count)) => Ok(Args {
+            database_url,
+            key_count,
+        }),
+        _ => bail!("{USAGE}"),
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let args = parse_args(std::env::args().skip(1))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let seeded = runtime.block_on(seed(&args.database_url, args.key_count))?;
+    if seeded.key_count > args.key_count {
+        eprintln!(
+            "seed: {} already holds {} seeded keys (more than {})",
+            args.database_url, seeded.key_count, args.key_count
+        );
+    }
+    let Some(first) = seeded.sample.first() else {
+        bail!("no key was seeded");
+    };
+    println!("{}", first.expose());
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("seed: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

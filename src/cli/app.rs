@@ -1,0 +1,67 @@
+//! `keywarden` with no subcommand: the desktop app.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::client::config::Config;
+use crate::gui::{AppDeps, KeywardenApp, VIEW_KEY};
+use crate::vault::clipboard::ClipboardService;
+use crate::vault::{KeyringVault, MemoryVault, Vault};
+
+const ICON_PNG: &[u8] = include_bytes!("../../assets/keywarden.png");
+
+pub fn run() -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("keywarden-worker")
+        .build()?;
+    let config_path = Config::default_path()?;
+    let (config, config_error) = match Config::load(&config_path) {
+        Ok(config) => (config, None),
+        Err(err) => (Config::default(), Some(err.to_string())),
+    };
+    // A config that could not be read is left as it is: nothing is saved over it this session.
+    let config_path = config_error.is_none().then_some(config_path);
+    let vault: Arc<dyn Vault> = match KeyringVault::new() {
+        Ok(vault) => Arc::new(vault),
+        Err(_) => Arc::new(MemoryVault::unavailable()),
+    };
+    let clipboard = ClipboardService::start().map(Arc::new);
+    let local_database_url = super::database_url(None)?;
+    let handle = runtime.handle().clone();
+
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title("Keywarden")
+        .with_app_id("keywarden")
+        .with_inner_size([1100.0, 680.0])
+        .with_min_inner_size([640.0, 400.0]);
+    if let Ok(icon) = eframe::icon_data::from_png_bytes(ICON_PNG) {
+        viewport = viewport.with_icon(icon);
+    }
+    let options = eframe::NativeOptions { viewport, renderer: eframe::Renderer::Glow, ..Default::default() };
+    eframe::run_native(
+        "Keywarden",
+        options,
+        Box::new(move |cc| {
+            let view = cc.storage.and_then(|storage| eframe::get_value(storage, VIEW_KEY));
+            let deps = AppDeps {
+                runtime: handle,
+                vault,
+                clipboard,
+                config,
+                config_path,
+                config_error,
+                local_database_url,
+                view,
+            };
+            Ok(Box::new(KeywardenApp::new(&cc.egui_ctx, deps)))
+        }),
+    )
+    .map_err(|err| anyhow::anyhow!("cannot open the window: {err}"))
+    .context("the desktop app needs a display (X11 or Wayland)")?;
+    drop(runtime);
+    Ok(ExitCode::SUCCESS)
+}

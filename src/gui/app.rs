@@ -1,0 +1,875 @@
+//! The desktop app: applies the actions panels return, starts background work through the bridge,
+//! and folds the results back into the state.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::runtime::Handle;
+use tokio::sync::OnceCell;
+
+use super::bridge::Bridge;
+use super::confirm_dialog::{Confirm, confirm_dialog_ui};
+use super::detail_panel::detail_panel_ui;
+use super::edit_dialog::edit_dialog_ui;
+use super::generate_dialog::generate_dialog_ui;
+use super::key_table::key_table_ui;
+use super::secret_dialog::secret_dialog_ui;
+use super::servers_dialog::servers_dialog_ui;
+use super::settings_screen::settings_screen_ui;
+use super::sign_in_dialog::sign_in_dialog_ui;
+use super::state::{
+    Action, Connected, Dialog, EditDraft, GenerateDraft, SecretShown, SignInDraft, State, ViewPrefs,
+};
+use super::status_bar::status_bar_ui;
+use super::theme;
+use super::toolbar::toolbar_ui;
+use crate::api::{AuditEvent, AuditQuery, CreatedKey, KeyInfo, ListKeysQuery, MemberInfo, RotateKeyRequest, RotatedKey, UpdateKeyRequest};
+use crate::client::config::{Config, LOCAL_SERVER, ServerEntry, ThemeChoice};
+use crate::client::{ApiClient, ClientError, CopyFormat};
+use crate::key;
+use crate::secret::Secret;
+use crate::server::{LocalServer, embedded};
+use crate::vault::clipboard::{ClipboardError, ClipboardService};
+use crate::vault::{self, LOCAL_OWNER_ACCOUNT, Vault, VaultError};
+
+/// What the app needs from the outside world; tests pass in-memory or real parts.
+pub struct AppDeps {
+    pub runtime: Handle,
+    pub vault: Arc<dyn Vault>,
+    pub clipboard: Result<Arc<ClipboardService>, ClipboardError>,
+    pub config: Config,
+    /// Where settings are saved; `None` keeps them in memory (tests).
+    pub config_path: Option<PathBuf>,
+    /// Why the config file could not be read (the file is then left untouched).
+    pub config_error: Option<String>,
+    /// The embedded server's database.
+    pub local_database_url: String,
+    pub view: Option<ViewPrefs>,
+}
+
+/// Results of background work.
+enum Msg {
+    Connected { server: String, result: Result<(ApiClient, Connected, Option<String>), ConnectError> },
+    Keys { server: String, result: Result<Vec<KeyInfo>, ClientError> },
+    Held { server: String, result: Result<BTreeSet<i64>, VaultError> },
+    Members(Vec<MemberInfo>),
+    Audit(i64, Result<Vec<AuditEvent>, ClientError>),
+    Created(Result<(CreatedKey, Result<bool, VaultError>), ClientError>),
+    Rotated(Result<(RotatedKey, Result<bool, VaultError>), ClientError>),
+    KeyChanged(Result<KeyInfo, ClientError>, &'static str),
+    Deleted(i64, Result<(), ClientError>),
+    Copied(Result<Option<Duration>, String>),
+    ConfigSaved(Result<(), String>),
+}
+
+enum ConnectError {
+    NeedsSignIn(SignInDraft),
+    Failed(String),
+}
+
+pub struct KeywardenApp {
+    pub state: State,
+    bridge: Bridge<Msg>,
+    vault: Arc<dyn Vault>,
+    clipboard: Option<Arc<ClipboardService>>,
+    config_path: Option<PathBuf>,
+    local_database_url: String,
+    local: Arc<OnceCell<LocalServer>>,
+    client: Option<ApiClient>,
+    search_draft: String,
+}
+
+impl KeywardenApp {
+    pub fn new(ctx: &egui::Context, deps: AppDeps) -> KeywardenApp {
+        let mut state = State { config: deps.config, view: deps.view.unwrap_or_default(), ..State::default() };
+        if let Some(error) = deps.config_error {
+            state.fail(error);
+        }
+        let clipboard = match deps.clipboard {
+            Ok(clipboard) => Some(clipboard),
+            Err(err) => {
+                state.clipboard_error = Some(err.to_string());
+                None
+            }
+        };
+        apply_theme(ctx, state.config.theme);
+        let mut app = KeywardenApp {
+            state,
+            bridge: Bridge::new(deps.runtime, ctx.clone()),
+            vault: deps.vault,
+            clipboard,
+            config_path: deps.config_path,
+            local_database_url: deps.local_database_url,
+            local: Arc::new(OnceCell::new()),
+            client: None,
+            search_draft: String::new(),
+        };
+        app.connect();
+        app
+    }
+
+    /// Base URL of the embedded server, once it runs.
+    pub fn local_server_url(&self) -> Option<String> {
+        self.local.get().map(LocalServer::base_url)
+    }
+
+    /// True while background work is in flight.
+    pub fn busy(&self) -> bool {
+        self.bridge.busy()
+    }
+
+    /// Draws one frame and applies what the user did.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        self.receive();
+        let now = Utc::now();
+        if self.state.view_dirty {
+            self.state.refresh_view(now);
+            self.state.view_dirty = true; // cleared after the table scrolled to the selection
+        }
+        let mut actions = Vec::new();
+        actions.extend(self.shortcuts(ui.ctx()));
+
+        egui::Panel::top("toolbar").show(ui, |ui| {
+            ui.add_space(4.0);
+            actions.extend(toolbar_ui(ui, &self.state, &mut self.search_draft));
+            ui.add_space(2.0);
+        });
+        egui::Panel::bottom("status").show(ui, |ui| {
+            status_bar_ui(ui, &self.state, self.bridge.busy(), Instant::now());
+        });
+        if self.state.selected_key().is_some() {
+            egui::Panel::right("detail").default_size(theme::DETAIL_WIDTH).resizable(true).show(ui, |ui| {
+                egui::ScrollArea::vertical().id_salt("detail-scroll").show(ui, |ui| {
+                    actions.extend(detail_panel_ui(ui, &self.state, now));
+                });
+            });
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            actions.extend(self.banners_ui(ui));
+            actions.extend(key_table_ui(ui, &self.state, now));
+        });
+        self.state.view_dirty = false;
+        self.state.focus_search = false;
+        actions.extend(self.dialog_ui(ui.ctx()));
+        for action in actions {
+            self.apply(action);
+        }
+        self.schedule_repaint(ui.ctx());
+    }
+
+    fn banners_ui(&self, ui: &mut egui::Ui) -> Option<Action> {
+        let mut action = None;
+        let mut banner = |ui: &mut egui::Ui, text: &str, retry: Option<Action>| {
+            ui.horizontal(|ui| {
+                ui.colored_label(theme::ERROR, text);
+                if let Some(retry) = retry
+                    && ui.button("Retry").clicked()
+                {
+                    action = Some(retry);
+                }
+            });
+        };
+        if let Some(error) = self.state.connection.error() {
+            banner(ui, error, Some(Action::Reconnect));
+        } else if let Some(error) = self.state.keys.error() {
+            banner(ui, error, Some(Action::Refresh));
+        }
+        if let Some(error) = &self.state.vault_error {
+            banner(ui, &format!("{error}. Key details still work; copying keys does not."), None);
+        }
+        action
+    }
+
+    fn dialog_ui(&mut self, ctx: &egui::Context) -> Option<Action> {
+        let busy = self.bridge.busy();
+        let clipboard_ok = self.clipboard.is_some();
+        let mut dialog = self.state.dialog.take()?;
+        let state = &self.state;
+        let action = match &mut dialog {
+            Dialog::Generate(draft) => generate_dialog_ui(ctx, draft, state),
+            Dialog::Secret(shown) => secret_dialog_ui(ctx, shown, clipboard_ok),
+            Dialog::ConfirmRevoke(key) => confirm_dialog_ui(ctx, Confirm::Revoke, key),
+            Dialog::ConfirmDelete(key) => confirm_dialog_ui(ctx, Confirm::Delete, key),
+            Dialog::ConfirmRotate(key) => confirm_dialog_ui(ctx, Confirm::Rotate, key),
+            Dialog::Edit(draft) => edit_dialog_ui(ctx, draft),
+            Dialog::SignIn(draft) => sign_in_dialog_ui(ctx, draft, busy),
+            Dialog::Servers => servers_dialog_ui(ctx, state),
+            Dialog::Settings(draft) => settings_screen_ui(ctx, draft),
+        };
+        self.state.dialog = Some(dialog);
+        action
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) -> Vec<Action> {
+        use egui::{Key, KeyboardShortcut, Modifiers};
+        let mut actions = Vec::new();
+        if self.state.dialog.is_some() {
+            return actions;
+        }
+        let typing = ctx.memory(|m| m.focused().is_some());
+        ctx.input_mut(|i| {
+            if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::N)) {
+                actions.push(Action::OpenGenerate);
+            }
+            if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::F)) {
+                actions.push(Action::SetFocusSearch);
+            }
+            if typing {
+                return;
+            }
+            let copy_event = i.events.iter().any(|e| matches!(e, egui::Event::Copy));
+            if copy_event || i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::C)) {
+                if let Some(id) = self.state.selected {
+                    actions.push(Action::Copy(id, CopyFormat::Plain));
+                }
+            }
+            if i.consume_key(Modifiers::NONE, Key::Delete) {
+                if let Some(id) = self.state.selected {
+                    actions.push(Action::AskRevoke(id));
+                }
+            }
+            if i.consume_key(Modifiers::NONE, Key::ArrowDown) {
+                actions.push(Action::MoveSelection(1));
+            }
+            if i.consume_key(Modifiers::NONE, Key::ArrowUp) {
+                actions.push(Action::MoveSelection(-1));
+            }
+        });
+        actions
+    }
+
+    /// Repaints only when something will change: a countdown each second, relative times each minute.
+    fn schedule_repaint(&mut self, ctx: &egui::Context) {
+        if let Some(at) = self.state.clipboard_clears_at {
+            if at <= Instant::now() {
+                self.state.clipboard_clears_at = None;
+            } else {
+                ctx.request_repaint_after(Duration::from_secs(1));
+                return;
+            }
+        }
+        ctx.request_repaint_after(Duration::from_secs(60));
+    }
+
+    fn apply(&mut self, action: Action) {
+        let state = &mut self.state;
+        match action {
+            Action::Refresh => self.refresh(),
+            Action::Reconnect => self.connect(),
+            Action::Select(id) => self.select(id),
+            Action::MoveSelection(delta) => {
+                let Some(keys) = state.keys.value() else { return };
+                if state.visible.is_empty() {
+                    return;
+                }
+                let current = state.selected.and_then(|id| state.visible.iter().position(|&i| keys[i].id == id));
+                let next = match current {
+                    Some(row) => row.saturating_add_signed(delta).min(state.visible.len() - 1),
+                    None => 0,
+                };
+                let id = keys[state.visible[next]].id;
+                state.view_dirty = true;
+                self.select(id);
+            }
+            Action::SetFilter(filter) => {
+                state.view.filter = filter;
+                state.view_dirty = true;
+            }
+            Action::SetSearch(text) => {
+                state.search = text;
+                state.view_dirty = true;
+            }
+            Action::SetFocusSearch => state.focus_search = true,
+            Action::SortBy(column) => {
+                if state.view.sort == column {
+                    state.view.ascending = !state.view.ascending;
+                } else {
+                    state.view.sort = column;
+                    state.view.ascending = true;
+                }
+                state.view_dirty = true;
+            }
+            Action::OpenGenerate => {
+                if state.can_change() {
+                    state.dialog = Some(Dialog::Generate(GenerateDraft::default()));
+                }
+            }
+            Action::Generate(request) => self.generate(request),
+            Action::Copy(id, format) => self.copy(id, format),
+            Action::CopyShown(format) => {
+                if let Some(Dialog::Secret(shown)) = &self.state.dialog {
+                    let text = format.render(&shown.secret, &shown.key.name, self.server_url());
+                    self.copy_text(text);
+                }
+            }
+            Action::ToggleReveal => {
+                if let Some(Dialog::Secret(shown)) = &mut state.dialog {
+                    shown.revealed = !shown.revealed;
+                }
+            }
+            Action::AskRevoke(id) => {
+                if let Some(key) = state.key(id).filter(|k| k.status != crate::api::KeyStatus::Revoked) {
+                    state.dialog = Some(Dialog::ConfirmRevoke(key.clone()));
+                }
+            }
+            Action::AskDelete(id) => {
+                if let Some(key) = state.key(id) {
+                    state.dialog = Some(Dialog::ConfirmDelete(key.clone()));
+                }
+            }
+            Action::AskRotate(id) => {
+                if let Some(key) = state.key(id) {
+                    state.dialog = Some(Dialog::ConfirmRotate(key.clone()));
+                }
+            }
+            Action::OpenEdit(id) => {
+                if let Some(key) = state.key(id) {
+                    let draft = EditDraft { id, name: key.name.clone(), description: key.description.clone() };
+                    state.dialog = Some(Dialog::Edit(draft));
+                }
+            }
+            Action::Revoke(id) => {
+                state.dialog = None;
+                self.revoke(id);
+            }
+            Action::Delete(id) => {
+                state.dialog = None;
+                self.delete(id);
+            }
+            Action::Rotate(id) => {
+                state.dialog = None;
+                self.rotate(id);
+            }
+            Action::SetEnabled(id, enabled) => {
+                let request = UpdateKeyRequest { enabled: Some(enabled), ..Default::default() };
+                self.update(id, request, if enabled { "enabled" } else { "disabled" });
+            }
+            Action::SaveEdit(id, request) => {
+                state.dialog = None;
+                self.update(id, request, "saved");
+            }
+            Action::CloseDialog => state.dialog = None,
+            Action::OpenServers => state.dialog = Some(Dialog::Servers),
+            Action::OpenSignIn => state.dialog = Some(Dialog::SignIn(SignInDraft::default())),
+            Action::SignIn { url, email, password } => self.sign_in(url, email, password),
+            Action::SwitchServer(server) => {
+                state.dialog = None;
+                state.config.current_server = server;
+                self.save_config();
+                self.connect();
+            }
+            Action::SignOut => self.sign_out(),
+            Action::OpenSettings => state.dialog = Some(Dialog::Settings(state.config.clone())),
+            Action::SaveSettings(config) => {
+                state.dialog = None;
+                state.config = config;
+                apply_theme(self.bridge.ctx(), state.config.theme);
+                self.save_config();
+            }
+        }
+    }
+
+    fn server_url(&self) -> &str {
+        self.client.as_ref().map_or("", ApiClient::base_url)
+    }
+
+    fn select(&mut self, id: i64) {
+        self.state.selected = Some(id);
+        self.state.audit = Default::default();
+        let Some(client) = self.client.clone() else { return };
+        self.state.audit.start();
+        self.bridge.spawn(async move {
+            let query = AuditQuery { key_id: Some(id), limit: Some(50), ..Default::default() };
+            Msg::Audit(id, client.audit(&query).await.map(|page| page.items))
+        });
+    }
+
+    /// (Re)connects to the current server: the embedded one, started on first use, or a remote one
+    /// with the session token from the keychain.
+    fn connect(&mut self) {
+        let server = self.state.config.current_server.clone();
+        self.state.server = server.clone();
+        self.state.connection.start();
+        let vault = self.vault.clone();
+        if server == LOCAL_SERVER {
+            let local = self.local.clone();
+            let database_url = self.local_database_url.clone();
+            self.bridge.spawn(async move {
+                let result = connect_local(&local, &database_url, vault).await;
+                Msg::Connected { server, result }
+            });
+        } else {
+            let email = self.state.config.current_entry().map(|e| e.email.clone()).unwrap_or_default();
+            self.bridge.spawn(async move {
+                let result = connect_remote(&server, &email, vault).await;
+                Msg::Connected { server, result }
+            });
+        }
+    }
+
+    fn refresh(&mut self) {
+        let Some(client) = self.client.clone() else {
+            self.connect();
+            return;
+        };
+        let server = self.state.server.clone();
+        self.state.keys.start();
+        let query = ListKeysQuery::default();
+        let keys_server = server.clone();
+        self.bridge.spawn(async move {
+            Msg::Keys { server: keys_server, result: client.list_all_keys(&query).await }
+        });
+        let vault = self.vault.clone();
+        self.bridge.spawn_blocking(move || {
+            let result = vault.accounts().map(|accounts| vault::held_key_ids(&accounts, &server));
+            Msg::Held { server, result }
+        });
+        if let (true, Some(client), Some(connected)) =
+            (self.state.is_admin(), self.client.clone(), self.state.connection.value())
+        {
+            let workspace_id = connected.me.workspace_id;
+            self.bridge.spawn(async move { Msg::Members(client.members(workspace_id).await.unwrap_or_default()) });
+        }
+    }
+
+    fn generate(&mut self, request: crate::api::CreateKeyRequest) {
+        let Some(client) = self.client.clone() else { return };
+        let vault = self.vault.clone();
+        let server = self.state.server.clone();
+        let store = self.state.config.store_secrets;
+        self.bridge.spawn(async move {
+            let result = match client.create_key(&request).await {
+                Ok(created) => {
+                    let stored = store_secret(vault, &server, created.key.id, &created.secret, store).await;
+                    Ok((created, stored))
+                }
+                Err(err) => Err(err),
+            };
+            Msg::Created(result)
+        });
+    }
+
+    fn rotate(&mut self, id: i64) {
+        let Some(client) = self.client.clone() else { return };
+        let vault = self.vault.clone();
+        let server = self.state.server.clone();
+        let store = self.state.config.store_secrets;
+        self.bridge.spawn(async move {
+            let result = match client.rotate_key(id, &RotateKeyRequest::default()).await {
+                Ok(rotated) => {
+                    let stored = store_secret(vault.clone(), &server, rotated.key.id, &rotated.secret, store).await;
+                    // The old key is revoked at once: its secret is worthless now.
+                    forget_secret(vault, &server, id).await;
+                    Ok((rotated, stored))
+                }
+                Err(err) => Err(err),
+            };
+            Msg::Rotated(result)
+        });
+    }
+
+    fn revoke(&mut self, id: i64) {
+        let Some(client) = self.client.clone() else { return };
+        let vault = self.vault.clone();
+        let server = self.state.server.clone();
+        self.bridge.spawn(async move {
+            let result = client.revoke_key(id).await;
+            if result.is_ok() {
+                forget_secret(vault, &server, id).await;
+            }
+            Msg::KeyChanged(result, "revoked")
+        });
+    }
+
+    fn delete(&mut self, id: i64) {
+        let Some(client) = self.client.clone() else { return };
+        let vault = self.vault.clone();
+        let server = self.state.server.clone();
+        self.bridge.spawn(async move {
+            let result = client.delete_key(id).await;
+            if result.is_ok() {
+                forget_secret(vault, &server, id).await;
+            }
+            Msg::Deleted(id, result)
+        });
+    }
+
+    fn update(&mut self, id: i64, request: UpdateKeyRequest, done: &'static str) {
+        let Some(client) = self.client.clone() else { return };
+        self.bridge.spawn(async move { Msg::KeyChanged(client.update_key(id, &request).await, done) });
+    }
+
+    fn copy(&mut self, id: i64, format: CopyFormat) {
+        if let Err(why) = self.state.can_copy(id) {
+            self.state.fail(why);
+            return;
+        }
+        let (Some(key), Some(clipboard)) = (self.state.key(id), self.clipboard.clone()) else { return };
+        let name = key.name.clone();
+        let account = vault::key_account(&self.state.server, id);
+        let vault = self.vault.clone();
+        let server_url = self.server_url().to_string();
+        let clear_after = self.clear_after();
+        self.bridge.spawn_blocking(move || {
+            let result = match vault.get(&account) {
+                Ok(Some(secret)) => {
+                    let text = format.render(&secret, &name, &server_url);
+                    clipboard.copy(&text, clear_after).map(|()| clear_after).map_err(|err| err.to_string())
+                }
+                Ok(None) => Err("This key's secret is no longer in the keychain".to_string()),
+                Err(err) => Err(err.to_string()),
+            };
+            Msg::Copied(result)
+        });
+    }
+
+    fn copy_text(&mut self, text: Secret) {
+        let Some(clipboard) = self.clipboard.clone() else { return };
+        let clear_after = self.clear_after();
+        self.bridge.spawn_blocking(move || {
+            Msg::Copied(clipboard.copy(&text, clear_after).map(|()| clear_after).map_err(|err| err.to_string()))
+        });
+    }
+
+    fn clear_after(&self) -> Option<Duration> {
+        Some(self.state.config.clipboard_clear_secs).filter(|&s| s > 0).map(Duration::from_secs)
+    }
+
+    fn sign_in(&mut self, url: String, email: String, password: Secret) {
+        let vault = self.vault.clone();
+        self.state.server = url.clone();
+        self.bridge.spawn(async move {
+            let client = ApiClient::new(&url);
+            let result = match client.login(&email, &password).await {
+                Ok(login) => {
+                    let account = vault::session_account(&url);
+                    let token = login.token.clone();
+                    let kept = tokio::task::spawn_blocking(move || vault.set(&account, &token)).await;
+                    let warning = match kept {
+                        Ok(Ok(())) => None,
+                        Ok(Err(err)) => Some(format!("Signed in, but the session could not be kept: {err}")),
+                        Err(err) => Some(err.to_string()),
+                    };
+                    let client = client.with_credential(login.token);
+                    match client.me().await {
+                        Ok(me) => Ok((client, Connected { me, server_url: url.clone() }, warning)),
+                        Err(err) => Err(ConnectError::Failed(err.to_string())),
+                    }
+                }
+                Err(err) => Err(ConnectError::NeedsSignIn(SignInDraft {
+                    url: url.clone(),
+                    email: email.clone(),
+                    error: Some(err.to_string()),
+                    ..Default::default()
+                })),
+            };
+            Msg::Connected { server: url, result }
+        });
+    }
+
+    fn sign_out(&mut self) {
+        let server = self.state.config.current_server.clone();
+        if let Some(client) = self.client.take() {
+            let vault = self.vault.clone();
+            self.bridge.spawn(async move {
+                let _ = client.logout().await;
+                let account = vault::session_account(&server);
+                let _ = tokio::task::spawn_blocking(move || vault.delete(&account)).await;
+                Msg::ConfigSaved(Ok(()))
+            });
+        }
+        self.state.dialog = None;
+        self.state.config.current_server = LOCAL_SERVER.to_string();
+        self.state.keys = Default::default();
+        self.state.selected = None;
+        self.save_config();
+        self.connect();
+    }
+
+    fn save_config(&mut self) {
+        let Some(path) = self.config_path.clone() else { return };
+        let config = self.state.config.clone();
+        self.bridge.spawn_blocking(move || Msg::ConfigSaved(config.save(&path).map_err(|err| err.to_string())));
+    }
+
+    /// Folds finished background work into the state.
+    fn receive(&mut self) {
+        for message in self.bridge.drain() {
+            self.handle(message);
+        }
+    }
+
+    fn handle(&mut self, message: Msg) {
+        let state = &mut self.state;
+        match message {
+            Msg::Connected { server, result } => {
+                if server != state.server {
+                    return;
+                }
+                match result {
+                    Ok((client, connected, warning)) => {
+                        if !server.eq(LOCAL_SERVER) {
+                            let email = connected.me.user.email.clone();
+                            state.config.use_server(ServerEntry { url: server.clone(), email });
+                            self.save_config();
+                        }
+                        let state = &mut self.state;
+                        if matches!(state.dialog, Some(Dialog::SignIn(_))) {
+                            state.dialog = None;
+                        }
+                        if let Some(warning) = warning {
+                            state.fail(warning);
+                        }
+                        state.connection.finish::<String>(Ok(connected));
+                        self.client = Some(client);
+                        self.refresh();
+                    }
+                    Err(ConnectError::NeedsSignIn(draft)) => {
+                        state.connection = Default::default();
+                        state.dialog = Some(Dialog::SignIn(draft));
+                    }
+                    Err(ConnectError::Failed(reason)) => state.connection.finish(Err(reason)),
+                }
+            }
+            Msg::Keys { server, result } => {
+                if server != state.server {
+                    return;
+                }
+                match result {
+                    Ok(keys) => state.keys.finish::<ClientError>(Ok(keys)),
+                    Err(err) => {
+                        state.keys.finish(Err(err.clone()));
+                        self.client_error(err);
+                    }
+                }
+                self.state.view_dirty = true;
+            }
+            Msg::Held { server, result } => {
+                if server != state.server {
+                    return;
+                }
+                match result {
+                    Ok(held) => {
+                        state.held = held;
+                        state.vault_error = None;
+                    }
+                    Err(err) => state.vault_error = Some(err.to_string()),
+                }
+                state.view_dirty = true;
+            }
+            Msg::Members(members) => state.members = members,
+            Msg::Audit(id, result) => {
+                if state.selected == Some(id) {
+                    state.audit.finish(result);
+                }
+            }
+            Msg::Created(result) => match result {
+                Ok((created, stored)) => {
+                    let id = created.key.id;
+                    self.show_secret(created.key, created.secret, stored);
+                    self.select(id);
+                }
+                Err(err) => {
+                    if let Some(Dialog::Generate(draft)) = &mut state.dialog {
+                        draft.error = Some(err.to_string());
+                    }
+                    self.client_error(err);
+                }
+            },
+            Msg::Rotated(result) => match result {
+                Ok((rotated, stored)) => {
+                    state.held.remove(&rotated.replaces);
+                    let id = rotated.key.id;
+                    self.show_secret(rotated.key, rotated.secret, stored);
+                    self.state.notify("Rotated: the old key is revoked");
+                    self.refresh();
+                    self.select(id);
+                }
+                Err(err) => self.client_error(err),
+            },
+            Msg::KeyChanged(result, done) => match result {
+                Ok(key) => {
+                    if done == "revoked" {
+                        state.held.remove(&key.id);
+                    }
+                    state.notify(format!("\"{}\" {done}", key.name));
+                    let id = key.id;
+                    if let Some(keys) = state.keys.value_mut() {
+                        match keys.iter_mut().find(|k| k.id == id) {
+                            Some(existing) => *existing = key,
+                            None => keys.push(key),
+                        }
+                    }
+                    state.view_dirty = true;
+                    if state.selected == Some(id) {
+                        self.select(id);
+                    }
+                }
+                Err(err) => self.client_error(err),
+            },
+            Msg::Deleted(id, result) => match result {
+                Ok(()) => {
+                    state.held.remove(&id);
+                    if let Some(keys) = state.keys.value_mut() {
+                        keys.retain(|k| k.id != id);
+                    }
+                    if state.selected == Some(id) {
+                        state.selected = None;
+                    }
+                    state.view_dirty = true;
+                    state.notify("Key deleted");
+                }
+                Err(err) => self.client_error(err),
+            },
+            Msg::Copied(result) => match result {
+                Ok(clear_after) => {
+                    state.clipboard_clears_at = clear_after.map(|after| Instant::now() + after);
+                    state.notify("Copied to the clipboard");
+                }
+                Err(err) => state.fail(err),
+            },
+            Msg::ConfigSaved(result) => {
+                if let Err(err) = result {
+                    state.fail(err);
+                }
+            }
+        }
+    }
+
+    fn show_secret(&mut self, key: KeyInfo, secret: Secret, stored: Result<bool, VaultError>) {
+        let state = &mut self.state;
+        let (stored, store_error) = match stored {
+            Ok(stored) => (stored, None),
+            Err(err) => (false, Some(err.to_string())),
+        };
+        if stored {
+            state.held.insert(key.id);
+        }
+        if let Some(keys) = state.keys.value_mut() {
+            keys.retain(|k| k.id != key.id);
+            keys.push(key.clone());
+        }
+        state.view_dirty = true;
+        state.dialog = Some(Dialog::Secret(SecretShown { key, secret, revealed: false, store_error, stored }));
+    }
+
+    /// Turns an API error into what the user sees: 401 asks to sign in again (the window keeps its
+    /// state), anything else is a sentence in the status bar.
+    fn client_error(&mut self, err: ClientError) {
+        if err.is_unauthorized() {
+            if self.state.config.is_local() {
+                self.connect();
+            } else {
+                let email = self.state.config.current_entry().map(|e| e.email.clone()).unwrap_or_default();
+                self.state.dialog = Some(Dialog::SignIn(SignInDraft {
+                    url: self.state.server.clone(),
+                    email,
+                    reason: Some(format!("{err}. Sign in again.")),
+                    ..Default::default()
+                }));
+            }
+            return;
+        }
+        self.state.fail(err.to_string());
+    }
+}
+
+fn apply_theme(ctx: &egui::Context, theme: ThemeChoice) {
+    ctx.set_theme(match theme {
+        ThemeChoice::System => egui::ThemePreference::System,
+        ThemeChoice::Light => egui::ThemePreference::Light,
+        ThemeChoice::Dark => egui::ThemePreference::Dark,
+    });
+}
+
+async fn store_secret(vault: Arc<dyn Vault>, server: &str, id: i64, secret: &Secret, enabled: bool) -> Result<bool, VaultError> {
+    if !enabled {
+        return Ok(false);
+    }
+    let account = vault::key_account(server, id);
+    let secret = secret.clone();
+    tokio::task::spawn_blocking(move || vault.set(&account, &secret).map(|()| true))
+        .await
+        .map_err(|err| VaultError::Failed(err.to_string()))?
+}
+
+async fn forget_secret(vault: Arc<dyn Vault>, server: &str, id: i64) {
+    let account = vault::key_account(server, id);
+    let _ = tokio::task::spawn_blocking(move || vault.delete(&account)).await;
+}
+
+/// Starts the embedded server (once) and signs in as the local owner, whose random password lives
+/// in the keychain. Without a keychain a fresh password is set each start, so the app still works.
+async fn connect_local(
+    local: &OnceCell<LocalServer>,
+    database_url: &str,
+    vault: Arc<dyn Vault>,
+) -> Result<(ApiClient, Connected, Option<String>), ConnectError> {
+    let failed = |err: &dyn std::fmt::Display| ConnectError::Failed(format!("Cannot start the local server: {err}"));
+    let server = local.get_or_try_init(|| embedded::start(database_url)).await.map_err(|e| failed(&e))?;
+    let client = ApiClient::new(&server.base_url());
+    let reader = vault.clone();
+    let kept = tokio::task::spawn_blocking(move || reader.get(LOCAL_OWNER_ACCOUNT)).await.map_err(|e| failed(&e))?;
+    let mut warning = None;
+    let mut login = match &kept {
+        Ok(Some(password)) => client.login(embedded::LOCAL_OWNER_EMAIL, password).await.ok(),
+        _ => None,
+    };
+    if login.is_none() {
+        let password = key::random_password();
+        embedded::set_local_owner_password(server.state.store.as_ref(), &password).await.map_err(|e| failed(&e))?;
+        let writer = vault.clone();
+        let secret = password.clone();
+        match tokio::task::spawn_blocking(move || writer.set(LOCAL_OWNER_ACCOUNT, &secret)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => warning = Some(err.to_string()),
+            Err(err) => warning = Some(err.to_string()),
+        }
+        login = Some(client.login(embedded::LOCAL_OWNER_EMAIL, &password).await.map_err(|e| failed(&e))?);
+    }
+    let Some(login) = login else { return Err(failed(&"no session")) };
+    let client = client.with_credential(login.token);
+    let me = client.me().await.map_err(|e| failed(&e))?;
+    let connected = Connected { me, server_url: server.base_url() };
+    Ok((client, connected, warning))
+}
+
+/// Resumes the session kept in the keychain for a remote server, or asks to sign in.
+async fn connect_remote(
+    url: &str,
+    email: &str,
+    vault: Arc<dyn Vault>,
+) -> Result<(ApiClient, Connected, Option<String>), ConnectError> {
+    let sign_in = |reason: Option<String>| {
+        ConnectError::NeedsSignIn(SignInDraft { url: url.to_string(), email: email.to_string(), reason, ..Default::default() })
+    };
+    let account = vault::session_account(url);
+    let token = match tokio::task::spawn_blocking(move || vault.get(&account)).await {
+        Ok(Ok(Some(token))) => token,
+        Ok(Ok(None)) => return Err(sign_in(None)),
+        Ok(Err(err)) => return Err(sign_in(Some(format!("{err}; sign in for this session.")))),
+        Err(err) => return Err(ConnectError::Failed(err.to_string())),
+    };
+    let client = ApiClient::new(url).with_credential(token);
+    match client.me().await {
+        Ok(me) => Ok((client, Connected { me, server_url: url.to_string() }, None)),
+        Err(err) if err.is_unauthorized() => Err(sign_in(Some("Your session has expired. Sign in again.".into()))),
+        Err(err) => Err(ConnectError::Failed(err.to_string())),
+    }
+}
+
+impl eframe::App for KeywardenApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        KeywardenApp::ui(self, ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, VIEW_KEY, &self.state.view);
+    }
+}
+
+/// Where the view preferences are kept in eframe's storage.
+pub const VIEW_KEY: &str = "keywarden.view";

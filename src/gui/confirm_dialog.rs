@@ -1,0 +1,50 @@
+//! Confirmations that name the key: revoke, delete for good, rotate.
+
+use super::modal::modal_ui;
+use super::state::Action;
+use crate::api::KeyInfo;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Confirm {
+    Revoke,
+    Delete,
+    Rotate,
+}
+
+pub fn confirm_dialog_ui(ctx: &egui::Context, what: Confirm, key: &KeyInfo) -> Option<Action> {
+    let (title, text, button, action) = match what {
+        Confirm::Revoke => (
+            "Revoke key",
+            format!("Revoke \"{}\"? It stops working at once and cannot be enabled again.", key.name),
+            "Revoke",
+            Action::Revoke(key.id),
+        ),
+        Confirm::Delete => (
+            "Delete key",
+            format!("Delete \"{}\" for good? It stops working and disappears from the list.", key.name),
+            "Delete for good",
+            Action::Delete(key.id),
+        ),
+        Confirm::Rotate => (
+            "Rotate key",
+            format!("Replace \"{}\" with a new key? The old one is revoked at once.", key.name),
+            "Rotate",
+            Action::Rotate(key.id),
+        ),
+    };
+    let (chosen, close) = modal_ui(ctx, title, |ui| {
+        ui.label(text);
+        ui.add_space(6.0);
+        let mut chosen = None;
+        ui.horizontal(|ui| {
+            if ui.button(button).clicked() {
+                chosen = Some(action);
+            }
+            if ui.button("Cancel").clicked() {
+                chosen = Some(Action::CloseDialog);
+            }
+        });
+        chosen
+    });
+    if close { Some(Action::CloseDialog) } else { chosen }
+}

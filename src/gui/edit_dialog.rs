@@ -1,0 +1,28 @@
+//! Edit a key's name and description.
+
+use super::modal::{modal_ui, text_field_ui};
+use super::state::{Action, EditDraft};
+use crate::api::UpdateKeyRequest;
+
+pub fn edit_dialog_ui(ctx: &egui::Context, draft: &mut EditDraft) -> Option<Action> {
+    let (action, close) = modal_ui(ctx, "Edit key", |ui| {
+        text_field_ui(ui, "Name", &mut draft.name, false);
+        text_field_ui(ui, "Description", &mut draft.description, false);
+        let mut action = None;
+        ui.horizontal(|ui| {
+            if ui.button("Save").clicked() {
+                let request = UpdateKeyRequest {
+                    name: Some(draft.name.trim().to_string()),
+                    description: Some(draft.description.trim().to_string()),
+                    enabled: None,
+                };
+                action = Some(Action::SaveEdit(draft.id, request));
+            }
+            if ui.button("Cancel").clicked() {
+                action = Some(Action::CloseDialog);
+            }
+        });
+        action
+    });
+    if close { Some(Action::CloseDialog) } else { action }
+}

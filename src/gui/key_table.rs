@@ -1,0 +1,118 @@
+//! The key list: a virtualised table (only visible rows are laid out), sortable by every column.
+
+use chrono::{DateTime, Duration, Utc};
+use egui_extras::{Column, TableBuilder};
+
+use super::state::{Action, EXPIRING_WITHIN_DAYS, SortColumn, State, relative_time};
+use super::theme;
+use crate::api::{KeyInfo, KeyStatus};
+
+pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Option<Action> {
+    let Some(keys) = state.keys.value() else {
+        ui.centered_and_justified(|ui| {
+            if state.keys.is_loading() {
+                ui.spinner();
+            } else {
+                ui.label("No keys loaded.");
+            }
+        });
+        return None;
+    };
+    if state.visible.is_empty() {
+        ui.add_space(24.0);
+        ui.vertical_centered(|ui| {
+            if keys.is_empty() {
+                ui.label("No keys yet. Generate your first key with \"Generate key\" (Ctrl+N).");
+            } else {
+                ui.label("No key matches this filter and search.");
+            }
+        });
+        return None;
+    }
+    let mut action = None;
+    let admin = state.is_admin();
+    let selected_row = state.selected.and_then(|id| state.visible.iter().position(|&i| keys[i].id == id));
+    let mut table = TableBuilder::new(ui)
+        .striped(true)
+        .sense(egui::Sense::click())
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .column(Column::remainder().at_least(140.0).clip(true))
+        .column(Column::auto().at_least(70.0))
+        .column(Column::auto().at_least(150.0))
+        .column(Column::auto().at_least(80.0))
+        .column(Column::auto().at_least(80.0));
+    if admin {
+        table = table.column(Column::auto().at_least(110.0).clip(true));
+    }
+    table = table.column(Column::auto().at_least(60.0));
+    if let Some(row) = selected_row.filter(|_| state.view_dirty) {
+        table = table.scroll_to_row(row, None);
+    }
+    let mut columns = vec![
+        (SortColumn::Name, "Name"),
+        (SortColumn::Status, "Status"),
+        (SortColumn::Expires, "Expires"),
+        (SortColumn::Created, "Created"),
+        (SortColumn::LastUsed, "Last used"),
+    ];
+    if admin {
+        columns.push((SortColumn::Owner, "Owner"));
+    }
+    columns.push((SortColumn::Held, "Keychain"));
+    table
+        .header(24.0, |mut header| {
+            for (column, title) in &columns {
+                header.col(|ui| {
+                    let arrow = match (state.view.sort == *column, state.view.ascending) {
+                        (true, true) => " ⏶",
+                        (true, false) => " ⏷",
+                        _ => "",
+                    };
+                    if ui.add(egui::Button::new(format!("{title}{arrow}")).frame(false)).clicked() {
+                        action = Some(Action::SortBy(*column));
+                    }
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(theme::ROW_HEIGHT, state.visible.len(), |mut row| {
+                let key = &keys[state.visible[row.index()]];
+                row.set_selected(state.selected == Some(key.id));
+                row.col(|ui| {
+                    ui.label(&key.name);
+                });
+                row.col(|ui| {
+                    status_badge_ui(ui, key, now);
+                });
+                row.col(|ui| {
+                    ui.label(format!("{} ({})", key.expires_at.format("%Y-%m-%d"), relative_time(key.expires_at, now)));
+                });
+                row.col(|ui| {
+                    ui.label(key.created_at.format("%Y-%m-%d").to_string());
+                });
+                row.col(|ui| {
+                    ui.label(key.last_used_at.map_or_else(|| "never".to_string(), |at| relative_time(at, now)));
+                });
+                if admin {
+                    row.col(|ui| {
+                        ui.label(state.owner_email(key.user_id));
+                    });
+                }
+                row.col(|ui| {
+                    ui.label(if state.held.contains(&key.id) { "held" } else { "—" });
+                });
+                if row.response().clicked() {
+                    action = Some(Action::Select(key.id));
+                }
+            });
+        });
+    action
+}
+
+pub fn status_badge_ui(ui: &mut egui::Ui, key: &KeyInfo, now: DateTime<Utc>) {
+    let status = KeyStatus::derive(now, key.expires_at, key.enabled, key.revoked_at);
+    let expiring = key.expires_at <= now + Duration::days(EXPIRING_WITHIN_DAYS);
+    let color = theme::status_color(status, expiring);
+    let text = if status == KeyStatus::Active && expiring { "expiring" } else { status.as_str() };
+    ui.label(egui::RichText::new(text).color(color).strong());
+}

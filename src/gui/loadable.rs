@@ -1,0 +1,84 @@
+//! Loading state as data: a refresh never blanks what is shown, and every failure is visible text.
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Loadable<T> {
+    NotRequested,
+    /// Loading, still showing the previous value if there was one.
+    Loading(Option<T>),
+    Ready(T),
+    /// Failed, with the reason, still showing the previous value if there was one.
+    Failed(String, Option<T>),
+}
+
+impl<T> Default for Loadable<T> {
+    fn default() -> Self {
+        Loadable::NotRequested
+    }
+}
+
+impl<T> Loadable<T> {
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Loadable::NotRequested => None,
+            Loadable::Loading(value) | Loadable::Failed(_, value) => value.as_ref(),
+            Loadable::Ready(value) => Some(value),
+        }
+    }
+
+    pub fn value_mut(&mut self) -> Option<&mut T> {
+        match self {
+            Loadable::NotRequested => None,
+            Loadable::Loading(value) | Loadable::Failed(_, value) => value.as_mut(),
+            Loadable::Ready(value) => Some(value),
+        }
+    }
+
+    pub fn is_loading(&self) -> bool {
+        matches!(self, Loadable::Loading(_))
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Loadable::Failed(reason, _) => Some(reason),
+            _ => None,
+        }
+    }
+
+    fn take_value(&mut self) -> Option<T> {
+        match std::mem::take(self) {
+            Loadable::NotRequested => None,
+            Loadable::Loading(value) | Loadable::Failed(_, value) => value,
+            Loadable::Ready(value) => Some(value),
+        }
+    }
+
+    pub fn start(&mut self) {
+        let previous = self.take_value();
+        *self = Loadable::Loading(previous);
+    }
+
+    pub fn finish<E: ToString>(&mut self, result: Result<T, E>) {
+        *self = match result {
+            Ok(value) => Loadable::Ready(value),
+            Err(err) => Loadable::Failed(err.to_string(), self.take_value()),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_keeps_the_previous_value_and_failure_keeps_it_too() {
+        let mut keys: Loadable<Vec<i32>> = Loadable::default();
+        keys.start();
+        assert!(keys.is_loading() && keys.value().is_none());
+        keys.finish::<String>(Ok(vec![1, 2]));
+        keys.start();
+        assert_eq!(keys.value(), Some(&vec![1, 2]));
+        keys.finish::<String>(Err("server unreachable".into()));
+        assert_eq!(keys.error(), Some("server unreachable"));
+        assert_eq!(keys.value(), Some(&vec![1, 2]));
+    }
+}

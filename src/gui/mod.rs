@@ -1,0 +1,23 @@
+//! The desktop app (eframe/egui). Panels draw from `State` and return `Action`s; the app applies
+//! them and runs network and keychain work on a background runtime.
+
+pub mod app;
+mod bridge;
+mod confirm_dialog;
+mod detail_panel;
+mod edit_dialog;
+mod generate_dialog;
+mod key_table;
+pub mod loadable;
+mod modal;
+mod secret_dialog;
+mod servers_dialog;
+mod settings_screen;
+mod sign_in_dialog;
+pub mod state;
+mod status_bar;
+pub mod theme;
+mod toolbar;
+
+pub use app::{AppDeps, KeywardenApp, VIEW_KEY};
+pub use secret_dialog::GOT_IT;

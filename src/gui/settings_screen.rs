@@ -1,0 +1,32 @@
+//! Preferences: clipboard clearing, keeping secrets in the keychain, theme.
+
+use super::modal::modal_ui;
+use super::state::Action;
+use crate::client::config::{Config, ThemeChoice};
+
+pub fn settings_screen_ui(ctx: &egui::Context, draft: &mut Config) -> Option<Action> {
+    let (action, close) = modal_ui(ctx, "Settings", |ui| {
+        ui.horizontal(|ui| {
+            let label = ui.label("Clear the clipboard after (seconds, 0 = never)");
+            ui.add(egui::DragValue::new(&mut draft.clipboard_clear_secs).range(0..=3600)).labelled_by(label.id);
+        });
+        ui.checkbox(&mut draft.store_secrets, "Store new secrets in the OS keychain");
+        ui.horizontal(|ui| {
+            ui.label("Theme");
+            ui.radio_value(&mut draft.theme, ThemeChoice::System, "Follow the system");
+            ui.radio_value(&mut draft.theme, ThemeChoice::Light, "Light");
+            ui.radio_value(&mut draft.theme, ThemeChoice::Dark, "Dark");
+        });
+        let mut action = None;
+        ui.horizontal(|ui| {
+            if ui.button("Save").clicked() {
+                action = Some(Action::SaveSettings(draft.clone()));
+            }
+            if ui.button("Cancel").clicked() {
+                action = Some(Action::CloseDialog);
+            }
+        });
+        action
+    });
+    if close { Some(Action::CloseDialog) } else { action }
+}

@@ -1,0 +1,43 @@
+//! Sign in to a server: URL, email, password. Also shown when a session expires.
+
+use super::modal::{modal_ui, text_field_ui};
+use super::state::{Action, SignInDraft};
+use super::theme;
+use crate::secret::Secret;
+
+pub fn sign_in_dialog_ui(ctx: &egui::Context, draft: &mut SignInDraft, busy: bool) -> Option<Action> {
+    let (action, close) = modal_ui(ctx, "Sign in to a server", |ui| {
+        if let Some(reason) = &draft.reason {
+            ui.label(reason);
+        }
+        text_field_ui(ui, "Server URL", &mut draft.url, false);
+        text_field_ui(ui, "Email", &mut draft.email, false);
+        let password = text_field_ui(ui, "Password", &mut draft.password, true);
+        if let Some(error) = &draft.error {
+            ui.colored_label(theme::ERROR, error);
+        }
+        let mut action = None;
+        ui.horizontal(|ui| {
+            let submit = password.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if ui.add_enabled(!busy, egui::Button::new("Sign in")).clicked() || (submit && !busy) {
+                let url = draft.url.trim().trim_end_matches('/').to_string();
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    draft.error = Some("The server URL starts with http:// or https://.".into());
+                } else if draft.email.trim().is_empty() || draft.password.is_empty() {
+                    draft.error = Some("Enter your email and password.".into());
+                } else {
+                    let password = Secret::new(std::mem::take(&mut draft.password));
+                    action = Some(Action::SignIn { url, email: draft.email.trim().to_string(), password });
+                }
+            }
+            if busy {
+                ui.spinner();
+            }
+            if ui.button("Cancel").clicked() {
+                action = Some(Action::CloseDialog);
+            }
+        });
+        action
+    });
+    if close { Some(Action::CloseDialog) } else { action }
+}

@@ -1,0 +1,351 @@
+//! What the app knows and shows: runtime state (not persisted) and the view preferences (persisted).
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::loadable::Loadable;
+use crate::api::{AuditEvent, KeyInfo, KeyStatus, MeResponse, MemberInfo, Role};
+use crate::client::CopyFormat;
+use crate::client::config::Config;
+use crate::secret::Secret;
+
+/// A key counts as expiring when it expires within this many days.
+pub const EXPIRING_WITHIN_DAYS: i64 = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Filter {
+    #[default]
+    All,
+    Active,
+    Expiring,
+    Expired,
+    Revoked,
+    Disabled,
+}
+
+impl Filter {
+    pub const ALL: [Filter; 6] =
+        [Filter::All, Filter::Active, Filter::Expiring, Filter::Expired, Filter::Revoked, Filter::Disabled];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Filter::All => "All",
+            Filter::Active => "Active",
+            Filter::Expiring => "Expiring",
+            Filter::Expired => "Expired",
+            Filter::Revoked => "Revoked",
+            Filter::Disabled => "Disabled",
+        }
+    }
+
+    pub fn matches(self, key: &KeyInfo, now: DateTime<Utc>) -> bool {
+        let status = KeyStatus::derive(now, key.expires_at, key.enabled, key.revoked_at);
+        match self {
+            Filter::All => true,
+            Filter::Active => status == KeyStatus::Active,
+            Filter::Expiring => {
+                status == KeyStatus::Active && key.expires_at <= now + Duration::days(EXPIRING_WITHIN_DAYS)
+            }
+            Filter::Expired => status == KeyStatus::Expired,
+            Filter::Revoked => status == KeyStatus::Revoked,
+            Filter::Disabled => status == KeyStatus::Disabled,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum SortColumn {
+    Name,
+    Status,
+    #[default]
+    Expires,
+    Created,
+    LastUsed,
+    Owner,
+    Held,
+}
+
+/// Persisted across restarts (with the window's size and position, which eframe keeps).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ViewPrefs {
+    pub filter: Filter,
+    pub sort: SortColumn,
+    pub ascending: bool,
+}
+
+impl Default for ViewPrefs {
+    fn default() -> Self {
+        ViewPrefs { filter: Filter::All, sort: SortColumn::Expires, ascending: true }
+    }
+}
+
+/// How long until the expiry, as people say it: "in 6 days", "3 hours ago".
+pub fn relative_time(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let delta = at - now;
+    let (amount, future) = if delta >= Duration::zero() { (delta, true) } else { (-delta, false) };
+    let text = if amount.num_days() >= 2 {
+        format!("{} days", amount.num_days())
+    } else if amount.num_hours() >= 2 {
+        format!("{} hours", amount.num_hours())
+    } else if amount.num_minutes() >= 2 {
+        format!("{} minutes", amount.num_minutes())
+    } else {
+        return if future { "in a moment".into() } else { "just now".into() };
+    };
+    if future { format!("in {text}") } else { format!("{text} ago") }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiryChoice {
+    Days(i64),
+    Date,
+}
+
+pub const EXPIRY_DAYS: [i64; 6] = [7, 30, 60, 90, 180, 365];
+
+#[derive(Debug, Clone)]
+pub struct GenerateDraft {
+    pub name: String,
+    pub description: String,
+    pub expiry: ExpiryChoice,
+    /// `YYYY-MM-DD` when `expiry` is `Date`.
+    pub date: String,
+    /// For admins: the owner; `None` = me.
+    pub owner: Option<i64>,
+    pub error: Option<String>,
+}
+
+impl Default for GenerateDraft {
+    fn default() -> Self {
+        GenerateDraft {
+            name: String::new(),
+            description: String::new(),
+            expiry: ExpiryChoice::Days(90),
+            date: String::new(),
+            owner: None,
+            error: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EditDraft {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+}
+
+/// A secret shown once: after "Got it" it is dropped from memory.
+#[derive(Debug, Clone)]
+pub struct SecretShown {
+    pub key: KeyInfo,
+    pub secret: Secret,
+    pub revealed: bool,
+    /// Why the secret could not be put in the keychain, if it could not.
+    pub store_error: Option<String>,
+    pub stored: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SignInDraft {
+    pub url: String,
+    pub email: String,
+    pub password: String,
+    /// Why sign-in is asked for (session expired, new server).
+    pub reason: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Dialog {
+    Generate(GenerateDraft),
+    Secret(SecretShown),
+    ConfirmRevoke(KeyInfo),
+    ConfirmDelete(KeyInfo),
+    ConfirmRotate(KeyInfo),
+    Edit(EditDraft),
+    SignIn(SignInDraft),
+    Servers,
+    Settings(Config),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub text: String,
+    pub is_error: bool,
+}
+
+/// The signed-in session, as far as the UI needs it.
+#[derive(Debug, Clone)]
+pub struct Connected {
+    pub me: MeResponse,
+    pub server_url: String,
+}
+
+/// Everything the panels draw from.
+#[derive(Debug, Default)]
+pub struct State {
+    /// `local` or the remote server's URL: names the server in keychain accounts.
+    pub server: String,
+    pub connection: Loadable<Connected>,
+    pub keys: Loadable<Vec<KeyInfo>>,
+    /// Keys whose secret is in this computer's keychain.
+    pub held: BTreeSet<i64>,
+    /// Set when the keychain is locked or missing.
+    pub vault_error: Option<String>,
+    pub clipboard_error: Option<String>,
+    pub view: ViewPrefs,
+    pub search: String,
+    pub selected: Option<i64>,
+    pub audit: Loadable<Vec<AuditEvent>>,
+    pub members: Vec<MemberInfo>,
+    pub dialog: Option<Dialog>,
+    pub notice: Option<Notice>,
+    pub clipboard_clears_at: Option<Instant>,
+    pub config: Config,
+    /// Indices into `keys` of the rows shown, in order; recomputed when `view_dirty`.
+    pub visible: Vec<usize>,
+    pub view_dirty: bool,
+    pub focus_search: bool,
+}
+
+impl State {
+    pub fn key(&self, id: i64) -> Option<&KeyInfo> {
+        self.keys.value()?.iter().find(|k| k.id == id)
+    }
+
+    pub fn selected_key(&self) -> Option<&KeyInfo> {
+        self.key(self.selected?)
+    }
+
+    pub fn role(&self) -> Option<Role> {
+        Some(self.connection.value()?.me.role)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role() >= Some(Role::Admin)
+    }
+
+    pub fn my_user_id(&self) -> Option<i64> {
+        Some(self.connection.value()?.me.user.id)
+    }
+
+    pub fn can_copy(&self, id: i64) -> Result<(), &'static str> {
+        if self.vault_error.is_some() {
+            return Err("The keychain is locked or missing, so secrets are unavailable");
+        }
+        if self.clipboard_error.is_some() {
+            return Err("The clipboard is not available");
+        }
+        if !self.held.contains(&id) {
+            return Err("This key's secret is not held in this computer's keychain");
+        }
+        Ok(())
+    }
+
+    pub fn can_change(&self) -> bool {
+        self.role() >= Some(Role::Member)
+    }
+
+    pub fn owner_email(&self, user_id: i64) -> String {
+        self.members
+            .iter()
+            .find(|m| m.user_id == user_id)
+            .map_or_else(|| format!("user {user_id}"), |m| m.email.clone())
+    }
+
+    pub fn notify(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice { text: text.into(), is_error: false });
+    }
+
+    pub fn fail(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice { text: text.into(), is_error: true });
+    }
+
+    /// Recomputes the visible rows from keys, filter, search and sort.
+    pub fn refresh_view(&mut self, now: DateTime<Utc>) {
+        self.view_dirty = false;
+        let Some(keys) = self.keys.value() else {
+            self.visible.clear();
+            return;
+        };
+        let needle = self.search.trim().to_lowercase();
+        let mut rows: Vec<usize> = (0..keys.len())
+            .filter(|&i| {
+                let key = &keys[i];
+                self.view.filter.matches(key, now)
+                    && (needle.is_empty()
+                        || key.name.to_lowercase().contains(&needle)
+                        || key.description.to_lowercase().contains(&needle))
+            })
+            .collect();
+        let held = &self.held;
+        rows.sort_by(|&a, &b| {
+            let (a, b) = (&keys[a], &keys[b]);
+            let order = match self.view.sort {
+                SortColumn::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+                SortColumn::Status => a.status.as_str().cmp(b.status.as_str()),
+                SortColumn::Expires => a.expires_at.cmp(&b.expires_at),
+                SortColumn::Created => a.created_at.cmp(&b.created_at),
+                SortColumn::LastUsed => a.last_used_at.cmp(&b.last_used_at),
+                SortColumn::Owner => a.user_id.cmp(&b.user_id),
+                SortColumn::Held => held.contains(&a.id).cmp(&held.contains(&b.id)),
+            };
+            let order = order.then(a.id.cmp(&b.id));
+            if self.view.ascending { order } else { order.reverse() }
+        });
+        self.visible = rows;
+    }
+}
+
+/// What a panel asks for; the app applies it in one place.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Refresh,
+    Reconnect,
+    Select(i64),
+    MoveSelection(isize),
+    SetFilter(Filter),
+    SetSearch(String),
+    SetFocusSearch,
+    SortBy(SortColumn),
+    OpenGenerate,
+    Generate(crate::api::CreateKeyRequest),
+    Copy(i64, CopyFormat),
+    CopyShown(CopyFormat),
+    ToggleReveal,
+    AskRevoke(i64),
+    Revoke(i64),
+    SetEnabled(i64, bool),
+    OpenEdit(i64),
+    SaveEdit(i64, crate::api::UpdateKeyRequest),
+    AskDelete(i64),
+    Delete(i64),
+    AskRotate(i64),
+    Rotate(i64),
+    CloseDialog,
+    OpenServers,
+    OpenSignIn,
+    SignIn { url: String, email: String, password: Secret },
+    SwitchServer(String),
+    SignOut,
+    OpenSettings,
+    SaveSettings(Config),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times_read_naturally() {
+        let now = Utc::now();
+        assert_eq!(relative_time(now + Duration::days(6) + Duration::hours(1), now), "in 6 days");
+        assert_eq!(relative_time(now - Duration::hours(3), now), "3 hours ago");
+        assert_eq!(relative_time(now + Duration::seconds(20), now), "in a moment");
+    }
+}
