@@ -226,8 +226,7 @@ fn write_marker(marker: &Path, key_count: usize, sample: &[Secret]) -> anyhow::R
         .with_context(|| format!("cannot write {}", temp.display()))?;
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
-    std::fs::rename(&temp, marker)
-        .with_context(|| format!("cannot write {}", marker.display()))?;
+    std::fs::rename(&temp, marker).with_context(|| format!("cannot write {}", marker.display()))?;
     Ok(())
 }
 

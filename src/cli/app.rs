@@ -41,12 +41,18 @@ pub fn run() -> anyhow::Result<ExitCode> {
     if let Ok(icon) = eframe::icon_data::from_png_bytes(ICON_PNG) {
         viewport = viewport.with_icon(icon);
     }
-    let options = eframe::NativeOptions { viewport, renderer: eframe::Renderer::Glow, ..Default::default() };
+    let options = eframe::NativeOptions {
+        viewport,
+        renderer: eframe::Renderer::Glow,
+        ..Default::default()
+    };
     eframe::run_native(
         "Keywarden",
         options,
         Box::new(move |cc| {
-            let view = cc.storage.and_then(|storage| eframe::get_value(storage, VIEW_KEY));
+            let view = cc
+                .storage
+                .and_then(|storage| eframe::get_value(storage, VIEW_KEY));
             let deps = AppDeps {
                 runtime: handle,
                 vault,

@@ -267,7 +267,12 @@ pub enum CopyFormat {
 }
 
 impl CopyFormat {
-    pub const ALL: [CopyFormat; 4] = [CopyFormat::Plain, CopyFormat::Header, CopyFormat::Env, CopyFormat::Curl];
+    pub const ALL: [CopyFormat; 4] = [
+        CopyFormat::Plain,
+        CopyFormat::Header,
+        CopyFormat::Env,
+        CopyFormat::Curl,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -284,7 +289,10 @@ impl CopyFormat {
             CopyFormat::Plain => key.to_string(),
             CopyFormat::Header => format!("Authorization: Bearer {key}"),
             CopyFormat::Env => format!("export {}={key}", env_name(key_name)),
-            CopyFormat::Curl => format!("curl -H 'Authorization: Bearer {key}' {server_url}{}", paths::PING),
+            CopyFormat::Curl => format!(
+                "curl -H 'Authorization: Bearer {key}' {server_url}{}",
+                paths::PING
+            ),
         })
     }
 }
@@ -318,12 +326,22 @@ mod tests {
     #[test]
     fn copy_formats() {
         let secret = Secret::new("kw_abc");
-        assert_eq!(CopyFormat::Header.render(&secret, "x", "http://h").expose(), "Authorization: Bearer kw_abc");
-        assert_eq!(CopyFormat::Env.render(&secret, "billing api", "http://h").expose(), "export BILLING_API_KEY=kw_abc");
+        assert_eq!(
+            CopyFormat::Header.render(&secret, "x", "http://h").expose(),
+            "Authorization: Bearer kw_abc"
+        );
+        assert_eq!(
+            CopyFormat::Env
+                .render(&secret, "billing api", "http://h")
+                .expose(),
+            "export BILLING_API_KEY=kw_abc"
+        );
         assert_eq!(env_name("Stripe key"), "STRIPE_KEY");
         assert_eq!(env_name("3rd party!"), "KEY_3RD_PARTY_API_KEY");
         assert_eq!(
-            CopyFormat::Curl.render(&secret, "x", "http://127.0.0.1:9").expose(),
+            CopyFormat::Curl
+                .render(&secret, "x", "http://127.0.0.1:9")
+                .expose(),
             "curl -H 'Authorization: Bearer kw_abc' http://127.0.0.1:9/v1/ping"
         );
     }

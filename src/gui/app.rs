@@ -26,7 +26,10 @@ use super::state::{
 use super::status_bar::status_bar_ui;
 use super::theme;
 use super::toolbar::toolbar_ui;
-use crate::api::{AuditEvent, AuditQuery, CreatedKey, KeyInfo, ListKeysQuery, MemberInfo, RotateKeyRequest, RotatedKey, UpdateKeyRequest};
+use crate::api::{
+    AuditEvent, AuditQuery, CreatedKey, KeyInfo, ListKeysQuery, MemberInfo, RotateKeyRequest,
+    RotatedKey, UpdateKeyRequest,
+};
 use crate::client::config::{Config, LOCAL_SERVER, ServerEntry, ThemeChoice};
 use crate::client::{ApiClient, ClientError, CopyFormat};
 use crate::key;
@@ -52,9 +55,18 @@ pub struct AppDeps {
 
 /// Results of background work.
 enum Msg {
-    Connected { server: String, result: Result<(ApiClient, Connected, Option<String>), ConnectError> },
-    Keys { server: String, result: Result<Vec<KeyInfo>, ClientError> },
-    Held { server: String, result: Result<BTreeSet<i64>, VaultError> },
+    Connected {
+        server: String,
+        result: Result<(ApiClient, Connected, Option<String>), ConnectError>,
+    },
+    Keys {
+        server: String,
+        result: Result<Vec<KeyInfo>, ClientError>,
+    },
+    Held {
+        server: String,
+        result: Result<BTreeSet<i64>, VaultError>,
+    },
     Members(Vec<MemberInfo>),
     Audit(i64, Result<Vec<AuditEvent>, ClientError>),
     Created(Result<(CreatedKey, Result<bool, VaultError>), ClientError>),
@@ -84,7 +96,11 @@ pub struct KeywardenApp {
 
 impl KeywardenApp {
     pub fn new(ctx: &egui::Context, deps: AppDeps) -> KeywardenApp {
-        let mut state = State { config: deps.config, view: deps.view.unwrap_or_default(), ..State::default() };
+        let mut state = State {
+            config: deps.config,
+            view: deps.view.unwrap_or_default(),
+            ..State::default()
+        };
         if let Some(error) = deps.config_error {
             state.fail(error);
         }
@@ -141,11 +157,16 @@ impl KeywardenApp {
             status_bar_ui(ui, &self.state, self.bridge.busy(), Instant::now());
         });
         if self.state.selected_key().is_some() {
-            egui::Panel::right("detail").default_size(theme::DETAIL_WIDTH).resizable(true).show(ui, |ui| {
-                egui::ScrollArea::vertical().id_salt("detail-scroll").show(ui, |ui| {
-                    actions.extend(detail_panel_ui(ui, &self.state, now));
+            egui::Panel::right("detail")
+                .default_size(theme::DETAIL_WIDTH)
+                .resizable(true)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical()
+                        .id_salt("detail-scroll")
+                        .show(ui, |ui| {
+                            actions.extend(detail_panel_ui(ui, &self.state, now));
+                        });
                 });
-            });
         }
         egui::CentralPanel::default().show(ui, |ui| {
             actions.extend(self.banners_ui(ui));
@@ -178,7 +199,11 @@ impl KeywardenApp {
             banner(ui, error, Some(Action::Refresh));
         }
         if let Some(error) = &self.state.vault_error {
-            banner(ui, &format!("{error}. Key details still work; copying keys does not."), None);
+            banner(
+                ui,
+                &format!("{error}. Key details still work; copying keys does not."),
+                None,
+            );
         }
         action
     }
@@ -221,7 +246,8 @@ impl KeywardenApp {
                 return;
             }
             let copy_event = i.events.iter().any(|e| matches!(e, egui::Event::Copy));
-            if copy_event || i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::C)) {
+            if copy_event || i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::C))
+            {
                 if let Some(id) = self.state.selected {
                     actions.push(Action::Copy(id, CopyFormat::Plain));
                 }
@@ -261,13 +287,19 @@ impl KeywardenApp {
             Action::Reconnect => self.connect(),
             Action::Select(id) => self.select(id),
             Action::MoveSelection(delta) => {
-                let Some(keys) = state.keys.value() else { return };
+                let Some(keys) = state.keys.value() else {
+                    return;
+                };
                 if state.visible.is_empty() {
                     return;
                 }
-                let current = state.selected.and_then(|id| state.visible.iter().position(|&i| keys[i].id == id));
+                let current = state
+                    .selected
+                    .and_then(|id| state.visible.iter().position(|&i| keys[i].id == id));
                 let next = match current {
-                    Some(row) => row.saturating_add_signed(delta).min(state.visible.len() - 1),
+                    Some(row) => row
+                        .saturating_add_signed(delta)
+                        .min(state.visible.len() - 1),
                     None => 0,
                 };
                 let id = keys[state.visible[next]].id;
@@ -311,7 +343,10 @@ impl KeywardenApp {
                 }
             }
             Action::AskRevoke(id) => {
-                if let Some(key) = state.key(id).filter(|k| k.status != crate::api::KeyStatus::Revoked) {
+                if let Some(key) = state
+                    .key(id)
+                    .filter(|k| k.status != crate::api::KeyStatus::Revoked)
+                {
                     state.dialog = Some(Dialog::ConfirmRevoke(key.clone()));
                 }
             }
@@ -327,7 +362,11 @@ impl KeywardenApp {
             }
             Action::OpenEdit(id) => {
                 if let Some(key) = state.key(id) {
-                    let draft = EditDraft { id, name: key.name.clone(), description: key.description.clone() };
+                    let draft = EditDraft {
+                        id,
+                        name: key.name.clone(),
+                        description: key.description.clone(),
+                    };
                     state.dialog = Some(Dialog::Edit(draft));
                 }
             }
@@ -344,7 +383,10 @@ impl KeywardenApp {
                 self.rotate(id);
             }
             Action::SetEnabled(id, enabled) => {
-                let request = UpdateKeyRequest { enabled: Some(enabled), ..Default::default() };
+                let request = UpdateKeyRequest {
+                    enabled: Some(enabled),
+                    ..Default::default()
+                };
                 self.update(id, request, if enabled { "enabled" } else { "disabled" });
             }
             Action::SaveEdit(id, request) => {
@@ -354,7 +396,11 @@ impl KeywardenApp {
             Action::CloseDialog => state.dialog = None,
             Action::OpenServers => state.dialog = Some(Dialog::Servers),
             Action::OpenSignIn => state.dialog = Some(Dialog::SignIn(SignInDraft::default())),
-            Action::SignIn { url, email, password } => self.sign_in(url, email, password),
+            Action::SignIn {
+                url,
+                email,
+                password,
+            } => self.sign_in(url, email, password),
             Action::SwitchServer(server) => {
                 state.dialog = None;
                 state.config.current_server = server;
@@ -379,10 +425,16 @@ impl KeywardenApp {
     fn select(&mut self, id: i64) {
         self.state.selected = Some(id);
         self.state.audit = Default::default();
-        let Some(client) = self.client.clone() else { return };
+        let Some(client) = self.client.clone() else {
+            return;
+        };
         self.state.audit.start();
         self.bridge.spawn(async move {
-            let query = AuditQuery { key_id: Some(id), limit: Some(50), ..Default::default() };
+            let query = AuditQuery {
+                key_id: Some(id),
+                limit: Some(50),
+                ..Default::default()
+            };
             Msg::Audit(id, client.audit(&query).await.map(|page| page.items))
         });
     }
@@ -402,7 +454,12 @@ impl KeywardenApp {
                 Msg::Connected { server, result }
             });
         } else {
-            let email = self.state.config.current_entry().map(|e| e.email.clone()).unwrap_or_default();
+            let email = self
+                .state
+                .config
+                .current_entry()
+                .map(|e| e.email.clone())
+                .unwrap_or_default();
             self.bridge.spawn(async move {
                 let result = connect_remote(&server, &email, vault).await;
                 Msg::Connected { server, result }
@@ -420,30 +477,42 @@ impl KeywardenApp {
         let query = ListKeysQuery::default();
         let keys_server = server.clone();
         self.bridge.spawn(async move {
-            Msg::Keys { server: keys_server, result: client.list_all_keys(&query).await }
+            Msg::Keys {
+                server: keys_server,
+                result: client.list_all_keys(&query).await,
+            }
         });
         let vault = self.vault.clone();
         self.bridge.spawn_blocking(move || {
-            let result = vault.accounts().map(|accounts| vault::held_key_ids(&accounts, &server));
+            let result = vault
+                .accounts()
+                .map(|accounts| vault::held_key_ids(&accounts, &server));
             Msg::Held { server, result }
         });
-        if let (true, Some(client), Some(connected)) =
-            (self.state.is_admin(), self.client.clone(), self.state.connection.value())
-        {
+        if let (true, Some(client), Some(connected)) = (
+            self.state.is_admin(),
+            self.client.clone(),
+            self.state.connection.value(),
+        ) {
             let workspace_id = connected.me.workspace_id;
-            self.bridge.spawn(async move { Msg::Members(client.members(workspace_id).await.unwrap_or_default()) });
+            self.bridge.spawn(async move {
+                Msg::Members(client.members(workspace_id).await.unwrap_or_default())
+            });
         }
     }
 
     fn generate(&mut self, request: crate::api::CreateKeyRequest) {
-        let Some(client) = self.client.clone() else { return };
+        let Some(client) = self.client.clone() else {
+            return;
+        };
         let vault = self.vault.clone();
         let server = self.state.server.clone();
         let store = self.state.config.store_secrets;
         self.bridge.spawn(async move {
             let result = match client.create_key(&request).await {
                 Ok(created) => {
-                    let stored = store_secret(vault, &server, created.key.id, &created.secret, store).await;
+                    let stored =
+                        store_secret(vault, &server, created.key.id, &created.secret, store).await;
                     Ok((created, stored))
                 }
                 Err(err) => Err(err),
@@ -453,14 +522,23 @@ impl KeywardenApp {
     }
 
     fn rotate(&mut self, id: i64) {
-        let Some(client) = self.client.clone() else { return };
+        let Some(client) = self.client.clone() else {
+            return;
+        };
         let vault = self.vault.clone();
         let server = self.state.server.clone();
         let store = self.state.config.store_secrets;
         self.bridge.spawn(async move {
             let result = match client.rotate_key(id, &RotateKeyRequest::default()).await {
                 Ok(rotated) => {
-                    let stored = store_secret(vault.clone(), &server, rotated.key.id, &rotated.secret, store).await;
+                    let stored = store_secret(
+                        vault.clone(),
+                        &server,
+                        rotated.key.id,
+                        &rotated.secret,
+                        store,
+                    )
+                    .await;
                     // The old key is revoked at once: its secret is worthless now.
                     forget_secret(vault, &server, id).await;
                     Ok((rotated, stored))
@@ -472,7 +550,9 @@ impl KeywardenApp {
     }
 
     fn revoke(&mut self, id: i64) {
-        let Some(client) = self.client.clone() else { return };
+        let Some(client) = self.client.clone() else {
+            return;
+        };
         let vault = self.vault.clone();
         let server = self.state.server.clone();
         self.bridge.spawn(async move {
@@ -485,7 +565,9 @@ impl KeywardenApp {
     }
 
     fn delete(&mut self, id: i64) {
-        let Some(client) = self.client.clone() else { return };
+        let Some(client) = self.client.clone() else {
+            return;
+        };
         let vault = self.vault.clone();
         let server = self.state.server.clone();
         self.bridge.spawn(async move {
@@ -498,8 +580,11 @@ impl KeywardenApp {
     }
 
     fn update(&mut self, id: i64, request: UpdateKeyRequest, done: &'static str) {
-        let Some(client) = self.client.clone() else { return };
-        self.bridge.spawn(async move { Msg::KeyChanged(client.update_key(id, &request).await, done) });
+        let Some(client) = self.client.clone() else {
+            return;
+        };
+        self.bridge
+            .spawn(async move { Msg::KeyChanged(client.update_key(id, &request).await, done) });
     }
 
     fn copy(&mut self, id: i64, format: CopyFormat) {
@@ -507,7 +592,9 @@ impl KeywardenApp {
             self.state.fail(why);
             return;
         }
-        let (Some(key), Some(clipboard)) = (self.state.key(id), self.clipboard.clone()) else { return };
+        let (Some(key), Some(clipboard)) = (self.state.key(id), self.clipboard.clone()) else {
+            return;
+        };
         let name = key.name.clone();
         let account = vault::key_account(&self.state.server, id);
         let vault = self.vault.clone();
@@ -517,7 +604,10 @@ impl KeywardenApp {
             let result = match vault.get(&account) {
                 Ok(Some(secret)) => {
                     let text = format.render(&secret, &name, &server_url);
-                    clipboard.copy(&text, clear_after).map(|()| clear_after).map_err(|err| err.to_string())
+                    clipboard
+                        .copy(&text, clear_after)
+                        .map(|()| clear_after)
+                        .map_err(|err| err.to_string())
                 }
                 Ok(None) => Err("This key's secret is no longer in the keychain".to_string()),
                 Err(err) => Err(err.to_string()),
@@ -527,15 +617,24 @@ impl KeywardenApp {
     }
 
     fn copy_text(&mut self, text: Secret) {
-        let Some(clipboard) = self.clipboard.clone() else { return };
+        let Some(clipboard) = self.clipboard.clone() else {
+            return;
+        };
         let clear_after = self.clear_after();
         self.bridge.spawn_blocking(move || {
-            Msg::Copied(clipboard.copy(&text, clear_after).map(|()| clear_after).map_err(|err| err.to_string()))
+            Msg::Copied(
+                clipboard
+                    .copy(&text, clear_after)
+                    .map(|()| clear_after)
+                    .map_err(|err| err.to_string()),
+            )
         });
     }
 
     fn clear_after(&self) -> Option<Duration> {
-        Some(self.state.config.clipboard_clear_secs).filter(|&s| s > 0).map(Duration::from_secs)
+        Some(self.state.config.clipboard_clear_secs)
+            .filter(|&s| s > 0)
+            .map(Duration::from_secs)
     }
 
     fn sign_in(&mut self, url: String, email: String, password: Secret) {
@@ -547,15 +646,25 @@ impl KeywardenApp {
                 Ok(login) => {
                     let account = vault::session_account(&url);
                     let token = login.token.clone();
-                    let kept = tokio::task::spawn_blocking(move || vault.set(&account, &token)).await;
+                    let kept =
+                        tokio::task::spawn_blocking(move || vault.set(&account, &token)).await;
                     let warning = match kept {
                         Ok(Ok(())) => None,
-                        Ok(Err(err)) => Some(format!("Signed in, but the session could not be kept: {err}")),
+                        Ok(Err(err)) => Some(format!(
+                            "Signed in, but the session could not be kept: {err}"
+                        )),
                         Err(err) => Some(err.to_string()),
                     };
                     let client = client.with_credential(login.token);
                     match client.me().await {
-                        Ok(me) => Ok((client, Connected { me, server_url: url.clone() }, warning)),
+                        Ok(me) => Ok((
+                            client,
+                            Connected {
+                                me,
+                                server_url: url.clone(),
+                            },
+                            warning,
+                        )),
                         Err(err) => Err(ConnectError::Failed(err.to_string())),
                     }
                 }
@@ -566,7 +675,10 @@ impl KeywardenApp {
                     ..Default::default()
                 })),
             };
-            Msg::Connected { server: url, result }
+            Msg::Connected {
+                server: url,
+                result,
+            }
         });
     }
 
@@ -590,9 +702,13 @@ impl KeywardenApp {
     }
 
     fn save_config(&mut self) {
-        let Some(path) = self.config_path.clone() else { return };
+        let Some(path) = self.config_path.clone() else {
+            return;
+        };
         let config = self.state.config.clone();
-        self.bridge.spawn_blocking(move || Msg::ConfigSaved(config.save(&path).map_err(|err| err.to_string())));
+        self.bridge.spawn_blocking(move || {
+            Msg::ConfigSaved(config.save(&path).map_err(|err| err.to_string()))
+        });
     }
 
     /// Folds finished background work into the state.
@@ -613,7 +729,10 @@ impl KeywardenApp {
                     Ok((client, connected, warning)) => {
                         if !server.eq(LOCAL_SERVER) {
                             let email = connected.me.user.email.clone();
-                            state.config.use_server(ServerEntry { url: server.clone(), email });
+                            state.config.use_server(ServerEntry {
+                                url: server.clone(),
+                                email,
+                            });
                             self.save_config();
                         }
                         let state = &mut self.state;
@@ -753,7 +872,13 @@ impl KeywardenApp {
             keys.push(key.clone());
         }
         state.view_dirty = true;
-        state.dialog = Some(Dialog::Secret(SecretShown { key, secret, revealed: false, store_error, stored }));
+        state.dialog = Some(Dialog::Secret(SecretShown {
+            key,
+            secret,
+            revealed: false,
+            store_error,
+            stored,
+        }));
     }
 
     /// Turns an API error into what the user sees: 401 asks to sign in again (the window keeps its
@@ -763,7 +888,12 @@ impl KeywardenApp {
             if self.state.config.is_local() {
                 self.connect();
             } else {
-                let email = self.state.config.current_entry().map(|e| e.email.clone()).unwrap_or_default();
+                let email = self
+                    .state
+                    .config
+                    .current_entry()
+                    .map(|e| e.email.clone())
+                    .unwrap_or_default();
                 self.state.dialog = Some(Dialog::SignIn(SignInDraft {
                     url: self.state.server.clone(),
                     email,
@@ -785,7 +915,13 @@ fn apply_theme(ctx: &egui::Context, theme: ThemeChoice) {
     });
 }
 
-async fn store_secret(vault: Arc<dyn Vault>, server: &str, id: i64, secret: &Secret, enabled: bool) -> Result<bool, VaultError> {
+async fn store_secret(
+    vault: Arc<dyn Vault>,
+    server: &str,
+    id: i64,
+    secret: &Secret,
+    enabled: bool,
+) -> Result<bool, VaultError> {
     if !enabled {
         return Ok(false);
     }
@@ -808,19 +944,31 @@ async fn connect_local(
     database_url: &str,
     vault: Arc<dyn Vault>,
 ) -> Result<(ApiClient, Connected, Option<String>), ConnectError> {
-    let failed = |err: &dyn std::fmt::Display| ConnectError::Failed(format!("Cannot start the local server: {err}"));
-    let server = local.get_or_try_init(|| embedded::start(database_url)).await.map_err(|e| failed(&e))?;
+    let failed = |err: &dyn std::fmt::Display| {
+        ConnectError::Failed(format!("Cannot start the local server: {err}"))
+    };
+    let server = local
+        .get_or_try_init(|| embedded::start(database_url))
+        .await
+        .map_err(|e| failed(&e))?;
     let client = ApiClient::new(&server.base_url());
     let reader = vault.clone();
-    let kept = tokio::task::spawn_blocking(move || reader.get(LOCAL_OWNER_ACCOUNT)).await.map_err(|e| failed(&e))?;
+    let kept = tokio::task::spawn_blocking(move || reader.get(LOCAL_OWNER_ACCOUNT))
+        .await
+        .map_err(|e| failed(&e))?;
     let mut warning = None;
     let mut login = match &kept {
-        Ok(Some(password)) => client.login(embedded::LOCAL_OWNER_EMAIL, password).await.ok(),
+        Ok(Some(password)) => client
+            .login(embedded::LOCAL_OWNER_EMAIL, password)
+            .await
+            .ok(),
         _ => None,
     };
     if login.is_none() {
         let password = key::random_password();
-        embedded::set_local_owner_password(server.state.store.as_ref(), &password).await.map_err(|e| failed(&e))?;
+        embedded::set_local_owner_password(server.state.store.as_ref(), &password)
+            .await
+            .map_err(|e| failed(&e))?;
         let writer = vault.clone();
         let secret = password.clone();
         match tokio::task::spawn_blocking(move || writer.set(LOCAL_OWNER_ACCOUNT, &secret)).await {
@@ -828,12 +976,22 @@ async fn connect_local(
             Ok(Err(err)) => warning = Some(err.to_string()),
             Err(err) => warning = Some(err.to_string()),
         }
-        login = Some(client.login(embedded::LOCAL_OWNER_EMAIL, &password).await.map_err(|e| failed(&e))?);
+        login = Some(
+            client
+                .login(embedded::LOCAL_OWNER_EMAIL, &password)
+                .await
+                .map_err(|e| failed(&e))?,
+        );
     }
-    let Some(login) = login else { return Err(failed(&"no session")) };
+    let Some(login) = login else {
+        return Err(failed(&"no session"));
+    };
     let client = client.with_credential(login.token);
     let me = client.me().await.map_err(|e| failed(&e))?;
-    let connected = Connected { me, server_url: server.base_url() };
+    let connected = Connected {
+        me,
+        server_url: server.base_url(),
+    };
     Ok((client, connected, warning))
 }
 
@@ -844,7 +1002,12 @@ async fn connect_remote(
     vault: Arc<dyn Vault>,
 ) -> Result<(ApiClient, Connected, Option<String>), ConnectError> {
     let sign_in = |reason: Option<String>| {
-        ConnectError::NeedsSignIn(SignInDraft { url: url.to_string(), email: email.to_string(), reason, ..Default::default() })
+        ConnectError::NeedsSignIn(SignInDraft {
+            url: url.to_string(),
+            email: email.to_string(),
+            reason,
+            ..Default::default()
+        })
     };
     let account = vault::session_account(url);
     let token = match tokio::task::spawn_blocking(move || vault.get(&account)).await {
@@ -855,8 +1018,17 @@ async fn connect_remote(
     };
     let client = ApiClient::new(url).with_credential(token);
     match client.me().await {
-        Ok(me) => Ok((client, Connected { me, server_url: url.to_string() }, None)),
-        Err(err) if err.is_unauthorized() => Err(sign_in(Some("Your session has expired. Sign in again.".into()))),
+        Ok(me) => Ok((
+            client,
+            Connected {
+                me,
+                server_url: url.to_string(),
+            },
+            None,
+        )),
+        Err(err) if err.is_unauthorized() => Err(sign_in(Some(
+            "Your session has expired. Sign in again.".into(),
+        ))),
         Err(err) => Err(ConnectError::Failed(err.to_string())),
     }
 }

@@ -19,7 +19,13 @@ pub struct Bridge<M> {
 impl<M: Send + 'static> Bridge<M> {
     pub fn new(runtime: Handle, ctx: egui::Context) -> Self {
         let (sender, receiver) = channel();
-        Bridge { runtime, sender, receiver, in_flight: Arc::default(), ctx }
+        Bridge {
+            runtime,
+            sender,
+            receiver,
+            in_flight: Arc::default(),
+            ctx,
+        }
     }
 
     /// Runs `task` in the background; its result arrives through [`Bridge::drain`].

@@ -15,20 +15,29 @@ pub fn confirm_dialog_ui(ctx: &egui::Context, what: Confirm, key: &KeyInfo) -> O
     let (title, text, button, action) = match what {
         Confirm::Revoke => (
             "Revoke key",
-            format!("Revoke \"{}\"? It stops working at once and cannot be enabled again.", key.name),
-            "Revoke",
+            format!(
+                "Revoke \"{}\"? It stops working at once and cannot be enabled again.",
+                key.name
+            ),
+            "Yes, revoke",
             Action::Revoke(key.id),
         ),
         Confirm::Delete => (
             "Delete key",
-            format!("Delete \"{}\" for good? It stops working and disappears from the list.", key.name),
-            "Delete for good",
+            format!(
+                "Delete \"{}\" for good? It stops working and disappears from the list.",
+                key.name
+            ),
+            "Yes, delete for good",
             Action::Delete(key.id),
         ),
         Confirm::Rotate => (
             "Rotate key",
-            format!("Replace \"{}\" with a new key? The old one is revoked at once.", key.name),
-            "Rotate",
+            format!(
+                "Replace \"{}\" with a new key? The old one is revoked at once.",
+                key.name
+            ),
+            "Yes, rotate",
             Action::Rotate(key.id),
         ),
     };
@@ -46,5 +55,9 @@ pub fn confirm_dialog_ui(ctx: &egui::Context, what: Confirm, key: &KeyInfo) -> O
         });
         chosen
     });
-    if close { Some(Action::CloseDialog) } else { chosen }
+    if close {
+        Some(Action::CloseDialog)
+    } else {
+        chosen
+    }
 }

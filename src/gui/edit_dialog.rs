@@ -24,5 +24,9 @@ pub fn edit_dialog_ui(ctx: &egui::Context, draft: &mut EditDraft) -> Option<Acti
         });
         action
     });
-    if close { Some(Action::CloseDialog) } else { action }
+    if close {
+        Some(Action::CloseDialog)
+    } else {
+        action
+    }
 }

@@ -7,7 +7,11 @@ use super::state::{Action, EXPIRY_DAYS, ExpiryChoice, GenerateDraft, State};
 use super::theme;
 use crate::api::CreateKeyRequest;
 
-pub fn generate_dialog_ui(ctx: &egui::Context, draft: &mut GenerateDraft, state: &State) -> Option<Action> {
+pub fn generate_dialog_ui(
+    ctx: &egui::Context,
+    draft: &mut GenerateDraft,
+    state: &State,
+) -> Option<Action> {
     let (action, close) = modal_ui(ctx, "Generate a key", |ui| {
         let name = text_field_ui(ui, "Name", &mut draft.name, false);
         if draft.name.is_empty() && !name.has_focus() && draft.error.is_none() {
@@ -17,22 +21,36 @@ pub fn generate_dialog_ui(ctx: &egui::Context, draft: &mut GenerateDraft, state:
         ui.horizontal_wrapped(|ui| {
             ui.label("Expires in");
             for days in EXPIRY_DAYS {
-                ui.radio_value(&mut draft.expiry, ExpiryChoice::Days(days), format!("{days} days"));
+                ui.radio_value(
+                    &mut draft.expiry,
+                    ExpiryChoice::Days(days),
+                    format!("{days} days"),
+                );
             }
             ui.radio_value(&mut draft.expiry, ExpiryChoice::Date, "on a date");
         });
         if draft.expiry == ExpiryChoice::Date {
-            text_field_ui(ui, "Expiry date", &mut draft.date, false).on_hover_text("YYYY-MM-DD, at most a year away");
+            text_field_ui(ui, "Expiry date", &mut draft.date, false)
+                .on_hover_text("YYYY-MM-DD, at most a year away");
         }
         if state.is_admin() && !state.members.is_empty() {
             let me = state.my_user_id();
-            let selected = draft.owner.or(me).map_or_else(|| "me".to_string(), |id| state.owner_email(id));
-            egui::ComboBox::from_label("Owner").selected_text(selected).show_ui(ui, |ui| {
-                for member in &state.members {
-                    let value = if Some(member.user_id) == me { None } else { Some(member.user_id) };
-                    ui.selectable_value(&mut draft.owner, value, &member.email);
-                }
-            });
+            let selected = draft
+                .owner
+                .or(me)
+                .map_or_else(|| "me".to_string(), |id| state.owner_email(id));
+            egui::ComboBox::from_label("Owner")
+                .selected_text(selected)
+                .show_ui(ui, |ui| {
+                    for member in &state.members {
+                        let value = if Some(member.user_id) == me {
+                            None
+                        } else {
+                            Some(member.user_id)
+                        };
+                        ui.selectable_value(&mut draft.owner, value, &member.email);
+                    }
+                });
         }
         if let Some(error) = &draft.error {
             ui.colored_label(theme::ERROR, error);
@@ -53,7 +71,11 @@ pub fn generate_dialog_ui(ctx: &egui::Context, draft: &mut GenerateDraft, state:
         });
         action
     });
-    if close { Some(Action::CloseDialog) } else { action }
+    if close {
+        Some(Action::CloseDialog)
+    } else {
+        action
+    }
 }
 
 /// Checks the draft before anything is sent: the server checks again.
@@ -76,7 +98,10 @@ fn request_from(draft: &GenerateDraft) -> Result<CreateKeyRequest, String> {
         ExpiryChoice::Date => {
             let date = NaiveDate::parse_from_str(draft.date.trim(), "%Y-%m-%d")
                 .map_err(|_| "Write the expiry date as YYYY-MM-DD.".to_string())?;
-            let at = date.and_hms_opt(23, 59, 59).map(|t| t.and_utc()).ok_or("That date does not exist.")?;
+            let at = date
+                .and_hms_opt(23, 59, 59)
+                .map(|t| t.and_utc())
+                .ok_or("That date does not exist.")?;
             let now = Utc::now();
             if at <= now {
                 return Err("The expiry date must be in the future.".into());

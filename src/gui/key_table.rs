@@ -31,7 +31,11 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
     }
     let mut action = None;
     let admin = state.is_admin();
-    let selected_row = state.selected.and_then(|id| state.visible.iter().position(|&i| keys[i].id == id));
+    // A click anywhere on a row selects it; selectable labels would swallow the click.
+    ui.style_mut().interaction.selectable_labels = false;
+    let selected_row = state
+        .selected
+        .and_then(|id| state.visible.iter().position(|&i| keys[i].id == id));
     let mut table = TableBuilder::new(ui)
         .striped(true)
         .sense(egui::Sense::click())
@@ -63,13 +67,11 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
         .header(24.0, |mut header| {
             for (column, title) in &columns {
                 header.col(|ui| {
-                    let arrow = match (state.view.sort == *column, state.view.ascending) {
-                        (true, true) => " ⏶",
-                        (true, false) => " ⏷",
-                        _ => "",
-                    };
-                    if ui.add(egui::Button::new(format!("{title}{arrow}")).frame(false)).clicked() {
+                    if ui.add(egui::Button::new(*title).frame(false)).clicked() {
                         action = Some(Action::SortBy(*column));
+                    }
+                    if state.view.sort == *column {
+                        sort_arrow_ui(ui, state.view.ascending);
                     }
                 });
             }
@@ -85,13 +87,20 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
                     status_badge_ui(ui, key, now);
                 });
                 row.col(|ui| {
-                    ui.label(format!("{} ({})", key.expires_at.format("%Y-%m-%d"), relative_time(key.expires_at, now)));
+                    ui.label(format!(
+                        "{} ({})",
+                        key.expires_at.format("%Y-%m-%d"),
+                        relative_time(key.expires_at, now)
+                    ));
                 });
                 row.col(|ui| {
                     ui.label(key.created_at.format("%Y-%m-%d").to_string());
                 });
                 row.col(|ui| {
-                    ui.label(key.last_used_at.map_or_else(|| "never".to_string(), |at| relative_time(at, now)));
+                    ui.label(
+                        key.last_used_at
+                            .map_or_else(|| "never".to_string(), |at| relative_time(at, now)),
+                    );
                 });
                 if admin {
                     row.col(|ui| {
@@ -99,7 +108,11 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
                     });
                 }
                 row.col(|ui| {
-                    ui.label(if state.held.contains(&key.id) { "held" } else { "—" });
+                    ui.label(if state.held.contains(&key.id) {
+                        "held"
+                    } else {
+                        "—"
+                    });
                 });
                 if row.response().clicked() {
                     action = Some(Action::Select(key.id));
@@ -109,10 +122,39 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
     action
 }
 
+/// A small triangle beside the sorted column's title, pointing up when ascending.
+fn sort_arrow_ui(ui: &mut egui::Ui, ascending: bool) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+    let (top, bottom) = (rect.top() + 2.0, rect.bottom() - 2.0);
+    let points = if ascending {
+        vec![
+            egui::pos2(rect.center().x, top),
+            egui::pos2(rect.right(), bottom),
+            egui::pos2(rect.left(), bottom),
+        ]
+    } else {
+        vec![
+            egui::pos2(rect.left(), top),
+            egui::pos2(rect.right(), top),
+            egui::pos2(rect.center().x, bottom),
+        ]
+    };
+    let color = ui.visuals().text_color();
+    ui.painter().add(egui::Shape::convex_polygon(
+        points,
+        color,
+        egui::Stroke::NONE,
+    ));
+}
+
 pub fn status_badge_ui(ui: &mut egui::Ui, key: &KeyInfo, now: DateTime<Utc>) {
     let status = KeyStatus::derive(now, key.expires_at, key.enabled, key.revoked_at);
     let expiring = key.expires_at <= now + Duration::days(EXPIRING_WITHIN_DAYS);
     let color = theme::status_color(status, expiring);
-    let text = if status == KeyStatus::Active && expiring { "expiring" } else { status.as_str() };
+    let text = if status == KeyStatus::Active && expiring {
+        "expiring"
+    } else {
+        status.as_str()
+    };
     ui.label(egui::RichText::new(text).color(color).strong());
 }

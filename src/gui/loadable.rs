@@ -10,6 +10,8 @@ pub enum Loadable<T> {
     Failed(String, Option<T>),
 }
 
+// Written out: a derive would demand `T: Default`.
+#[allow(clippy::derivable_impls)]
 impl<T> Default for Loadable<T> {
     fn default() -> Self {
         Loadable::NotRequested

@@ -3,7 +3,11 @@
 use super::theme;
 
 /// Shows a modal; returns what `add` returned and whether the user asked to close it.
-pub fn modal_ui<R>(ctx: &egui::Context, title: &str, add: impl FnOnce(&mut egui::Ui) -> R) -> (R, bool) {
+pub fn modal_ui<R>(
+    ctx: &egui::Context,
+    title: &str,
+    add: impl FnOnce(&mut egui::Ui) -> R,
+) -> (R, bool) {
     let response = egui::Modal::new(egui::Id::unique(("modal", title))).show(ctx, |ui| {
         ui.set_width(theme::DIALOG_WIDTH);
         ui.heading(title);
@@ -15,11 +19,20 @@ pub fn modal_ui<R>(ctx: &egui::Context, title: &str, add: impl FnOnce(&mut egui:
 }
 
 /// A labelled single-line text field, findable by its label.
-pub fn text_field_ui(ui: &mut egui::Ui, label: &str, text: &mut String, password: bool) -> egui::Response {
+pub fn text_field_ui(
+    ui: &mut egui::Ui,
+    label: &str,
+    text: &mut String,
+    password: bool,
+) -> egui::Response {
     ui.horizontal(|ui| {
         let label = ui.add_sized([110.0, 20.0], egui::Label::new(label));
-        ui.add(egui::TextEdit::singleline(text).password(password).desired_width(f32::INFINITY))
-            .labelled_by(label.id)
+        ui.add(
+            egui::TextEdit::singleline(text)
+                .password(password)
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(label.id)
     })
     .inner
 }

@@ -12,7 +12,11 @@ pub fn servers_dialog_ui(ctx: &egui::Context, state: &State) -> Option<Action> {
         let mut row = |ui: &mut egui::Ui, id: &str, title: String| {
             ui.horizontal(|ui| {
                 let is_current = current == id;
-                ui.label(if is_current { format!("● {title}") } else { format!("○ {title}") });
+                ui.label(if is_current {
+                    format!("{title} (current)")
+                } else {
+                    title.clone()
+                });
                 if !is_current && ui.button(format!("Use {title}")).clicked() {
                     action = Some(Action::SwitchServer(id.to_string()));
                 }
@@ -20,7 +24,11 @@ pub fn servers_dialog_ui(ctx: &egui::Context, state: &State) -> Option<Action> {
         };
         row(ui, LOCAL_SERVER, "this computer".to_string());
         for server in &state.config.servers {
-            row(ui, &server.url, format!("{} ({})", server.url, server.email));
+            row(
+                ui,
+                &server.url,
+                format!("{} ({})", server.url, server.email),
+            );
         }
         ui.add_space(6.0);
         ui.horizontal(|ui| {
@@ -36,5 +44,9 @@ pub fn servers_dialog_ui(ctx: &egui::Context, state: &State) -> Option<Action> {
         });
         action
     });
-    if close { Some(Action::CloseDialog) } else { action }
+    if close {
+        Some(Action::CloseDialog)
+    } else {
+        action
+    }
 }

@@ -8,9 +8,13 @@ pub fn settings_screen_ui(ctx: &egui::Context, draft: &mut Config) -> Option<Act
     let (action, close) = modal_ui(ctx, "Settings", |ui| {
         ui.horizontal(|ui| {
             let label = ui.label("Clear the clipboard after (seconds, 0 = never)");
-            ui.add(egui::DragValue::new(&mut draft.clipboard_clear_secs).range(0..=3600)).labelled_by(label.id);
+            ui.add(egui::DragValue::new(&mut draft.clipboard_clear_secs).range(0..=3600))
+                .labelled_by(label.id);
         });
-        ui.checkbox(&mut draft.store_secrets, "Store new secrets in the OS keychain");
+        ui.checkbox(
+            &mut draft.store_secrets,
+            "Store new secrets in the OS keychain",
+        );
         ui.horizontal(|ui| {
             ui.label("Theme");
             ui.radio_value(&mut draft.theme, ThemeChoice::System, "Follow the system");
@@ -28,5 +32,9 @@ pub fn settings_screen_ui(ctx: &egui::Context, draft: &mut Config) -> Option<Act
         });
         action
     });
-    if close { Some(Action::CloseDialog) } else { action }
+    if close {
+        Some(Action::CloseDialog)
+    } else {
+        action
+    }
 }

@@ -5,7 +5,11 @@ use super::state::{Action, SignInDraft};
 use super::theme;
 use crate::secret::Secret;
 
-pub fn sign_in_dialog_ui(ctx: &egui::Context, draft: &mut SignInDraft, busy: bool) -> Option<Action> {
+pub fn sign_in_dialog_ui(
+    ctx: &egui::Context,
+    draft: &mut SignInDraft,
+    busy: bool,
+) -> Option<Action> {
     let (action, close) = modal_ui(ctx, "Sign in to a server", |ui| {
         if let Some(reason) = &draft.reason {
             ui.label(reason);
@@ -19,7 +23,11 @@ pub fn sign_in_dialog_ui(ctx: &egui::Context, draft: &mut SignInDraft, busy: boo
         let mut action = None;
         ui.horizontal(|ui| {
             let submit = password.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-            if ui.add_enabled(!busy, egui::Button::new("Sign in")).clicked() || (submit && !busy) {
+            if ui
+                .add_enabled(!busy, egui::Button::new("Sign in"))
+                .clicked()
+                || (submit && !busy)
+            {
                 let url = draft.url.trim().trim_end_matches('/').to_string();
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     draft.error = Some("The server URL starts with http:// or https://.".into());
@@ -27,7 +35,11 @@ pub fn sign_in_dialog_ui(ctx: &egui::Context, draft: &mut SignInDraft, busy: boo
                     draft.error = Some("Enter your email and password.".into());
                 } else {
                     let password = Secret::new(std::mem::take(&mut draft.password));
-                    action = Some(Action::SignIn { url, email: draft.email.trim().to_string(), password });
+                    action = Some(Action::SignIn {
+                        url,
+                        email: draft.email.trim().to_string(),
+                        password,
+                    });
                 }
             }
             if busy {
@@ -39,5 +51,9 @@ pub fn sign_in_dialog_ui(ctx: &egui::Context, draft: &mut SignInDraft, busy: boo
         });
         action
     });
-    if close { Some(Action::CloseDialog) } else { action }
+    if close {
+        Some(Action::CloseDialog)
+    } else {
+        action
+    }
 }

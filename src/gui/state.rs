@@ -27,8 +27,14 @@ pub enum Filter {
 }
 
 impl Filter {
-    pub const ALL: [Filter; 6] =
-        [Filter::All, Filter::Active, Filter::Expiring, Filter::Expired, Filter::Revoked, Filter::Disabled];
+    pub const ALL: [Filter; 6] = [
+        Filter::All,
+        Filter::Active,
+        Filter::Expiring,
+        Filter::Expired,
+        Filter::Revoked,
+        Filter::Disabled,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -47,7 +53,8 @@ impl Filter {
             Filter::All => true,
             Filter::Active => status == KeyStatus::Active,
             Filter::Expiring => {
-                status == KeyStatus::Active && key.expires_at <= now + Duration::days(EXPIRING_WITHIN_DAYS)
+                status == KeyStatus::Active
+                    && key.expires_at <= now + Duration::days(EXPIRING_WITHIN_DAYS)
             }
             Filter::Expired => status == KeyStatus::Expired,
             Filter::Revoked => status == KeyStatus::Revoked,
@@ -79,14 +86,22 @@ pub struct ViewPrefs {
 
 impl Default for ViewPrefs {
     fn default() -> Self {
-        ViewPrefs { filter: Filter::All, sort: SortColumn::Expires, ascending: true }
+        ViewPrefs {
+            filter: Filter::All,
+            sort: SortColumn::Expires,
+            ascending: true,
+        }
     }
 }
 
 /// How long until the expiry, as people say it: "in 6 days", "3 hours ago".
 pub fn relative_time(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let delta = at - now;
-    let (amount, future) = if delta >= Duration::zero() { (delta, true) } else { (-delta, false) };
+    let (amount, future) = if delta >= Duration::zero() {
+        (delta, true)
+    } else {
+        (-delta, false)
+    };
     let text = if amount.num_days() >= 2 {
         format!("{} days", amount.num_days())
     } else if amount.num_hours() >= 2 {
@@ -94,9 +109,17 @@ pub fn relative_time(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     } else if amount.num_minutes() >= 2 {
         format!("{} minutes", amount.num_minutes())
     } else {
-        return if future { "in a moment".into() } else { "just now".into() };
+        return if future {
+            "in a moment".into()
+        } else {
+            "just now".into()
+        };
     };
-    if future { format!("in {text}") } else { format!("{text} ago") }
+    if future {
+        format!("in {text}")
+    } else {
+        format!("{text} ago")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,11 +282,17 @@ impl State {
     }
 
     pub fn notify(&mut self, text: impl Into<String>) {
-        self.notice = Some(Notice { text: text.into(), is_error: false });
+        self.notice = Some(Notice {
+            text: text.into(),
+            is_error: false,
+        });
     }
 
     pub fn fail(&mut self, text: impl Into<String>) {
-        self.notice = Some(Notice { text: text.into(), is_error: true });
+        self.notice = Some(Notice {
+            text: text.into(),
+            is_error: true,
+        });
     }
 
     /// Recomputes the visible rows from keys, filter, search and sort.
@@ -296,7 +325,11 @@ impl State {
                 SortColumn::Held => held.contains(&a.id).cmp(&held.contains(&b.id)),
             };
             let order = order.then(a.id.cmp(&b.id));
-            if self.view.ascending { order } else { order.reverse() }
+            if self.view.ascending {
+                order
+            } else {
+                order.reverse()
+            }
         });
         self.visible = rows;
     }
@@ -330,7 +363,11 @@ pub enum Action {
     CloseDialog,
     OpenServers,
     OpenSignIn,
-    SignIn { url: String, email: String, password: Secret },
+    SignIn {
+        url: String,
+        email: String,
+        password: Secret,
+    },
     SwitchServer(String),
     SignOut,
     OpenSettings,
@@ -344,8 +381,14 @@ mod tests {
     #[test]
     fn relative_times_read_naturally() {
         let now = Utc::now();
-        assert_eq!(relative_time(now + Duration::days(6) + Duration::hours(1), now), "in 6 days");
+        assert_eq!(
+            relative_time(now + Duration::days(6) + Duration::hours(1), now),
+            "in 6 days"
+        );
         assert_eq!(relative_time(now - Duration::hours(3), now), "3 hours ago");
-        assert_eq!(relative_time(now + Duration::seconds(20), now), "in a moment");
+        assert_eq!(
+            relative_time(now + Duration::seconds(20), now),
+            "in a moment"
+        );
     }
 }

@@ -7,9 +7,17 @@ use super::theme;
 
 pub fn status_bar_ui(ui: &mut egui::Ui, state: &State, busy: bool, now: Instant) {
     ui.horizontal(|ui| {
-        let server = if state.config.is_local() { "this computer".to_string() } else { state.server.clone() };
+        let server = if state.config.is_local() {
+            "this computer".to_string()
+        } else {
+            state.server.clone()
+        };
         match state.connection.value() {
-            Some(connected) => ui.label(format!("{} on {server} ({})", connected.me.user.email, connected.me.role.as_str())),
+            Some(connected) => ui.label(format!(
+                "{} on {server} ({})",
+                connected.me.user.email,
+                connected.me.role.as_str()
+            )),
             None => ui.label(format!("Not signed in to {server}")),
         };
         if busy {

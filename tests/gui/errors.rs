@@ -1,0 +1,252 @@
+//! The error states: keychain locked, server unreachable, session expired (401), right lost (403).
+//! Each is a sentence in the window; nothing is lost and nothing crashes.
+
+use std::sync::Arc;
+
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use keywarden::api::{Role, SetMemberRequest};
+use keywarden::client::ApiClient;
+use keywarden::client::config::{Config, ServerEntry};
+use keywarden::gui::state::Dialog;
+use keywarden::secret::Secret;
+use keywarden::server::{self, accounts};
+use keywarden::vault::{self, MemoryVault, Vault};
+
+use crate::support::{Fixture, Options};
+
+#[test]
+fn a_locked_keychain_leaves_metadata_working_and_says_why() {
+    let mut fx = Fixture::with(Options {
+        vault: Arc::new(MemoryVault::unavailable()),
+        ..Default::default()
+    });
+    fx.wait_connected();
+    assert!(
+        fx.has_label_containing("keychain is locked or missing"),
+        "the banner says secrets are unavailable"
+    );
+    fx.click("Generate key");
+    fx.type_into("Name", "no vault");
+    fx.click("Generate");
+    fx.wait_until("the secret dialog", |app| {
+        matches!(app.state.dialog, Some(Dialog::Secret(_)))
+    });
+    assert!(fx.has_label_containing("could not be stored in the keychain"));
+    fx.harness.key_press(egui::Key::Escape);
+    fx.settle();
+    assert!(
+        matches!(fx.app().state.dialog, Some(Dialog::Secret(_))),
+        "Esc does not throw away an unsaved secret"
+    );
+    fx.click(keywarden::gui::GOT_IT);
+    fx.select("no vault");
+    assert!(fx.has_label("not held here"));
+    let copy = fx.harness.get_by_label("Copy key");
+    assert!(
+        copy.accesskit_node().is_disabled(),
+        "copy is disabled when the secret is not held here"
+    );
+}
+
+/// A remote server in the test's runtime, with one user: (url, the server, its store).
+fn remote_server(fx: &Fixture, email: &str, role: Role) -> (String, server::LocalServer) {
+    fx.runtime.block_on(async {
+        let url = format!("sqlite://{}", fx.dir.path().join("remote.db").display());
+        let store = server::open_store(&url).await.unwrap();
+        let workspace = accounts::ensure_workspace(store.as_ref(), "team")
+            .await
+            .unwrap();
+        accounts::create_user(
+            store.as_ref(),
+            "admin@example.com",
+            &Secret::new("admin password"),
+            Role::Admin,
+            workspace,
+        )
+        .await
+        .unwrap();
+        accounts::create_user(
+            store.as_ref(),
+            email,
+            &Secret::new("member password"),
+            role,
+            workspace,
+        )
+        .await
+        .unwrap();
+        let running = server::spawn_local(store, Default::default())
+            .await
+            .unwrap();
+        (running.base_url(), running)
+    })
+}
+
+#[test]
+fn unreachable_server_offers_retry() {
+    let vault = Arc::new(MemoryVault::default());
+    let url = "http://127.0.0.1:9".to_string();
+    vault
+        .set(&vault::session_account(&url), &Secret::new("kws_whatever"))
+        .unwrap();
+    let mut config = Config::default();
+    config.use_server(ServerEntry {
+        url: url.clone(),
+        email: "me@example.com".into(),
+    });
+    let mut fx = Fixture::with(Options {
+        vault,
+        config,
+        ..Default::default()
+    });
+    fx.wait_until("the connection failed", |app| {
+        app.state.connection.error().is_some()
+    });
+    assert!(
+        fx.has_label_containing("cannot reach the server at http://127.0.0.1:9"),
+        "says which server"
+    );
+    fx.click("Retry");
+    fx.wait_until("the retry failed too", |app| {
+        app.state.connection.error().is_some()
+    });
+    assert!(fx.has_label("Retry"));
+}
+
+#[test]
+fn sign_in_to_a_remote_server_then_expired_session_asks_again_keeping_the_window() {
+    let mut fx = Fixture::new();
+    fx.wait_connected();
+    let (url, _remote) = remote_server(&fx, "dev@example.com", Role::Member);
+
+    fx.click("Servers");
+    fx.click("Add server");
+    fx.type_into("Server URL", &url);
+    fx.type_into("Email", "dev@example.com");
+    fx.type_into("Password", "member password");
+    fx.click("Sign in");
+    fx.wait_until("signed in to the remote server", |app| {
+        app.state
+            .connection
+            .value()
+            .is_some_and(|c| c.me.user.email == "dev@example.com")
+    });
+    let token = fx
+        .vault
+        .get(&vault::session_account(&url))
+        .unwrap()
+        .expect("the session token is in the keychain");
+    let config =
+        std::fs::read_to_string(fx.dir.path().join("config/keywarden/config.toml")).unwrap();
+    assert!(
+        config.contains(&url) && config.contains("dev@example.com"),
+        "the server list is saved: {config}"
+    );
+    assert!(
+        !config.contains(&token.expose()[4..]),
+        "no token in the config"
+    );
+
+    let key = fx.generate("remote key");
+    assert!(
+        fx.vault
+            .get(&vault::key_account(&url, key.id))
+            .unwrap()
+            .is_some(),
+        "held under the remote server's name"
+    );
+
+    // The session ends behind the app's back (expired or logged out elsewhere).
+    fx.runtime
+        .block_on(ApiClient::new(&url).with_credential(token).logout())
+        .unwrap();
+    fx.click("Refresh");
+    fx.wait_until("asked to sign in again", |app| {
+        matches!(app.state.dialog, Some(Dialog::SignIn(_)))
+    });
+    assert!(fx.has_label_containing("Sign in again"));
+    assert!(
+        fx.app()
+            .state
+            .keys
+            .value()
+            .is_some_and(|keys| keys.iter().any(|k| k.id == key.id)),
+        "the list stays"
+    );
+    fx.type_into("Password", "member password");
+    fx.click("Sign in");
+    fx.wait_until("signed in again", |app| {
+        app.state.dialog.is_none() && app.state.connection.value().is_some()
+    });
+    assert!(fx.app().state.key(key.id).is_some());
+
+    // Switching back to this computer and signing out of the remote.
+    fx.click("Servers");
+    fx.click("Sign out");
+    fx.wait_until("back on the local server", |app| {
+        app.state
+            .connection
+            .value()
+            .is_some_and(|c| c.me.user.email == "owner@localhost")
+    });
+    assert!(
+        fx.vault
+            .get(&vault::session_account(&url))
+            .unwrap()
+            .is_none(),
+        "signing out forgets the session"
+    );
+}
+
+#[test]
+fn a_lost_right_is_a_sentence_not_a_crash() {
+    let mut fx = Fixture::new();
+    fx.wait_connected();
+    let (url, remote) = remote_server(&fx, "dev@example.com", Role::Member);
+    fx.click("Servers");
+    fx.click("Add server");
+    fx.type_into("Server URL", &url);
+    fx.type_into("Email", "dev@example.com");
+    fx.type_into("Password", "member password");
+    fx.click("Sign in");
+    fx.wait_until("signed in", |app| {
+        app.state
+            .connection
+            .value()
+            .is_some_and(|c| c.me.role == Role::Member)
+    });
+    fx.generate("mine");
+    fx.select("mine");
+
+    // An admin demotes the user to viewer while the app is open.
+    let me = fx.app().state.connection.value().unwrap().me.clone();
+    fx.runtime.block_on(async {
+        let login = ApiClient::new(&url)
+            .login("admin@example.com", &Secret::new("admin password"))
+            .await
+            .unwrap();
+        let response = reqwest::Client::new()
+            .put(format!(
+                "{url}/v1/workspaces/{}/members/{}",
+                me.workspace_id, me.user.id
+            ))
+            .bearer_auth(login.token.expose())
+            .json(&SetMemberRequest { role: Role::Viewer })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    });
+    fx.click("Disable");
+    fx.wait_until("the refusal arrived", |app| {
+        app.state.notice.as_ref().is_some_and(|n| n.is_error)
+    });
+    assert!(fx.has_label_containing("you lack the right"), "403 says so");
+    assert!(
+        fx.app()
+            .state
+            .key(fx.key("mine").id)
+            .is_some_and(|k| k.enabled),
+        "nothing changed"
+    );
+    drop(remote);
+}

@@ -1,0 +1,298 @@
+//! Generate, copy-ability, revoke, disable, rotate, delete, filters, search and the keyboard, as a
+//! user (or a screen reader) finds the widgets: by label.
+
+use egui::Key;
+use egui::Modifiers;
+use egui_kittest::kittest::Queryable as _;
+use keywarden::api::{CreateKeyRequest, KeyStatus, UpdateKeyRequest};
+use keywarden::gui::GOT_IT;
+use keywarden::gui::state::Dialog;
+
+use crate::support::Fixture;
+
+#[test]
+fn first_start_needs_no_setup_and_a_secret_is_shown_once() {
+    let mut fx = Fixture::new();
+    fx.wait_connected();
+    assert!(
+        fx.has_label_containing("No keys yet"),
+        "the empty list says what to do"
+    );
+    assert!(
+        fx.has_label_containing("owner@localhost on this computer"),
+        "signed in as the local owner"
+    );
+
+    fx.click("Generate key");
+    fx.type_into("Name", "billing api");
+    fx.type_into("Description", "for the invoices job");
+    fx.click("Generate");
+    fx.wait_until("the secret dialog", |app| {
+        matches!(app.state.dialog, Some(Dialog::Secret(_)))
+    });
+    let key = fx.key("billing api");
+    let secret = fx
+        .held_secret(key.id)
+        .expect("the secret went straight into the keychain");
+    assert!(secret.expose().starts_with("kw_"));
+
+    assert!(
+        fx.harness.query_by_label(secret.expose()).is_none(),
+        "masked until revealed"
+    );
+    assert!(fx.has_label_containing("only time"));
+    fx.click("Reveal");
+    assert!(
+        fx.harness.query_by_label(secret.expose()).is_some(),
+        "revealed on request"
+    );
+    fx.click(GOT_IT);
+    assert!(fx.app().state.dialog.is_none());
+    assert!(
+        fx.harness
+            .query_by_label_contains(&secret.expose()[3..])
+            .is_none(),
+        "never shown again"
+    );
+
+    // The table and the detail panel show metadata only.
+    assert!(
+        fx.harness.query_by_label("held").is_some(),
+        "the keychain column says it is held"
+    );
+    fx.select("billing api");
+    assert!(fx.has_label(&key.hint));
+    assert!(fx.has_label("for the invoices job"));
+    assert!(
+        fx.has_label_containing("created by owner@localhost"),
+        "the audit event is listed"
+    );
+    assert!(
+        fx.harness
+            .query_by_label_contains(&secret.expose()[3..])
+            .is_none()
+    );
+    assert_eq!(fx.app().state.selected, Some(key.id));
+}
+
+#[test]
+fn disable_enable_edit_rotate_revoke_delete() {
+    let mut fx = Fixture::new();
+    fx.wait_connected();
+    let key = fx.generate("deploy bot");
+    fx.select("deploy bot");
+
+    fx.click("Disable");
+    fx.wait_until("disabled", |app| {
+        app.state.key(key.id).is_some_and(|k| !k.enabled)
+    });
+    assert_eq!(fx.key("deploy bot").status, KeyStatus::Disabled);
+    assert!(fx.has_label("disabled"));
+    fx.click("Enable");
+    fx.wait_until("enabled", |app| {
+        app.state.key(key.id).is_some_and(|k| k.enabled)
+    });
+
+    fx.click("Edit");
+    fx.harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "Name")
+        .click();
+    fx.harness.step();
+    fx.harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    fx.harness.step();
+    fx.harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "Name")
+        .type_text("deploy robot");
+    fx.harness.step();
+    fx.click("Save");
+    fx.wait_until("renamed", |app| {
+        app.state
+            .key(key.id)
+            .is_some_and(|k| k.name == "deploy robot")
+    });
+
+    let old_secret = fx.held_secret(key.id).expect("held");
+    fx.click("Rotate");
+    assert!(
+        fx.has_label_containing("Replace \"deploy robot\""),
+        "the confirmation names the key"
+    );
+    fx.click("Yes, rotate");
+    fx.wait_until(
+        "the rotated secret is shown",
+        |app| matches!(&app.state.dialog, Some(Dialog::Secret(s)) if s.key.id != key.id),
+    );
+    let new_key = match &fx.app().state.dialog {
+        Some(Dialog::Secret(shown)) => shown.key.clone(),
+        _ => unreachable!(),
+    };
+    assert_eq!(new_key.replaces, Some(key.id));
+    fx.click(GOT_IT);
+    fx.wait_until("the old key shows as revoked", |app| {
+        app.state
+            .key(key.id)
+            .is_some_and(|k| k.status == KeyStatus::Revoked)
+    });
+    assert!(
+        fx.held_secret(key.id).is_none(),
+        "the old secret left the keychain"
+    );
+    let new_secret = fx.held_secret(new_key.id).expect("the new secret is held");
+    assert_ne!(new_secret, old_secret);
+
+    // Revoke with the Delete key: asks first, naming the key.
+    fx.select_id(new_key.id);
+    fx.harness.key_press(Key::Delete);
+    fx.settle();
+    assert!(matches!(
+        fx.app().state.dialog,
+        Some(Dialog::ConfirmRevoke(_))
+    ));
+    assert!(fx.has_label_containing("Revoke \"deploy robot\"?"));
+    fx.click("Yes, revoke");
+    fx.wait_until("revoked", |app| {
+        app.state
+            .key(new_key.id)
+            .is_some_and(|k| k.status == KeyStatus::Revoked)
+    });
+    assert!(
+        fx.held_secret(new_key.id).is_none(),
+        "revoking removes the secret from the keychain"
+    );
+
+    fx.click("Delete");
+    fx.click("Yes, delete for good");
+    fx.wait_until("deleted", |app| app.state.key(new_key.id).is_none());
+    assert!(fx.app().state.selected.is_none());
+}
+
+#[test]
+fn filters_and_search() {
+    let mut fx = Fixture::new();
+    fx.wait_connected();
+    let client = fx.owner_client();
+    let ids: Vec<i64> = fx.runtime.block_on(async {
+        let mut ids = Vec::new();
+        for (name, days, description) in [
+            ("maps", 200, "geocoding"),
+            ("billing", 10, "stripe"),
+            ("old", 90, ""),
+            ("paused", 90, ""),
+        ] {
+            let request = CreateKeyRequest {
+                name: name.into(),
+                description: Some(description.into()),
+                expires_in_days: Some(days),
+                ..Default::default()
+            };
+            ids.push(client.create_key(&request).await.unwrap().key.id);
+        }
+        client.revoke_key(ids[2]).await.unwrap();
+        client
+            .update_key(
+                ids[3],
+                &UpdateKeyRequest {
+                    enabled: Some(false),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        ids
+    });
+    fx.click("Refresh");
+    fx.wait_until("four keys", |app| {
+        app.state.keys.value().is_some_and(|k| k.len() == 4)
+    });
+    let visible = |fx: &Fixture| -> Vec<String> {
+        let state = &fx.app().state;
+        let keys = state.keys.value().unwrap();
+        state
+            .visible
+            .iter()
+            .map(|&i| keys[i].name.clone())
+            .collect()
+    };
+    assert_eq!(
+        visible(&fx),
+        ["billing", "old", "paused", "maps"],
+        "sorted by expiry"
+    );
+    for (chip, expected) in [
+        ("Active", vec!["billing", "maps"]),
+        ("Expiring", vec!["billing"]),
+        ("Revoked", vec!["old"]),
+        ("Disabled", vec!["paused"]),
+        ("Expired", vec![]),
+        ("All", vec!["billing", "old", "paused", "maps"]),
+    ] {
+        fx.click(chip);
+        assert_eq!(visible(&fx), expected, "{chip}");
+        for name in ["billing", "old", "paused", "maps"] {
+            assert_eq!(
+                fx.harness.query_by_label(name).is_some(),
+                expected.contains(&name),
+                "{chip}: row {name}"
+            );
+        }
+    }
+    fx.harness.get_by_label("Name").click();
+    fx.settle();
+    assert_eq!(
+        visible(&fx),
+        ["billing", "maps", "old", "paused"],
+        "sorted by name"
+    );
+
+    fx.harness.key_press_modifiers(Modifiers::COMMAND, Key::F);
+    fx.settle();
+    fx.harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+        .type_text("STRI");
+    fx.settle();
+    assert_eq!(
+        visible(&fx),
+        ["billing"],
+        "search covers descriptions, case-insensitively"
+    );
+    assert!(ids.len() == 4);
+}
+
+#[test]
+fn keyboard_drives_the_list() {
+    let mut fx = Fixture::new();
+    fx.wait_connected();
+    fx.harness.key_press_modifiers(Modifiers::COMMAND, Key::N);
+    fx.settle();
+    assert!(
+        matches!(fx.app().state.dialog, Some(Dialog::Generate(_))),
+        "Ctrl+N opens the generate dialog"
+    );
+    fx.harness.key_press(Key::Escape);
+    fx.settle();
+    assert!(fx.app().state.dialog.is_none(), "Esc closes it");
+
+    let first = fx.generate("alpha");
+    let second = fx.generate("beta");
+    fx.harness.key_press(Key::ArrowUp);
+    fx.settle();
+    assert_eq!(
+        fx.app().state.selected,
+        Some(first.id),
+        "arrows move the selection"
+    );
+    fx.harness.key_press(Key::ArrowDown);
+    fx.settle();
+    assert_eq!(fx.app().state.selected, Some(second.id));
+    fx.harness.key_press(Key::Delete);
+    fx.settle();
+    assert!(fx.has_label_containing("Revoke \"beta\"?"));
+    fx.harness.key_press(Key::Escape);
+    fx.settle();
+    assert!(fx.app().state.dialog.is_none());
+    assert_eq!(
+        fx.key("beta").status,
+        KeyStatus::Active,
+        "nothing was revoked"
+    );
+}

@@ -1,0 +1,11 @@
+//! The desktop app, tested for real: egui_kittest drives the app state against the embedded server
+//! on loopback; the keychain suite talks to a real Secret Service and the clipboard suite to the real
+//! X11 clipboard (both set up by tests/run.sh).
+
+mod support;
+
+mod clipboard;
+mod errors;
+mod flows;
+mod keychain;
+mod leaks;
