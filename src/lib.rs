@@ -5,6 +5,7 @@ pub mod cli;
 pub mod client;
 pub mod gui;
 pub mod key;
+pub mod reminders;
 pub mod secret;
 pub mod server;
 pub mod vault;

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 
 use crate::client::config::Config;
 use crate::gui::{AppDeps, KeywardenApp, VIEW_KEY};
+use crate::reminders::notify::NotifiedLog;
 use crate::vault::clipboard::ClipboardService;
 use crate::vault::{KeyringVault, MemoryVault, Vault};
 
@@ -31,6 +32,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     };
     let clipboard = ClipboardService::start().map(Arc::new);
     let local_database_url = super::database_url(None)?;
+    let reminders_path = NotifiedLog::default_path(&super::data_dir()?);
     let handle = runtime.handle().clone();
 
     let mut viewport = egui::ViewportBuilder::default()
@@ -62,6 +64,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 config_error,
                 local_database_url,
                 view,
+                reminders_path: Some(reminders_path),
             };
             Ok(Box::new(KeywardenApp::new(&cc.egui_ctx, deps)))
         }),

@@ -1,6 +1,11 @@
 //! The command line: one file per subcommand, each with its `Args` and `run()`.
 
 mod app;
+mod check;
+mod context;
+mod keys;
+mod login;
+mod remind;
 mod serve;
 mod user;
 
@@ -24,6 +29,20 @@ enum Command {
     /// Manage accounts directly on the server's database.
     #[command(subcommand)]
     User(user::Command),
+    /// Sign in to a remote server (it becomes the current server).
+    Login(login::LoginArgs),
+    /// Sign out of the current remote server and go back to the local one.
+    Logout,
+    /// List the servers, or switch with `servers use NAME`.
+    Servers(login::ServersArgs),
+    /// Work with keys on the current server.
+    #[command(subcommand)]
+    Keys(keys::Command),
+    /// List expiring and expired keys; exit 0 none, 1 expiring, 2 expired.
+    Check(check::Args),
+    /// Install or remove a daily expiry check that runs while the app is closed.
+    #[command(subcommand)]
+    Remind(remind::Command),
 }
 
 /// Parses the command line and runs it; errors come back to `main`, which prints them once.
@@ -39,6 +58,12 @@ pub fn run() -> anyhow::Result<ExitCode> {
         match command {
             Command::Serve(args) => serve::run(args).await,
             Command::User(command) => user::run(command).await,
+            Command::Login(args) => login::login(args).await,
+            Command::Logout => login::logout().await,
+            Command::Servers(args) => login::servers(args).await,
+            Command::Keys(command) => keys::run(command).await,
+            Command::Check(args) => check::run(args).await,
+            Command::Remind(command) => remind::run(command),
         }
     })
 }

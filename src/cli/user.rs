@@ -44,7 +44,7 @@ async fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
     // Check everything that needs no database before asking for a password or opening anything.
     let email = accounts::validate_email(&args.email)?;
     accounts::validate_workspace_name(&args.workspace)?;
-    let password = read_password()?;
+    let password = read_password(true)?;
     accounts::validate_password(&password)?;
     let database_url = super::database_url(args.database_url)?;
     let store = server::open_store(&database_url).await?;
@@ -61,15 +61,15 @@ async fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_password() -> anyhow::Result<Secret> {
+/// The password from stdin when it is not a terminal, else prompted (twice when `repeat`).
+pub fn read_password(repeat: bool) -> anyhow::Result<Secret> {
     if !std::io::stdin().is_terminal() {
-        let mut line = String::new();
+        let mut line = zeroize::Zeroizing::new(String::new());
         std::io::stdin()
             .lock()
             .read_line(&mut line)
             .context("cannot read the password from stdin")?;
         let password = Secret::new(line.trim_end_matches(['\n', '\r']).to_string());
-        line.clear();
         if password.expose().is_empty() {
             bail!("no password on stdin");
         }
@@ -77,6 +77,9 @@ fn read_password() -> anyhow::Result<Secret> {
     }
     let first =
         Secret::new(rpassword::prompt_password("Password: ").context("cannot read the password")?);
+    if !repeat {
+        return Ok(first);
+    }
     let second = Secret::new(
         rpassword::prompt_password("Repeat password: ").context("cannot read the password")?,
     );

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::reminders::Thresholds;
+
 /// The name of the embedded server in the server list and in keychain account names.
 pub const LOCAL_SERVER: &str = "local";
 
@@ -53,6 +55,10 @@ pub struct Config {
     /// Put every secret the app is shown into the OS keychain.
     pub store_secrets: bool,
     pub theme: ThemeChoice,
+    /// Desktop notifications when a key crosses a reminder threshold.
+    pub notifications: bool,
+    /// Days before expiry at which keys count as expiring, urgent and critical.
+    pub thresholds: Thresholds,
 }
 
 impl Default for Config {
@@ -63,6 +69,8 @@ impl Default for Config {
             clipboard_clear_secs: 30,
             store_secrets: true,
             theme: ThemeChoice::System,
+            notifications: true,
+            thresholds: Thresholds::default(),
         }
     }
 }

@@ -16,12 +16,14 @@ use super::detail_panel::detail_panel_ui;
 use super::edit_dialog::edit_dialog_ui;
 use super::generate_dialog::generate_dialog_ui;
 use super::key_table::key_table_ui;
+use super::renew_dialog::renew_dialog_ui;
 use super::secret_dialog::secret_dialog_ui;
 use super::servers_dialog::servers_dialog_ui;
 use super::settings_screen::settings_screen_ui;
 use super::sign_in_dialog::sign_in_dialog_ui;
 use super::state::{
-    Action, Connected, Dialog, EditDraft, GenerateDraft, SecretShown, SignInDraft, State, ViewPrefs,
+    Action, Connected, Dialog, EXPIRY_DAYS, Filter, EditDraft, GenerateDraft, Overlap, RenewDraft, SecretShown, SignInDraft,
+    State, ViewPrefs, relative_time,
 };
 use super::status_bar::status_bar_ui;
 use super::theme;
@@ -31,12 +33,13 @@ use crate::api::{
     RotatedKey, UpdateKeyRequest,
 };
 use crate::client::config::{Config, LOCAL_SERVER, ServerEntry, ThemeChoice};
+use crate::client::session::{self, Session, SessionError};
+use crate::reminders::{ExpiryClass, key_class, notify};
 use crate::client::{ApiClient, ClientError, CopyFormat};
-use crate::key;
 use crate::secret::Secret;
-use crate::server::{LocalServer, embedded};
+use crate::server::LocalServer;
 use crate::vault::clipboard::{ClipboardError, ClipboardService};
-use crate::vault::{self, LOCAL_OWNER_ACCOUNT, Vault, VaultError};
+use crate::vault::{self, Vault, VaultError};
 
 /// What the app needs from the outside world; tests pass in-memory or real parts.
 pub struct AppDeps {
@@ -51,6 +54,8 @@ pub struct AppDeps {
     /// The embedded server's database.
     pub local_database_url: String,
     pub view: Option<ViewPrefs>,
+    /// Where the record of sent expiry reminders lives (data directory); `None` sends none.
+    pub reminders_path: Option<PathBuf>,
 }
 
 /// Results of background work.
@@ -74,12 +79,33 @@ enum Msg {
     KeyChanged(Result<KeyInfo, ClientError>, &'static str),
     Deleted(i64, Result<(), ClientError>),
     Copied(Result<Option<Duration>, String>),
+    Notified(Result<usize, String>),
+    /// Background work with nothing to report.
+    Idle,
     ConfigSaved(Result<(), String>),
 }
 
 enum ConnectError {
     NeedsSignIn(SignInDraft),
     Failed(String),
+}
+
+impl ConnectError {
+    fn from_session(err: SessionError, email: &str) -> ConnectError {
+        match err {
+            SessionError::NeedsSignIn { url, reason } => ConnectError::NeedsSignIn(SignInDraft {
+                url,
+                email: email.to_string(),
+                reason: reason.map(|r| format!("{r}. Sign in again.")),
+                ..Default::default()
+            }),
+            SessionError::Failed(reason) => ConnectError::Failed(reason),
+        }
+    }
+}
+
+fn connected(session: Session, server_url: String) -> (ApiClient, Connected, Option<String>) {
+    (session.client, Connected { me: session.me, server_url }, session.warning)
 }
 
 pub struct KeywardenApp {
@@ -92,6 +118,10 @@ pub struct KeywardenApp {
     local: Arc<OnceCell<LocalServer>>,
     client: Option<ApiClient>,
     search_draft: String,
+    reminders_path: Option<PathBuf>,
+    /// Set when a fresh key list arrived and reminders were not checked against it yet.
+    reminders_due: bool,
+    held_loaded: bool,
 }
 
 impl KeywardenApp {
@@ -122,6 +152,9 @@ impl KeywardenApp {
             local: Arc::new(OnceCell::new()),
             client: None,
             search_draft: String::new(),
+            reminders_path: deps.reminders_path,
+            reminders_due: false,
+            held_loaded: false,
         };
         app.connect();
         app
@@ -169,7 +202,7 @@ impl KeywardenApp {
                 });
         }
         egui::CentralPanel::default().show(ui, |ui| {
-            actions.extend(self.banners_ui(ui));
+            actions.extend(self.banners_ui(ui, now));
             actions.extend(key_table_ui(ui, &self.state, now));
         });
         self.state.view_dirty = false;
@@ -181,8 +214,26 @@ impl KeywardenApp {
         self.schedule_repaint(ui.ctx());
     }
 
-    fn banners_ui(&self, ui: &mut egui::Ui) -> Option<Action> {
+    fn banners_ui(&self, ui: &mut egui::Ui, now: chrono::DateTime<Utc>) -> Option<Action> {
         let mut action = None;
+        let soon = self.state.expiring_soon(now);
+        if let Some(first) = soon.first() {
+            let class = key_class(first, now, &self.state.config.thresholds).unwrap_or(ExpiryClass::Expiring);
+            ui.horizontal_wrapped(|ui| {
+                let count = match soon.len() {
+                    1 => "1 key expires soon".to_string(),
+                    n => format!("{n} keys expire soon"),
+                };
+                let text = format!("{count}: \"{}\" expires {}.", first.name, relative_time(first.expires_at, now));
+                ui.colored_label(theme::class_color(class), text);
+                if ui.button("Show expiring keys").clicked() {
+                    action = Some(Action::SetFilter(Filter::Expiring));
+                }
+                if self.state.can_change() && ui.button(format!("Renew \"{}\"", first.name)).clicked() {
+                    action = Some(Action::AskRenew(first.id));
+                }
+            });
+        }
         let mut banner = |ui: &mut egui::Ui, text: &str, retry: Option<Action>| {
             ui.horizontal(|ui| {
                 ui.colored_label(theme::ERROR, text);
@@ -218,7 +269,7 @@ impl KeywardenApp {
             Dialog::Secret(shown) => secret_dialog_ui(ctx, shown, clipboard_ok),
             Dialog::ConfirmRevoke(key) => confirm_dialog_ui(ctx, Confirm::Revoke, key),
             Dialog::ConfirmDelete(key) => confirm_dialog_ui(ctx, Confirm::Delete, key),
-            Dialog::ConfirmRotate(key) => confirm_dialog_ui(ctx, Confirm::Rotate, key),
+            Dialog::Renew(draft) => renew_dialog_ui(ctx, draft),
             Dialog::Edit(draft) => edit_dialog_ui(ctx, draft),
             Dialog::SignIn(draft) => sign_in_dialog_ui(ctx, draft, busy),
             Dialog::Servers => servers_dialog_ui(ctx, state),
@@ -355,9 +406,14 @@ impl KeywardenApp {
                     state.dialog = Some(Dialog::ConfirmDelete(key.clone()));
                 }
             }
-            Action::AskRotate(id) => {
-                if let Some(key) = state.key(id) {
-                    state.dialog = Some(Dialog::ConfirmRotate(key.clone()));
+            Action::AskRenew(id) => {
+                if let Some(key) = state.key(id).filter(|k| k.revoked_at.is_none() && state.can_change()) {
+                    let lifetime = (key.expires_at - key.created_at).num_days();
+                    // The preset closest to the old key's lifetime.
+                    let expires_in_days =
+                        EXPIRY_DAYS.into_iter().min_by_key(|d| (d - lifetime).abs()).unwrap_or(90);
+                    let draft = RenewDraft { key: key.clone(), expires_in_days, overlap: Overlap::Now };
+                    state.dialog = Some(Dialog::Renew(draft));
                 }
             }
             Action::OpenEdit(id) => {
@@ -378,9 +434,9 @@ impl KeywardenApp {
                 state.dialog = None;
                 self.delete(id);
             }
-            Action::Rotate(id) => {
+            Action::Renew(id, request) => {
                 state.dialog = None;
-                self.rotate(id);
+                self.rotate(id, request);
             }
             Action::SetEnabled(id, enabled) => {
                 let request = UpdateKeyRequest {
@@ -450,7 +506,13 @@ impl KeywardenApp {
             let local = self.local.clone();
             let database_url = self.local_database_url.clone();
             self.bridge.spawn(async move {
-                let result = connect_local(&local, &database_url, vault).await;
+                let result = session::open_local(&local, &database_url, vault)
+                    .await
+                    .map(|s| {
+                        let url = s.client.base_url().to_string();
+                        connected(s, url)
+                    })
+                    .map_err(|err| ConnectError::from_session(err, ""));
                 Msg::Connected { server, result }
             });
         } else {
@@ -461,7 +523,10 @@ impl KeywardenApp {
                 .map(|e| e.email.clone())
                 .unwrap_or_default();
             self.bridge.spawn(async move {
-                let result = connect_remote(&server, &email, vault).await;
+                let result = session::open_remote(&server, vault)
+                    .await
+                    .map(|s| connected(s, server.clone()))
+                    .map_err(|err| ConnectError::from_session(err, &email));
                 Msg::Connected { server, result }
             });
         }
@@ -474,6 +539,7 @@ impl KeywardenApp {
         };
         let server = self.state.server.clone();
         self.state.keys.start();
+        self.held_loaded = false;
         let query = ListKeysQuery::default();
         let keys_server = server.clone();
         self.bridge.spawn(async move {
@@ -521,7 +587,7 @@ impl KeywardenApp {
         });
     }
 
-    fn rotate(&mut self, id: i64) {
+    fn rotate(&mut self, id: i64, request: RotateKeyRequest) {
         let Some(client) = self.client.clone() else {
             return;
         };
@@ -529,18 +595,16 @@ impl KeywardenApp {
         let server = self.state.server.clone();
         let store = self.state.config.store_secrets;
         self.bridge.spawn(async move {
-            let result = match client.rotate_key(id, &RotateKeyRequest::default()).await {
+            let revoked_now = request.grace_seconds.unwrap_or(0) == 0;
+            let result = match client.rotate_key(id, &request).await {
                 Ok(rotated) => {
-                    let stored = store_secret(
-                        vault.clone(),
-                        &server,
-                        rotated.key.id,
-                        &rotated.secret,
-                        store,
-                    )
-                    .await;
-                    // The old key is revoked at once: its secret is worthless now.
-                    forget_secret(vault, &server, id).await;
+                    let stored =
+                        store_secret(vault.clone(), &server, rotated.key.id, &rotated.secret, store).await;
+                    // Revoked at once: the old secret is worthless now. With an overlap it stays
+                    // until the revocation time; the first refresh after that removes it.
+                    if revoked_now {
+                        forget_secret(vault, &server, id).await;
+                    }
                     Ok((rotated, stored))
                 }
                 Err(err) => Err(err),
@@ -641,33 +705,8 @@ impl KeywardenApp {
         let vault = self.vault.clone();
         self.state.server = url.clone();
         self.bridge.spawn(async move {
-            let client = ApiClient::new(&url);
-            let result = match client.login(&email, &password).await {
-                Ok(login) => {
-                    let account = vault::session_account(&url);
-                    let token = login.token.clone();
-                    let kept =
-                        tokio::task::spawn_blocking(move || vault.set(&account, &token)).await;
-                    let warning = match kept {
-                        Ok(Ok(())) => None,
-                        Ok(Err(err)) => Some(format!(
-                            "Signed in, but the session could not be kept: {err}"
-                        )),
-                        Err(err) => Some(err.to_string()),
-                    };
-                    let client = client.with_credential(login.token);
-                    match client.me().await {
-                        Ok(me) => Ok((
-                            client,
-                            Connected {
-                                me,
-                                server_url: url.clone(),
-                            },
-                            warning,
-                        )),
-                        Err(err) => Err(ConnectError::Failed(err.to_string())),
-                    }
-                }
+            let result = match session::sign_in(&url, &email, &password, vault).await {
+                Ok(session) => Ok(connected(session, url.clone())),
                 Err(err) => Err(ConnectError::NeedsSignIn(SignInDraft {
                     url: url.clone(),
                     email: email.clone(),
@@ -675,10 +714,7 @@ impl KeywardenApp {
                     ..Default::default()
                 })),
             };
-            Msg::Connected {
-                server: url,
-                result,
-            }
+            Msg::Connected { server: url, result }
         });
     }
 
@@ -690,7 +726,7 @@ impl KeywardenApp {
                 let _ = client.logout().await;
                 let account = vault::session_account(&server);
                 let _ = tokio::task::spawn_blocking(move || vault.delete(&account)).await;
-                Msg::ConfigSaved(Ok(()))
+                Msg::Idle
             });
         }
         self.state.dialog = None;
@@ -758,13 +794,17 @@ impl KeywardenApp {
                     return;
                 }
                 match result {
-                    Ok(keys) => state.keys.finish::<ClientError>(Ok(keys)),
+                    Ok(keys) => {
+                        state.keys.finish::<ClientError>(Ok(keys));
+                        self.reminders_due = true;
+                    }
                     Err(err) => {
                         state.keys.finish(Err(err.clone()));
                         self.client_error(err);
                     }
                 }
                 self.state.view_dirty = true;
+                self.after_refresh();
             }
             Msg::Held { server, result } => {
                 if server != state.server {
@@ -778,7 +818,15 @@ impl KeywardenApp {
                     Err(err) => state.vault_error = Some(err.to_string()),
                 }
                 state.view_dirty = true;
+                self.held_loaded = true;
+                self.after_refresh();
             }
+            Msg::Idle => {}
+            Msg::Notified(result) => match result {
+                Ok(0) => {}
+                Ok(shown) => self.state.notify(format!("{shown} expiry reminder(s) sent")),
+                Err(err) => self.state.fail(err),
+            },
             Msg::Members(members) => state.members = members,
             Msg::Audit(id, result) => {
                 if state.selected == Some(id) {
@@ -800,10 +848,10 @@ impl KeywardenApp {
             },
             Msg::Rotated(result) => match result {
                 Ok((rotated, stored)) => {
-                    state.held.remove(&rotated.replaces);
                     let id = rotated.key.id;
+                    let name = rotated.key.name.clone();
                     self.show_secret(rotated.key, rotated.secret, stored);
-                    self.state.notify("Rotated: the old key is revoked");
+                    self.state.notify(format!("\"{name}\" rotated"));
                     self.refresh();
                     self.select(id);
                 }
@@ -856,6 +904,41 @@ impl KeywardenApp {
                 }
             }
         }
+    }
+
+    /// Once both the keys and the keychain's contents are in: drops held secrets of keys that are
+    /// revoked by now (a rotation's overlap ended), and sends the expiry reminders that are due.
+    fn after_refresh(&mut self) {
+        let (Some(keys), true) = (self.state.keys.value(), self.held_loaded) else { return };
+        let now = Utc::now();
+        let revoked: Vec<i64> = keys
+            .iter()
+            .filter(|k| self.state.held.contains(&k.id) && k.revoked_at.is_some_and(|at| at <= now))
+            .map(|k| k.id)
+            .collect();
+        let mine_or_held: Vec<KeyInfo> = keys
+            .iter()
+            .filter(|k| Some(k.user_id) == self.state.my_user_id() || self.state.held.contains(&k.id))
+            .cloned()
+            .collect();
+        for id in revoked {
+            self.state.held.remove(&id);
+            let (vault, server) = (self.vault.clone(), self.state.server.clone());
+            self.bridge.spawn(async move {
+                forget_secret(vault, &server, id).await;
+                Msg::Idle
+            });
+        }
+        let due = std::mem::take(&mut self.reminders_due);
+        let (true, true, Some(path)) = (due, self.state.config.notifications, self.reminders_path.clone()) else {
+            return;
+        };
+        let server = if self.state.config.is_local() { "this computer".to_string() } else { self.state.server.clone() };
+        let thresholds = self.state.config.thresholds;
+        self.bridge.spawn_blocking(move || {
+            let result = notify::notify_due(&path, &server, &mine_or_held, Utc::now(), &thresholds);
+            Msg::Notified(result.map_err(|err| err.to_string()))
+        });
     }
 
     fn show_secret(&mut self, key: KeyInfo, secret: Secret, stored: Result<bool, VaultError>) {
@@ -935,102 +1018,6 @@ async fn store_secret(
 async fn forget_secret(vault: Arc<dyn Vault>, server: &str, id: i64) {
     let account = vault::key_account(server, id);
     let _ = tokio::task::spawn_blocking(move || vault.delete(&account)).await;
-}
-
-/// Starts the embedded server (once) and signs in as the local owner, whose random password lives
-/// in the keychain. Without a keychain a fresh password is set each start, so the app still works.
-async fn connect_local(
-    local: &OnceCell<LocalServer>,
-    database_url: &str,
-    vault: Arc<dyn Vault>,
-) -> Result<(ApiClient, Connected, Option<String>), ConnectError> {
-    let failed = |err: &dyn std::fmt::Display| {
-        ConnectError::Failed(format!("Cannot start the local server: {err}"))
-    };
-    let server = local
-        .get_or_try_init(|| embedded::start(database_url))
-        .await
-        .map_err(|e| failed(&e))?;
-    let client = ApiClient::new(&server.base_url());
-    let reader = vault.clone();
-    let kept = tokio::task::spawn_blocking(move || reader.get(LOCAL_OWNER_ACCOUNT))
-        .await
-        .map_err(|e| failed(&e))?;
-    let mut warning = None;
-    let mut login = match &kept {
-        Ok(Some(password)) => client
-            .login(embedded::LOCAL_OWNER_EMAIL, password)
-            .await
-            .ok(),
-        _ => None,
-    };
-    if login.is_none() {
-        let password = key::random_password();
-        embedded::set_local_owner_password(server.state.store.as_ref(), &password)
-            .await
-            .map_err(|e| failed(&e))?;
-        let writer = vault.clone();
-        let secret = password.clone();
-        match tokio::task::spawn_blocking(move || writer.set(LOCAL_OWNER_ACCOUNT, &secret)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => warning = Some(err.to_string()),
-            Err(err) => warning = Some(err.to_string()),
-        }
-        login = Some(
-            client
-                .login(embedded::LOCAL_OWNER_EMAIL, &password)
-                .await
-                .map_err(|e| failed(&e))?,
-        );
-    }
-    let Some(login) = login else {
-        return Err(failed(&"no session"));
-    };
-    let client = client.with_credential(login.token);
-    let me = client.me().await.map_err(|e| failed(&e))?;
-    let connected = Connected {
-        me,
-        server_url: server.base_url(),
-    };
-    Ok((client, connected, warning))
-}
-
-/// Resumes the session kept in the keychain for a remote server, or asks to sign in.
-async fn connect_remote(
-    url: &str,
-    email: &str,
-    vault: Arc<dyn Vault>,
-) -> Result<(ApiClient, Connected, Option<String>), ConnectError> {
-    let sign_in = |reason: Option<String>| {
-        ConnectError::NeedsSignIn(SignInDraft {
-            url: url.to_string(),
-            email: email.to_string(),
-            reason,
-            ..Default::default()
-        })
-    };
-    let account = vault::session_account(url);
-    let token = match tokio::task::spawn_blocking(move || vault.get(&account)).await {
-        Ok(Ok(Some(token))) => token,
-        Ok(Ok(None)) => return Err(sign_in(None)),
-        Ok(Err(err)) => return Err(sign_in(Some(format!("{err}; sign in for this session.")))),
-        Err(err) => return Err(ConnectError::Failed(err.to_string())),
-    };
-    let client = ApiClient::new(url).with_credential(token);
-    match client.me().await {
-        Ok(me) => Ok((
-            client,
-            Connected {
-                me,
-                server_url: url.to_string(),
-            },
-            None,
-        )),
-        Err(err) if err.is_unauthorized() => Err(sign_in(Some(
-            "Your session has expired. Sign in again.".into(),
-        ))),
-        Err(err) => Err(ConnectError::Failed(err.to_string())),
-    }
 }
 
 impl eframe::App for KeywardenApp {

@@ -1,4 +1,4 @@
-//! Confirmations that name the key: revoke, delete for good, rotate.
+//! Confirmations that name the key: revoke, delete for good.
 
 use super::modal::modal_ui;
 use super::state::Action;
@@ -8,7 +8,6 @@ use crate::api::KeyInfo;
 pub enum Confirm {
     Revoke,
     Delete,
-    Rotate,
 }
 
 pub fn confirm_dialog_ui(ctx: &egui::Context, what: Confirm, key: &KeyInfo) -> Option<Action> {
@@ -30,15 +29,6 @@ pub fn confirm_dialog_ui(ctx: &egui::Context, what: Confirm, key: &KeyInfo) -> O
             ),
             "Yes, delete for good",
             Action::Delete(key.id),
-        ),
-        Confirm::Rotate => (
-            "Rotate key",
-            format!(
-                "Replace \"{}\" with a new key? The old one is revoked at once.",
-                key.name
-            ),
-            "Yes, rotate",
-            Action::Rotate(key.id),
         ),
     };
     let (chosen, close) = modal_ui(ctx, title, |ui| {

@@ -25,7 +25,7 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
                 ui.end_row();
             };
             ui.label("Status");
-            status_badge_ui(ui, key, now);
+            status_badge_ui(ui, key, now, &state.config.thresholds);
             ui.end_row();
             field(ui, "Key", key.hint.clone());
             field(
@@ -147,7 +147,7 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
             .on_disabled_hover_text(why_not)
             .clicked()
         {
-            action = Some(Action::AskRotate(key.id));
+            action = Some(Action::AskRenew(key.id));
         }
         if ui
             .add_enabled(can_change && alive, egui::Button::new("Revoke"))

@@ -1,11 +1,12 @@
 //! The key list: a virtualised table (only visible rows are laid out), sortable by every column.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use egui_extras::{Column, TableBuilder};
 
-use super::state::{Action, EXPIRING_WITHIN_DAYS, SortColumn, State, relative_time};
+use super::state::{Action, SortColumn, State, relative_time};
 use super::theme;
 use crate::api::{KeyInfo, KeyStatus};
+use crate::reminders::{ExpiryClass, Thresholds, key_class};
 
 pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Option<Action> {
     let Some(keys) = state.keys.value() else {
@@ -84,14 +85,15 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
                     ui.label(&key.name);
                 });
                 row.col(|ui| {
-                    status_badge_ui(ui, key, now);
+                    status_badge_ui(ui, key, now, &state.config.thresholds);
                 });
                 row.col(|ui| {
-                    ui.label(format!(
-                        "{} ({})",
-                        key.expires_at.format("%Y-%m-%d"),
-                        relative_time(key.expires_at, now)
-                    ));
+                    let class = key_class(key, now, &state.config.thresholds).unwrap_or(ExpiryClass::Ok);
+                    let text = format!("{} ({})", key.expires_at.format("%Y-%m-%d"), relative_time(key.expires_at, now));
+                    match class {
+                        ExpiryClass::Ok => ui.label(text),
+                        _ => ui.label(egui::RichText::new(text).color(theme::class_color(class))),
+                    };
                 });
                 row.col(|ui| {
                     ui.label(key.created_at.format("%Y-%m-%d").to_string());
@@ -114,9 +116,18 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
                         "—"
                     });
                 });
-                if row.response().clicked() {
+                let response = row.response();
+                if response.clicked() {
                     action = Some(Action::Select(key.id));
                 }
+                response.context_menu(|ui| {
+                    if ui.button("Renew…").clicked() {
+                        action = Some(Action::AskRenew(key.id));
+                    }
+                    if ui.button("Copy key").clicked() {
+                        action = Some(Action::Copy(key.id, crate::client::CopyFormat::Plain));
+                    }
+                });
             });
         });
     action
@@ -147,14 +158,13 @@ fn sort_arrow_ui(ui: &mut egui::Ui, ascending: bool) {
     ));
 }
 
-pub fn status_badge_ui(ui: &mut egui::Ui, key: &KeyInfo, now: DateTime<Utc>) {
+/// The status, or for a live key its expiry class, in its colour.
+pub fn status_badge_ui(ui: &mut egui::Ui, key: &KeyInfo, now: DateTime<Utc>, thresholds: &Thresholds) {
     let status = KeyStatus::derive(now, key.expires_at, key.enabled, key.revoked_at);
-    let expiring = key.expires_at <= now + Duration::days(EXPIRING_WITHIN_DAYS);
-    let color = theme::status_color(status, expiring);
-    let text = if status == KeyStatus::Active && expiring {
-        "expiring"
-    } else {
-        status.as_str()
+    let class = key_class(key, now, thresholds).unwrap_or(ExpiryClass::Ok);
+    let text = match (status, class) {
+        (KeyStatus::Active, class) if class.is_soon() => class.as_str(),
+        _ => status.as_str(),
     };
-    ui.label(egui::RichText::new(text).color(color).strong());
+    ui.label(egui::RichText::new(text).color(theme::status_color(status, class)).strong());
 }

@@ -10,6 +10,7 @@ mod generate_dialog;
 mod key_table;
 pub mod loadable;
 mod modal;
+mod renew_dialog;
 mod secret_dialog;
 mod servers_dialog;
 mod settings_screen;
@@ -20,4 +21,5 @@ pub mod theme;
 mod toolbar;
 
 pub use app::{AppDeps, KeywardenApp, VIEW_KEY};
+pub use renew_dialog::RENEW;
 pub use secret_dialog::GOT_IT;

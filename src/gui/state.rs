@@ -3,17 +3,15 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::loadable::Loadable;
 use crate::api::{AuditEvent, KeyInfo, KeyStatus, MeResponse, MemberInfo, Role};
 use crate::client::CopyFormat;
 use crate::client::config::Config;
+use crate::reminders::{ExpiryClass, Thresholds, key_class};
 use crate::secret::Secret;
-
-/// A key counts as expiring when it expires within this many days.
-pub const EXPIRING_WITHIN_DAYS: i64 = 30;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Filter {
@@ -47,15 +45,12 @@ impl Filter {
         }
     }
 
-    pub fn matches(self, key: &KeyInfo, now: DateTime<Utc>) -> bool {
+    pub fn matches(self, key: &KeyInfo, now: DateTime<Utc>, thresholds: &Thresholds) -> bool {
         let status = KeyStatus::derive(now, key.expires_at, key.enabled, key.revoked_at);
         match self {
             Filter::All => true,
             Filter::Active => status == KeyStatus::Active,
-            Filter::Expiring => {
-                status == KeyStatus::Active
-                    && key.expires_at <= now + Duration::days(EXPIRING_WITHIN_DAYS)
-            }
+            Filter::Expiring => key_class(key, now, thresholds).is_some_and(ExpiryClass::is_soon),
             Filter::Expired => status == KeyStatus::Expired,
             Filter::Revoked => status == KeyStatus::Revoked,
             Filter::Disabled => status == KeyStatus::Disabled,
@@ -94,33 +89,7 @@ impl Default for ViewPrefs {
     }
 }
 
-/// How long until the expiry, as people say it: "in 6 days", "3 hours ago".
-pub fn relative_time(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let delta = at - now;
-    let (amount, future) = if delta >= Duration::zero() {
-        (delta, true)
-    } else {
-        (-delta, false)
-    };
-    let text = if amount.num_days() >= 2 {
-        format!("{} days", amount.num_days())
-    } else if amount.num_hours() >= 2 {
-        format!("{} hours", amount.num_hours())
-    } else if amount.num_minutes() >= 2 {
-        format!("{} minutes", amount.num_minutes())
-    } else {
-        return if future {
-            "in a moment".into()
-        } else {
-            "just now".into()
-        };
-    };
-    if future {
-        format!("in {text}")
-    } else {
-        format!("{text} ago")
-    }
-}
+pub use crate::reminders::relative_time;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpiryChoice {
@@ -153,6 +122,45 @@ impl Default for GenerateDraft {
             error: None,
         }
     }
+}
+
+/// How long the old key keeps working after a renewal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overlap {
+    Now,
+    Hour,
+    Day,
+    Week,
+}
+
+impl Overlap {
+    pub const ALL: [Overlap; 4] = [Overlap::Now, Overlap::Hour, Overlap::Day, Overlap::Week];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Overlap::Now => "now",
+            Overlap::Hour => "in 1 hour",
+            Overlap::Day => "in 24 hours",
+            Overlap::Week => "in 7 days",
+        }
+    }
+
+    pub fn grace_seconds(self) -> i64 {
+        match self {
+            Overlap::Now => 0,
+            Overlap::Hour => 3600,
+            Overlap::Day => 24 * 3600,
+            Overlap::Week => 7 * 24 * 3600,
+        }
+    }
+}
+
+/// Renewing (rotating) a key: the new key keeps name, description and scopes.
+#[derive(Debug, Clone)]
+pub struct RenewDraft {
+    pub key: KeyInfo,
+    pub expires_in_days: i64,
+    pub overlap: Overlap,
 }
 
 #[derive(Debug, Clone)]
@@ -189,7 +197,7 @@ pub enum Dialog {
     Secret(SecretShown),
     ConfirmRevoke(KeyInfo),
     ConfirmDelete(KeyInfo),
-    ConfirmRotate(KeyInfo),
+    Renew(RenewDraft),
     Edit(EditDraft),
     SignIn(SignInDraft),
     Servers,
@@ -274,6 +282,23 @@ impl State {
         self.role() >= Some(Role::Member)
     }
 
+    /// Keys the user owns or holds whose expiry is near, soonest first.
+    pub fn expiring_soon(&self, now: DateTime<Utc>) -> Vec<&KeyInfo> {
+        let me = self.my_user_id();
+        let mut keys: Vec<&KeyInfo> = self
+            .keys
+            .value()
+            .map(|keys| {
+                keys.iter()
+                    .filter(|k| Some(k.user_id) == me || self.held.contains(&k.id))
+                    .filter(|k| key_class(k, now, &self.config.thresholds).is_some_and(ExpiryClass::is_soon))
+                    .collect()
+            })
+            .unwrap_or_default();
+        keys.sort_by_key(|k| k.expires_at);
+        keys
+    }
+
     pub fn owner_email(&self, user_id: i64) -> String {
         self.members
             .iter()
@@ -306,7 +331,7 @@ impl State {
         let mut rows: Vec<usize> = (0..keys.len())
             .filter(|&i| {
                 let key = &keys[i];
-                self.view.filter.matches(key, now)
+                self.view.filter.matches(key, now, &self.config.thresholds)
                     && (needle.is_empty()
                         || key.name.to_lowercase().contains(&needle)
                         || key.description.to_lowercase().contains(&needle))
@@ -358,8 +383,8 @@ pub enum Action {
     SaveEdit(i64, crate::api::UpdateKeyRequest),
     AskDelete(i64),
     Delete(i64),
-    AskRotate(i64),
-    Rotate(i64),
+    AskRenew(i64),
+    Renew(i64, crate::api::RotateKeyRequest),
     CloseDialog,
     OpenServers,
     OpenSignIn,
@@ -372,23 +397,4 @@ pub enum Action {
     SignOut,
     OpenSettings,
     SaveSettings(Config),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relative_times_read_naturally() {
-        let now = Utc::now();
-        assert_eq!(
-            relative_time(now + Duration::days(6) + Duration::hours(1), now),
-            "in 6 days"
-        );
-        assert_eq!(relative_time(now - Duration::hours(3), now), "3 hours ago");
-        assert_eq!(
-            relative_time(now + Duration::seconds(20), now),
-            "in a moment"
-        );
-    }
 }

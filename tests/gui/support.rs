@@ -88,6 +88,7 @@ impl Fixture {
                 dir.path().join("data/keywarden/server.db").display()
             ),
             view: None,
+            reminders_path: Some(dir.path().join("data/keywarden/reminders.json")),
         };
         let state = TestApp {
             deps: Some(deps),

@@ -1,0 +1,103 @@
+//! `keywarden check`: the expiring and expired keys, for scripts, CI and cron. Exit code 0 when none,
+//! 1 when some expire within the window, 2 when some have expired.
+//!
+//! `--json` prints `{"expiring": [key…], "expired": [key…]}` with the key objects of `keys list --json`.
+
+use std::process::ExitCode;
+
+use chrono::{Duration, Utc};
+use serde::Serialize;
+
+use super::context::{Context, parse_duration};
+use super::keys::{KeyItem, to_json};
+use crate::api::ListKeysQuery;
+use crate::reminders::notify::{self, NotifiedLog};
+use crate::reminders::{ExpiryClass, Thresholds, key_class, relative_time};
+use crate::vault;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Window for "expiring", e.g. 30d (default: the expiring threshold from the settings).
+    #[arg(long, value_parser = parse_duration)]
+    within: Option<Duration>,
+    #[arg(long)]
+    json: bool,
+    /// Also send a desktop notification for each key that crossed a threshold (once per threshold).
+    #[arg(long)]
+    notify: bool,
+}
+
+#[derive(Serialize)]
+struct Report {
+    expiring: Vec<KeyItem>,
+    expired: Vec<KeyItem>,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let context = Context::load()?;
+    let session = context.session().await?;
+    let server = context.server().to_string();
+    let now = Utc::now();
+    let mut thresholds = context.config.thresholds;
+    if let Some(within) = args.within {
+        thresholds = Thresholds { expiring_days: within.num_days().max(thresholds.urgent_days), ..thresholds };
+    }
+    let held = context.vault.accounts().map(|a| vault::held_key_ids(&a, &server)).unwrap_or_default();
+    let keys: Vec<_> = session
+        .client
+        .list_all_keys(&ListKeysQuery::default())
+        .await?
+        .into_iter()
+        .filter(|k| k.user_id == session.me.user.id || held.contains(&k.id))
+        .collect();
+
+    let mut report = Report { expiring: Vec::new(), expired: Vec::new() };
+    for key in &keys {
+        let Some(class) = key_class(key, now, &thresholds) else { continue };
+        let item = KeyItem { key: key.clone(), held: held.contains(&key.id), class };
+        match class {
+            ExpiryClass::Expired => report.expired.push(item),
+            class if class.is_soon() => report.expiring.push(item),
+            _ => {}
+        }
+    }
+    report.expiring.sort_by_key(|i| i.key.expires_at);
+
+    if args.notify && context.config.notifications {
+        let label = if context.config.is_local() { "this computer" } else { server.as_str() };
+        let log_path = NotifiedLog::default_path(&super::data_dir()?);
+        let sent = tokio::task::spawn_blocking({
+            let keys = keys.clone();
+            let label = label.to_string();
+            move || notify::notify_due(&log_path, &label, &keys, now, &thresholds)
+        })
+        .await??;
+        if sent > 0 && !args.json {
+            eprintln!("keywarden: sent {sent} notification(s)");
+        }
+    }
+
+    let output = if args.json {
+        to_json(&report)?
+    } else if report.expiring.is_empty() && report.expired.is_empty() {
+        format!("no key expires within {} days\n", thresholds.expiring_days)
+    } else {
+        let mut text = String::new();
+        for item in &report.expired {
+            text.push_str(&format!("expired   {:>5}  {}  ({})\n", item.key.id, item.key.name, relative_time(item.key.expires_at, now)));
+        }
+        for item in &report.expiring {
+            let class = item.class.as_str();
+            text.push_str(&format!("{class:<9} {:>5}  {}  (expires {})\n", item.key.id, item.key.name, relative_time(item.key.expires_at, now)));
+        }
+        text
+    };
+    print!("{output}");
+    Ok(ExitCode::from(if !report.expired.is_empty() {
+        2
+    } else if !report.expiring.is_empty() {
+        1
+    } else {
+        0
+    }))
+}

@@ -1,0 +1,196 @@
+//! Desktop notifications for keys crossing a threshold: once per key per threshold, remembered across
+//! restarts in the data directory (no secrets), so a restart never repeats one and a threshold
+//! crossed while nothing ran is reported once, next time.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{ExpiryClass, Thresholds, key_class};
+use crate::api::KeyInfo;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("cannot read or write {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot show a desktop notification (is a notification daemon running?): {0}")]
+    Desktop(String),
+}
+
+/// A key that crossed a threshold and has not been reported at that threshold yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reminder {
+    pub key_id: i64,
+    pub name: String,
+    pub server: String,
+    pub class: ExpiryClass,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Reminder {
+    pub fn summary(&self) -> String {
+        match self.class {
+            ExpiryClass::Expired => format!("API key \"{}\" has expired", self.name),
+            _ => format!("API key \"{}\" expires {}", self.name, crate::reminders::time_left(self.expires_at)),
+        }
+    }
+
+    pub fn body(&self) -> String {
+        format!("On {}. Renew it in Keywarden (Rotate), or with `keywarden keys rotate {}`.", self.server, self.key_id)
+    }
+}
+
+/// The highest class each key was reported at, by server and key id.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct NotifiedLog {
+    reported: BTreeMap<String, ExpiryClass>,
+}
+
+impl NotifiedLog {
+    pub fn default_path(data_dir: &Path) -> PathBuf {
+        data_dir.join("reminders.json")
+    }
+
+    /// The log at `path`; empty when there is none. A damaged file is moved aside (`.bad`) so
+    /// nothing is lost, and reminders start afresh.
+    pub fn load(path: &Path) -> Result<NotifiedLog, NotifyError> {
+        let io = |source| NotifyError::Io { path: path.to_path_buf(), source };
+        match std::fs::read(path) {
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(log) => Ok(log),
+                Err(_) => {
+                    std::fs::rename(path, path.with_extension("json.bad")).map_err(io)?;
+                    Ok(NotifiedLog::default())
+                }
+            },
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(NotifiedLog::default()),
+            Err(err) => Err(io(err)),
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), NotifyError> {
+        let io = |source| NotifyError::Io { path: path.to_path_buf(), source };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let temporary = path.with_extension("json.tmp");
+        let text = serde_json::to_vec_pretty(self).map_err(|err| io(std::io::Error::other(err)))?;
+        std::fs::write(&temporary, text).map_err(io)?;
+        std::fs::rename(&temporary, path).map_err(io)
+    }
+
+    /// The reminders due for `keys` of `server` at `now`, marked as reported. Only the current class
+    /// is reported: a key that went from ok to critical while nothing ran gets one notification.
+    pub fn due(&mut self, server: &str, keys: &[KeyInfo], now: DateTime<Utc>, thresholds: &Thresholds) -> Vec<Reminder> {
+        let mut due = Vec::new();
+        for key in keys {
+            let Some(class) = key_class(key, now, thresholds).filter(|c| *c != ExpiryClass::Ok) else { continue };
+            let entry = format!("{} on {server}", key.id);
+            if self.reported.get(&entry).is_some_and(|reported| *reported >= class) {
+                continue;
+            }
+            self.reported.insert(entry, class);
+            due.push(Reminder {
+                key_id: key.id,
+                name: key.name.clone(),
+                server: server.to_string(),
+                class,
+                expires_at: key.expires_at,
+            });
+        }
+        due
+    }
+}
+
+/// Shows one desktop notification (D-Bus on Linux, native on macOS and Windows). Blocks briefly.
+pub fn show(reminder: &Reminder) -> Result<(), NotifyError> {
+    let urgency = match reminder.class {
+        ExpiryClass::Critical | ExpiryClass::Expired => notify_rust::Urgency::Critical,
+        _ => notify_rust::Urgency::Normal,
+    };
+    let mut notification = notify_rust::Notification::new();
+    notification.appname("Keywarden").summary(&reminder.summary()).body(&reminder.body()).icon("keywarden");
+    #[cfg(all(unix, not(target_os = "macos")))]
+    notification.urgency(urgency);
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    let _ = urgency;
+    notification.show().map(drop).map_err(|err| NotifyError::Desktop(err.to_string()))
+}
+
+/// Loads the log, shows what is due, saves the log. Returns how many were shown.
+pub fn notify_due(
+    log_path: &Path,
+    server: &str,
+    keys: &[KeyInfo],
+    now: DateTime<Utc>,
+    thresholds: &Thresholds,
+) -> Result<usize, NotifyError> {
+    let mut log = NotifiedLog::load(log_path)?;
+    let due = log.due(server, keys, now, thresholds);
+    for reminder in &due {
+        show(reminder)?;
+    }
+    log.save(log_path)?;
+    Ok(due.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::api::KeyStatus;
+
+    fn key(id: i64, days_left: i64, now: DateTime<Utc>) -> KeyInfo {
+        KeyInfo {
+            id,
+            name: format!("key {id}"),
+            description: String::new(),
+            workspace_id: 1,
+            user_id: 1,
+            created_at: now - Duration::days(300),
+            expires_at: now + Duration::days(days_left),
+            enabled: true,
+            revoked_at: None,
+            last_used_at: None,
+            scopes: vec![],
+            status: KeyStatus::Active,
+            hint: String::new(),
+            replaces: None,
+        }
+    }
+
+    #[test]
+    fn once_per_key_per_threshold_and_a_missed_one_once() {
+        let now = Utc::now();
+        let thresholds = Thresholds::default();
+        let mut log = NotifiedLog::default();
+        let keys = vec![key(1, 20, now), key(2, 100, now), key(3, -1, now)];
+        let due = log.due("local", &keys, now, &thresholds);
+        assert_eq!(due.iter().map(|r| (r.key_id, r.class)).collect::<Vec<_>>(), [(1, ExpiryClass::Expiring), (3, ExpiryClass::Expired)]);
+        assert!(log.due("local", &keys, now, &thresholds).is_empty(), "not twice");
+        // Thirteen days later key 1 is urgent: reported once more; key 2 is still fine.
+        let later = now + Duration::days(13);
+        let due = log.due("local", &keys, later, &thresholds);
+        assert_eq!(due.iter().map(|r| (r.key_id, r.class)).collect::<Vec<_>>(), [(1, ExpiryClass::Urgent)]);
+        // Another server's key with the same id is another key.
+        assert_eq!(log.due("https://kw.example.com", &keys[..1], now, &thresholds).len(), 1);
+    }
+
+    #[test]
+    fn the_log_survives_a_restart_and_a_damaged_one_is_kept_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reminders.json");
+        let now = Utc::now();
+        let mut log = NotifiedLog::load(&path).unwrap();
+        assert_eq!(log.due("local", &[key(1, 5, now)], now, &Thresholds::default()).len(), 1);
+        log.save(&path).unwrap();
+        let mut reloaded = NotifiedLog::load(&path).unwrap();
+        assert!(reloaded.due("local", &[key(1, 5, now)], now, &Thresholds::default()).is_empty());
+        std::fs::write(&path, "not json").unwrap();
+        assert!(NotifiedLog::load(&path).unwrap().reported.is_empty());
+        assert_eq!(std::fs::read_to_string(path.with_extension("json.bad")).unwrap(), "not json");
+    }
+}
