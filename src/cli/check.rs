@@ -40,9 +40,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
     let mut thresholds = context.config.thresholds;
     if let Some(within) = args.within {
-        thresholds = Thresholds { expiring_days: within.num_days().max(thresholds.urgent_days), ..thresholds };
+        thresholds = Thresholds {
+            expiring_days: within.num_days().max(thresholds.urgent_days),
+            ..thresholds
+        };
     }
-    let held = context.vault.accounts().map(|a| vault::held_key_ids(&a, &server)).unwrap_or_default();
+    let held = context
+        .vault
+        .accounts()
+        .map(|a| vault::held_key_ids(&a, &server))
+        .unwrap_or_default();
     let keys: Vec<_> = session
         .client
         .list_all_keys(&ListKeysQuery::default())
@@ -51,10 +58,19 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .filter(|k| k.user_id == session.me.user.id || held.contains(&k.id))
         .collect();
 
-    let mut report = Report { expiring: Vec::new(), expired: Vec::new() };
+    let mut report = Report {
+        expiring: Vec::new(),
+        expired: Vec::new(),
+    };
     for key in &keys {
-        let Some(class) = key_class(key, now, &thresholds) else { continue };
-        let item = KeyItem { key: key.clone(), held: held.contains(&key.id), class };
+        let Some(class) = key_class(key, now, &thresholds) else {
+            continue;
+        };
+        let item = KeyItem {
+            key: key.clone(),
+            held: held.contains(&key.id),
+            class,
+        };
         match class {
             ExpiryClass::Expired => report.expired.push(item),
             class if class.is_soon() => report.expiring.push(item),
@@ -64,7 +80,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     report.expiring.sort_by_key(|i| i.key.expires_at);
 
     if args.notify && context.config.notifications {
-        let label = if context.config.is_local() { "this computer" } else { server.as_str() };
+        let label = if context.config.is_local() {
+            "this computer"
+        } else {
+            server.as_str()
+        };
         let log_path = NotifiedLog::default_path(&super::data_dir()?);
         let sent = tokio::task::spawn_blocking({
             let keys = keys.clone();
@@ -84,11 +104,21 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         let mut text = String::new();
         for item in &report.expired {
-            text.push_str(&format!("expired   {:>5}  {}  ({})\n", item.key.id, item.key.name, relative_time(item.key.expires_at, now)));
+            text.push_str(&format!(
+                "expired   {:>5}  {}  ({})\n",
+                item.key.id,
+                item.key.name,
+                relative_time(item.key.expires_at, now)
+            ));
         }
         for item in &report.expiring {
             let class = item.class.as_str();
-            text.push_str(&format!("{class:<9} {:>5}  {}  (expires {})\n", item.key.id, item.key.name, relative_time(item.key.expires_at, now)));
+            text.push_str(&format!(
+                "{class:<9} {:>5}  {}  (expires {})\n",
+                item.key.id,
+                item.key.name,
+                relative_time(item.key.expires_at, now)
+            ));
         }
         text
     };

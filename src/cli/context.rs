@@ -11,10 +11,10 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use tokio::sync::OnceCell;
 
 use crate::api::KeyInfo;
-use crate::client::config::Config;
-use crate::client::session::{self, Session};
 use crate::api::ListKeysQuery;
 use crate::client::ApiClient;
+use crate::client::config::Config;
+use crate::client::session::{self, Session};
 use crate::server::LocalServer;
 use crate::vault::{KeyringVault, MemoryVault, Vault, VaultError};
 
@@ -35,7 +35,13 @@ impl Context {
             Ok(vault) => (Arc::new(vault), None),
             Err(err) => (Arc::new(MemoryVault::unavailable()), Some(err)),
         };
-        Ok(Context { config, config_path, vault, vault_error, local: OnceCell::new() })
+        Ok(Context {
+            config,
+            config_path,
+            vault,
+            vault_error,
+            local: OnceCell::new(),
+        })
     }
 
     /// The name keychain accounts use for the current server.
@@ -46,7 +52,8 @@ impl Context {
     /// Signs in to the current server.
     pub async fn session(&self) -> anyhow::Result<Session> {
         let session = if self.config.is_local() {
-            session::open_local(&self.local, &super::database_url(None)?, self.vault.clone()).await?
+            session::open_local(&self.local, &super::database_url(None)?, self.vault.clone())
+                .await?
         } else {
             session::open_remote(&self.config.current_server, self.vault.clone()).await?
         };
@@ -64,17 +71,31 @@ impl Context {
 /// The key a command names: an id, or a name that only one key has.
 pub async fn find_key(client: &ApiClient, id_or_name: &str) -> anyhow::Result<KeyInfo> {
     if let Ok(id) = id_or_name.parse::<i64>() {
-        return client.get_key(id).await.with_context(|| format!("key {id}"));
+        return client
+            .get_key(id)
+            .await
+            .with_context(|| format!("key {id}"));
     }
-    let query = ListKeysQuery { q: Some(id_or_name.to_string()), ..Default::default() };
-    let matches: Vec<KeyInfo> =
-        client.list_all_keys(&query).await?.into_iter().filter(|k| k.name == id_or_name).collect();
+    let query = ListKeysQuery {
+        q: Some(id_or_name.to_string()),
+        ..Default::default()
+    };
+    let matches: Vec<KeyInfo> = client
+        .list_all_keys(&query)
+        .await?
+        .into_iter()
+        .filter(|k| k.name == id_or_name)
+        .collect();
     match matches.as_slice() {
         [] => bail!("no key is named {id_or_name:?}"),
         [key] => Ok(key.clone()),
         several => {
             let ids: Vec<String> = several.iter().map(|k| k.id.to_string()).collect();
-            bail!("{} keys are named {id_or_name:?}: name one by id ({})", several.len(), ids.join(", "))
+            bail!(
+                "{} keys are named {id_or_name:?}: name one by id ({})",
+                several.len(),
+                ids.join(", ")
+            )
         }
     }
 }
@@ -82,14 +103,21 @@ pub async fn find_key(client: &ApiClient, id_or_name: &str) -> anyhow::Result<Ke
 /// `90d`, `24h`, `30m`, `45s`, or a plain number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let value: i64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 90d, 24h, 30m or 45s"))?;
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let value: i64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 90d, 24h, 30m or 45s"))?;
     match unit {
         "d" => Ok(Duration::days(value)),
         "h" => Ok(Duration::hours(value)),
         "m" => Ok(Duration::minutes(value)),
         "s" | "" => Ok(Duration::seconds(value)),
-        _ => Err(format!("{text:?} is not a duration like 90d, 24h, 30m or 45s")),
+        _ => Err(format!(
+            "{text:?} is not a duration like 90d, 24h, 30m or 45s"
+        )),
     }
 }
 
@@ -102,10 +130,15 @@ pub enum Expiry {
 
 pub fn parse_expiry(text: &str) -> Result<Expiry, String> {
     if let Ok(date) = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
-        let at = date.and_hms_opt(23, 59, 59).map(|t| t.and_utc()).ok_or("that date does not exist")?;
+        let at = date
+            .and_hms_opt(23, 59, 59)
+            .map(|t| t.and_utc())
+            .ok_or("that date does not exist")?;
         return Ok(Expiry::At(at));
     }
-    let duration = parse_duration(text).map_err(|_| format!("{text:?} is neither a number of days (90d) nor a date (YYYY-MM-DD)"))?;
+    let duration = parse_duration(text).map_err(|_| {
+        format!("{text:?} is neither a number of days (90d) nor a date (YYYY-MM-DD)")
+    })?;
     if duration.num_days() < 1 || duration.num_seconds() % 86_400 != 0 {
         return Err(format!("{text:?}: give whole days, for example 90d"));
     }

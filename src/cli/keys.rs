@@ -15,7 +15,9 @@ use chrono::{Duration, Utc};
 use serde::Serialize;
 
 use super::context::{Context, Expiry, confirm, find_key, parse_duration, parse_expiry};
-use crate::api::{CreateKeyRequest, KeyInfo, KeyStatus, ListKeysQuery, RotateKeyRequest, UpdateKeyRequest};
+use crate::api::{
+    CreateKeyRequest, KeyInfo, KeyStatus, ListKeysQuery, RotateKeyRequest, UpdateKeyRequest,
+};
 use crate::client::CopyFormat;
 use crate::reminders::{ExpiryClass, classify, relative_time};
 use crate::secret::Secret;
@@ -141,7 +143,9 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match &command {
         Command::Generate { print, .. } | Command::Rotate { print, .. } if !print => {
             if let Some(err) = &context.vault_error {
-                bail!("{err}: the new secret could not be kept; run again with --print to see it once");
+                bail!(
+                    "{err}: the new secret could not be kept; run again with --print to see it once"
+                );
             }
         }
         Command::Copy { .. } => {
@@ -157,7 +161,11 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
     let thresholds = context.config.thresholds;
     let held = |context: &Context| -> BTreeSet<i64> {
-        context.vault.accounts().map(|a| vault::held_key_ids(&a, &server)).unwrap_or_default()
+        context
+            .vault
+            .accounts()
+            .map(|a| vault::held_key_ids(&a, &server))
+            .unwrap_or_default()
     };
     let item = |key: KeyInfo, held: &BTreeSet<i64>| KeyItem {
         held: held.contains(&key.id),
@@ -165,39 +173,94 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         key,
     };
     match command {
-        Command::List { status, expiring, json } => {
-            let keys = client.list_all_keys(&ListKeysQuery { status, ..Default::default() }).await?;
+        Command::List {
+            status,
+            expiring,
+            json,
+        } => {
+            let keys = client
+                .list_all_keys(&ListKeysQuery {
+                    status,
+                    ..Default::default()
+                })
+                .await?;
             let keys: Vec<KeyInfo> = match expiring {
                 Some(days) => keys
                     .into_iter()
-                    .filter(|k| k.status != KeyStatus::Revoked && k.expires_at > now && k.expires_at <= now + Duration::days(days))
+                    .filter(|k| {
+                        k.status != KeyStatus::Revoked
+                            && k.expires_at > now
+                            && k.expires_at <= now + Duration::days(days)
+                    })
                     .collect(),
                 None => keys,
             };
             let held = held(&context);
             let items: Vec<KeyItem> = keys.into_iter().map(|k| item(k, &held)).collect();
-            print!("{}", if json { to_json(&items)? } else { table(&items, now) });
+            print!(
+                "{}",
+                if json {
+                    to_json(&items)?
+                } else {
+                    table(&items, now)
+                }
+            );
         }
         Command::Show { key, json } => {
             let key = find_key(client, &key).await?;
             let item = item(key, &held(&context));
-            print!("{}", if json { to_json(&item)? } else { details(&item, now) });
+            print!(
+                "{}",
+                if json {
+                    to_json(&item)?
+                } else {
+                    details(&item, now)
+                }
+            );
         }
-        Command::Generate { name, description, expires, copy, print, json } => {
-            let mut request = CreateKeyRequest { name, description, ..Default::default() };
+        Command::Generate {
+            name,
+            description,
+            expires,
+            copy,
+            print,
+            json,
+        } => {
+            let mut request = CreateKeyRequest {
+                name,
+                description,
+                ..Default::default()
+            };
             match expires {
                 Expiry::InDays(days) => request.expires_in_days = Some(days),
                 Expiry::At(at) => request.expires_at = Some(at),
             }
             let created = client.create_key(&request).await?;
             let stored = keep(&context, &server, created.key.id, &created.secret, print)?;
-            report_new_secret(&context, &created.key, &created.secret, stored, copy, print, json, "generated")?;
+            report_new_secret(
+                &context,
+                &created.key,
+                &created.secret,
+                stored,
+                copy,
+                print,
+                json,
+                "generated",
+            )?;
         }
-        Command::Copy { key, format, clear_after } => {
+        Command::Copy {
+            key,
+            format,
+            clear_after,
+        } => {
             let key = find_key(client, &key).await?;
             let account = vault::key_account(&server, key.id);
             let Some(secret) = context.vault.get(&account)? else {
-                bail!("the secret of key {} ({:?}) is not held in this computer's keychain", key.id, key.name);
+                bail!(
+                    "the secret of key {} ({:?}) is not held in this computer's keychain",
+                    key.id,
+                    key.name
+                );
             };
             let text = format.render(&secret, &key.name, client.base_url());
             let seconds = clear_after.unwrap_or(context.config.clipboard_clear_secs.max(1));
@@ -205,14 +268,31 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Revoke { key, yes } => {
             let key = find_key(client, &key).await?;
-            confirm(&format!("Revoke key {} {:?}? It stops working at once.", key.id, key.name), yes, "revoke")?;
+            confirm(
+                &format!(
+                    "Revoke key {} {:?}? It stops working at once.",
+                    key.id, key.name
+                ),
+                yes,
+                "revoke",
+            )?;
             let revoked = client.revoke_key(key.id).await?;
-            context.vault.delete(&vault::key_account(&server, key.id)).ok();
+            context
+                .vault
+                .delete(&vault::key_account(&server, key.id))
+                .ok();
             println!("revoked key {} {:?}", revoked.id, revoked.name);
         }
         Command::Enable { key } => set_enabled(client, &key, true).await?,
         Command::Disable { key } => set_enabled(client, &key, false).await?,
-        Command::Rotate { key, grace, expires, copy, print, json } => {
+        Command::Rotate {
+            key,
+            grace,
+            expires,
+            copy,
+            print,
+            json,
+        } => {
             let old = find_key(client, &key).await?;
             let request = RotateKeyRequest {
                 expires_in_days: expires.map(|d| d.num_days()),
@@ -221,43 +301,86 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let rotated = client.rotate_key(old.id, &request).await?;
             let stored = keep(&context, &server, rotated.key.id, &rotated.secret, print)?;
             if grace.num_seconds() == 0 {
-                context.vault.delete(&vault::key_account(&server, old.id)).ok();
+                context
+                    .vault
+                    .delete(&vault::key_account(&server, old.id))
+                    .ok();
             }
             let verb = if grace.num_seconds() == 0 {
                 format!("rotated key {} (revoked now) into", old.id)
             } else {
-                format!("rotated key {} (revoked {}) into", old.id, relative_time(now + grace, now))
+                format!(
+                    "rotated key {} (revoked {}) into",
+                    old.id,
+                    relative_time(now + grace, now)
+                )
             };
-            report_new_secret(&context, &rotated.key, &rotated.secret, stored, copy, print, json, &verb)?;
+            report_new_secret(
+                &context,
+                &rotated.key,
+                &rotated.secret,
+                stored,
+                copy,
+                print,
+                json,
+                &verb,
+            )?;
         }
         Command::Delete { key, yes } => {
             let key = find_key(client, &key).await?;
-            confirm(&format!("Delete key {} {:?} for good?", key.id, key.name), yes, "delete")?;
+            confirm(
+                &format!("Delete key {} {:?} for good?", key.id, key.name),
+                yes,
+                "delete",
+            )?;
             client.delete_key(key.id).await?;
-            context.vault.delete(&vault::key_account(&server, key.id)).ok();
+            context
+                .vault
+                .delete(&vault::key_account(&server, key.id))
+                .ok();
             println!("deleted key {} {:?}", key.id, key.name);
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn set_enabled(client: &crate::client::ApiClient, key: &str, enabled: bool) -> anyhow::Result<()> {
+async fn set_enabled(
+    client: &crate::client::ApiClient,
+    key: &str,
+    enabled: bool,
+) -> anyhow::Result<()> {
     let key = find_key(client, key).await?;
-    let request = UpdateKeyRequest { enabled: Some(enabled), ..Default::default() };
+    let request = UpdateKeyRequest {
+        enabled: Some(enabled),
+        ..Default::default()
+    };
     let key = client.update_key(key.id, &request).await?;
-    println!("{} key {} {:?}", if enabled { "enabled" } else { "disabled" }, key.id, key.name);
+    println!(
+        "{} key {} {:?}",
+        if enabled { "enabled" } else { "disabled" },
+        key.id,
+        key.name
+    );
     Ok(())
 }
 
 /// Puts a new secret into the keychain; with --print a failure is only a warning.
-fn keep(context: &Context, server: &str, id: i64, secret: &Secret, print: bool) -> anyhow::Result<bool> {
+fn keep(
+    context: &Context,
+    server: &str,
+    id: i64,
+    secret: &Secret,
+    print: bool,
+) -> anyhow::Result<bool> {
     match context.vault.set(&vault::key_account(server, id), secret) {
         Ok(()) => Ok(true),
         Err(err) if print => {
             eprintln!("keywarden: warning: {err}");
             Ok(false)
         }
-        Err(err) => Err(err).context("the key was created but its secret could not be kept; revoke it"),
+        Err(err) => {
+            Err(err).context("the key was created but its secret could not be kept; revoke it")
+        }
     }
 }
 
@@ -273,7 +396,11 @@ fn report_new_secret(
     verb: &str,
 ) -> anyhow::Result<()> {
     let output = if json {
-        to_json(&NewSecret { key, stored, secret: print.then(|| secret.expose()) })?
+        to_json(&NewSecret {
+            key,
+            stored,
+            secret: print.then(|| secret.expose()),
+        })?
     } else {
         let mut text = format!(
             "{verb} key {} {:?} ({}), expires {}{}\n",
@@ -281,7 +408,11 @@ fn report_new_secret(
             key.name,
             key.hint,
             key.expires_at.format("%Y-%m-%d"),
-            if stored { "; the secret is in the keychain" } else { "" }
+            if stored {
+                "; the secret is in the keychain"
+            } else {
+                ""
+            }
         );
         if print {
             text.push_str(secret.expose());
@@ -298,7 +429,9 @@ fn report_new_secret(
 
 /// Copies and keeps serving the clipboard (X11 needs a living owner) until the clear time.
 fn serve_clipboard(text: &Secret, seconds: u64) -> anyhow::Result<()> {
-    eprintln!("keywarden: copied to the clipboard; it is cleared in {seconds} s (this command waits until then)");
+    eprintln!(
+        "keywarden: copied to the clipboard; it is cleared in {seconds} s (this command waits until then)"
+    );
     let cleared = clipboard::copy_and_serve(text, StdDuration::from_secs(seconds))?;
     if cleared {
         eprintln!("keywarden: cleared the clipboard");
@@ -342,7 +475,11 @@ fn table(items: &[KeyItem], now: chrono::DateTime<Utc>) -> String {
     }
     let mut out = String::new();
     for row in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> = row.iter().zip(widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
@@ -355,15 +492,34 @@ fn details(item: &KeyItem, now: chrono::DateTime<Utc>) -> String {
         format!("id:          {}", key.id),
         format!("name:        {}", key.name),
         format!("description: {}", key.description),
-        format!("status:      {} ({})", key.status.as_str(), item.class.as_str()),
+        format!(
+            "status:      {} ({})",
+            key.status.as_str(),
+            item.class.as_str()
+        ),
         format!("key:         {}", key.hint),
-        format!("expires:     {} ({})", key.expires_at.to_rfc3339(), relative_time(key.expires_at, now)),
+        format!(
+            "expires:     {} ({})",
+            key.expires_at.to_rfc3339(),
+            relative_time(key.expires_at, now)
+        ),
         format!("created:     {}", key.created_at.to_rfc3339()),
-        format!("last used:   {}", key.last_used_at.map_or("never".into(), |at| at.to_rfc3339())),
+        format!(
+            "last used:   {}",
+            key.last_used_at
+                .map_or("never".into(), |at| at.to_rfc3339())
+        ),
         format!("owner:       user {}", key.user_id),
         format!("workspace:   {}", key.workspace_id),
         format!("scopes:      {}", key.scopes.join(", ")),
-        format!("keychain:    {}", if item.held { "held on this computer" } else { "not held here" }),
+        format!(
+            "keychain:    {}",
+            if item.held {
+                "held on this computer"
+            } else {
+                "not held here"
+            }
+        ),
     ];
     if let Some(at) = key.revoked_at {
         lines.push(format!("revoked:     {}", at.to_rfc3339()));

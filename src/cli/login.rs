@@ -51,9 +51,16 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
     if let Some(warning) = session.warning {
         bail!("{warning}");
     }
-    context.config.use_server(ServerEntry { url: url.clone(), email: session.me.user.email.clone() });
+    context.config.use_server(ServerEntry {
+        url: url.clone(),
+        email: session.me.user.email.clone(),
+    });
     context.save_config()?;
-    println!("signed in to {url} as {} ({})", session.me.user.email, session.me.role.as_str());
+    println!(
+        "signed in to {url} as {} ({})",
+        session.me.user.email,
+        session.me.role.as_str()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -89,7 +96,9 @@ pub async fn servers(args: ServersArgs) -> anyhow::Result<ExitCode> {
     if let Some(ServersCommand::Use { server }) = args.command {
         let server = server.trim_end_matches('/').to_string();
         if server != LOCAL_SERVER && !context.config.servers.iter().any(|s| s.url == server) {
-            bail!("{server:?} is not a known server: sign in with `keywarden login {server} --email …` first");
+            bail!(
+                "{server:?} is not a known server: sign in with `keywarden login {server} --email …` first"
+            );
         }
         context.config.current_server = server.clone();
         context.save_config()?;
@@ -97,7 +106,11 @@ pub async fn servers(args: ServersArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let config = &context.config;
-    let mut items = vec![ServerItem { name: LOCAL_SERVER.into(), email: None, current: config.is_local() }];
+    let mut items = vec![ServerItem {
+        name: LOCAL_SERVER.into(),
+        email: None,
+        current: config.is_local(),
+    }];
     items.extend(config.servers.iter().map(|s| ServerItem {
         name: s.url.clone(),
         email: Some(s.email.clone()),
@@ -110,7 +123,10 @@ pub async fn servers(args: ServersArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|i| {
                 let marker = if i.current { "*" } else { " " };
-                let who = i.email.as_deref().map_or_else(|| "(this computer)".to_string(), |e| format!("({e})"));
+                let who = i
+                    .email
+                    .as_deref()
+                    .map_or_else(|| "(this computer)".to_string(), |e| format!("({e})"));
                 format!("{marker} {} {who}\n", i.name)
             })
             .collect()

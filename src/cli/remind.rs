@@ -29,15 +29,24 @@ fn systemd_dir() -> anyhow::Result<PathBuf> {
 }
 
 fn autostart_file() -> anyhow::Result<PathBuf> {
-    Ok(config_dir()?.join("autostart").join(format!("{UNIT}.desktop")))
+    Ok(config_dir()?
+        .join("autostart")
+        .join(format!("{UNIT}.desktop")))
 }
 
 fn systemd_user_available() -> bool {
-    Process::new("systemctl").args(["--user", "show-environment"]).output().is_ok_and(|o| o.status.success())
+    Process::new("systemctl")
+        .args(["--user", "show-environment"])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn systemctl(args: &[&str]) -> anyhow::Result<()> {
-    let status = Process::new("systemctl").arg("--user").args(args).status().context("cannot run systemctl")?;
+    let status = Process::new("systemctl")
+        .arg("--user")
+        .args(args)
+        .status()
+        .context("cannot run systemctl")?;
     if !status.success() {
         bail!("`systemctl --user {}` failed", args.join(" "));
     }
@@ -70,7 +79,8 @@ pub fn autostart_entry(exe: &Path) -> String {
 
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
@@ -85,11 +95,17 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 write(&dir.join(format!("{UNIT}.timer")), &timer_unit())?;
                 systemctl(&["daemon-reload"])?;
                 systemctl(&["enable", "--now", &format!("{UNIT}.timer")])?;
-                println!("installed a daily systemd user timer: {}", dir.join(format!("{UNIT}.timer")).display());
+                println!(
+                    "installed a daily systemd user timer: {}",
+                    dir.join(format!("{UNIT}.timer")).display()
+                );
             } else {
                 let file = autostart_file()?;
                 write(&file, &autostart_entry(&exe))?;
-                println!("installed an autostart entry that checks at each login: {}", file.display());
+                println!(
+                    "installed an autostart entry that checks at each login: {}",
+                    file.display()
+                );
             }
         }
         Command::Uninstall => {
@@ -99,9 +115,14 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             if timer.exists() && systemd_user_available() {
                 let _ = systemctl(&["disable", "--now", &format!("{UNIT}.timer")]);
             }
-            for file in [timer, dir.join(format!("{UNIT}.service")), autostart_file()?] {
+            for file in [
+                timer,
+                dir.join(format!("{UNIT}.service")),
+                autostart_file()?,
+            ] {
                 if file.exists() {
-                    std::fs::remove_file(&file).with_context(|| format!("cannot remove {}", file.display()))?;
+                    std::fs::remove_file(&file)
+                        .with_context(|| format!("cannot remove {}", file.display()))?;
                     removed.push(file.display().to_string());
                 }
             }

@@ -22,8 +22,8 @@ use super::servers_dialog::servers_dialog_ui;
 use super::settings_screen::settings_screen_ui;
 use super::sign_in_dialog::sign_in_dialog_ui;
 use super::state::{
-    Action, Connected, Dialog, EXPIRY_DAYS, Filter, EditDraft, GenerateDraft, Overlap, RenewDraft, SecretShown, SignInDraft,
-    State, ViewPrefs, relative_time,
+    Action, Connected, Dialog, EXPIRY_DAYS, EditDraft, Filter, GenerateDraft, Overlap, RenewDraft,
+    SecretShown, SignInDraft, State, ViewPrefs, relative_time,
 };
 use super::status_bar::status_bar_ui;
 use super::theme;
@@ -34,8 +34,8 @@ use crate::api::{
 };
 use crate::client::config::{Config, LOCAL_SERVER, ServerEntry, ThemeChoice};
 use crate::client::session::{self, Session, SessionError};
-use crate::reminders::{ExpiryClass, key_class, notify};
 use crate::client::{ApiClient, ClientError, CopyFormat};
+use crate::reminders::{ExpiryClass, key_class, notify};
 use crate::secret::Secret;
 use crate::server::LocalServer;
 use crate::vault::clipboard::{ClipboardError, ClipboardService};
@@ -105,7 +105,14 @@ impl ConnectError {
 }
 
 fn connected(session: Session, server_url: String) -> (ApiClient, Connected, Option<String>) {
-    (session.client, Connected { me: session.me, server_url }, session.warning)
+    (
+        session.client,
+        Connected {
+            me: session.me,
+            server_url,
+        },
+        session.warning,
+    )
 }
 
 pub struct KeywardenApp {
@@ -218,18 +225,25 @@ impl KeywardenApp {
         let mut action = None;
         let soon = self.state.expiring_soon(now);
         if let Some(first) = soon.first() {
-            let class = key_class(first, now, &self.state.config.thresholds).unwrap_or(ExpiryClass::Expiring);
+            let class = key_class(first, now, &self.state.config.thresholds)
+                .unwrap_or(ExpiryClass::Expiring);
             ui.horizontal_wrapped(|ui| {
                 let count = match soon.len() {
                     1 => "1 key expires soon".to_string(),
                     n => format!("{n} keys expire soon"),
                 };
-                let text = format!("{count}: \"{}\" expires {}.", first.name, relative_time(first.expires_at, now));
+                let text = format!(
+                    "{count}: \"{}\" expires {}.",
+                    first.name,
+                    relative_time(first.expires_at, now)
+                );
                 ui.colored_label(theme::class_color(class), text);
                 if ui.button("Show expiring keys").clicked() {
                     action = Some(Action::SetFilter(Filter::Expiring));
                 }
-                if self.state.can_change() && ui.button(format!("Renew \"{}\"", first.name)).clicked() {
+                if self.state.can_change()
+                    && ui.button(format!("Renew \"{}\"", first.name)).clicked()
+                {
                     action = Some(Action::AskRenew(first.id));
                 }
             });
@@ -407,12 +421,21 @@ impl KeywardenApp {
                 }
             }
             Action::AskRenew(id) => {
-                if let Some(key) = state.key(id).filter(|k| k.revoked_at.is_none() && state.can_change()) {
+                if let Some(key) = state
+                    .key(id)
+                    .filter(|k| k.revoked_at.is_none() && state.can_change())
+                {
                     let lifetime = (key.expires_at - key.created_at).num_days();
                     // The preset closest to the old key's lifetime.
-                    let expires_in_days =
-                        EXPIRY_DAYS.into_iter().min_by_key(|d| (d - lifetime).abs()).unwrap_or(90);
-                    let draft = RenewDraft { key: key.clone(), expires_in_days, overlap: Overlap::Now };
+                    let expires_in_days = EXPIRY_DAYS
+                        .into_iter()
+                        .min_by_key(|d| (d - lifetime).abs())
+                        .unwrap_or(90);
+                    let draft = RenewDraft {
+                        key: key.clone(),
+                        expires_in_days,
+                        overlap: Overlap::Now,
+                    };
                     state.dialog = Some(Dialog::Renew(draft));
                 }
             }
@@ -598,8 +621,14 @@ impl KeywardenApp {
             let revoked_now = request.grace_seconds.unwrap_or(0) == 0;
             let result = match client.rotate_key(id, &request).await {
                 Ok(rotated) => {
-                    let stored =
-                        store_secret(vault.clone(), &server, rotated.key.id, &rotated.secret, store).await;
+                    let stored = store_secret(
+                        vault.clone(),
+                        &server,
+                        rotated.key.id,
+                        &rotated.secret,
+                        store,
+                    )
+                    .await;
                     // Revoked at once: the old secret is worthless now. With an overlap it stays
                     // until the revocation time; the first refresh after that removes it.
                     if revoked_now {
@@ -714,7 +743,10 @@ impl KeywardenApp {
                     ..Default::default()
                 })),
             };
-            Msg::Connected { server: url, result }
+            Msg::Connected {
+                server: url,
+                result,
+            }
         });
     }
 
@@ -824,7 +856,9 @@ impl KeywardenApp {
             Msg::Idle => {}
             Msg::Notified(result) => match result {
                 Ok(0) => {}
-                Ok(shown) => self.state.notify(format!("{shown} expiry reminder(s) sent")),
+                Ok(shown) => self
+                    .state
+                    .notify(format!("{shown} expiry reminder(s) sent")),
                 Err(err) => self.state.fail(err),
             },
             Msg::Members(members) => state.members = members,
@@ -909,7 +943,9 @@ impl KeywardenApp {
     /// Once both the keys and the keychain's contents are in: drops held secrets of keys that are
     /// revoked by now (a rotation's overlap ended), and sends the expiry reminders that are due.
     fn after_refresh(&mut self) {
-        let (Some(keys), true) = (self.state.keys.value(), self.held_loaded) else { return };
+        let (Some(keys), true) = (self.state.keys.value(), self.held_loaded) else {
+            return;
+        };
         let now = Utc::now();
         let revoked: Vec<i64> = keys
             .iter()
@@ -918,7 +954,9 @@ impl KeywardenApp {
             .collect();
         let mine_or_held: Vec<KeyInfo> = keys
             .iter()
-            .filter(|k| Some(k.user_id) == self.state.my_user_id() || self.state.held.contains(&k.id))
+            .filter(|k| {
+                Some(k.user_id) == self.state.my_user_id() || self.state.held.contains(&k.id)
+            })
             .cloned()
             .collect();
         for id in revoked {
@@ -930,10 +968,18 @@ impl KeywardenApp {
             });
         }
         let due = std::mem::take(&mut self.reminders_due);
-        let (true, true, Some(path)) = (due, self.state.config.notifications, self.reminders_path.clone()) else {
+        let (true, true, Some(path)) = (
+            due,
+            self.state.config.notifications,
+            self.reminders_path.clone(),
+        ) else {
             return;
         };
-        let server = if self.state.config.is_local() { "this computer".to_string() } else { self.state.server.clone() };
+        let server = if self.state.config.is_local() {
+            "this computer".to_string()
+        } else {
+            self.state.server.clone()
+        };
         let thresholds = self.state.config.thresholds;
         self.bridge.spawn_blocking(move || {
             let result = notify::notify_due(&path, &server, &mine_or_held, Utc::now(), &thresholds);

@@ -88,8 +88,13 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
                     status_badge_ui(ui, key, now, &state.config.thresholds);
                 });
                 row.col(|ui| {
-                    let class = key_class(key, now, &state.config.thresholds).unwrap_or(ExpiryClass::Ok);
-                    let text = format!("{} ({})", key.expires_at.format("%Y-%m-%d"), relative_time(key.expires_at, now));
+                    let class =
+                        key_class(key, now, &state.config.thresholds).unwrap_or(ExpiryClass::Ok);
+                    let text = format!(
+                        "{} ({})",
+                        key.expires_at.format("%Y-%m-%d"),
+                        relative_time(key.expires_at, now)
+                    );
                     match class {
                         ExpiryClass::Ok => ui.label(text),
                         _ => ui.label(egui::RichText::new(text).color(theme::class_color(class))),
@@ -159,12 +164,21 @@ fn sort_arrow_ui(ui: &mut egui::Ui, ascending: bool) {
 }
 
 /// The status, or for a live key its expiry class, in its colour.
-pub fn status_badge_ui(ui: &mut egui::Ui, key: &KeyInfo, now: DateTime<Utc>, thresholds: &Thresholds) {
+pub fn status_badge_ui(
+    ui: &mut egui::Ui,
+    key: &KeyInfo,
+    now: DateTime<Utc>,
+    thresholds: &Thresholds,
+) {
     let status = KeyStatus::derive(now, key.expires_at, key.enabled, key.revoked_at);
     let class = key_class(key, now, thresholds).unwrap_or(ExpiryClass::Ok);
     let text = match (status, class) {
         (KeyStatus::Active, class) if class.is_soon() => class.as_str(),
         _ => status.as_str(),
     };
-    ui.label(egui::RichText::new(text).color(theme::status_color(status, class)).strong());
+    ui.label(
+        egui::RichText::new(text)
+            .color(theme::status_color(status, class))
+            .strong(),
+    );
 }

@@ -10,7 +10,10 @@ pub const RENEW: &str = "Yes, rotate";
 pub fn renew_dialog_ui(ctx: &egui::Context, draft: &mut RenewDraft) -> Option<Action> {
     let (action, close) = modal_ui(ctx, "Rotate or renew key", |ui| {
         let key = &draft.key;
-        ui.label(format!("Replace \"{}\" with a new key with the same name, description and scopes.", key.name));
+        ui.label(format!(
+            "Replace \"{}\" with a new key with the same name, description and scopes.",
+            key.name
+        ));
         if !key.description.is_empty() {
             ui.label(format!("Description: {}", key.description));
         }
@@ -44,5 +47,9 @@ pub fn renew_dialog_ui(ctx: &egui::Context, draft: &mut RenewDraft) -> Option<Ac
         });
         action
     });
-    if close { Some(Action::CloseDialog) } else { action }
+    if close {
+        Some(Action::CloseDialog)
+    } else {
+        action
+    }
 }

@@ -291,7 +291,9 @@ impl State {
             .map(|keys| {
                 keys.iter()
                     .filter(|k| Some(k.user_id) == me || self.held.contains(&k.id))
-                    .filter(|k| key_class(k, now, &self.config.thresholds).is_some_and(ExpiryClass::is_soon))
+                    .filter(|k| {
+                        key_class(k, now, &self.config.thresholds).is_some_and(ExpiryClass::is_soon)
+                    })
                     .collect()
             })
             .unwrap_or_default();

@@ -19,7 +19,11 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Thresholds { expiring_days: 30, urgent_days: 7, critical_days: 1 }
+        Thresholds {
+            expiring_days: 30,
+            urgent_days: 7,
+            critical_days: 1,
+        }
     }
 }
 
@@ -46,13 +50,20 @@ impl ExpiryClass {
 
     /// Expiring, urgent or critical: not expired yet, but soon.
     pub fn is_soon(self) -> bool {
-        matches!(self, ExpiryClass::Expiring | ExpiryClass::Urgent | ExpiryClass::Critical)
+        matches!(
+            self,
+            ExpiryClass::Expiring | ExpiryClass::Urgent | ExpiryClass::Critical
+        )
     }
 }
 
 /// The class of a key expiring at `expires_at`, seen at `now`. A key with exactly N days left is
 /// within N days; a key at its expiry instant is expired.
-pub fn classify(expires_at: DateTime<Utc>, now: DateTime<Utc>, thresholds: &Thresholds) -> ExpiryClass {
+pub fn classify(
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    thresholds: &Thresholds,
+) -> ExpiryClass {
     let left = expires_at - now;
     if left <= Duration::zero() {
         ExpiryClass::Expired
@@ -68,8 +79,13 @@ pub fn classify(expires_at: DateTime<Utc>, now: DateTime<Utc>, thresholds: &Thre
 }
 
 /// The class that matters for reminders: revoked keys need none, whatever their expiry.
-pub fn key_class(key: &KeyInfo, now: DateTime<Utc>, thresholds: &Thresholds) -> Option<ExpiryClass> {
-    let revoked = KeyStatus::derive(now, key.expires_at, key.enabled, key.revoked_at) == KeyStatus::Revoked;
+pub fn key_class(
+    key: &KeyInfo,
+    now: DateTime<Utc>,
+    thresholds: &Thresholds,
+) -> Option<ExpiryClass> {
+    let revoked =
+        KeyStatus::derive(now, key.expires_at, key.enabled, key.revoked_at) == KeyStatus::Revoked;
     (!revoked).then(|| classify(key.expires_at, now, thresholds))
 }
 
@@ -96,29 +112,63 @@ mod tests {
         assert_eq!(class_at(Duration::days(1) + second), ExpiryClass::Urgent);
         assert_eq!(class_at(Duration::days(1)), ExpiryClass::Critical);
         assert_eq!(class_at(second), ExpiryClass::Critical);
-        assert_eq!(class_at(Duration::zero()), ExpiryClass::Expired, "exactly at expiry");
+        assert_eq!(
+            class_at(Duration::zero()),
+            ExpiryClass::Expired,
+            "exactly at expiry"
+        );
         assert_eq!(class_at(-Duration::days(3)), ExpiryClass::Expired);
     }
 
     #[test]
     fn thresholds_are_configurable() {
         let now = Utc::now();
-        let custom = Thresholds { expiring_days: 60, urgent_days: 14, critical_days: 3 };
-        assert_eq!(classify(now + Duration::days(45), now, &custom), ExpiryClass::Expiring);
-        assert_eq!(classify(now + Duration::days(10), now, &custom), ExpiryClass::Urgent);
-        assert_eq!(classify(now + Duration::days(2), now, &custom), ExpiryClass::Critical);
+        let custom = Thresholds {
+            expiring_days: 60,
+            urgent_days: 14,
+            critical_days: 3,
+        };
+        assert_eq!(
+            classify(now + Duration::days(45), now, &custom),
+            ExpiryClass::Expiring
+        );
+        assert_eq!(
+            classify(now + Duration::days(10), now, &custom),
+            ExpiryClass::Urgent
+        );
+        assert_eq!(
+            classify(now + Duration::days(2), now, &custom),
+            ExpiryClass::Critical
+        );
     }
 
     #[test]
     fn time_zones_do_not_move_the_boundary() {
         // 2027-03-01 00:00 in UTC+14 is 2027-02-28 10:00 UTC.
-        let expires = FixedOffset::east_opt(14 * 3600).unwrap().with_ymd_and_hms(2027, 3, 1, 0, 0, 0).unwrap();
-        let now = FixedOffset::west_opt(10 * 3600).unwrap().with_ymd_and_hms(2027, 1, 29, 0, 0, 0).unwrap();
+        let expires = FixedOffset::east_opt(14 * 3600)
+            .unwrap()
+            .with_ymd_and_hms(2027, 3, 1, 0, 0, 0)
+            .unwrap();
+        let now = FixedOffset::west_opt(10 * 3600)
+            .unwrap()
+            .with_ymd_and_hms(2027, 1, 29, 0, 0, 0)
+            .unwrap();
         // 30 days and 20 hours apart, whatever the offsets say.
-        let class = classify(expires.with_timezone(&Utc), now.with_timezone(&Utc), &Thresholds::default());
+        let class = classify(
+            expires.with_timezone(&Utc),
+            now.with_timezone(&Utc),
+            &Thresholds::default(),
+        );
         assert_eq!(class, ExpiryClass::Ok);
         let later = now + Duration::hours(20);
-        assert_eq!(classify(expires.with_timezone(&Utc), later.with_timezone(&Utc), &Thresholds::default()), ExpiryClass::Expiring);
+        assert_eq!(
+            classify(
+                expires.with_timezone(&Utc),
+                later.with_timezone(&Utc),
+                &Thresholds::default()
+            ),
+            ExpiryClass::Expiring
+        );
     }
 }
 
@@ -130,7 +180,11 @@ pub fn time_left(at: DateTime<Utc>) -> String {
 /// How long until (or since) `at`, as people say it: "in 6 days", "3 hours ago".
 pub fn relative_time(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let delta = at - now;
-    let (amount, future) = if delta >= Duration::zero() { (delta, true) } else { (-delta, false) };
+    let (amount, future) = if delta >= Duration::zero() {
+        (delta, true)
+    } else {
+        (-delta, false)
+    };
     let text = if amount.num_days() >= 2 {
         format!("{} days", amount.num_days())
     } else if amount.num_hours() >= 2 {
@@ -138,9 +192,17 @@ pub fn relative_time(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     } else if amount.num_minutes() >= 2 {
         format!("{} minutes", amount.num_minutes())
     } else {
-        return if future { "in a moment".into() } else { "just now".into() };
+        return if future {
+            "in a moment".into()
+        } else {
+            "just now".into()
+        };
     };
-    if future { format!("in {text}") } else { format!("{text} ago") }
+    if future {
+        format!("in {text}")
+    } else {
+        format!("{text} ago")
+    }
 }
 
 #[cfg(test)]
@@ -150,8 +212,14 @@ mod relative_time_tests {
     #[test]
     fn relative_times_read_naturally() {
         let now = Utc::now();
-        assert_eq!(relative_time(now + Duration::days(6) + Duration::hours(1), now), "in 6 days");
+        assert_eq!(
+            relative_time(now + Duration::days(6) + Duration::hours(1), now),
+            "in 6 days"
+        );
         assert_eq!(relative_time(now - Duration::hours(3), now), "3 hours ago");
-        assert_eq!(relative_time(now + Duration::seconds(20), now), "in a moment");
+        assert_eq!(
+            relative_time(now + Duration::seconds(20), now),
+            "in a moment"
+        );
     }
 }

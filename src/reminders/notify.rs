@@ -14,7 +14,10 @@ use crate::api::KeyInfo;
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
     #[error("cannot read or write {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot show a desktop notification (is a notification daemon running?): {0}")]
     Desktop(String),
 }
@@ -33,12 +36,19 @@ impl Reminder {
     pub fn summary(&self) -> String {
         match self.class {
             ExpiryClass::Expired => format!("API key \"{}\" has expired", self.name),
-            _ => format!("API key \"{}\" expires {}", self.name, crate::reminders::time_left(self.expires_at)),
+            _ => format!(
+                "API key \"{}\" expires {}",
+                self.name,
+                crate::reminders::time_left(self.expires_at)
+            ),
         }
     }
 
     pub fn body(&self) -> String {
-        format!("On {}. Renew it in Keywarden (Rotate), or with `keywarden keys rotate {}`.", self.server, self.key_id)
+        format!(
+            "On {}. Renew it in Keywarden (Rotate), or with `keywarden keys rotate {}`.",
+            self.server, self.key_id
+        )
     }
 }
 
@@ -56,7 +66,10 @@ impl NotifiedLog {
     /// The log at `path`; empty when there is none. A damaged file is moved aside (`.bad`) so
     /// nothing is lost, and reminders start afresh.
     pub fn load(path: &Path) -> Result<NotifiedLog, NotifyError> {
-        let io = |source| NotifyError::Io { path: path.to_path_buf(), source };
+        let io = |source| NotifyError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         match std::fs::read(path) {
             Ok(bytes) => match serde_json::from_slice(&bytes) {
                 Ok(log) => Ok(log),
@@ -71,7 +84,10 @@ impl NotifiedLog {
     }
 
     pub fn save(&self, path: &Path) -> Result<(), NotifyError> {
-        let io = |source| NotifyError::Io { path: path.to_path_buf(), source };
+        let io = |source| NotifyError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
@@ -83,12 +99,25 @@ impl NotifiedLog {
 
     /// The reminders due for `keys` of `server` at `now`, marked as reported. Only the current class
     /// is reported: a key that went from ok to critical while nothing ran gets one notification.
-    pub fn due(&mut self, server: &str, keys: &[KeyInfo], now: DateTime<Utc>, thresholds: &Thresholds) -> Vec<Reminder> {
+    pub fn due(
+        &mut self,
+        server: &str,
+        keys: &[KeyInfo],
+        now: DateTime<Utc>,
+        thresholds: &Thresholds,
+    ) -> Vec<Reminder> {
         let mut due = Vec::new();
         for key in keys {
-            let Some(class) = key_class(key, now, thresholds).filter(|c| *c != ExpiryClass::Ok) else { continue };
+            let Some(class) = key_class(key, now, thresholds).filter(|c| *c != ExpiryClass::Ok)
+            else {
+                continue;
+            };
             let entry = format!("{} on {server}", key.id);
-            if self.reported.get(&entry).is_some_and(|reported| *reported >= class) {
+            if self
+                .reported
+                .get(&entry)
+                .is_some_and(|reported| *reported >= class)
+            {
                 continue;
             }
             self.reported.insert(entry, class);
@@ -111,12 +140,19 @@ pub fn show(reminder: &Reminder) -> Result<(), NotifyError> {
         _ => notify_rust::Urgency::Normal,
     };
     let mut notification = notify_rust::Notification::new();
-    notification.appname("Keywarden").summary(&reminder.summary()).body(&reminder.body()).icon("keywarden");
+    notification
+        .appname("Keywarden")
+        .summary(&reminder.summary())
+        .body(&reminder.body())
+        .icon("keywarden");
     #[cfg(all(unix, not(target_os = "macos")))]
     notification.urgency(urgency);
     #[cfg(not(all(unix, not(target_os = "macos"))))]
     let _ = urgency;
-    notification.show().map(drop).map_err(|err| NotifyError::Desktop(err.to_string()))
+    notification
+        .show()
+        .map(drop)
+        .map_err(|err| NotifyError::Desktop(err.to_string()))
 }
 
 /// Loads the log, shows what is due, saves the log. Returns how many were shown.
@@ -169,14 +205,27 @@ mod tests {
         let mut log = NotifiedLog::default();
         let keys = vec![key(1, 20, now), key(2, 100, now), key(3, -1, now)];
         let due = log.due("local", &keys, now, &thresholds);
-        assert_eq!(due.iter().map(|r| (r.key_id, r.class)).collect::<Vec<_>>(), [(1, ExpiryClass::Expiring), (3, ExpiryClass::Expired)]);
-        assert!(log.due("local", &keys, now, &thresholds).is_empty(), "not twice");
+        assert_eq!(
+            due.iter().map(|r| (r.key_id, r.class)).collect::<Vec<_>>(),
+            [(1, ExpiryClass::Expiring), (3, ExpiryClass::Expired)]
+        );
+        assert!(
+            log.due("local", &keys, now, &thresholds).is_empty(),
+            "not twice"
+        );
         // Thirteen days later key 1 is urgent: reported once more; key 2 is still fine.
         let later = now + Duration::days(13);
         let due = log.due("local", &keys, later, &thresholds);
-        assert_eq!(due.iter().map(|r| (r.key_id, r.class)).collect::<Vec<_>>(), [(1, ExpiryClass::Urgent)]);
+        assert_eq!(
+            due.iter().map(|r| (r.key_id, r.class)).collect::<Vec<_>>(),
+            [(1, ExpiryClass::Urgent)]
+        );
         // Another server's key with the same id is another key.
-        assert_eq!(log.due("https://kw.example.com", &keys[..1], now, &thresholds).len(), 1);
+        assert_eq!(
+            log.due("https://kw.example.com", &keys[..1], now, &thresholds)
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -185,12 +234,23 @@ mod tests {
         let path = dir.path().join("reminders.json");
         let now = Utc::now();
         let mut log = NotifiedLog::load(&path).unwrap();
-        assert_eq!(log.due("local", &[key(1, 5, now)], now, &Thresholds::default()).len(), 1);
+        assert_eq!(
+            log.due("local", &[key(1, 5, now)], now, &Thresholds::default())
+                .len(),
+            1
+        );
         log.save(&path).unwrap();
         let mut reloaded = NotifiedLog::load(&path).unwrap();
-        assert!(reloaded.due("local", &[key(1, 5, now)], now, &Thresholds::default()).is_empty());
+        assert!(
+            reloaded
+                .due("local", &[key(1, 5, now)], now, &Thresholds::default())
+                .is_empty()
+        );
         std::fs::write(&path, "not json").unwrap();
         assert!(NotifiedLog::load(&path).unwrap().reported.is_empty());
-        assert_eq!(std::fs::read_to_string(path.with_extension("json.bad")).unwrap(), "not json");
+        assert_eq!(
+            std::fs::read_to_string(path.with_extension("json.bad")).unwrap(),
+            "not json"
+        );
     }
 }

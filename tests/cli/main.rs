@@ -1,0 +1,553 @@
+//! The command line, run as a user runs it: the built binary against a real server on loopback,
+//! with the real keychain, clipboard and notification daemon of the private session tests/run.sh
+//! sets up, and its own config and data directories.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use keywarden::api::Role;
+use keywarden::key::{self, TokenKind};
+use keywarden::secret::Secret;
+use keywarden::server::store::{AuditContext, NewKey, Store};
+use keywarden::server::{self, LocalServer, accounts};
+use serde_json::Value;
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_keywarden");
+const PASSWORD: &str = "cli test password";
+
+/// A remote server with one member, and a home (config and data directories) for the command line.
+struct Setup {
+    runtime: tokio::runtime::Runtime,
+    server: Option<LocalServer>,
+    store: Arc<dyn Store>,
+    url: String,
+    user_id: i64,
+    workspace_id: i64,
+    home: TempDir,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let (server, store, user) = runtime.block_on(async {
+            let url = format!("sqlite://{}", home.path().join("remote.db").display());
+            let store = server::open_store(&url).await.unwrap();
+            let workspace = accounts::ensure_workspace(store.as_ref(), "team")
+                .await
+                .unwrap();
+            let user = accounts::create_user(
+                store.as_ref(),
+                "dev@example.com",
+                &Secret::new(PASSWORD),
+                Role::Member,
+                workspace,
+            )
+            .await
+            .unwrap();
+            (
+                server::spawn_local(store.clone(), Default::default())
+                    .await
+                    .unwrap(),
+                store,
+                user,
+            )
+        });
+        let url = server.base_url();
+        Setup {
+            runtime,
+            server: Some(server),
+            store,
+            url,
+            user_id: user.id,
+            workspace_id: user.default_workspace_id,
+            home,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
+            .env("XDG_DATA_HOME", self.home.path().join("data"))
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn login(&self) {
+        let out = self.run_with_stdin(
+            &["login", &self.url, "--email", "dev@example.com"],
+            &format!("{PASSWORD}\n"),
+        );
+        assert!(out.status.success(), "login: {}", stderr(&out));
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{args:?} printed no JSON: {}", stdout(&out)))
+    }
+
+    /// A key straight into the database, for expiries the API refuses (already past).
+    fn insert_key(&self, name: &str, expires_in: Duration) -> i64 {
+        let secret = key::generate(TokenKind::ApiKey);
+        let now = Utc::now();
+        let new = NewKey {
+            hash: key::hash(secret.expose()),
+            hint: key::display_hint(secret.expose()),
+            name: name.into(),
+            description: String::new(),
+            workspace_id: self.workspace_id,
+            user_id: self.user_id,
+            created_at: now - Duration::days(300),
+            expires_at: now + expires_in,
+            scopes: vec![],
+            replaces: None,
+        };
+        let audit = AuditContext {
+            actor_user_id: Some(self.user_id),
+            ip: None,
+            at: now,
+        };
+        self.runtime
+            .block_on(self.store.insert_key(new, audit))
+            .unwrap()
+            .id
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.home.path().join("data/keywarden")
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            let _ = self.runtime.block_on(server.shutdown());
+        }
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn assert_one_line_error(out: &Output, contains: &str) {
+    assert!(
+        !out.status.success(),
+        "expected a failure, got: {}",
+        stdout(out)
+    );
+    let err = stderr(out);
+    assert!(
+        err.contains(contains),
+        "stderr should say {contains:?}: {err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(
+        stdout(out).is_empty(),
+        "nothing printed half: {}",
+        stdout(out)
+    );
+}
+
+#[test]
+fn login_servers_and_logout() {
+    let setup = Setup::new();
+    let wrong = setup.run_with_stdin(
+        &["login", &setup.url, "--email", "dev@example.com"],
+        "wrong password\n",
+    );
+    assert_one_line_error(&wrong, "wrong email or password");
+    setup.login();
+    let servers = setup.json(&["servers", "--json"]);
+    assert_eq!(servers[0]["name"], "local");
+    assert_eq!(servers[1]["name"], setup.url.as_str());
+    assert_eq!(servers[1]["email"], "dev@example.com");
+    assert_eq!(servers[1]["current"], true);
+    let config =
+        std::fs::read_to_string(setup.home.path().join("config/keywarden/config.toml")).unwrap();
+    assert!(
+        config.contains(&setup.url) && !config.contains("kws_"),
+        "server list without secrets: {config}"
+    );
+
+    let use_local = setup.run(&["servers", "use", "local"]);
+    assert!(use_local.status.success());
+    assert_eq!(setup.json(&["servers", "--json"])[0]["current"], true);
+    assert_one_line_error(
+        &setup.run(&["servers", "use", "http://nowhere.example"]),
+        "not a known server",
+    );
+    assert!(setup.run(&["servers", "use", &setup.url]).status.success());
+
+    let out = setup.run(&["logout"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("signed out"));
+    assert_eq!(
+        setup.json(&["servers", "--json"])[0]["current"],
+        true,
+        "back on the local server"
+    );
+    // The session is gone: using the remote again asks to sign in.
+    assert!(setup.run(&["servers", "use", &setup.url]).status.success());
+    assert_one_line_error(&setup.run(&["keys", "list"]), "sign in to");
+}
+
+#[test]
+fn every_keys_subcommand_with_json_shapes() {
+    let setup = Setup::new();
+    setup.login();
+
+    let created = setup.json(&[
+        "keys",
+        "generate",
+        "--name",
+        "billing",
+        "--description",
+        "invoices",
+        "--expires",
+        "20d",
+        "--json",
+    ]);
+    assert_eq!(created["stored"], true);
+    assert!(created.get("secret").is_none(), "no secret without --print");
+    let id = created["key"]["id"].as_i64().unwrap();
+    assert_eq!(created["key"]["name"], "billing");
+    let printed = setup.json(&[
+        "keys",
+        "generate",
+        "--name",
+        "printed",
+        "--expires",
+        "2027-01-15",
+        "--print",
+        "--json",
+    ]);
+    let secret = printed["secret"].as_str().unwrap();
+    assert!(key::parse(TokenKind::ApiKey, secret).is_ok());
+    assert!(
+        printed["key"]["expires_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2027-01-15T23:59:59")
+    );
+    let human = setup.run(&["keys", "generate", "--name", "quiet"]);
+    assert!(
+        stdout(&human).contains("generated key"),
+        "{}",
+        stdout(&human)
+    );
+    assert!(
+        !stdout(&human)
+            .lines()
+            .any(|l| key::parse(TokenKind::ApiKey, l.trim()).is_ok()),
+        "no secret printed"
+    );
+
+    let list = setup.json(&["keys", "list", "--json"]);
+    let items = list.as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    for field in [
+        "id",
+        "name",
+        "description",
+        "status",
+        "expires_at",
+        "created_at",
+        "hint",
+        "held",
+        "class",
+        "scopes",
+    ] {
+        assert!(
+            items[0].get(field).is_some(),
+            "keys list --json has {field}: {}",
+            items[0]
+        );
+    }
+    let billing = items.iter().find(|k| k["id"] == id).unwrap();
+    assert_eq!(
+        (billing["held"].as_bool(), billing["class"].as_str()),
+        (Some(true), Some("expiring"))
+    );
+    assert_eq!(
+        setup
+            .json(&["keys", "list", "--expiring", "30", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let table = stdout(&setup.run(&["keys", "list"]));
+    assert!(
+        table.starts_with("ID") && table.contains("billing") && table.contains("expiring"),
+        "{table}"
+    );
+
+    assert_eq!(setup.json(&["keys", "show", "billing", "--json"])["id"], id);
+    assert_eq!(
+        setup.json(&["keys", "show", &id.to_string(), "--json"])["description"],
+        "invoices"
+    );
+    assert_one_line_error(&setup.run(&["keys", "show", "nope"]), "no key is named");
+
+    assert!(stdout(&setup.run(&["keys", "disable", "billing"])).contains("disabled key"));
+    assert_eq!(
+        setup
+            .json(&["keys", "list", "--status", "disabled", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(stdout(&setup.run(&["keys", "enable", "billing"])).contains("enabled key"));
+
+    let rotated = setup.json(&["keys", "rotate", "billing", "--grace", "1h", "--json"]);
+    let new_id = rotated["key"]["id"].as_i64().unwrap();
+    assert_eq!(rotated["key"]["replaces"], id);
+    let old = setup.json(&["keys", "show", &id.to_string(), "--json"]);
+    assert_eq!(
+        old["status"], "active",
+        "the old key works during the overlap"
+    );
+    let revokes_at: chrono::DateTime<Utc> = old["revoked_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        (revokes_at - Utc::now() - Duration::hours(1))
+            .num_seconds()
+            .abs()
+            < 60
+    );
+
+    let refused = setup.run(&["keys", "revoke", &new_id.to_string()]);
+    assert_one_line_error(&refused, "without --yes");
+    assert_eq!(
+        setup.json(&["keys", "show", &new_id.to_string(), "--json"])["status"],
+        "active",
+        "nothing changed"
+    );
+    let revoked = setup.run(&["keys", "revoke", &new_id.to_string(), "--yes"]);
+    assert!(
+        stdout(&revoked).contains("revoked key"),
+        "{}",
+        stderr(&revoked)
+    );
+    assert_eq!(
+        setup.json(&["keys", "show", &new_id.to_string(), "--json"])["held"],
+        false,
+        "secret left the keychain"
+    );
+    assert_one_line_error(&setup.run(&["keys", "delete", "printed"]), "without --yes");
+    assert!(
+        setup
+            .run(&["keys", "delete", "printed", "--yes"])
+            .status
+            .success()
+    );
+    assert_one_line_error(&setup.run(&["keys", "show", "printed"]), "no key is named");
+    assert_one_line_error(&setup.run(&["keys", "copy", "printed"]), "no key is named");
+}
+
+#[test]
+fn copy_serves_the_clipboard_then_clears_it() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "this test needs an X11 display: run it through tests/run.sh"
+    );
+    let setup = Setup::new();
+    setup.login();
+    let printed = setup.json(&["keys", "generate", "--name", "stripe", "--print", "--json"]);
+    let secret = printed["secret"].as_str().unwrap().to_string();
+    let child = setup
+        .command(&[
+            "keys",
+            "copy",
+            "stripe",
+            "--as",
+            "header",
+            "--clear-after",
+            "2",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let held = Command::new("xclip")
+        .args(["-selection", "clipboard", "-o"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&held),
+        format!("Authorization: Bearer {secret}"),
+        "served while the command waits"
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("cleared the clipboard"),
+        "and says so: {}",
+        stderr(&out)
+    );
+    let after = Command::new("xclip")
+        .args(["-selection", "clipboard", "-o"])
+        .output()
+        .unwrap();
+    assert_ne!(stdout(&after), format!("Authorization: Bearer {secret}"));
+}
+
+#[test]
+fn check_exit_codes_and_json() {
+    let setup = Setup::new();
+    setup.login();
+    let fine = setup.run(&["check"]);
+    assert_eq!(fine.status.code(), Some(0), "{}", stderr(&fine));
+    assert!(stdout(&fine).contains("no key expires"));
+    setup.json(&[
+        "keys",
+        "generate",
+        "--name",
+        "far",
+        "--expires",
+        "200d",
+        "--json",
+    ]);
+    assert_eq!(setup.run(&["check"]).status.code(), Some(0));
+    assert_eq!(
+        setup.run(&["check", "--within", "250d"]).status.code(),
+        Some(1),
+        "--within widens the window"
+    );
+
+    setup.json(&[
+        "keys",
+        "generate",
+        "--name",
+        "soon",
+        "--expires",
+        "10d",
+        "--json",
+    ]);
+    let expiring = setup.run(&["check", "--json"]);
+    assert_eq!(expiring.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&expiring.stdout).unwrap();
+    assert_eq!(report["expiring"][0]["name"], "soon");
+    assert_eq!(report["expiring"][0]["class"], "expiring");
+    assert_eq!(report["expired"].as_array().unwrap().len(), 0);
+
+    setup.insert_key("gone", -Duration::days(2));
+    let expired = setup.run(&["check"]);
+    assert_eq!(expired.status.code(), Some(2));
+    assert!(stdout(&expired).contains("expired") && stdout(&expired).contains("gone"));
+}
+
+fn notifications_about(name: &str) -> usize {
+    let runtime_dir =
+        std::env::var("XDG_RUNTIME_DIR").expect("XDG_RUNTIME_DIR is set by tests/run.sh");
+    let log = std::fs::read_to_string(PathBuf::from(runtime_dir).join("dunst.log"))
+        .expect("this test needs the dunst notification daemon started by tests/run.sh");
+    log.lines()
+        .filter(|l| l.trim_start().starts_with("summary:") && l.contains(&format!("\"{name}\"")))
+        .count()
+}
+
+#[test]
+fn check_notify_tells_once_per_threshold_across_runs() {
+    let setup = Setup::new();
+    setup.login();
+    let name = format!("notify-{}", std::process::id());
+    let id = setup.insert_key(&name, Duration::days(20));
+    let critical = format!("{name}-critical");
+    setup.insert_key(&critical, Duration::hours(12));
+    for _ in 0..3 {
+        let out = setup.run(&["check", "--notify"]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        notifications_about(&name),
+        1,
+        "one notification for the expiring key over three runs"
+    );
+    assert_eq!(
+        notifications_about(&critical),
+        1,
+        "a key found already critical is reported once"
+    );
+    let log = std::fs::read_to_string(setup.data_dir().join("reminders.json")).unwrap();
+    assert!(
+        log.contains(&format!("{id} on {}", setup.url)) && !log.contains("kw_"),
+        "{log}"
+    );
+}
+
+#[test]
+fn the_local_server_works_from_the_command_line_on_the_apps_database() {
+    let setup = Setup::new();
+    let created = setup.json(&["keys", "generate", "--name", "local one", "--json"]);
+    assert_eq!(created["stored"], true);
+    let list = setup.json(&["keys", "list", "--json"]);
+    assert_eq!(
+        list[0]["name"], "local one",
+        "a second process finds it in the same database"
+    );
+    assert!(
+        setup.data_dir().join("server.db").exists(),
+        "the app's database: {:?}",
+        setup.data_dir()
+    );
+}
+
+#[test]
+fn remind_install_and_uninstall() {
+    let setup = Setup::new();
+    let out = setup.run(&["remind", "install", "--autostart"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let entry = setup
+        .home
+        .path()
+        .join("config/autostart/keywarden-check.desktop");
+    let text = std::fs::read_to_string(&entry).unwrap();
+    assert!(
+        text.contains("check --notify") && text.contains(BIN),
+        "{text}"
+    );
+    let out = setup.run(&["remind", "uninstall"]);
+    assert!(out.status.success() && stdout(&out).contains("removed"));
+    assert!(!entry.exists());
+    assert!(stdout(&setup.run(&["remind", "uninstall"])).contains("no daily check"));
+}
