@@ -1,4 +1,4 @@
-//! Preferences: clipboard clearing, keeping secrets in the keychain, theme.
+//! Preferences: clipboard clearing, keeping secrets in the keychain, reminders, theme.
 
 use super::modal::modal_ui;
 use super::state::Action;

@@ -9,3 +9,4 @@ mod errors;
 mod flows;
 mod keychain;
 mod leaks;
+mod reminders;
