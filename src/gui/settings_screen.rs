@@ -15,6 +15,22 @@ pub fn settings_screen_ui(ctx: &egui::Context, draft: &mut Config) -> Option<Act
             &mut draft.store_secrets,
             "Store new secrets in the OS keychain",
         );
+        ui.checkbox(
+            &mut draft.notifications,
+            "Desktop notifications when a key nears its expiry",
+        );
+        ui.horizontal(|ui| {
+            let thresholds = &mut draft.thresholds;
+            let label = ui.label("Remind at (days before expiry): expiring");
+            ui.add(egui::DragValue::new(&mut thresholds.expiring_days).range(1..=365))
+                .labelled_by(label.id);
+            let label = ui.label("urgent");
+            ui.add(egui::DragValue::new(&mut thresholds.urgent_days).range(1..=365))
+                .labelled_by(label.id);
+            let label = ui.label("critical");
+            ui.add(egui::DragValue::new(&mut thresholds.critical_days).range(0..=365))
+                .labelled_by(label.id);
+        });
         ui.horizontal(|ui| {
             ui.label("Theme");
             ui.radio_value(&mut draft.theme, ThemeChoice::System, "Follow the system");

@@ -296,3 +296,73 @@ fn keyboard_drives_the_list() {
         "nothing was revoked"
     );
 }
+
+/// Idle means idle: with nothing happening the app asks for its next frame no sooner than a second
+/// away (a minute, to refresh the "in 6 days" texts); only a running countdown asks each second.
+#[test]
+fn an_idle_app_does_not_repaint_more_than_once_a_second() {
+    let mut fx = Fixture::new();
+    fx.wait_connected();
+    fx.generate("idle");
+    fx.settle();
+    let delay =
+        |fx: &Fixture| fx.harness.output().viewport_output[&egui::ViewportId::ROOT].repaint_delay;
+    assert!(
+        delay(&fx) >= std::time::Duration::from_secs(60),
+        "idle repaint delay: {:?}",
+        delay(&fx)
+    );
+}
+
+#[test]
+fn view_preferences_and_settings_persist() {
+    let mut fx = Fixture::new();
+    fx.wait_connected();
+    fx.generate("kept view");
+    fx.harness.get_by_label("Name").click();
+    fx.settle();
+    fx.click("Revoked");
+    let view = fx.app().state.view.clone();
+    assert_eq!(view.filter, keywarden::gui::state::Filter::Revoked);
+    assert_eq!(view.sort, keywarden::gui::state::SortColumn::Name);
+    // On exit eframe asks the app to save; the next start reads the same key back.
+    let mut storage = MemoryStorage::default();
+    eframe::App::save(fx.harness.state_mut().app_mut(), &mut storage);
+    let restored: Option<keywarden::gui::state::ViewPrefs> =
+        eframe::get_value(&storage, keywarden::gui::VIEW_KEY);
+    assert_eq!(restored, Some(view));
+
+    fx.click("Settings");
+    fx.click("Store new secrets in the OS keychain");
+    fx.click("Desktop notifications when a key nears its expiry");
+    fx.click("Save");
+    fx.settle();
+    let config =
+        std::fs::read_to_string(fx.dir.path().join("config/keywarden/config.toml")).unwrap();
+    assert!(
+        config.contains("store_secrets = false") && config.contains("notifications = false"),
+        "{config}"
+    );
+    fx.click("All");
+    let key = fx.generate("not kept");
+    assert!(
+        fx.held_secret(key.id).is_none(),
+        "with the setting off the secret is not stored"
+    );
+}
+
+#[derive(Default)]
+struct MemoryStorage(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for MemoryStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_string(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
