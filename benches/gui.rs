@@ -79,7 +79,7 @@ impl Bench {
         let ctx = egui::Context::default();
         let mut app = KeywardenApp::new(&ctx, deps);
         let deadline = Instant::now() + Duration::from_secs(60);
-        while !(app.state.keys.value().is_some_and(|k| k.len() == key_count) && !app.busy()) {
+        while app.state.keys.value().is_none_or(|k| k.len() != key_count) || app.busy() {
             assert!(Instant::now() < deadline, "the keys did not load");
             let _ = ctx.run_ui(input(false), |ui| app.ui(ui));
             std::thread::sleep(Duration::from_millis(5));

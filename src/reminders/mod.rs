@@ -144,29 +144,24 @@ mod tests {
 
     #[test]
     fn time_zones_do_not_move_the_boundary() {
-        // 2027-03-01 00:00 in UTC+14 is 2027-02-28 10:00 UTC.
+        // 2027-03-01 00:00 at UTC+14 is 2027-02-28 10:00 UTC; 2027-01-28 14:00 at UTC-10 is
+        // 2027-01-29 00:00 UTC: 30 days and 10 hours apart, whatever the offsets say.
         let expires = FixedOffset::east_opt(14 * 3600)
             .unwrap()
             .with_ymd_and_hms(2027, 3, 1, 0, 0, 0)
             .unwrap();
         let now = FixedOffset::west_opt(10 * 3600)
             .unwrap()
-            .with_ymd_and_hms(2027, 1, 29, 0, 0, 0)
+            .with_ymd_and_hms(2027, 1, 28, 14, 0, 0)
             .unwrap();
-        // 30 days and 20 hours apart, whatever the offsets say.
-        let class = classify(
-            expires.with_timezone(&Utc),
-            now.with_timezone(&Utc),
-            &Thresholds::default(),
-        );
-        assert_eq!(class, ExpiryClass::Ok);
-        let later = now + Duration::hours(20);
+        let expires = expires.with_timezone(&Utc);
         assert_eq!(
-            classify(
-                expires.with_timezone(&Utc),
-                later.with_timezone(&Utc),
-                &Thresholds::default()
-            ),
+            classify(expires, now.with_timezone(&Utc), &Thresholds::default()),
+            ExpiryClass::Ok
+        );
+        let thirty_days_left = (now + Duration::hours(10)).with_timezone(&Utc);
+        assert_eq!(
+            classify(expires, thirty_days_left, &Thresholds::default()),
             ExpiryClass::Expiring
         );
     }
