@@ -41,7 +41,12 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
         .striped(true)
         .sense(egui::Sense::click())
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-        .column(Column::remainder().at_least(140.0).clip(true))
+        .column(
+            Column::initial(200.0)
+                .at_least(120.0)
+                .clip(true)
+                .resizable(true),
+        )
         .column(Column::auto().at_least(70.0))
         .column(Column::auto().at_least(150.0))
         .column(Column::auto().at_least(80.0))
@@ -49,7 +54,7 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
     if admin {
         table = table.column(Column::auto().at_least(110.0).clip(true));
     }
-    table = table.column(Column::auto().at_least(60.0));
+    table = table.column(Column::remainder().at_least(60.0));
     if let Some(row) = selected_row.filter(|_| state.view_dirty) {
         table = table.scroll_to_row(row, None);
     }
