@@ -1,6 +1,6 @@
 //! Confirmations that name the key: revoke, delete for good.
 
-use super::modal::modal_ui;
+use super::modal::dialog_ui;
 use super::state::Action;
 use crate::api::KeyInfo;
 
@@ -31,7 +31,7 @@ pub fn confirm_dialog_ui(ctx: &egui::Context, what: Confirm, key: &KeyInfo) -> O
             Action::Delete(key.id),
         ),
     };
-    let (chosen, close) = modal_ui(ctx, title, |ui| {
+    dialog_ui(ctx, title, |ui| {
         ui.label(text);
         ui.add_space(6.0);
         let mut chosen = None;
@@ -44,10 +44,5 @@ pub fn confirm_dialog_ui(ctx: &egui::Context, what: Confirm, key: &KeyInfo) -> O
             }
         });
         chosen
-    });
-    if close {
-        Some(Action::CloseDialog)
-    } else {
-        chosen
-    }
+    })
 }

@@ -1,11 +1,11 @@
 //! Edit a key's name and description.
 
-use super::modal::{modal_ui, text_field_ui};
+use super::modal::{dialog_ui, text_field_ui};
 use super::state::{Action, EditDraft};
 use crate::api::UpdateKeyRequest;
 
 pub fn edit_dialog_ui(ctx: &egui::Context, draft: &mut EditDraft) -> Option<Action> {
-    let (action, close) = modal_ui(ctx, "Edit key", |ui| {
+    dialog_ui(ctx, "Edit key", |ui| {
         text_field_ui(ui, "Name", &mut draft.name, false);
         text_field_ui(ui, "Description", &mut draft.description, false);
         let mut action = None;
@@ -23,10 +23,5 @@ pub fn edit_dialog_ui(ctx: &egui::Context, draft: &mut EditDraft) -> Option<Acti
             }
         });
         action
-    });
-    if close {
-        Some(Action::CloseDialog)
-    } else {
-        action
-    }
+    })
 }

@@ -2,7 +2,7 @@
 
 use chrono::{NaiveDate, Utc};
 
-use super::modal::{modal_ui, text_field_ui};
+use super::modal::{dialog_ui, text_field_ui};
 use super::state::{Action, EXPIRY_DAYS, ExpiryChoice, GenerateDraft, State};
 use super::theme;
 use crate::api::CreateKeyRequest;
@@ -12,7 +12,7 @@ pub fn generate_dialog_ui(
     draft: &mut GenerateDraft,
     state: &State,
 ) -> Option<Action> {
-    let (action, close) = modal_ui(ctx, "Generate a key", |ui| {
+    dialog_ui(ctx, "Generate a key", |ui| {
         let name = text_field_ui(ui, "Name", &mut draft.name, false);
         if draft.name.is_empty() && !name.has_focus() && draft.error.is_none() {
             name.request_focus();
@@ -70,12 +70,7 @@ pub fn generate_dialog_ui(
             }
         });
         action
-    });
-    if close {
-        Some(Action::CloseDialog)
-    } else {
-        action
-    }
+    })
 }
 
 /// Checks the draft before anything is sent: the server checks again.

@@ -1,5 +1,6 @@
 //! A titled modal dialog; Esc or a click beside it asks to close.
 
+use super::state::Action;
 use super::theme;
 
 /// Shows a modal; returns what `add` returned and whether the user asked to close it.
@@ -16,6 +17,16 @@ pub fn modal_ui<R>(
     });
     let close = response.should_close();
     (response.inner, close)
+}
+
+/// A modal whose `add` returns the action chosen; Esc or a click beside it means "close".
+pub fn dialog_ui(
+    ctx: &egui::Context,
+    title: &str,
+    add: impl FnOnce(&mut egui::Ui) -> Option<Action>,
+) -> Option<Action> {
+    let (action, close) = modal_ui(ctx, title, add);
+    action.or(close.then_some(Action::CloseDialog))
 }
 
 /// A labelled single-line text field, findable by its label.

@@ -1,14 +1,14 @@
 //! Renew (rotate) a key: prefilled from the old key, with a new expiry and how long the old key
 //! keeps working. The server's rotate does it; the new secret is shown once and kept.
 
-use super::modal::modal_ui;
+use super::modal::dialog_ui;
 use super::state::{Action, EXPIRY_DAYS, Overlap, RenewDraft};
 use crate::api::RotateKeyRequest;
 
 pub const RENEW: &str = "Yes, rotate";
 
 pub fn renew_dialog_ui(ctx: &egui::Context, draft: &mut RenewDraft) -> Option<Action> {
-    let (action, close) = modal_ui(ctx, "Rotate or renew key", |ui| {
+    dialog_ui(ctx, "Rotate or renew key", |ui| {
         let key = &draft.key;
         ui.label(format!(
             "Replace \"{}\" with a new key with the same name, description and scopes.",
@@ -46,10 +46,5 @@ pub fn renew_dialog_ui(ctx: &egui::Context, draft: &mut RenewDraft) -> Option<Ac
             }
         });
         action
-    });
-    if close {
-        Some(Action::CloseDialog)
-    } else {
-        action
-    }
+    })
 }

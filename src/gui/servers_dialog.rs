@@ -1,12 +1,12 @@
 //! The servers: the embedded one on this computer and the remote ones signed in to; switch, add,
 //! sign out.
 
-use super::modal::modal_ui;
+use super::modal::dialog_ui;
 use super::state::{Action, State};
 use crate::client::config::LOCAL_SERVER;
 
 pub fn servers_dialog_ui(ctx: &egui::Context, state: &State) -> Option<Action> {
-    let (action, close) = modal_ui(ctx, "Servers", |ui| {
+    dialog_ui(ctx, "Servers", |ui| {
         let mut action = None;
         let current = &state.config.current_server;
         let mut row = |ui: &mut egui::Ui, id: &str, title: String| {
@@ -43,10 +43,5 @@ pub fn servers_dialog_ui(ctx: &egui::Context, state: &State) -> Option<Action> {
             }
         });
         action
-    });
-    if close {
-        Some(Action::CloseDialog)
-    } else {
-        action
-    }
+    })
 }

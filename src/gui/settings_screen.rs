@@ -1,11 +1,11 @@
 //! Preferences: clipboard clearing, keeping secrets in the keychain, reminders, theme.
 
-use super::modal::modal_ui;
+use super::modal::dialog_ui;
 use super::state::Action;
 use crate::client::config::{Config, ThemeChoice};
 
 pub fn settings_screen_ui(ctx: &egui::Context, draft: &mut Config) -> Option<Action> {
-    let (action, close) = modal_ui(ctx, "Settings", |ui| {
+    dialog_ui(ctx, "Settings", |ui| {
         ui.horizontal(|ui| {
             let label = ui.label("Clear the clipboard after (seconds, 0 = never)");
             ui.add(egui::DragValue::new(&mut draft.clipboard_clear_secs).range(0..=3600))
@@ -47,10 +47,5 @@ pub fn settings_screen_ui(ctx: &egui::Context, draft: &mut Config) -> Option<Act
             }
         });
         action
-    });
-    if close {
-        Some(Action::CloseDialog)
-    } else {
-        action
-    }
+    })
 }

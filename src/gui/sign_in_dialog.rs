@@ -1,6 +1,6 @@
 //! Sign in to a server: URL, email, password. Also shown when a session expires.
 
-use super::modal::{modal_ui, text_field_ui};
+use super::modal::{dialog_ui, text_field_ui};
 use super::state::{Action, SignInDraft};
 use super::theme;
 use crate::secret::Secret;
@@ -10,7 +10,7 @@ pub fn sign_in_dialog_ui(
     draft: &mut SignInDraft,
     busy: bool,
 ) -> Option<Action> {
-    let (action, close) = modal_ui(ctx, "Sign in to a server", |ui| {
+    dialog_ui(ctx, "Sign in to a server", |ui| {
         if let Some(reason) = &draft.reason {
             ui.label(reason);
         }
@@ -50,10 +50,5 @@ pub fn sign_in_dialog_ui(
             }
         });
         action
-    });
-    if close {
-        Some(Action::CloseDialog)
-    } else {
-        action
-    }
+    })
 }
