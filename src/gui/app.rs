@@ -129,7 +129,11 @@ pub struct KeywardenApp {
     /// Set when a fresh key list arrived and reminders were not checked against it yet.
     reminders_due: bool,
     held_loaded: bool,
+    last_refresh: Option<Instant>,
 }
+
+/// How often an open app reloads the key list by itself.
+const AUTO_REFRESH: Duration = Duration::from_secs(10 * 60);
 
 impl KeywardenApp {
     pub fn new(ctx: &egui::Context, deps: AppDeps) -> KeywardenApp {
@@ -162,6 +166,7 @@ impl KeywardenApp {
             reminders_path: deps.reminders_path,
             reminders_due: false,
             held_loaded: false,
+            last_refresh: None,
         };
         app.connect();
         app
@@ -334,6 +339,12 @@ impl KeywardenApp {
 
     /// Repaints only when something will change: a countdown each second, relative times each minute.
     fn schedule_repaint(&mut self, ctx: &egui::Context) {
+        // An app kept open all day refreshes now and then, so thresholds crossed meanwhile are
+        // noticed (banner, notification) and secrets of keys whose overlap ended leave the keychain.
+        let stale = self.last_refresh.is_some_and(|at| at.elapsed() >= AUTO_REFRESH);
+        if stale && self.state.dialog.is_none() && !self.bridge.busy() {
+            self.refresh();
+        }
         if let Some(at) = self.state.clipboard_clears_at {
             if at <= Instant::now() {
                 self.state.clipboard_clears_at = None;
@@ -561,6 +572,7 @@ impl KeywardenApp {
             return;
         };
         let server = self.state.server.clone();
+        self.last_refresh = Some(Instant::now());
         self.state.keys.start();
         self.held_loaded = false;
         let query = ListKeysQuery::default();

@@ -181,14 +181,28 @@ pub struct SecretShown {
     pub stored: bool,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct SignInDraft {
     pub url: String,
     pub email: String,
+    /// What is typed so far; a plain `String` because the text field edits it in place.
     pub password: String,
     /// Why sign-in is asked for (session expired, new server).
     pub reason: Option<String>,
     pub error: Option<String>,
+}
+
+/// Written out so the password being typed never reaches a debug print.
+impl std::fmt::Debug for SignInDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInDraft")
+            .field("url", &self.url)
+            .field("email", &self.email)
+            .field("password", &"***")
+            .field("reason", &self.reason)
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -399,4 +413,16 @@ pub enum Action {
     SignOut,
     OpenSettings,
     SaveSettings(Config),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typed_password_never_reaches_debug_output() {
+        let draft = SignInDraft { password: "hunter2hunter2".into(), ..Default::default() };
+        let state = State { dialog: Some(Dialog::SignIn(draft)), ..Default::default() };
+        assert!(!format!("{state:?}").contains("hunter2"));
+    }
 }
