@@ -188,7 +188,6 @@ impl KeywardenApp {
         let now = Utc::now();
         if self.state.view_dirty {
             self.state.refresh_view(now);
-            self.state.view_dirty = true; // cleared after the table scrolled to the selection
         }
         let mut actions = Vec::new();
         actions.extend(self.shortcuts(ui.ctx()));
@@ -217,9 +216,13 @@ impl KeywardenApp {
             actions.extend(self.banners_ui(ui, now));
             actions.extend(key_table_ui(ui, &self.state, now));
         });
-        self.state.view_dirty = false;
+        self.state.scroll_to_selected = false;
         self.state.focus_search = false;
         actions.extend(self.dialog_ui(ui.ctx()));
+        if !actions.is_empty() {
+            // What the actions changed is drawn in the next frame.
+            ui.ctx().request_repaint();
+        }
         for action in actions {
             self.apply(action);
         }
@@ -341,7 +344,9 @@ impl KeywardenApp {
     fn schedule_repaint(&mut self, ctx: &egui::Context) {
         // An app kept open all day refreshes now and then, so thresholds crossed meanwhile are
         // noticed (banner, notification) and secrets of keys whose overlap ended leave the keychain.
-        let stale = self.last_refresh.is_some_and(|at| at.elapsed() >= AUTO_REFRESH);
+        let stale = self
+            .last_refresh
+            .is_some_and(|at| at.elapsed() >= AUTO_REFRESH);
         if stale && self.state.dialog.is_none() && !self.bridge.busy() {
             self.refresh();
         }
@@ -379,7 +384,7 @@ impl KeywardenApp {
                     None => 0,
                 };
                 let id = keys[state.visible[next]].id;
-                state.view_dirty = true;
+                state.scroll_to_selected = true;
                 self.select(id);
             }
             Action::SetFilter(filter) => {

@@ -55,7 +55,7 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
         table = table.column(Column::auto().at_least(110.0).clip(true));
     }
     table = table.column(Column::remainder().at_least(60.0));
-    if let Some(row) = selected_row.filter(|_| state.view_dirty) {
+    if let Some(row) = selected_row.filter(|_| state.scroll_to_selected) {
         table = table.scroll_to_row(row, None);
     }
     let mut columns = vec![

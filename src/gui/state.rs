@@ -255,6 +255,8 @@ pub struct State {
     /// Indices into `keys` of the rows shown, in order; recomputed when `view_dirty`.
     pub visible: Vec<usize>,
     pub view_dirty: bool,
+    /// Set when the keyboard moved the selection: the table scrolls it into view this frame.
+    pub scroll_to_selected: bool,
     pub focus_search: bool,
 }
 
@@ -421,8 +423,14 @@ mod tests {
 
     #[test]
     fn a_typed_password_never_reaches_debug_output() {
-        let draft = SignInDraft { password: "hunter2hunter2".into(), ..Default::default() };
-        let state = State { dialog: Some(Dialog::SignIn(draft)), ..Default::default() };
+        let draft = SignInDraft {
+            password: "hunter2hunter2".into(),
+            ..Default::default()
+        };
+        let state = State {
+            dialog: Some(Dialog::SignIn(draft)),
+            ..Default::default()
+        };
         assert!(!format!("{state:?}").contains("hunter2"));
     }
 }
