@@ -75,6 +75,7 @@ impl Bench {
             local_database_url: url,
             view: None,
             reminders_path: None,
+            list_cache: None,
         };
         let ctx = egui::Context::default();
         let mut app = KeywardenApp::new(&ctx, deps);

@@ -2,7 +2,8 @@
 //! and prints one valid key on stdout.
 //!
 //! ```sh
-//! cargo run --release --example seed -- --database-url sqlite://PATH --keys N
+//! cargo run --release --example seed -- --database-url sqlite://PATH --keys N \
+//!     [--workspace NAME] [--owner EMAIL]
 //! ```
 //!
 //! Next to the database it keeps `PATH.seed` (mode 600): how many keys it has inserted and the texts
@@ -57,20 +58,30 @@ pub fn marker_path(database_url: &str) -> anyhow::Result<PathBuf> {
 /// Makes sure the database at `database_url` holds at least `key_count` keys from this tool, adding
 /// the missing ones, and returns it with its sample keys.
 pub async fn seed(database_url: &str, key_count: usize) -> anyhow::Result<Seeded> {
+    seed_into(database_url, key_count, WORKSPACE, OWNER_EMAIL).await
+}
+
+/// [`seed`] with the keys in `workspace`, owned by `owner` (both created if missing).
+pub async fn seed_into(
+    database_url: &str,
+    key_count: usize,
+    workspace: &str,
+    owner: &str,
+) -> anyhow::Result<Seeded> {
     if key_count == 0 {
         bail!("--keys must be at least 1");
     }
     let marker = marker_path(database_url)?;
     let store = SqliteStore::open(database_url).await?;
-    let workspace_id = ensure_workspace(&store, WORKSPACE).await?;
-    let user_id = ensure_owner(&store, workspace_id).await?;
+    let workspace_id = ensure_workspace(&store, workspace).await?;
+    let user_id = ensure_owner(&store, owner, workspace_id).await?;
 
     let (mut inserted, mut sample) = match read_marker(&marker)? {
         Some(found) => found,
         None => {
             if has_keys(&store, workspace_id).await? {
                 bail!(
-                    "{database_url} already has keys in workspace {WORKSPACE:?} but no {} (an \
+                    "{database_url} already has keys in workspace {workspace:?} but no {} (an \
                      interrupted seed?); delete the database and run again",
                     marker.display()
                 );
@@ -129,13 +140,13 @@ pub async fn seed(database_url: &str, key_count: usize) -> anyhow::Result<Seeded
     })
 }
 
-async fn ensure_owner(store: &SqliteStore, workspace_id: i64) -> anyhow::Result<i64> {
-    if let Some(user) = store.user_by_email(OWNER_EMAIL).await? {
+async fn ensure_owner(store: &SqliteStore, email: &str, workspace_id: i64) -> anyhow::Result<i64> {
+    if let Some(user) = store.user_by_email(email).await? {
         return Ok(user.info.id);
     }
     // Nobody signs in as this user: its password is random and forgotten at once.
     let password = key::generate(TokenKind::Session);
-    let user = create_user(store, OWNER_EMAIL, &password, Role::Owner, workspace_id).await?;
+    let user = create_user(store, email, &password, Role::Owner, workspace_id).await?;
     Ok(user.id)
 }
 
@@ -230,57 +241,42 @@ fn write_marker(marker: &Path, key_count: usize, sample: &[Secret]) -> anyhow::R
     Ok(())
 }
 
+/// Fills a database with an owner, a workspace and N API keys; prints one valid key.
+#[derive(clap::Parser)]
 struct Args {
+    /// `sqlite://PATH` of the database to fill (created if missing).
+    #[arg(long)]
     database_url: String,
+    /// How many keys the database should hold.
+    #[arg(long = "keys", value_parser = parse_count)]
     key_count: usize,
+    /// The workspace the keys go into (created if missing).
+    #[arg(long, default_value = WORKSPACE)]
+    workspace: String,
+    /// The owner of the keys, created with a forgotten random password if missing. Give
+    /// `owner@localhost` and `--workspace default` to fill the desktop app's own list.
+    #[arg(long, default_value = OWNER_EMAIL)]
+    owner: String,
 }
 
-const USAGE: &str = "usage: seed --database-url sqlite://PATH --keys N";
-
-fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Args> {
-    let mut database_url = None;
-    let mut key_count = None;
-    while let Some(arg) = args.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((name, value)) => (name.to_string(), Some(value.to_string())),
-            None => (arg, None),
-        };
-        if name == "--help" || name == "-h" {
-            bail!("{USAGE}");
-        }
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .with_context(|| format!("{name} needs a value; {USAGE}"))
-        };
-        match name.as_str() {
-            "--database-url" => database_url = Some(value()?),
-            "--keys" => {
-                let text = value()?.replace('_', "");
-                key_count = Some(
-                    text.parse::<usize>()
-                        .with_context(|| format!("--keys: {text:?} is not a number"))?,
-                );
-            }
-            other => bail!("unknown argument {other:?}; {USAGE}"),
-        }
-    }
-    match (database_url, key_count) {
-        (Some(database_url), Some(key_count)) => Ok(Args {
-            database_url,
-            key_count,
-        }),
-        _ => bail!("{USAGE}"),
-    }
+/// A count, with `_` allowed as a separator (`1_000_000`).
+fn parse_count(text: &str) -> Result<usize, String> {
+    text.replace('_', "")
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))
 }
 
 fn run() -> anyhow::Result<()> {
-    let args = parse_args(std::env::args().skip(1))?;
+    let args = <Args as clap::Parser>::parse();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let seeded = runtime.block_on(seed(&args.database_url, args.key_count))?;
+    let seeded = runtime.block_on(seed_into(
+        &args.database_url,
+        args.key_count,
+        &args.workspace,
+        &args.owner,
+    ))?;
     if seeded.key_count > args.key_count {
         eprintln!(
             "seed: {} already holds {} seeded keys (more than {})",

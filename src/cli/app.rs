@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use crate::client::config::Config;
+use crate::client::list_cache::ListCache;
 use crate::gui::{AppDeps, KeywardenApp, VIEW_KEY};
 use crate::reminders::notify::NotifiedLog;
 use crate::vault::clipboard::ClipboardService;
@@ -14,6 +15,14 @@ use crate::vault::{KeyringVault, MemoryVault, Vault};
 const ICON_PNG: &[u8] = include_bytes!("../../assets/keywarden.png");
 
 pub fn run() -> anyhow::Result<ExitCode> {
+    // Warnings only by default; `RUST_LOG=info` adds the start-up steps, timed from the start.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_timer(tracing_subscriber::fmt::time::uptime())
+        .with_writer(std::io::stderr)
+        .try_init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -65,6 +74,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 local_database_url,
                 view,
                 reminders_path: Some(reminders_path),
+                list_cache: ListCache::default_dir().map(ListCache::new),
             };
             Ok(Box::new(KeywardenApp::new(&cc.egui_ctx, deps)))
         }),

@@ -107,14 +107,9 @@ impl Config {
             path: path.to_path_buf(),
             source,
         };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(write_error)?;
-        }
         let text =
             toml::to_string_pretty(self).map_err(|err| write_error(std::io::Error::other(err)))?;
-        let temporary = path.with_extension("toml.tmp");
-        std::fs::write(&temporary, text).map_err(write_error)?;
-        std::fs::rename(&temporary, path).map_err(write_error)
+        crate::files::write_atomic(path, text.as_bytes()).map_err(write_error)
     }
 
     pub fn is_local(&self) -> bool {

@@ -2,6 +2,7 @@
 //! command line alike, against the embedded server or a remote one.
 
 pub mod config;
+pub mod list_cache;
 pub mod session;
 
 use std::time::Duration;

@@ -33,6 +33,7 @@ use crate::api::{
     RotatedKey, UpdateKeyRequest,
 };
 use crate::client::config::{Config, LOCAL_SERVER, ServerEntry, ThemeChoice};
+use crate::client::list_cache::{CachedList, ListCache};
 use crate::client::session::{self, Session, SessionError};
 use crate::client::{ApiClient, ClientError, CopyFormat};
 use crate::reminders::{ExpiryClass, key_class, notify};
@@ -56,6 +57,8 @@ pub struct AppDeps {
     pub view: Option<ViewPrefs>,
     /// Where the record of sent expiry reminders lives (data directory); `None` sends none.
     pub reminders_path: Option<PathBuf>,
+    /// The last key list of each server, shown at once on start; `None` keeps no such list.
+    pub list_cache: Option<ListCache>,
 }
 
 /// Results of background work.
@@ -63,10 +66,16 @@ enum Msg {
     Connected {
         server: String,
         result: Result<(ApiClient, Connected, Option<String>), ConnectError>,
+        /// The user signed in to `server` from the dialog: it becomes current once that succeeds.
+        signed_in: bool,
     },
     Keys {
         server: String,
         result: Result<Vec<KeyInfo>, ClientError>,
+    },
+    Cached {
+        server: String,
+        list: Option<CachedList>,
     },
     Held {
         server: String,
@@ -126,6 +135,11 @@ pub struct KeywardenApp {
     client: Option<ApiClient>,
     search_draft: String,
     reminders_path: Option<PathBuf>,
+    list_cache: Option<ListCache>,
+    /// Set when the server changed the list shown: it is saved for the next start.
+    list_changed: bool,
+    /// Whether the first frame with a key list was logged (start-up time, see BENCHMARKS.md).
+    list_shown: bool,
     /// Set when a fresh key list arrived and reminders were not checked against it yet.
     reminders_due: bool,
     held_loaded: bool,
@@ -164,6 +178,9 @@ impl KeywardenApp {
             client: None,
             search_draft: String::new(),
             reminders_path: deps.reminders_path,
+            list_cache: deps.list_cache,
+            list_shown: false,
+            list_changed: false,
             reminders_due: false,
             held_loaded: false,
             last_refresh: None,
@@ -198,7 +215,7 @@ impl KeywardenApp {
             ui.add_space(2.0);
         });
         egui::Panel::bottom("status").show(ui, |ui| {
-            status_bar_ui(ui, &self.state, self.bridge.busy(), Instant::now());
+            status_bar_ui(ui, &self.state, self.bridge.busy(), Instant::now(), now);
         });
         if self.state.selected_key().is_some() {
             egui::Panel::right("detail")
@@ -218,6 +235,19 @@ impl KeywardenApp {
         });
         self.state.scroll_to_selected = false;
         self.state.focus_search = false;
+        if !self.list_shown
+            && let Some(keys) = self.state.keys.value()
+        {
+            self.list_shown = true;
+            let source = match self.state.keys_saved_at {
+                Some(_) => "the cache",
+                None => "the server",
+            };
+            tracing::info!(
+                "first frame with the key list: {} keys from {source}",
+                keys.len()
+            );
+        }
         actions.extend(self.dialog_ui(ui.ctx()));
         if !actions.is_empty() {
             // What the actions changed is drawn in the next frame.
@@ -538,8 +568,9 @@ impl KeywardenApp {
     /// with the session token from the keychain.
     fn connect(&mut self) {
         let server = self.state.config.current_server.clone();
-        self.state.server = server.clone();
+        self.switch_to(&server);
         self.state.connection.start();
+        self.load_cached_list();
         let vault = self.vault.clone();
         if server == LOCAL_SERVER {
             let local = self.local.clone();
@@ -552,7 +583,11 @@ impl KeywardenApp {
                         connected(s, url)
                     })
                     .map_err(|err| ConnectError::from_session(err, ""));
-                Msg::Connected { server, result }
+                Msg::Connected {
+                    server,
+                    result,
+                    signed_in: false,
+                }
             });
         } else {
             let email = self
@@ -566,9 +601,64 @@ impl KeywardenApp {
                     .await
                     .map(|s| connected(s, server.clone()))
                     .map_err(|err| ConnectError::from_session(err, &email));
-                Msg::Connected { server, result }
+                Msg::Connected {
+                    server,
+                    result,
+                    signed_in: false,
+                }
             });
         }
+    }
+
+    /// Makes `server` the one shown; another server's keys, selection and keychain view are dropped.
+    fn switch_to(&mut self, server: &str) {
+        if self.state.server == server {
+            return;
+        }
+        let state = &mut self.state;
+        state.server = server.to_string();
+        state.connection = Default::default();
+        state.keys = Default::default();
+        state.keys_saved_at = None;
+        state.held.clear();
+        state.selected = None;
+        state.audit = Default::default();
+        state.members.clear();
+        state.view_dirty = true;
+        self.client = None;
+        self.held_loaded = false;
+    }
+
+    /// Shows the list last seen from the current server while the server is asked for a fresh one.
+    fn load_cached_list(&mut self) {
+        let (Some(cache), None) = (self.list_cache.clone(), self.state.keys.value()) else {
+            return;
+        };
+        let server = self.state.server.clone();
+        let email = if self.state.config.is_local() {
+            crate::server::embedded::LOCAL_OWNER_EMAIL.to_string()
+        } else {
+            match self.state.config.current_entry() {
+                Some(entry) => entry.email.clone(),
+                None => return,
+            }
+        };
+        self.bridge.spawn_blocking(move || {
+            let list = cache.load(&server, &email);
+            Msg::Cached { server, list }
+        });
+    }
+
+    /// Which keys' secrets this computer's keychain holds for the current server.
+    fn load_held(&mut self) {
+        let vault = self.vault.clone();
+        let server = self.state.server.clone();
+        self.bridge.spawn_blocking(move || {
+            let result = vault
+                .accounts()
+                .map(|accounts| vault::held_key_ids(&accounts, &server));
+            Msg::Held { server, result }
+        });
     }
 
     fn refresh(&mut self) {
@@ -581,20 +671,13 @@ impl KeywardenApp {
         self.state.keys.start();
         self.held_loaded = false;
         let query = ListKeysQuery::default();
-        let keys_server = server.clone();
         self.bridge.spawn(async move {
             Msg::Keys {
-                server: keys_server,
+                server,
                 result: client.list_all_keys(&query).await,
             }
         });
-        let vault = self.vault.clone();
-        self.bridge.spawn_blocking(move || {
-            let result = vault
-                .accounts()
-                .map(|accounts| vault::held_key_ids(&accounts, &server));
-            Msg::Held { server, result }
-        });
+        self.load_held();
         if let (true, Some(client), Some(connected)) = (
             self.state.is_admin(),
             self.client.clone(),
@@ -747,9 +830,9 @@ impl KeywardenApp {
             .map(Duration::from_secs)
     }
 
+    /// Signs in to `url`; the current server and its list stay as they are until that succeeds.
     fn sign_in(&mut self, url: String, email: String, password: Secret) {
         let vault = self.vault.clone();
-        self.state.server = url.clone();
         self.bridge.spawn(async move {
             let result = match session::sign_in(&url, &email, &password, vault).await {
                 Ok(session) => Ok(connected(session, url.clone())),
@@ -763,6 +846,7 @@ impl KeywardenApp {
             Msg::Connected {
                 server: url,
                 result,
+                signed_in: true,
             }
         });
     }
@@ -771,6 +855,7 @@ impl KeywardenApp {
         let server = self.state.config.current_server.clone();
         if let Some(client) = self.client.take() {
             let vault = self.vault.clone();
+            let server = server.clone();
             self.bridge.spawn(async move {
                 let _ = client.logout().await;
                 let account = vault::session_account(&server);
@@ -778,10 +863,16 @@ impl KeywardenApp {
                 Msg::Idle
             });
         }
+        if let Some(cache) = self.list_cache.clone() {
+            self.bridge.spawn_blocking(move || {
+                if let Err(err) = cache.remove(&server) {
+                    tracing::warn!("cannot remove the cached key list: {err}");
+                }
+                Msg::Idle
+            });
+        }
         self.state.dialog = None;
         self.state.config.current_server = LOCAL_SERVER.to_string();
-        self.state.keys = Default::default();
-        self.state.selected = None;
         self.save_config();
         self.connect();
     }
@@ -801,20 +892,28 @@ impl KeywardenApp {
         for message in self.bridge.drain() {
             self.handle(message);
         }
+        if std::mem::take(&mut self.list_changed) {
+            self.save_cached_list();
+        }
     }
 
     fn handle(&mut self, message: Msg) {
         let state = &mut self.state;
         match message {
-            Msg::Connected { server, result } => {
-                if server != state.server {
+            Msg::Connected {
+                server,
+                result,
+                signed_in,
+            } => {
+                if server != state.server && !signed_in {
                     return;
                 }
                 match result {
                     Ok((client, connected, warning)) => {
+                        self.switch_to(&server);
                         if !server.eq(LOCAL_SERVER) {
                             let email = connected.me.user.email.clone();
-                            state.config.use_server(ServerEntry {
+                            self.state.config.use_server(ServerEntry {
                                 url: server.clone(),
                                 email,
                             });
@@ -832,7 +931,9 @@ impl KeywardenApp {
                         self.refresh();
                     }
                     Err(ConnectError::NeedsSignIn(draft)) => {
-                        state.connection = Default::default();
+                        if !signed_in {
+                            state.connection = Default::default();
+                        }
                         state.dialog = Some(Dialog::SignIn(draft));
                     }
                     Err(ConnectError::Failed(reason)) => state.connection.finish(Err(reason)),
@@ -845,6 +946,8 @@ impl KeywardenApp {
                 match result {
                     Ok(keys) => {
                         state.keys.finish::<ClientError>(Ok(keys));
+                        state.keys_saved_at = None;
+                        self.list_changed = true;
                         self.reminders_due = true;
                     }
                     Err(err) => {
@@ -854,6 +957,18 @@ impl KeywardenApp {
                 }
                 self.state.view_dirty = true;
                 self.after_refresh();
+            }
+            Msg::Cached { server, list } => {
+                let Some(list) = list.filter(|_| server == state.server) else {
+                    return;
+                };
+                if state.keys.fill_if_empty(list.keys) {
+                    state.keys_saved_at = Some(list.saved_at);
+                    state.view_dirty = true;
+                    if !self.held_loaded {
+                        self.load_held();
+                    }
+                }
             }
             Msg::Held { server, result } => {
                 if server != state.server {
@@ -922,6 +1037,7 @@ impl KeywardenApp {
                         }
                     }
                     state.view_dirty = true;
+                    self.list_changed = true;
                     if state.selected == Some(id) {
                         self.select(id);
                     }
@@ -938,6 +1054,7 @@ impl KeywardenApp {
                         state.selected = None;
                     }
                     state.view_dirty = true;
+                    self.list_changed = true;
                     state.notify("Key deleted");
                 }
                 Err(err) => self.client_error(err),
@@ -955,6 +1072,30 @@ impl KeywardenApp {
                 }
             }
         }
+    }
+
+    /// Keeps the list the server gave for the next start, off the UI thread.
+    fn save_cached_list(&mut self) {
+        let state = &self.state;
+        let (Some(cache), Some(connected), Some(keys), None) = (
+            self.list_cache.clone(),
+            state.connection.value(),
+            state.keys.value(),
+            state.keys_saved_at,
+        ) else {
+            return;
+        };
+        let (server, email, keys) = (
+            state.server.clone(),
+            connected.me.user.email.clone(),
+            keys.clone(),
+        );
+        self.bridge.spawn_blocking(move || {
+            if let Err(err) = cache.save(&server, &email, &keys, Utc::now()) {
+                tracing::warn!("cannot save the key list for the next start: {err}");
+            }
+            Msg::Idle
+        });
     }
 
     /// Once both the keys and the keychain's contents are in: drops held secrets of keys that are
@@ -1018,6 +1159,7 @@ impl KeywardenApp {
             keys.push(key.clone());
         }
         state.view_dirty = true;
+        self.list_changed = true;
         state.dialog = Some(Dialog::Secret(SecretShown {
             key,
             secret,

@@ -54,6 +54,19 @@ impl<T> Loadable<T> {
         }
     }
 
+    /// Shows `value` (an older one, e.g. from a cache) if nothing is shown yet, keeping whether a
+    /// load is under way or failed. False if a value was already there.
+    pub fn fill_if_empty(&mut self, value: T) -> bool {
+        match self {
+            Loadable::NotRequested => *self = Loadable::Ready(value),
+            Loadable::Loading(shown @ None) | Loadable::Failed(_, shown @ None) => {
+                *shown = Some(value)
+            }
+            _ => return false,
+        }
+        true
+    }
+
     pub fn start(&mut self) {
         let previous = self.take_value();
         *self = Loadable::Loading(previous);
@@ -82,5 +95,21 @@ mod tests {
         keys.finish::<String>(Err("server unreachable".into()));
         assert_eq!(keys.error(), Some("server unreachable"));
         assert_eq!(keys.value(), Some(&vec![1, 2]));
+    }
+
+    #[test]
+    fn an_older_value_fills_only_an_empty_state() {
+        let mut keys: Loadable<Vec<i32>> = Loadable::default();
+        assert!(keys.fill_if_empty(vec![1]));
+        assert_eq!(keys, Loadable::Ready(vec![1]));
+        assert!(!keys.fill_if_empty(vec![2]));
+
+        let mut keys: Loadable<Vec<i32>> = Loadable::default();
+        keys.start();
+        assert!(keys.fill_if_empty(vec![1]));
+        assert!(keys.is_loading());
+        keys.finish::<String>(Ok(vec![3]));
+        assert!(!keys.fill_if_empty(vec![1]));
+        assert_eq!(keys.value(), Some(&vec![3]));
     }
 }

@@ -238,6 +238,8 @@ pub struct State {
     pub server: String,
     pub connection: Loadable<Connected>,
     pub keys: Loadable<Vec<KeyInfo>>,
+    /// Set while `keys` is the list saved at that time (the cache), not the server's answer.
+    pub keys_saved_at: Option<DateTime<Utc>>,
     /// Keys whose secret is in this computer's keychain.
     pub held: BTreeSet<i64>,
     /// Set when the keychain is locked or missing.

@@ -2,10 +2,18 @@
 
 use std::time::Instant;
 
-use super::state::State;
+use chrono::{DateTime, Utc};
+
+use super::state::{State, relative_time};
 use super::theme;
 
-pub fn status_bar_ui(ui: &mut egui::Ui, state: &State, busy: bool, now: Instant) {
+pub fn status_bar_ui(
+    ui: &mut egui::Ui,
+    state: &State,
+    busy: bool,
+    now: Instant,
+    utc_now: DateTime<Utc>,
+) {
     ui.horizontal(|ui| {
         let server = if state.config.is_local() {
             "this computer".to_string()
@@ -22,6 +30,14 @@ pub fn status_bar_ui(ui: &mut egui::Ui, state: &State, busy: bool, now: Instant)
         };
         if busy {
             ui.spinner();
+        }
+        if let Some(saved_at) = state.keys_saved_at {
+            ui.separator();
+            ui.label(format!(
+                "Showing the list saved {}",
+                relative_time(saved_at, utc_now)
+            ))
+            .on_hover_text("The server has not sent a fresh list yet.");
         }
         if let Some(at) = state.clipboard_clears_at {
             let left = at.saturating_duration_since(now).as_secs();

@@ -88,13 +88,8 @@ impl NotifiedLog {
             path: path.to_path_buf(),
             source,
         };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
-        let temporary = path.with_extension("json.tmp");
         let text = serde_json::to_vec_pretty(self).map_err(|err| io(std::io::Error::other(err)))?;
-        std::fs::write(&temporary, text).map_err(io)?;
-        std::fs::rename(&temporary, path).map_err(io)
+        crate::files::write_atomic(path, &text).map_err(io)
     }
 
     /// The reminders due for `keys` of `server` at `now`, marked as reported. Only the current class

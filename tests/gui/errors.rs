@@ -9,10 +9,9 @@ use keywarden::client::ApiClient;
 use keywarden::client::config::{Config, ServerEntry};
 use keywarden::gui::state::Dialog;
 use keywarden::secret::Secret;
-use keywarden::server::{self, accounts};
 use keywarden::vault::{self, MemoryVault, Vault};
 
-use crate::support::{Fixture, Options};
+use crate::support::{Fixture, Options, remote_server};
 
 #[test]
 fn a_locked_keychain_leaves_metadata_working_and_says_why() {
@@ -46,39 +45,6 @@ fn a_locked_keychain_leaves_metadata_working_and_says_why() {
         copy.accesskit_node().is_disabled(),
         "copy is disabled when the secret is not held here"
     );
-}
-
-/// A remote server in the test's runtime, with one user: (url, the server, its store).
-fn remote_server(fx: &Fixture, email: &str, role: Role) -> (String, server::LocalServer) {
-    fx.runtime.block_on(async {
-        let url = format!("sqlite://{}", fx.dir.path().join("remote.db").display());
-        let store = server::open_store(&url).await.unwrap();
-        let workspace = accounts::ensure_workspace(store.as_ref(), "team")
-            .await
-            .unwrap();
-        accounts::create_user(
-            store.as_ref(),
-            "admin@example.com",
-            &Secret::new("admin password"),
-            Role::Admin,
-            workspace,
-        )
-        .await
-        .unwrap();
-        accounts::create_user(
-            store.as_ref(),
-            email,
-            &Secret::new("member password"),
-            role,
-            workspace,
-        )
-        .await
-        .unwrap();
-        let running = server::spawn_local(store, Default::default())
-            .await
-            .unwrap();
-        (running.base_url(), running)
-    })
 }
 
 #[test]
@@ -118,18 +84,7 @@ fn sign_in_to_a_remote_server_then_expired_session_asks_again_keeping_the_window
     fx.wait_connected();
     let (url, _remote) = remote_server(&fx, "dev@example.com", Role::Member);
 
-    fx.click("Servers");
-    fx.click("Add server");
-    fx.type_into("Server URL", &url);
-    fx.type_into("Email", "dev@example.com");
-    fx.type_into("Password", "member password");
-    fx.click("Sign in");
-    fx.wait_until("signed in to the remote server", |app| {
-        app.state
-            .connection
-            .value()
-            .is_some_and(|c| c.me.user.email == "dev@example.com")
-    });
+    fx.sign_in(&url, "dev@example.com", "member password");
     let token = fx
         .vault
         .get(&vault::session_account(&url))
@@ -202,18 +157,7 @@ fn a_lost_right_is_a_sentence_not_a_crash() {
     let mut fx = Fixture::new();
     fx.wait_connected();
     let (url, remote) = remote_server(&fx, "dev@example.com", Role::Member);
-    fx.click("Servers");
-    fx.click("Add server");
-    fx.type_into("Server URL", &url);
-    fx.type_into("Email", "dev@example.com");
-    fx.type_into("Password", "member password");
-    fx.click("Sign in");
-    fx.wait_until("signed in", |app| {
-        app.state
-            .connection
-            .value()
-            .is_some_and(|c| c.me.role == Role::Member)
-    });
+    fx.sign_in(&url, "dev@example.com", "member password");
     fx.generate("mine");
     fx.select("mine");
 

@@ -9,4 +9,5 @@ mod errors;
 mod flows;
 mod keychain;
 mod leaks;
+mod list_cache;
 mod reminders;

@@ -8,12 +8,14 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
-use keywarden::api::KeyInfo;
+use keywarden::api::{KeyInfo, Role};
 use keywarden::client::ApiClient;
 use keywarden::client::config::Config;
+use keywarden::client::list_cache::ListCache;
 use keywarden::gui::{AppDeps, KeywardenApp};
 use keywarden::secret::Secret;
 use keywarden::server::embedded::LOCAL_OWNER_EMAIL;
+use keywarden::server::{self, accounts};
 use keywarden::vault::clipboard::{ClipboardError, ClipboardService};
 use keywarden::vault::{self, LOCAL_OWNER_ACCOUNT, MemoryVault, Vault};
 use tempfile::TempDir;
@@ -89,6 +91,7 @@ impl Fixture {
             ),
             view: None,
             reminders_path: Some(dir.path().join("data/keywarden/reminders.json")),
+            list_cache: Some(ListCache::new(dir.path().join("cache/keywarden/lists"))),
         };
         let state = TestApp {
             deps: Some(deps),
@@ -260,9 +263,58 @@ impl Fixture {
         })
     }
 
+    /// Adds a remote server through the Servers dialog and signs in to it as `email`.
+    pub fn sign_in(&mut self, url: &str, email: &str, password: &str) {
+        self.click("Servers");
+        self.click("Add server");
+        self.type_into("Server URL", url);
+        self.type_into("Email", email);
+        self.type_into("Password", password);
+        self.click("Sign in");
+        self.wait_until("signed in to the remote server", |app| {
+            app.state
+                .connection
+                .value()
+                .is_some_and(|c| c.me.user.email == email)
+        });
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
     }
+}
+
+/// A remote server in the test's runtime, with one user: (url, the server, its store).
+pub fn remote_server(fx: &Fixture, email: &str, role: Role) -> (String, server::LocalServer) {
+    fx.runtime.block_on(async {
+        let url = format!("sqlite://{}", fx.dir.path().join("remote.db").display());
+        let store = server::open_store(&url).await.unwrap();
+        let workspace = accounts::ensure_workspace(store.as_ref(), "team")
+            .await
+            .unwrap();
+        accounts::create_user(
+            store.as_ref(),
+            "admin@example.com",
+            &Secret::new("admin password"),
+            Role::Admin,
+            workspace,
+        )
+        .await
+        .unwrap();
+        accounts::create_user(
+            store.as_ref(),
+            email,
+            &Secret::new("member password"),
+            role,
+            workspace,
+        )
+        .await
+        .unwrap();
+        let running = server::spawn_local(store, Default::default())
+            .await
+            .unwrap();
+        (running.base_url(), running)
+    })
 }
 
 /// The X11 clipboard is one per display: tests that use it take turns.
