@@ -203,9 +203,7 @@ impl KeywardenApp {
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         self.receive();
         let now = Utc::now();
-        if self.state.view_dirty {
-            self.state.refresh_view(now);
-        }
+        self.state.refresh_view(now);
         let mut actions = Vec::new();
         actions.extend(self.shortcuts(ui.ctx()));
 
@@ -261,12 +259,11 @@ impl KeywardenApp {
 
     fn banners_ui(&self, ui: &mut egui::Ui, now: chrono::DateTime<Utc>) -> Option<Action> {
         let mut action = None;
-        let soon = self.state.expiring_soon(now);
-        if let Some(first) = soon.first() {
+        if let Some((first, count)) = self.state.expiring_soon() {
             let class = key_class(first, now, &self.state.config.thresholds)
                 .unwrap_or(ExpiryClass::Expiring);
             ui.horizontal_wrapped(|ui| {
-                let count = match soon.len() {
+                let count = match count {
                     1 => "1 key expires soon".to_string(),
                     n => format!("{n} keys expire soon"),
                 };

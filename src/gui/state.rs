@@ -254,9 +254,14 @@ pub struct State {
     pub notice: Option<Notice>,
     pub clipboard_clears_at: Option<Instant>,
     pub config: Config,
-    /// Indices into `keys` of the rows shown, in order; recomputed when `view_dirty`.
+    /// Indices into `keys` of the rows shown, in order; recomputed when `view_dirty`, and each
+    /// minute, since filters and expiry classes move with the clock.
     pub visible: Vec<usize>,
+    /// Indices into `keys` of the keys the user owns or holds that expire soon, soonest first.
+    pub soon: Vec<usize>,
     pub view_dirty: bool,
+    /// When `visible` and `soon` were computed.
+    pub view_at: Option<DateTime<Utc>>,
     /// Set when the keyboard moved the selection: the table scrolls it into view this frame.
     pub scroll_to_selected: bool,
     pub focus_search: bool,
@@ -300,23 +305,10 @@ impl State {
         self.role() >= Some(Role::Member)
     }
 
-    /// Keys the user owns or holds whose expiry is near, soonest first.
-    pub fn expiring_soon(&self, now: DateTime<Utc>) -> Vec<&KeyInfo> {
-        let me = self.my_user_id();
-        let mut keys: Vec<&KeyInfo> = self
-            .keys
-            .value()
-            .map(|keys| {
-                keys.iter()
-                    .filter(|k| Some(k.user_id) == me || self.held.contains(&k.id))
-                    .filter(|k| {
-                        key_class(k, now, &self.config.thresholds).is_some_and(ExpiryClass::is_soon)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        keys.sort_by_key(|k| k.expires_at);
-        keys
+    /// The key the user owns or holds that expires soonest, if one is expiring, and how many are.
+    pub fn expiring_soon(&self) -> Option<(&KeyInfo, usize)> {
+        let first = self.keys.value()?.get(*self.soon.first()?)?;
+        Some((first, self.soon.len()))
     }
 
     pub fn owner_email(&self, user_id: i64) -> String {
@@ -341,12 +333,30 @@ impl State {
     }
 
     /// Recomputes the visible rows from keys, filter, search and sort.
+    /// Recomputes the rows shown and the expiring keys when something changed or a minute passed.
     pub fn refresh_view(&mut self, now: DateTime<Utc>) {
+        let minute = |at: DateTime<Utc>| at.timestamp().div_euclid(60);
+        if !self.view_dirty && self.view_at.is_some_and(|at| minute(at) == minute(now)) {
+            return;
+        }
         self.view_dirty = false;
+        self.view_at = Some(now);
         let Some(keys) = self.keys.value() else {
             self.visible.clear();
+            self.soon.clear();
             return;
         };
+        let me = self.my_user_id();
+        let mut soon: Vec<usize> = (0..keys.len())
+            .filter(|&i| {
+                let key = &keys[i];
+                (Some(key.user_id) == me || self.held.contains(&key.id))
+                    && key_class(key, now, &self.config.thresholds)
+                        .is_some_and(ExpiryClass::is_soon)
+            })
+            .collect();
+        soon.sort_by_key(|&i| (keys[i].expires_at, keys[i].id));
+        self.soon = soon;
         let needle = self.search.trim().to_lowercase();
         let mut rows: Vec<usize> = (0..keys.len())
             .filter(|&i| {
@@ -358,11 +368,12 @@ impl State {
             })
             .collect();
         let held = &self.held;
+        let status = |k: &KeyInfo| KeyStatus::derive(now, k.expires_at, k.enabled, k.revoked_at);
         rows.sort_by(|&a, &b| {
             let (a, b) = (&keys[a], &keys[b]);
             let order = match self.view.sort {
                 SortColumn::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
-                SortColumn::Status => a.status.as_str().cmp(b.status.as_str()),
+                SortColumn::Status => status(a).as_str().cmp(status(b).as_str()),
                 SortColumn::Expires => a.expires_at.cmp(&b.expires_at),
                 SortColumn::Created => a.created_at.cmp(&b.created_at),
                 SortColumn::LastUsed => a.last_used_at.cmp(&b.last_used_at),

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs a command inside a private desktop session on a fresh Debian machine: installs the system
+# packages it needs (only when missing), then starts Xvfb, a D-Bus session bus, an unlocked
+# gnome-keyring (Secret Service) and a notification daemon (dunst) around it, with fresh XDG
+# directories that are removed afterwards. The command's exit code comes back out.
+#
+#   tests/session.sh COMMAND [ARGS...]
+#
+# KW_EXTRA_PACKAGES adds Debian packages to install (the startup benchmark's keepassxc, xdotool).
+set -euo pipefail
+
+packages=(
+  xvfb xauth dbus libglib2.0-bin gnome-keyring libsecret-tools dunst xclip
+  mesa-vulkan-drivers libvulkan1 libgl1-mesa-dri libegl1 libegl-mesa0 libgl1
+  libxkbcommon-x11-0 libxcursor1 libxi6 libx11-xcb1
+)
+read -r -a extra <<<"${KW_EXTRA_PACKAGES:-}"
+packages+=("${extra[@]}")
+missing=()
+for package in "${packages[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -eq 0 ]; then sudo=(); elif sudo -n true 2>/dev/null; then sudo=(sudo -n); else
+    echo "$0: this needs these Debian packages: ${missing[*]}" >&2
+    echo "$0: install them with: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "$0: installing ${missing[*]}" >&2
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# A fresh private session every run: an old keyring with another password would make
+# gnome-keyring open an unlock prompt and hang every keychain call.
+RUN_DIR=$(mktemp -d /tmp/kw-session.XXXXXX)
+chmod 700 "$RUN_DIR"
+trap 'rm -rf "$RUN_DIR"' EXIT
+export XDG_RUNTIME_DIR="$RUN_DIR" XDG_DATA_HOME="$RUN_DIR/data" XDG_CACHE_HOME="$RUN_DIR/cache" \
+  XDG_CONFIG_HOME="$RUN_DIR/config" KW_SESSION=1
+unset WAYLAND_DISPLAY WGPU_BACKEND DBUS_SESSION_BUS_ADDRESS
+
+xvfb-run -a -s "-screen 0 1280x1024x24 -nolisten tcp" dbus-run-session -- bash -euo pipefail -c '
+  printf %s "test-keyring-password" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+  dunst -print > "$XDG_RUNTIME_DIR/dunst.log" 2>&1 &
+  gdbus wait --session --timeout 10 org.freedesktop.Notifications
+  gdbus wait --session --timeout 10 org.freedesktop.secrets
+  "$@"' kw-session "$@"
