@@ -13,6 +13,9 @@
 #   list    the first frame that shows the list: Keywarden's log line "first frame with the key
 #           list" (RUST_LOG=keywarden=info); for KeePassXC the window title naming the open database
 #   RSS     VmRSS from /proc/PID/status 2 s after the window showed
+#   idle    the CPU time (user + system, /proc/PID/stat) the program uses in the next
+#           STARTUP_IDLE seconds (5 by default) with nothing happening: an app that does not
+#           repaint while idle uses next to none
 # and prints the medians and the ratios to KeePassXC. It fails if a program does not get there
 # within 20 s, or if Keywarden shows a list of another size or from the wrong source.
 set -euo pipefail
@@ -24,6 +27,8 @@ if [ -z "${KW_SESSION:-}" ]; then
 fi
 
 RUNS=${STARTUP_RUNS:-5}
+IDLE=${STARTUP_IDLE:-5}
+TICK_MS=$((1000 / $(getconf CLK_TCK)))
 KEYS=${STARTUP_KEYS:-10000}
 WORK="$XDG_RUNTIME_DIR/startup"
 mkdir -p "$WORK"
@@ -54,7 +59,10 @@ function rnd(set, len,   s, j) { s = ""; for (j = 0; j < len; j++) s = s substr(
 function uuid() { return rnd(b64, 21) substr("AQgw", int(rand() * 4) + 1, 1) "==" }' >"$WORK/bench.xml"
 printf 'bench\nbench\n' | keepassxc-cli import -q -p -t 100 "$WORK/bench.xml" "$WORK/bench.kdbx" >/dev/null
 
-# Runs one program and prints "window_ms list_ms rss_kib". $1: keywarden-cached, keywarden-fresh
+# CPU time of a process so far, in ms.
+cpu_ms() { awk -v t="$TICK_MS" '{ sub(/^.*\) /, ""); print ($12 + $13) * t }' "/proc/$1/stat"; }
+
+# Runs one program and prints "window_ms list_ms rss_kib idle_cpu_ms". $1: keywarden-cached, keywarden-fresh
 # or keepassxc.
 measure() {
   local kind=$1 log="$WORK/$1.log" pid window="" window_ms="" list_ms="" start
@@ -82,8 +90,11 @@ measure() {
     sleep 0.005
   done
   sleep "$(awk -v t="$window_ms" -v n="$(now_ms)" -v s="$start" 'BEGIN { w = (s + t + 2000 - n) / 1000; print (w > 0 ? w : 0) }')"
-  local rss
+  local rss cpu_before cpu_after
   rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
+  cpu_before=$(cpu_ms "$pid")
+  sleep "$IDLE"
+  cpu_after=$(cpu_ms "$pid")
   kill "$pid"
   wait "$pid" 2>/dev/null || true
   case $kind in
@@ -92,7 +103,7 @@ measure() {
   keywarden-fresh) grep -q "first frame with the key list: $KEYS keys from the server" "$log" ||
     fail "keywarden did not show the server's list: $(grep 'first frame' "$log")" ;;
   esac
-  echo "$window_ms $list_ms $rss"
+  echo "$window_ms $list_ms $rss $((cpu_after - cpu_before))"
 }
 
 kinds=(keywarden-cached keywarden-fresh keepassxc)
@@ -101,7 +112,7 @@ for kind in keywarden-fresh "${kinds[@]}"; do measure "$kind" >/dev/null; done
 for run in $(seq "$RUNS"); do
   for kind in "${kinds[@]}"; do
     result=$(measure "$kind")
-    echo "run $run $kind: window ms, list ms, RSS KiB: $result" >&2
+    echo "run $run $kind: window ms, list ms, RSS KiB, idle CPU ms: $result" >&2
     echo "$result" >>"$WORK/$kind.results"
   done
 done
@@ -111,11 +122,11 @@ column() { awk -v c="$2" '{ print $c }' "$WORK/$1.results" | median; }
 echo
 echo "Medians of $RUNS runs, $KEYS keys/entries, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown):"
 echo
-echo "| program | window | list shown | RSS after 2 s | window / KeePassXC | list / KeePassXC | RSS / KeePassXC |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| program | window | list shown | RSS after 2 s | idle CPU in ${IDLE} s | window / KeePassXC | list / KeePassXC | RSS / KeePassXC |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 kp_window=$(column keepassxc 1) kp_list=$(column keepassxc 2) kp_rss=$(column keepassxc 3)
 for kind in "${kinds[@]}"; do
-  w=$(column "$kind" 1) l=$(column "$kind" 2) r=$(column "$kind" 3)
-  awk -v k="$kind" -v w="$w" -v l="$l" -v r="$r" -v kw="$kp_window" -v kl="$kp_list" -v kr="$kp_rss" 'BEGIN {
-    printf "| %s | %d ms | %d ms | %.0f MiB | %.2f | %.2f | %.2f |\n", k, w, l, r / 1024, w / kw, l / kl, r / kr }'
+  w=$(column "$kind" 1) l=$(column "$kind" 2) r=$(column "$kind" 3) c=$(column "$kind" 4)
+  awk -v k="$kind" -v w="$w" -v l="$l" -v r="$r" -v c="$c" -v kw="$kp_window" -v kl="$kp_list" -v kr="$kp_rss" 'BEGIN {
+    printf "| %s | %d ms | %d ms | %.0f MiB | %d ms | %.2f | %.2f | %.2f |\n", k, w, l, r / 1024, c, w / kw, l / kl, r / kr }'
 done

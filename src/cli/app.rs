@@ -22,6 +22,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         .with_env_filter(filter)
         .with_timer(tracing_subscriber::fmt::time::uptime())
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
