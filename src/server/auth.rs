@@ -1,16 +1,16 @@
 //! Who is calling: credentials from every header style real services use, a cache of verified
 //! credentials, and the extractors handlers name their privilege with.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
+use quick_cache::sync::Cache;
 
 use super::AppState;
 use super::error::ApiError;
@@ -217,24 +217,43 @@ fn basic_credential(token: &str) -> Option<String> {
 }
 
 /// Verified credentials by hash, so authenticating a request is a hash and a map lookup, not a
-/// database round trip.
+/// database round trip. Well-formed credentials that match nothing are remembered too (as `None`),
+/// so made-up keys cannot make every request a database query. Both maps are bounded, with
+/// quick_cache's scan-resistant eviction (S3-FIFO): a flood of one-off credentials passes through
+/// a small probation queue and does not push out the keys in daily use.
 ///
 /// Correctness rests on two rules. Every change that can take a right away (revoke, disable,
 /// delete, rotate, role change, logout) calls [`AuthCache::invalidate`] before its response is sent,
 /// so no request after that response finds the old entry. An entry read from the database is only
-/// inserted if no invalidation happened since the read began (the generation check), so a read that
-/// raced with a revoke cannot put the stale entry back. Changes made by another process on the same
-/// database are noticed through the database's revision counter, polled by [`super::serve`].
-#[derive(Default)]
+/// inserted if no invalidation happened since the read began (the generation check, made under
+/// `gate`), so a read that raced with a revoke cannot put the stale entry back. A credential that
+/// did not exist cannot have been presented before it was made (it is 190 random bits), so making
+/// one needs no invalidation. Changes made by another process on the same database are noticed
+/// through the database's revision counter, polled by [`super::serve`].
 pub struct AuthCache {
-    keys: RwLock<HashMap<[u8; 32], Arc<CachedKey>>>,
-    sessions: RwLock<HashMap<[u8; 32], Arc<SessionAuth>>>,
+    keys: Cache<[u8; 32], Option<Arc<CachedKey>>>,
+    sessions: Cache<[u8; 32], Option<Arc<SessionAuth>>>,
+    /// Written by `invalidate`, read by inserts while they compare generations.
+    gate: RwLock<()>,
     generation: AtomicU64,
     revision: AtomicI64,
 }
 
+/// Entries per map; each is well under 1 KiB.
 const CACHE_CAPACITY: usize = 100_000;
 const TOUCH_INTERVAL_MS: i64 = 60_000;
+
+impl Default for AuthCache {
+    fn default() -> Self {
+        AuthCache {
+            keys: Cache::new(CACHE_CAPACITY),
+            sessions: Cache::new(CACHE_CAPACITY),
+            gate: RwLock::new(()),
+            generation: AtomicU64::new(0),
+            revision: AtomicI64::new(0),
+        }
+    }
+}
 
 pub struct CachedKey {
     pub auth: KeyAuth,
@@ -265,12 +284,12 @@ impl CachedKey {
 
 impl AuthCache {
     pub fn invalidate(&self) {
-        let (Ok(mut keys), Ok(mut sessions)) = (self.keys.write(), self.sessions.write()) else {
-            return;
-        };
+        // A poisoned gate guards nothing but this ordering, so it is used as it is: skipping an
+        // invalidation would keep a revoked key working.
+        let _gate = self.gate.write().unwrap_or_else(PoisonError::into_inner);
         self.generation.fetch_add(1, Ordering::SeqCst);
-        keys.clear();
-        sessions.clear();
+        self.keys.clear();
+        self.sessions.clear();
     }
 
     /// Drops everything when the database's revision moved (another process changed rights).
@@ -280,25 +299,27 @@ impl AuthCache {
         }
     }
 
-    fn get<T>(map: &RwLock<HashMap<[u8; 32], Arc<T>>>, hash: &[u8; 32]) -> Option<Arc<T>> {
-        map.read().ok()?.get(hash).cloned()
-    }
-
-    fn insert_if_current<T>(
-        map: &RwLock<HashMap<[u8; 32], Arc<T>>>,
-        generation: &AtomicU64,
-        seen: u64,
+    /// The cached answer for `hash` (`Some(None)`: known not to exist), or the database's, which is
+    /// then cached unless an invalidation happened while it was read.
+    async fn lookup<T, F>(
+        &self,
+        map: &Cache<[u8; 32], Option<Arc<T>>>,
         hash: [u8; 32],
-        value: Arc<T>,
-    ) {
-        let Ok(mut map) = map.write() else { return };
-        if generation.load(Ordering::SeqCst) != seen {
-            return;
+        load: F,
+    ) -> StoreResult<Option<Arc<T>>>
+    where
+        F: Future<Output = StoreResult<Option<T>>>,
+    {
+        if let Some(hit) = map.get(&hash) {
+            return Ok(hit);
         }
-        if map.len() >= CACHE_CAPACITY {
-            map.clear();
+        let seen = self.generation.load(Ordering::SeqCst);
+        let found = load.await?.map(Arc::new);
+        let _gate = self.gate.read().unwrap_or_else(PoisonError::into_inner);
+        if self.generation.load(Ordering::SeqCst) == seen {
+            map.insert(hash, found.clone());
         }
-        map.insert(hash, value);
+        Ok(found)
     }
 }
 
@@ -306,21 +327,15 @@ impl AppState {
     /// The key with this text, through the cache. `None` when no such key exists.
     pub async fn lookup_key(&self, key_text: &str) -> StoreResult<Option<Arc<CachedKey>>> {
         let hash = key::hash(key_text);
-        let cache = &self.cache;
-        if let Some(hit) = AuthCache::get(&cache.keys, &hash) {
-            return Ok(Some(hit));
-        }
-        let seen = cache.generation.load(Ordering::SeqCst);
-        let Some(auth) = self.store.key_auth(hash).await? else {
-            return Ok(None);
+        let load = async {
+            Ok(self.store.key_auth(hash).await?.map(|auth| CachedKey {
+                last_touch_ms: AtomicI64::new(
+                    auth.last_used_at.map_or(0, |at| at.timestamp_millis()),
+                ),
+                auth,
+            }))
         };
-        let last_touch_ms = auth.last_used_at.map_or(0, |at| at.timestamp_millis());
-        let entry = Arc::new(CachedKey {
-            auth,
-            last_touch_ms: AtomicI64::new(last_touch_ms),
-        });
-        AuthCache::insert_if_current(&cache.keys, &cache.generation, seen, hash, entry.clone());
-        Ok(Some(entry))
+        self.cache.lookup(&self.cache.keys, hash, load).await
     }
 
     /// Records that a key was used, at most once a minute per key, without delaying the request.
@@ -385,26 +400,14 @@ impl AppState {
     async fn session_principal(&self, token: &str) -> Result<Principal, ApiError> {
         let hash = key::hash(token);
         let cache = &self.cache;
-        let session = match AuthCache::get(&cache.sessions, &hash) {
-            Some(hit) => hit,
-            None => {
-                let seen = cache.generation.load(Ordering::SeqCst);
-                let Some(session) = self.store.session(hash).await? else {
-                    return Err(ApiError::unauthorized(
-                        "invalid_credential",
-                        "the session is not known; sign in again",
-                    ));
-                };
-                let session = Arc::new(session);
-                AuthCache::insert_if_current(
-                    &cache.sessions,
-                    &cache.generation,
-                    seen,
-                    hash,
-                    session.clone(),
-                );
-                session
-            }
+        let Some(session) = cache
+            .lookup(&cache.sessions, hash, self.store.session(hash))
+            .await?
+        else {
+            return Err(ApiError::unauthorized(
+                "invalid_credential",
+                "the session is not known; sign in again",
+            ));
         };
         if session.expires_at <= Utc::now() {
             return Err(ApiError::unauthorized(
@@ -456,6 +459,57 @@ impl AppState {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    /// Misses are cached like hits, and an invalidation drops both: a key added behind the cache's
+    /// back is found only after one, as a revoked key stops working only through one.
+    #[tokio::test]
+    async fn misses_are_cached_until_an_invalidation() {
+        use crate::key::{self, TokenKind};
+        use crate::secret::Secret;
+        use crate::server::store::{NewKey, SqliteStore};
+        use crate::server::{ServerConfig, accounts};
+
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("cache.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        let workspace = accounts::ensure_workspace(&store, "w").await.unwrap();
+        let user = accounts::create_user(
+            &store,
+            "a@example.com",
+            &Secret::new("a password"),
+            Role::Member,
+            workspace,
+        )
+        .await
+        .unwrap();
+        let state = AppState::new(Arc::new(store.clone()), ServerConfig::default());
+        let text = key::generate(TokenKind::ApiKey);
+        assert!(state.lookup_key(text.expose()).await.unwrap().is_none());
+
+        let now = Utc::now();
+        store
+            .insert_keys_unaudited(&[NewKey {
+                hash: key::hash(text.expose()),
+                hint: key::display_hint(text.expose()),
+                name: "late".into(),
+                description: String::new(),
+                workspace_id: workspace,
+                user_id: user.id,
+                created_at: now,
+                expires_at: now + chrono::Duration::days(30),
+                scopes: vec![],
+                replaces: None,
+            }])
+            .await
+            .unwrap();
+        assert!(
+            state.lookup_key(text.expose()).await.unwrap().is_none(),
+            "the miss is remembered: no second database query"
+        );
+        state.cache.invalidate();
+        let found = state.lookup_key(text.expose()).await.unwrap();
+        assert_eq!(found.map(|k| k.auth.user_id), Some(user.id));
+    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
