@@ -194,6 +194,29 @@ pub struct KeyInfo {
     pub replaces: Option<i64>,
 }
 
+#[cfg(test)]
+impl KeyInfo {
+    /// An active key for unit tests, made 300 days before `now`, expiring `days_left` days after it.
+    pub(crate) fn sample(id: i64, days_left: i64, now: DateTime<Utc>) -> KeyInfo {
+        KeyInfo {
+            id,
+            name: format!("key {id}"),
+            description: String::new(),
+            workspace_id: 1,
+            user_id: 1,
+            created_at: now - chrono::Duration::days(300),
+            expires_at: now + chrono::Duration::days(days_left),
+            enabled: true,
+            revoked_at: None,
+            last_used_at: None,
+            scopes: vec![],
+            status: KeyStatus::Active,
+            hint: "kw_AbCd…wxyz".into(),
+            replaces: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {

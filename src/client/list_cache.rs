@@ -107,26 +107,9 @@ impl ListCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::KeyStatus;
 
     fn key(id: i64) -> KeyInfo {
-        let now = Utc::now();
-        KeyInfo {
-            id,
-            name: format!("key {id}"),
-            description: String::new(),
-            workspace_id: 1,
-            user_id: 1,
-            created_at: now,
-            expires_at: now + chrono::Duration::days(30),
-            enabled: true,
-            revoked_at: None,
-            last_used_at: None,
-            scopes: vec!["read".into()],
-            status: KeyStatus::Active,
-            hint: "kw_AbCd…wxyz".into(),
-            replaces: None,
-        }
+        KeyInfo::sample(id, 30, Utc::now())
     }
 
     #[test]

@@ -172,25 +172,9 @@ mod tests {
     use chrono::Duration;
 
     use super::*;
-    use crate::api::KeyStatus;
 
     fn key(id: i64, days_left: i64, now: DateTime<Utc>) -> KeyInfo {
-        KeyInfo {
-            id,
-            name: format!("key {id}"),
-            description: String::new(),
-            workspace_id: 1,
-            user_id: 1,
-            created_at: now - Duration::days(300),
-            expires_at: now + Duration::days(days_left),
-            enabled: true,
-            revoked_at: None,
-            last_used_at: None,
-            scopes: vec![],
-            status: KeyStatus::Active,
-            hint: String::new(),
-            replaces: None,
-        }
+        KeyInfo::sample(id, days_left, now)
     }
 
     #[test]

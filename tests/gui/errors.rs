@@ -135,14 +135,7 @@ fn sign_in_to_a_remote_server_then_expired_session_asks_again_keeping_the_window
     assert!(fx.app().state.key(key.id).is_some());
 
     // Switching back to this computer and signing out of the remote.
-    fx.click("Servers");
-    fx.click("Sign out");
-    fx.wait_until("back on the local server", |app| {
-        app.state
-            .connection
-            .value()
-            .is_some_and(|c| c.me.user.email == "owner@localhost")
-    });
+    fx.sign_out();
     assert!(
         fx.vault
             .get(&vault::session_account(&url))

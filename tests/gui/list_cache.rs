@@ -88,14 +88,7 @@ fn a_restart_shows_the_last_list_while_the_server_is_down_and_sign_out_forgets_i
     );
     assert_eq!(fx.app().state.selected, Some(kept.id));
 
-    fx.click("Servers");
-    fx.click("Sign out");
-    fx.wait_until("back on the local server", |app| {
-        app.state
-            .connection
-            .value()
-            .is_some_and(|c| c.me.user.email == "owner@localhost")
-    });
+    fx.sign_out();
     assert_eq!(
         cache.load(&url, "dev@example.com"),
         None,

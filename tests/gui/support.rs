@@ -279,6 +279,18 @@ impl Fixture {
         });
     }
 
+    /// Signs out of the current remote server through the Servers dialog, back to this computer's.
+    pub fn sign_out(&mut self) {
+        self.click("Servers");
+        self.click("Sign out");
+        self.wait_until("back on the local server", |app| {
+            app.state
+                .connection
+                .value()
+                .is_some_and(|c| c.me.user.email == LOCAL_OWNER_EMAIL)
+        });
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
     }
