@@ -565,7 +565,8 @@ impl KeywardenApp {
     /// with the session token from the keychain.
     fn connect(&mut self) {
         let server = self.state.config.current_server.clone();
-        self.switch_to(&server);
+        let email = self.expected_email();
+        self.switch_to(&server, &email);
         self.state.connection.start();
         self.load_cached_list();
         let vault = self.vault.clone();
@@ -587,12 +588,6 @@ impl KeywardenApp {
                 }
             });
         } else {
-            let email = self
-                .state
-                .config
-                .current_entry()
-                .map(|e| e.email.clone())
-                .unwrap_or_default();
             self.bridge.spawn(async move {
                 let result = session::open_remote(&server, vault)
                     .await
@@ -607,13 +602,29 @@ impl KeywardenApp {
         }
     }
 
-    /// Makes `server` the one shown; another server's keys, selection and keychain view are dropped.
-    fn switch_to(&mut self, server: &str) {
-        if self.state.server == server {
+    /// Who the app signs in as on the current server: the local owner, or the user last signed in
+    /// to the remote server (empty when the server list does not name one).
+    fn expected_email(&self) -> String {
+        if self.state.config.is_local() {
+            crate::server::embedded::LOCAL_OWNER_EMAIL.to_string()
+        } else {
+            self.state
+                .config
+                .current_entry()
+                .map(|entry| entry.email.clone())
+                .unwrap_or_default()
+        }
+    }
+
+    /// Makes `email` on `server` the account shown; another account's keys, selection and keychain
+    /// view are dropped.
+    fn switch_to(&mut self, server: &str, email: &str) {
+        if self.state.server == server && self.state.account == email {
             return;
         }
         let state = &mut self.state;
         state.server = server.to_string();
+        state.account = email.to_string();
         state.connection = Default::default();
         state.keys = Default::default();
         state.keys_saved_at = None;
@@ -631,15 +642,7 @@ impl KeywardenApp {
         let (Some(cache), None) = (self.list_cache.clone(), self.state.keys.value()) else {
             return;
         };
-        let server = self.state.server.clone();
-        let email = if self.state.config.is_local() {
-            crate::server::embedded::LOCAL_OWNER_EMAIL.to_string()
-        } else {
-            match self.state.config.current_entry() {
-                Some(entry) => entry.email.clone(),
-                None => return,
-            }
-        };
+        let (server, email) = (self.state.server.clone(), self.state.account.clone());
         self.bridge.spawn_blocking(move || {
             let list = cache.load(&server, &email);
             Msg::Cached { server, list }
@@ -907,7 +910,7 @@ impl KeywardenApp {
                 }
                 match result {
                     Ok((client, connected, warning)) => {
-                        self.switch_to(&server);
+                        self.switch_to(&server, &connected.me.user.email);
                         if !server.eq(LOCAL_SERVER) {
                             let email = connected.me.user.email.clone();
                             self.state.config.use_server(ServerEntry {

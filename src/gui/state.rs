@@ -236,6 +236,8 @@ pub struct Connected {
 pub struct State {
     /// `local` or the remote server's URL: names the server in keychain accounts.
     pub server: String,
+    /// The email of the account on `server` whose keys are shown.
+    pub account: String,
     pub connection: Loadable<Connected>,
     pub keys: Loadable<Vec<KeyInfo>>,
     /// Set while `keys` is the list saved at that time (the cache), not the server's answer.
