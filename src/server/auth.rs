@@ -305,7 +305,7 @@ impl AuthCache {
         &self,
         map: &Cache<[u8; 32], Option<Arc<T>>>,
         hash: [u8; 32],
-        load: F,
+        load: impl FnOnce() -> F,
     ) -> StoreResult<Option<Arc<T>>>
     where
         F: Future<Output = StoreResult<Option<T>>>,
@@ -314,7 +314,7 @@ impl AuthCache {
             return Ok(hit);
         }
         let seen = self.generation.load(Ordering::SeqCst);
-        let found = load.await?.map(Arc::new);
+        let found = load().await?.map(Arc::new);
         let _gate = self.gate.read().unwrap_or_else(PoisonError::into_inner);
         if self.generation.load(Ordering::SeqCst) == seen {
             map.insert(hash, found.clone());
@@ -327,7 +327,7 @@ impl AppState {
     /// The key with this text, through the cache. `None` when no such key exists.
     pub async fn lookup_key(&self, key_text: &str) -> StoreResult<Option<Arc<CachedKey>>> {
         let hash = key::hash(key_text);
-        let load = async {
+        let load = || async move {
             Ok(self.store.key_auth(hash).await?.map(|auth| CachedKey {
                 last_touch_ms: AtomicI64::new(
                     auth.last_used_at.map_or(0, |at| at.timestamp_millis()),
@@ -401,7 +401,7 @@ impl AppState {
         let hash = key::hash(token);
         let cache = &self.cache;
         let Some(session) = cache
-            .lookup(&cache.sessions, hash, self.store.session(hash))
+            .lookup(&cache.sessions, hash, || self.store.session(hash))
             .await?
         else {
             return Err(ApiError::unauthorized(
