@@ -927,6 +927,8 @@ impl KeywardenApp {
                             state.fail(warning);
                         }
                         state.connection.finish::<String>(Ok(connected));
+                        // Which keys are the user's own (the expiring banner) depends on who signed in.
+                        state.view_dirty = true;
                         self.client = Some(client);
                         self.refresh();
                     }
