@@ -217,28 +217,15 @@ fn read_marker(marker: &Path) -> anyhow::Result<Option<(usize, Vec<Secret>)>> {
     }
 }
 
-/// Writes the marker through a temporary file, so a crash leaves the old marker or the new one.
+/// Writes the marker atomically (mode 600), so a crash leaves the old marker or the new one.
 fn write_marker(marker: &Path, key_count: usize, sample: &[Secret]) -> anyhow::Result<()> {
-    use std::io::Write as _;
     let mut text = format!("{MARKER_HEADER}\nkeys {key_count}\n");
     for key in sample {
         text.push_str(key.expose());
         text.push('\n');
     }
-    let mut temp = marker.to_path_buf().into_os_string();
-    temp.push(".tmp");
-    let temp = PathBuf::from(temp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&temp)
-        .with_context(|| format!("cannot write {}", temp.display()))?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&temp, marker).with_context(|| format!("cannot write {}", marker.display()))?;
-    Ok(())
+    keywarden::files::write_atomic(marker, text.as_bytes())
+        .with_context(|| format!("cannot write {}", marker.display()))
 }
 
 /// Fills a database with an owner, a workspace and N API keys; prints one valid key.

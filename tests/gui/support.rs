@@ -271,23 +271,23 @@ impl Fixture {
         self.type_into("Email", email);
         self.type_into("Password", password);
         self.click("Sign in");
-        self.wait_until("signed in to the remote server", |app| {
-            app.state
-                .connection
-                .value()
-                .is_some_and(|c| c.me.user.email == email)
-        });
+        self.wait_signed_in_as(email);
     }
 
     /// Signs out of the current remote server through the Servers dialog, back to this computer's.
     pub fn sign_out(&mut self) {
         self.click("Servers");
         self.click("Sign out");
-        self.wait_until("back on the local server", |app| {
+        self.wait_signed_in_as(LOCAL_OWNER_EMAIL);
+    }
+
+    /// Waits until the app is connected as `email`.
+    pub fn wait_signed_in_as(&mut self, email: &str) {
+        self.wait_until(&format!("signed in as {email}"), |app| {
             app.state
                 .connection
                 .value()
-                .is_some_and(|c| c.me.user.email == LOCAL_OWNER_EMAIL)
+                .is_some_and(|c| c.me.user.email == email)
         });
     }
 
