@@ -436,6 +436,34 @@ pub enum Action {
 mod tests {
     use super::*;
 
+    /// Filters and the expiring banner move with the clock: a minute later the view is computed
+    /// again even though nothing marked it dirty, and not before.
+    #[test]
+    fn the_view_follows_the_clock_once_a_minute() {
+        let now = "2026-11-23T12:00:10Z".parse::<DateTime<Utc>>().unwrap();
+        // Expiring (within 30 days) from 12:01 on, not at 12:00.
+        let key = KeyInfo {
+            expires_at: now + chrono::Duration::days(30) + chrono::Duration::seconds(30),
+            ..KeyInfo::sample(7, 0, now)
+        };
+        let mut state = State {
+            keys: Loadable::Ready(vec![key]),
+            held: BTreeSet::from([7]),
+            view_dirty: true,
+            ..Default::default()
+        };
+        state.view.filter = Filter::Expiring;
+        state.refresh_view(now);
+        assert!(state.visible.is_empty() && state.expiring_soon().is_none());
+
+        state.refresh_view(now + chrono::Duration::seconds(45));
+        assert!(state.visible.is_empty(), "not recomputed within the minute");
+
+        state.refresh_view(now + chrono::Duration::seconds(60));
+        assert_eq!(state.visible, vec![0]);
+        assert_eq!(state.expiring_soon().map(|(k, n)| (k.id, n)), Some((7, 1)));
+    }
+
     #[test]
     fn a_typed_password_never_reaches_debug_output() {
         let draft = SignInDraft {

@@ -187,3 +187,51 @@ fn a_lost_right_is_a_sentence_not_a_crash() {
     );
     drop(remote);
 }
+
+#[test]
+fn a_failed_sign_in_to_another_server_keeps_the_current_one() {
+    let mut fx = Fixture::new();
+    fx.wait_connected();
+    fx.generate("stays here");
+    let (url, _remote) = remote_server(&fx, "dev@example.com", Role::Member);
+    fx.click("Servers");
+    fx.click("Add server");
+    fx.type_into("Server URL", &url);
+    fx.type_into("Email", "dev@example.com");
+    fx.type_into("Password", "wrong password");
+    fx.click("Sign in");
+    fx.wait_until(
+        "the sign-in was refused",
+        |app| matches!(&app.state.dialog, Some(Dialog::SignIn(d)) if d.error.is_some()),
+    );
+    fx.click("Cancel");
+    let state = &fx.app().state;
+    assert_eq!(state.server, "local");
+    assert!(
+        state
+            .connection
+            .value()
+            .is_some_and(|c| c.me.user.email == "owner@localhost"),
+        "still signed in to this computer's server"
+    );
+    assert!(fx.has_label("stays here"), "its keys are still listed");
+}
+
+#[test]
+fn signing_in_as_another_user_of_the_same_server_drops_the_previous_view() {
+    let mut fx = Fixture::new();
+    fx.wait_connected();
+    let (url, _remote) = remote_server(&fx, "dev@example.com", Role::Member);
+    fx.sign_in(&url, "dev@example.com", "member password");
+    let key = fx.generate("dev's key");
+    fx.select("dev's key");
+
+    // The admin of the same server signs in on this computer; the admin sees the key too.
+    fx.sign_in(&url, "admin@example.com", "admin password");
+    fx.wait_until("the admin's list", |app| app.state.key(key.id).is_some());
+    assert_eq!(
+        fx.app().state.selected,
+        None,
+        "nothing chosen in another user's view stays selected"
+    );
+}
