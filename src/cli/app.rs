@@ -15,9 +15,10 @@ use crate::vault::{KeyringVault, MemoryVault, Vault};
 const ICON_PNG: &[u8] = include_bytes!("../../assets/keywarden.png");
 
 pub fn run() -> anyhow::Result<ExitCode> {
-    // Warnings only by default; `RUST_LOG=info` adds the start-up steps, timed from the start.
+    // Keywarden's own warnings only by default (the windowing libraries warn about harmless display
+    // quirks); `RUST_LOG=keywarden=info` adds the start-up steps, timed from the start.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("keywarden=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_timer(tracing_subscriber::fmt::time::uptime())
