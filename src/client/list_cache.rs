@@ -2,7 +2,7 @@
 //! The app shows it the moment it starts (and while the server cannot be reached), then replaces it
 //! with the server's answer. Only metadata is kept: names, dates, hints (`kw_AbCd…wxyz`), never a key.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -40,10 +40,6 @@ impl ListCache {
     /// `$XDG_CACHE_HOME/keywarden/lists`; `None` when the system names no cache directory.
     pub fn default_dir() -> Option<PathBuf> {
         Some(dirs::cache_dir()?.join("keywarden").join("lists"))
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     fn path(&self, server: &str) -> PathBuf {
