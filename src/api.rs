@@ -7,6 +7,10 @@ use utoipa::ToSchema;
 
 use crate::secret::Secret;
 
+/// The reserved scope that lets an API key manage keys, users, workspaces and memberships like a
+/// session. Without it a key only reads (its owner's keys, `me`, `ping`) and, for admins, verifies.
+pub const MANAGE_SCOPE: &str = "keywarden:manage";
+
 /// Paths of the HTTP API, relative to the server's base URL.
 pub mod paths {
     pub const HEALTHZ: &str = "/healthz";
@@ -35,6 +39,9 @@ pub mod paths {
     }
     pub fn workspace_member(workspace_id: i64, user_id: i64) -> String {
         format!("{WORKSPACES}/{workspace_id}/members/{user_id}")
+    }
+    pub fn workspace_invitations(workspace_id: i64) -> String {
+        format!("{WORKSPACES}/{workspace_id}/invitations")
     }
 }
 
@@ -168,6 +175,11 @@ pub struct MeResponse {
     pub credential: CredentialKind,
     /// Set when the credential is an API key.
     pub key_id: Option<i64>,
+    /// The credential may manage keys, users, workspaces and memberships: a session, or a key with
+    /// the scope `keywarden:manage`. Other keys only read (their owner's keys, `me`, `ping`) and,
+    /// for admins, verify.
+    #[serde(default)]
+    pub manage: bool,
 }
 
 /// Everything about a key except its secret.
@@ -192,6 +204,13 @@ pub struct KeyInfo {
     pub hint: String,
     /// The key this one was rotated from.
     pub replaces: Option<i64>,
+}
+
+impl KeyInfo {
+    /// The key carries [`MANAGE_SCOPE`]: it may manage like a session, so it is shown as such.
+    pub fn manages(&self) -> bool {
+        self.scopes.iter().any(|s| s == MANAGE_SCOPE)
+    }
 }
 
 #[cfg(test)]
@@ -236,6 +255,9 @@ pub struct CreateKeyRequest {
     /// Owner of the new key; admins may name any member of the workspace. Defaults to the caller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<i64>,
+    /// Free-form labels for the services that verify the key. The reserved scope
+    /// `keywarden:manage` lets the key manage keys, users, workspaces and memberships like a
+    /// session; only a session of someone who may manage can create such a key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
 }
@@ -450,4 +472,23 @@ pub struct MemberInfo {
 pub struct SetMemberRequest {
     /// `admin`, `member` or `viewer`.
     pub role: Role,
+}
+
+/// Adds someone to a workspace by email.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMemberRequest {
+    pub email: String,
+    /// `admin`, `member` or `viewer`.
+    pub role: Role,
+}
+
+/// A pending invitation: it becomes a membership when an account with this email signs in or is
+/// created. Admins get one for every email they add that they may not already see, whether or not
+/// such an account exists, so adding reveals nothing about other workspaces' users.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Invitation {
+    pub email: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
 }

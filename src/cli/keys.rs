@@ -16,7 +16,8 @@ use serde::Serialize;
 
 use super::context::{Context, Expiry, confirm, find_key, parse_duration, parse_expiry};
 use crate::api::{
-    CreateKeyRequest, KeyInfo, KeyStatus, ListKeysQuery, RotateKeyRequest, UpdateKeyRequest,
+    CreateKeyRequest, KeyInfo, KeyStatus, ListKeysQuery, MANAGE_SCOPE, RotateKeyRequest,
+    UpdateKeyRequest,
 };
 use crate::client::CopyFormat;
 use crate::reminders::{ExpiryClass, classify, relative_time};
@@ -51,6 +52,10 @@ pub enum Command {
         /// `90d` or a date `YYYY-MM-DD` (at most a year away).
         #[arg(long, default_value = "90d", value_parser = parse_expiry)]
         expires: Expiry,
+        /// Let the key manage keys and accounts like a session (scope `keywarden:manage`);
+        /// without it the key only reads and verifies.
+        #[arg(long)]
+        manage: bool,
         /// Put the secret on the clipboard (served until it is cleared).
         #[arg(long)]
         copy: bool,
@@ -222,6 +227,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             name,
             description,
             expires,
+            manage,
             copy,
             print,
             json,
@@ -229,6 +235,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let mut request = CreateKeyRequest {
                 name,
                 description,
+                scopes: manage.then(|| vec![MANAGE_SCOPE.to_string()]),
                 ..Default::default()
             };
             match expires {
@@ -449,7 +456,7 @@ fn table(items: &[KeyItem], now: chrono::DateTime<Utc>) -> String {
     if items.is_empty() {
         return "no keys\n".to_string();
     }
-    let rows: Vec<[String; 6]> = items
+    let rows: Vec<[String; 7]> = items
         .iter()
         .map(|i| {
             let status = match (i.key.status, i.class) {
@@ -462,11 +469,15 @@ fn table(items: &[KeyItem], now: chrono::DateTime<Utc>) -> String {
                 status,
                 i.key.expires_at.format("%Y-%m-%d").to_string(),
                 relative_time(i.key.expires_at, now),
+                rights_label(&i.key).into(),
                 if i.held { "held".into() } else { "-".into() },
             ]
         })
         .collect();
-    let header = ["ID", "NAME", "STATUS", "EXPIRES", "LEFT", "KEYCHAIN"].map(String::from);
+    let header = [
+        "ID", "NAME", "STATUS", "EXPIRES", "LEFT", "RIGHTS", "KEYCHAIN",
+    ]
+    .map(String::from);
     let mut widths = header.clone().map(|h| h.chars().count());
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -484,6 +495,11 @@ fn table(items: &[KeyItem], now: chrono::DateTime<Utc>) -> String {
         out.push('\n');
     }
     out
+}
+
+/// `manage` for a key that may manage like a session, `read` for one that only reads and verifies.
+fn rights_label(key: &KeyInfo) -> &'static str {
+    if key.manages() { "manage" } else { "read" }
 }
 
 fn details(item: &KeyItem, now: chrono::DateTime<Utc>) -> String {
@@ -512,6 +528,14 @@ fn details(item: &KeyItem, now: chrono::DateTime<Utc>) -> String {
         format!("owner:       user {}", key.user_id),
         format!("workspace:   {}", key.workspace_id),
         format!("scopes:      {}", key.scopes.join(", ")),
+        format!(
+            "rights:      {}",
+            if key.manages() {
+                "manages keys and accounts like a session (keywarden:manage)"
+            } else {
+                "reads and verifies only"
+            }
+        ),
         format!(
             "keychain:    {}",
             if item.held {

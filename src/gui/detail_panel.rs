@@ -86,6 +86,15 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
             );
             field(
                 ui,
+                "Rights",
+                if key.manages() {
+                    "manages keys and accounts, like a session".into()
+                } else {
+                    "reads and verifies only".into()
+                },
+            );
+            field(
+                ui,
                 "Keychain",
                 if state.held.contains(&key.id) {
                     "held on this computer".into()

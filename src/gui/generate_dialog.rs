@@ -5,7 +5,7 @@ use chrono::{NaiveDate, Utc};
 use super::modal::{dialog_ui, text_field_ui};
 use super::state::{Action, EXPIRY_DAYS, ExpiryChoice, GenerateDraft, State};
 use super::theme;
-use crate::api::CreateKeyRequest;
+use crate::api::{CreateKeyRequest, MANAGE_SCOPE};
 
 pub fn generate_dialog_ui(
     ctx: &egui::Context,
@@ -52,6 +52,14 @@ pub fn generate_dialog_ui(
                     }
                 });
         }
+        ui.checkbox(
+            &mut draft.manage,
+            "May manage keys and accounts, like a session (keywarden:manage)",
+        )
+        .on_hover_text(
+            "Without this the key only reads its owner's keys and, for admins, verifies keys. \
+             A key that manages can create, rotate and revoke keys: keep it as safe as a password.",
+        );
         if let Some(error) = &draft.error {
             ui.colored_label(theme::ERROR, error);
         }
@@ -86,6 +94,7 @@ fn request_from(draft: &GenerateDraft) -> Result<CreateKeyRequest, String> {
         name: name.to_string(),
         description: Some(draft.description.trim().to_string()).filter(|d| !d.is_empty()),
         user_id: draft.owner,
+        scopes: draft.manage.then(|| vec![MANAGE_SCOPE.to_string()]),
         ..Default::default()
     };
     match draft.expiry {

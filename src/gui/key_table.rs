@@ -88,6 +88,13 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
                 row.set_selected(state.selected == Some(key.id));
                 row.col(|ui| {
                     ui.label(&key.name);
+                    if key.manages() {
+                        ui.label(egui::RichText::new("manages").small().color(theme::MANAGES))
+                            .on_hover_text(
+                                "This key may manage keys and accounts like a session \
+                                 (keywarden:manage)",
+                            );
+                    }
                 });
                 row.col(|ui| {
                     status_badge_ui(ui, key, now, &state.config.thresholds);

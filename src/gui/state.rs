@@ -108,6 +108,8 @@ pub struct GenerateDraft {
     pub date: String,
     /// For admins: the owner; `None` = me.
     pub owner: Option<i64>,
+    /// The key may manage keys and accounts like a session (scope `keywarden:manage`).
+    pub manage: bool,
     pub error: Option<String>,
 }
 
@@ -119,6 +121,7 @@ impl Default for GenerateDraft {
             expiry: ExpiryChoice::Days(90),
             date: String::new(),
             owner: None,
+            manage: false,
             error: None,
         }
     }

@@ -36,4 +36,6 @@ pub const CRITICAL: Color32 = Color32::from_rgb(235, 60, 60);
 pub const EXPIRED: Color32 = Color32::from_rgb(207, 34, 46);
 pub const REVOKED: Color32 = Color32::from_rgb(130, 80, 223);
 pub const DISABLED: Color32 = Color32::from_rgb(128, 128, 128);
+/// The marker of a key that may manage keys and accounts.
+pub const MANAGES: Color32 = Color32::from_rgb(219, 109, 40);
 pub const ERROR: Color32 = Color32::from_rgb(207, 34, 46);

@@ -113,7 +113,9 @@ pub async fn create_user(
         role,
         created_at: Utc::now(),
     };
-    Ok(store.create_user(user).await?)
+    let info = store.create_user(user).await?;
+    store.accept_invitations(info.id, &info.email).await?;
+    Ok(info)
 }
 
 /// The workspace with this name, created when missing.

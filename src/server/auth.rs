@@ -14,6 +14,7 @@ use quick_cache::sync::Cache;
 
 use super::AppState;
 use super::error::ApiError;
+use super::rights::MANAGE_SCOPE;
 use super::store::{KeyAuth, SessionAuth, StoreResult};
 use crate::api::{KeyStatus, Role};
 use crate::key::{self, TokenKind};
@@ -30,6 +31,9 @@ pub struct Principal {
     pub role: Option<Role>,
     /// Set when the credential is an API key; such a credential never leaves its workspace.
     pub key_id: Option<i64>,
+    /// The credential may manage (keys, users, workspaces, memberships): a session, or a key with
+    /// the scope [`MANAGE_SCOPE`]. Other keys only read and verify.
+    pub manage: bool,
     pub ip: Option<String>,
 }
 
@@ -42,15 +46,24 @@ impl Principal {
             self.role
         }
     }
+
+    /// Server-wide rights (every workspace, users, owners): an owner signed in with a session. An
+    /// owner's key acts in its own workspace only.
+    pub fn server_wide(&self) -> bool {
+        self.is_owner && self.key_id.is_none()
+    }
 }
 
 /// Any valid credential.
 pub struct Authenticated(pub Principal);
 
+/// A credential that may manage: a session, or a key with the scope [`MANAGE_SCOPE`].
+pub struct Manager(pub Principal);
+
 /// A credential whose owner is an admin of its workspace, or a server owner.
 pub struct WorkspaceAdmin(pub Principal);
 
-/// A credential of a server-wide owner.
+/// A session of a server-wide owner.
 pub struct Owner(pub Principal);
 
 /// The client's address as the server saw it (absent when driven without a socket, as in tests).
@@ -90,6 +103,21 @@ impl FromRequestParts<AppState> for Authenticated {
     }
 }
 
+impl FromRequestParts<AppState> for Manager {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Authenticated(principal) = Authenticated::from_request_parts(parts, state).await?;
+        if !principal.manage {
+            return Err(ApiError::Forbidden(format!(
+                "this API key may only read and verify; managing keys, users and workspaces needs \
+                 a session or a key with the scope {MANAGE_SCOPE}"
+            )));
+        }
+        Ok(Manager(principal))
+    }
+}
+
 impl FromRequestParts<AppState> for WorkspaceAdmin {
     type Rejection = ApiError;
 
@@ -109,8 +137,10 @@ impl FromRequestParts<AppState> for Owner {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Authenticated(principal) = Authenticated::from_request_parts(parts, state).await?;
-        if !principal.is_owner {
-            return Err(ApiError::Forbidden("this needs a server owner".to_string()));
+        if !principal.server_wide() {
+            return Err(ApiError::Forbidden(
+                "this needs a server owner signed in with a session".to_string(),
+            ));
         }
         Ok(Owner(principal))
     }
@@ -393,6 +423,7 @@ impl AppState {
             workspace_id: auth.workspace_id,
             role: auth.role,
             key_id: Some(auth.key_id),
+            manage: auth.scopes.iter().any(|s| s == MANAGE_SCOPE),
             ip: None,
         })
     }
@@ -421,12 +452,15 @@ impl AppState {
             workspace_id: session.default_workspace_id,
             role: session.role,
             key_id: None,
+            manage: true,
             ip: None,
         })
     }
 
-    /// The caller's effective role in `workspace_id` (its own workspace when `None`). A workspace the
-    /// caller cannot see is 404; a key never acts outside its own workspace.
+    /// The caller's role in `workspace_id` (its own workspace when `None`) for what it asks there. A
+    /// workspace the caller cannot see is 404; a key never acts outside its own workspace, an
+    /// owner's included. A key without the scope to manage reads as a member at most: its owner's
+    /// own keys, not the workspace's.
     pub async fn role_in(
         &self,
         principal: &Principal,
@@ -434,24 +468,32 @@ impl AppState {
     ) -> Result<(i64, Role), ApiError> {
         let workspace_id = workspace_id.unwrap_or(principal.workspace_id);
         let not_found = || ApiError::NotFound("no such workspace".to_string());
-        if principal.is_owner {
+        let role = if principal.key_id.is_some() {
+            if workspace_id != principal.workspace_id {
+                return Err(not_found());
+            }
+            let role = principal.effective_role().ok_or_else(not_found)?;
+            if principal.manage {
+                role
+            } else {
+                role.min(Role::Member)
+            }
+        } else if principal.is_owner {
             if workspace_id != principal.workspace_id
                 && self.store.workspace(workspace_id).await?.is_none()
             {
                 return Err(not_found());
             }
-            return Ok((workspace_id, Role::Owner));
-        }
-        let role = if workspace_id == principal.workspace_id {
-            principal.role
-        } else if principal.key_id.is_some() {
-            None
+            Role::Owner
+        } else if workspace_id == principal.workspace_id {
+            principal.role.ok_or_else(not_found)?
         } else {
             self.store
                 .membership(principal.user_id, workspace_id)
                 .await?
+                .ok_or_else(not_found)?
         };
-        role.map(|role| (workspace_id, role)).ok_or_else(not_found)
+        Ok((workspace_id, role))
     }
 }
 

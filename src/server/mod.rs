@@ -10,6 +10,7 @@ pub mod embedded;
 pub mod error;
 mod extract;
 mod openapi;
+pub mod rights;
 mod routes;
 pub mod store;
 

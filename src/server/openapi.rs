@@ -14,6 +14,15 @@ use utoipa::{Modify, OpenApi};
             `Authorization: Bearer`, `X-API-Key`, `x-custom-api-key`, `X-Authorization: ApiKey`, \
             `Authentication: Bearer`, `Authorization: Basic <key>` or `Authorization: Basic base64(user:key)`. \
             When a session and a key are both sent, the session wins.\n\n\
+            What a credential may do: a session may do everything its user's role allows. An API key \
+            acts in its own workspace only (an owner's key included) and by default may only read \
+            (its owner's keys, their audit events, `GET /v1/me`, `GET /v1/ping`) and, for an admin's \
+            key, call `POST /v1/verify`. Creating, changing, rotating, revoking or deleting keys, and \
+            anything on users, workspaces and memberships, needs a session or a key created with the \
+            reserved scope `keywarden:manage`, which only a session of someone who may manage can \
+            create (a key never mints a managing key). Nobody creates a credential that holds more \
+            rights than they do: an admin manages the keys of members and viewers of their own \
+            workspace only, never those of an owner, another admin or a member of other workspaces.\n\n\
             Errors are `{\"error\": \"<sentence>\", \"code\": \"<snake_case>\"}`: 401 for a missing, malformed, \
             unknown, expired, disabled or revoked credential; 403 when the credential is valid but lacks the \
             right; 404 for what the credential may not see.\n\n\

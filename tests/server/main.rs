@@ -4,6 +4,7 @@
 mod common;
 
 mod cli;
+mod escalation;
 mod lifecycle;
 mod permissions;
 mod revocation;

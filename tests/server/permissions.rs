@@ -13,6 +13,8 @@ struct Actor {
     user_id: i64,
     session: String,
     key: String,
+    /// A key with the scope `keywarden:manage` (viewers cannot hold one).
+    manage_key: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -20,6 +22,13 @@ enum Target {
     Own,
     SameWorkspace,
     OtherWorkspace,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Credential {
+    Session,
+    ManageKey,
+    Key,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -36,27 +45,33 @@ const OK: StatusCode = StatusCode::OK;
 const NF: StatusCode = StatusCode::NOT_FOUND;
 const FB: StatusCode = StatusCode::FORBIDDEN;
 
-fn expected(role: Role, target: Target, op: Op) -> StatusCode {
-    let success = match op {
-        Op::Rotate => StatusCode::CREATED,
-        Op::Delete => StatusCode::NO_CONTENT,
-        _ => OK,
+fn expected(role: Role, credential: Credential, target: Target, op: Op) -> StatusCode {
+    let (success, changes) = match op {
+        Op::Rotate => (StatusCode::CREATED, true),
+        Op::Delete => (StatusCode::NO_CONTENT, true),
+        Op::Patch | Op::Revoke => (OK, true),
+        Op::Get | Op::Audit => (OK, false),
     };
-    let visible = match (role, target) {
-        (Role::Owner, _) => true,
-        (Role::Admin, Target::OtherWorkspace) => false,
-        (Role::Admin, _) => true,
-        (_, Target::Own) => true,
+    // A key without the scope to manage only reads, whatever it is pointed at.
+    if changes && credential == Credential::Key {
+        return FB;
+    }
+    let visible = match (credential, role, target) {
+        (_, _, Target::Own) => true,
+        // Such a key reads its owner's keys only, and never leaves its workspace.
+        (Credential::Key, _, _) => false,
+        (Credential::ManageKey, _, Target::OtherWorkspace) => false,
+        (_, Role::Owner, _) => true,
+        (_, Role::Admin, Target::SameWorkspace) => true,
         _ => false,
     };
     if !visible {
         return NF;
     }
-    match (role, op) {
-        (Role::Viewer, Op::Get | Op::Audit) => OK,
-        (Role::Viewer, _) => FB,
-        _ => success,
+    if changes && role == Role::Viewer {
+        return FB;
     }
+    success
 }
 
 async fn actor(
@@ -68,23 +83,29 @@ async fn actor(
 ) -> Actor {
     let (user, session) = server.user_with_session(email, role, workspace).await;
     // Viewers cannot create keys: an owner creates theirs for them.
-    let created = server
-        .create_key_with(
-            owner_session,
-            CreateKeyRequest {
-                name: format!("{email} credential"),
-                expires_in_days: Some(30),
-                workspace_id: Some(user.default_workspace_id),
-                user_id: Some(user.id),
-                ..Default::default()
-            },
-        )
-        .await;
+    let key = |scopes: Vec<String>| CreateKeyRequest {
+        name: format!("{email} credential"),
+        expires_in_days: Some(30),
+        workspace_id: Some(user.default_workspace_id),
+        user_id: Some(user.id),
+        scopes: Some(scopes),
+        ..Default::default()
+    };
+    let created = server.create_key_with(owner_session, key(vec![])).await;
+    let manage_key = if role == Role::Viewer {
+        None
+    } else {
+        let created = server
+            .create_key_with(&session, key(vec!["keywarden:manage".into()]))
+            .await;
+        Some(created.secret.expose().to_string())
+    };
     Actor {
         role,
         user_id: user.id,
         session,
         key: created.secret.expose().to_string(),
+        manage_key,
     }
 }
 
@@ -130,6 +151,22 @@ async fn role_by_target_by_endpoint() {
                 .secret
                 .expose()
                 .to_string(),
+            manage_key: Some(
+                server
+                    .create_key_with(
+                        &boss_session,
+                        CreateKeyRequest {
+                            name: "boss manages".into(),
+                            expires_in_days: Some(30),
+                            scopes: Some(vec!["keywarden:manage".into()]),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .secret
+                    .expose()
+                    .to_string(),
+            ),
         },
     ];
     let colleague = server
@@ -141,11 +178,14 @@ async fn role_by_target_by_endpoint() {
 
     let mut checked = 0;
     for actor in &actors {
-        for use_session in [false, true] {
-            let credential = if use_session {
-                &actor.session
-            } else {
-                &actor.key
+        for kind in [Credential::Session, Credential::ManageKey, Credential::Key] {
+            let credential = match kind {
+                Credential::Session => &actor.session,
+                Credential::ManageKey => match &actor.manage_key {
+                    Some(key) => key,
+                    None => continue,
+                },
+                Credential::Key => &actor.key,
             };
             for target in [Target::Own, Target::SameWorkspace, Target::OtherWorkspace] {
                 for op in [
@@ -191,13 +231,11 @@ async fn role_by_target_by_endpoint() {
                         Op::Audit => (Method::GET, format!("/v1/audit?key_id={id}"), None),
                     };
                     let (status, response) = server.call(method, &path, credential, body).await;
-                    let want = expected(actor.role, target, op);
+                    let want = expected(actor.role, kind, target, op);
                     assert_eq!(
-                        status,
-                        want,
-                        "{:?} via {} on {target:?} key, {op:?}: {response}",
+                        status, want,
+                        "{:?} via {kind:?} on {target:?} key, {op:?}: {response}",
                         actor.role,
-                        if use_session { "session" } else { "key" }
                     );
                     // The refused requests changed nothing.
                     if want == NF || want == FB {
@@ -214,7 +252,8 @@ async fn role_by_target_by_endpoint() {
             }
         }
     }
-    assert_eq!(checked, 4 * 2 * 3 * 6);
+    // Owner, admin and member with three credentials each; the viewer has no managing key.
+    assert_eq!(checked, (3 * 3 + 2) * 3 * 6);
 }
 
 /// (what, credential, method, path, body, expected status)
@@ -485,18 +524,26 @@ async fn workspace_level_endpoints_by_role() {
             OK,
         ),
         (
-            "admin adds a stranger to the workspace",
+            "admin cannot add someone by id",
             &admin,
             Method::PUT,
             format!("/v1/workspaces/{alpha}/members/{}", beta_admin.id),
             Some(json!({"role": "viewer"})),
-            OK,
+            NF,
+        ),
+        (
+            "admin invites a stranger by email",
+            &admin,
+            Method::POST,
+            format!("/v1/workspaces/{alpha}/members"),
+            Some(json!({"email": "beta@example.com", "role": "viewer"})),
+            StatusCode::ACCEPTED,
         ),
         (
             "admin removes a member",
             &admin,
             Method::DELETE,
-            format!("/v1/workspaces/{alpha}/members/{}", beta_admin.id),
+            format!("/v1/workspaces/{alpha}/members/{}", viewer_user.id),
             None,
             StatusCode::NO_CONTENT,
         ),

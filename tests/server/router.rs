@@ -207,6 +207,9 @@ async fn openapi_document_matches_the_real_routes() {
         "GET /v1/workspaces/{id}/members",
         "PUT /v1/workspaces/{id}/members/{user_id}",
         "DELETE /v1/workspaces/{id}/members/{user_id}",
+        "POST /v1/workspaces/{id}/members",
+        "GET /v1/workspaces/{id}/invitations",
+        "DELETE /v1/workspaces/{id}/invitations/{email}",
     ]
     .into_iter()
     .map(String::from)
@@ -215,7 +218,10 @@ async fn openapi_document_matches_the_real_routes() {
 
     for operation in &documented {
         let (method, path) = operation.split_once(' ').unwrap();
-        let concrete = path.replace("{id}", "1").replace("{user_id}", "1");
+        let concrete = path
+            .replace("{id}", "1")
+            .replace("{user_id}", "1")
+            .replace("{email}", "a%40b");
         let request = Request::builder()
             .method(method)
             .uri(&concrete)

@@ -1,7 +1,7 @@
 //! Every status code the contract names, each from the situation that causes it.
 
 use chrono::{Duration, Utc};
-use keywarden::api::{Role, VerifyResponse};
+use keywarden::api::{CreateKeyRequest, Role, VerifyResponse};
 use keywarden::key::{self, TokenKind};
 use keywarden::server::store::{AuditContext, NewKey};
 use reqwest::{Method, StatusCode};
@@ -466,7 +466,17 @@ async fn a_demoted_users_keys_lose_rights_at_once() {
     let (member, member_session) = server
         .user_with_session("member@example.com", Role::Member, "default")
         .await;
-    let key = server.create_key(&member_session, "mine").await;
+    let key = server
+        .create_key_with(
+            &member_session,
+            CreateKeyRequest {
+                name: "mine".into(),
+                expires_in_days: Some(30),
+                scopes: Some(vec!["keywarden:manage".into()]),
+                ..Default::default()
+            },
+        )
+        .await;
     let key = key.secret.expose().to_string();
     let create = json!({"name": "more", "expires_in_days": 3});
     assert_eq!(

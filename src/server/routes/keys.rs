@@ -14,9 +14,10 @@ use crate::api::{
 };
 use crate::key::{self, TokenKind};
 use crate::server::AppState;
-use crate::server::auth::{Authenticated, Principal};
+use crate::server::auth::{Authenticated, Manager, Principal};
 use crate::server::error::ApiError;
 use crate::server::extract::{JsonBody, Path, Query};
+use crate::server::rights::{self, MANAGE_SCOPE};
 use crate::server::store::{AuditContext, KeyChanges, KeyFilter, KeyRecord, NewKey};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -35,7 +36,7 @@ const MAX_GRACE_SECONDS: i64 = 7 * 24 * 3600;
     (status = 422, body = ErrorBody)))]
 async fn create_key(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    Manager(principal): Manager,
     JsonBody(request): JsonBody<CreateKeyRequest>,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
     let now = Utc::now();
@@ -63,22 +64,26 @@ async fn create_key(
         ));
     }
     let user_id = request.user_id.unwrap_or(principal.user_id);
-    if user_id != principal.user_id {
-        if role < Role::Admin {
-            return Err(ApiError::Forbidden(
-                "only admins create keys for other users".to_string(),
-            ));
-        }
-        if state
-            .store
-            .membership(user_id, workspace_id)
-            .await?
-            .is_none()
-        {
-            return Err(ApiError::Invalid(format!(
+    let subject = state
+        .standing(user_id, workspace_id)
+        .await?
+        .filter(|s| s.is_owner || s.role_here.is_some())
+        .ok_or_else(|| {
+            ApiError::Invalid(format!(
                 "user_id: user {user_id} is not a member of this workspace"
-            )));
-        }
+            ))
+        })?;
+    if !rights::manages_credentials_of(&principal, role, &subject) {
+        return Err(ApiError::Forbidden(if role >= Role::Admin {
+            "admins create keys only for members and viewers of this workspace alone, never for \
+             an owner, another admin or a member of other workspaces"
+                .to_string()
+        } else {
+            "only admins create keys for other users".to_string()
+        }));
+    }
+    if scopes.iter().any(|s| s == MANAGE_SCOPE) {
+        rights::may_grant_manage_scope(&principal, &subject)?;
     }
     let secret = key::generate(TokenKind::ApiKey);
     let new = NewKey {
@@ -168,7 +173,7 @@ async fn get_key(
     (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_key(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    Manager(principal): Manager,
     Path(id): Path<i64>,
     JsonBody(request): JsonBody<UpdateKeyRequest>,
 ) -> Result<Json<KeyInfo>, ApiError> {
@@ -217,7 +222,7 @@ async fn update_key(
     (status = 200, body = KeyInfo), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn revoke_key(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    Manager(principal): Manager,
     Path(id): Path<i64>,
 ) -> Result<Json<KeyInfo>, ApiError> {
     let now = Utc::now();
@@ -238,7 +243,7 @@ async fn revoke_key(
     (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn rotate_key(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    Manager(principal): Manager,
     Path(id): Path<i64>,
     JsonBody(request): JsonBody<RotateKeyRequest>,
 ) -> Result<(StatusCode, Json<RotatedKey>), ApiError> {
@@ -250,6 +255,13 @@ async fn rotate_key(
         )));
     }
     let old = manageable_key(&state, &principal, id).await?;
+    if old.scopes.iter().any(|s| s == MANAGE_SCOPE) {
+        let subject = state
+            .standing(old.user_id, old.workspace_id)
+            .await?
+            .ok_or_else(ApiError::key_not_found)?;
+        rights::may_grant_manage_scope(&principal, &subject)?;
+    }
     if old.revoked_at.is_some() {
         let message = if old.status(now) == KeyStatus::Revoked {
             "a revoked key cannot be rotated"
@@ -303,7 +315,7 @@ async fn rotate_key(
     (status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_key(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    Manager(principal): Manager,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     manageable_key(&state, &principal, id).await?;
@@ -349,17 +361,27 @@ pub(super) async fn visible_key(
     Ok((key, role))
 }
 
-/// A key the caller may change: visible, and the caller is not a viewer.
+/// A key the caller may change: visible, and its owner is someone whose credentials the caller
+/// manages ([`rights::manages_credentials_of`]). Visible but not manageable is 403.
 async fn manageable_key(
     state: &AppState,
     principal: &Principal,
     id: i64,
 ) -> Result<KeyRecord, ApiError> {
     let (key, role) = visible_key(state, principal, id).await?;
-    if role < Role::Member {
-        return Err(ApiError::Forbidden(
-            "viewers can read keys but not change them".to_string(),
-        ));
+    let manages = match state.standing(key.user_id, key.workspace_id).await? {
+        Some(subject) => rights::manages_credentials_of(principal, role, &subject),
+        // The key's owner is gone: only someone with rights over everyone may clean up.
+        None => role == Role::Owner,
+    };
+    if !manages {
+        return Err(ApiError::Forbidden(if role < Role::Member {
+            "viewers can read keys but not change them".to_string()
+        } else {
+            "you may read this key but not change it: admins manage only keys of members and \
+             viewers whose rights stay inside this workspace"
+                .to_string()
+        }));
     }
     Ok(key)
 }

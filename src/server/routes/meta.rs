@@ -69,5 +69,6 @@ async fn me(
             CredentialKind::Session
         },
         key_id: principal.key_id,
+        manage: principal.manage,
     }))
 }

@@ -43,6 +43,10 @@ async fn login(
             "wrong email or password",
         ));
     };
+    state
+        .store
+        .accept_invitations(record.info.id, &record.info.email)
+        .await?;
     let token = key::generate(TokenKind::Session);
     let now = Utc::now();
     let expires_at = now + Duration::hours(state.config.session_hours);

@@ -17,8 +17,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(verify))
 }
 
-/// Checks a key of the caller's workspace (the caller must be a workspace admin). `DISABLED` also
-/// covers a key whose owner is no longer a member of the workspace.
+/// Checks a key of the caller's workspace (the caller must be a workspace admin; an owner signed in
+/// with a session checks keys of every workspace). Any admin's key may call this, without the scope
+/// to manage: it is the call services make. `DISABLED` also covers a key whose owner is no longer a
+/// member of the workspace.
 #[utoipa::path(post, path = "/v1/verify", tag = "keys", request_body = VerifyRequest, responses(
     (status = 200, body = VerifyResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn verify(
@@ -44,7 +46,7 @@ async fn verify(
         return Ok(Json(invalid(VerifyCode::NotFound)));
     };
     let auth = &key.auth;
-    if !principal.is_owner && auth.workspace_id != principal.workspace_id {
+    if !principal.server_wide() && auth.workspace_id != principal.workspace_id {
         return Ok(Json(invalid(VerifyCode::NotFound)));
     }
     let now = Utc::now();

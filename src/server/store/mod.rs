@@ -5,7 +5,9 @@ mod sqlite;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::api::{AuditAction, AuditEvent, KeyInfo, KeyStatus, MemberInfo, Role, UserInfo};
+use crate::api::{
+    AuditAction, AuditEvent, Invitation, KeyInfo, KeyStatus, MemberInfo, Role, UserInfo,
+};
 
 pub use sqlite::SqliteStore;
 
@@ -199,6 +201,20 @@ pub trait Store: Send + Sync + 'static {
     async fn set_membership(&self, user_id: i64, workspace_id: i64, role: Role) -> StoreResult<()>;
     async fn remove_membership(&self, user_id: i64, workspace_id: i64) -> StoreResult<bool>;
     async fn members(&self, workspace_id: i64) -> StoreResult<Vec<MemberInfo>>;
+
+    /// Records (or updates) an invitation of `email` to `workspace_id`.
+    async fn invite(
+        &self,
+        workspace_id: i64,
+        email: &str,
+        role: Role,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Invitation>;
+    async fn invitations(&self, workspace_id: i64) -> StoreResult<Vec<Invitation>>;
+    async fn remove_invitation(&self, workspace_id: i64, email: &str) -> StoreResult<bool>;
+    /// Turns the invitations of `email` into memberships of `user_id` (an existing membership keeps
+    /// its role) and removes them; returns the workspaces joined.
+    async fn accept_invitations(&self, user_id: i64, email: &str) -> StoreResult<Vec<i64>>;
 
     /// Stores a new session and records the login, in one transaction.
     async fn create_session(

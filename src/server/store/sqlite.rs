@@ -15,7 +15,7 @@ use super::{
     AuditContext, AuditFilter, KeyAuth, KeyChanges, KeyFilter, KeyRecord, NewKey, NewUser,
     SessionAuth, Store, StoreError, StoreResult, UserRecord, Workspace, from_millis, to_millis,
 };
-use crate::api::{AuditAction, AuditEvent, MemberInfo, Role, UserInfo};
+use crate::api::{AuditAction, AuditEvent, Invitation, MemberInfo, Role, UserInfo};
 
 const KEY_COLUMNS: &str = "id, name, description, workspace_id, user_id, created_at, expires_at, enabled, \
      revoked_at, last_used_at, scopes, hint, replaces";
@@ -459,6 +459,77 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn invite(
+        &self,
+        workspace_id: i64,
+        email: &str,
+        role: Role,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Invitation> {
+        let (email, role, created_at): (String, String, i64) = sqlx::query_as(
+            "INSERT INTO invitations (workspace_id, email, role, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (workspace_id, email) DO UPDATE SET role = excluded.role \
+             RETURNING email, role, created_at",
+        )
+        .bind(workspace_id)
+        .bind(email)
+        .bind(role.as_str())
+        .bind(to_millis(at))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Invitation {
+            email,
+            role: parse_role(&role)?,
+            created_at: from_millis(created_at)?,
+        })
+    }
+
+    async fn invitations(&self, workspace_id: i64) -> StoreResult<Vec<Invitation>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT email, role, created_at FROM invitations WHERE workspace_id = ? ORDER BY email",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(email, role, created_at)| {
+                Ok(Invitation {
+                    email,
+                    role: parse_role(&role)?,
+                    created_at: from_millis(created_at)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn remove_invitation(&self, workspace_id: i64, email: &str) -> StoreResult<bool> {
+        let result = sqlx::query("DELETE FROM invitations WHERE workspace_id = ? AND email = ?")
+            .bind(workspace_id)
+            .bind(email)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn accept_invitations(&self, user_id: i64, email: &str) -> StoreResult<Vec<i64>> {
+        let mut tx = self.write().await?;
+        let joined: Vec<i64> = sqlx::query_scalar(
+            "INSERT INTO memberships (user_id, workspace_id, role) \
+             SELECT ?, workspace_id, role FROM invitations WHERE email = ? AND true \
+             ON CONFLICT (user_id, workspace_id) DO NOTHING RETURNING workspace_id",
+        )
+        .bind(user_id)
+        .bind(email)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM invitations WHERE email = ?")
+            .bind(email)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(joined)
     }
 
     async fn create_session(

@@ -1,0 +1,10 @@
+-- Pending invitations: an admin adds someone by email; the membership is made when an account with
+-- that email signs in or is created, so adding answers the same whether or not the account exists.
+CREATE TABLE invitations (
+    workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    email        TEXT    NOT NULL COLLATE NOCASE,
+    role         TEXT    NOT NULL CHECK (role IN ('viewer', 'member', 'admin')),
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, email)
+);
+CREATE INDEX invitations_by_email ON invitations (email);
