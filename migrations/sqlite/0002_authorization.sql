@@ -8,3 +8,12 @@ CREATE TABLE invitations (
     PRIMARY KEY (workspace_id, email)
 );
 CREATE INDEX invitations_by_email ON invitations (email);
+
+-- Failed sign-ins per account, by SHA-256 of the lower-cased email (known or not, so counting
+-- reveals nothing, and a password typed into the email field is not stored), shared by every
+-- process on this database and kept across restarts.
+CREATE TABLE login_failures (
+    account    BLOB    PRIMARY KEY,
+    started_at INTEGER NOT NULL,
+    failures   INTEGER NOT NULL
+);

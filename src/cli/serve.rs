@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use crate::server::throttle::AddrBlock;
 use crate::server::{self, AppState, ServerConfig};
 
 #[derive(Debug, clap::Args)]
@@ -15,6 +16,14 @@ pub struct Args {
     /// Longest key lifetime this server accepts, in days (at most 365).
     #[arg(long, env = "KEYWARDEN_MAX_KEY_DAYS", default_value_t = 365, value_parser = clap::value_parser!(i64).range(1..=365))]
     max_key_days: i64,
+    /// A proxy (ADDRESS or ADDRESS/PREFIX) whose `X-Forwarded-For` names the client; repeat for
+    /// several. From any other peer the header is ignored and the socket's address counts.
+    #[arg(
+        long = "trusted-proxy",
+        env = "KEYWARDEN_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<AddrBlock>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -24,6 +33,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let listener = server::bind(&args.listen).await?;
     let config = ServerConfig {
         max_key_days: args.max_key_days,
+        trusted_proxies: args.trusted_proxies,
         ..ServerConfig::default()
     };
     tracing::info!(

@@ -34,6 +34,9 @@ pub enum ClientError {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
+    /// 429: too many failed attempts, or the server is busy; try again later.
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("the server failed: {0}")]
     Server(String),
     #[error("unexpected response from the server: {0}")]
@@ -218,6 +221,7 @@ impl ApiClient {
             StatusCode::FORBIDDEN => ClientError::Forbidden(message),
             StatusCode::NOT_FOUND => ClientError::NotFound(message),
             StatusCode::CONFLICT => ClientError::Conflict(message),
+            StatusCode::TOO_MANY_REQUESTS => ClientError::TooManyRequests(message),
             StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => {
                 ClientError::Invalid(message)
             }

@@ -1,16 +1,12 @@
 //! Accounts: password hashing (argon2id) and creating users, shared by `POST /v1/users`, the
 //! `keywarden user add` command and the desktop app's first start.
 
-use std::sync::OnceLock;
-
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::Utc;
 
 use super::error::ApiError;
+use super::hashing;
 use super::store::{NewUser, Store, StoreError};
 use crate::api::{Role, UserInfo};
-use crate::key::fill_random;
 use crate::secret::Secret;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -23,6 +19,8 @@ pub enum AccountError {
     Store(#[from] StoreError),
     #[error("password hashing failed: {0}")]
     Hash(String),
+    #[error(transparent)]
+    Busy(#[from] hashing::Busy),
 }
 
 impl From<AccountError> for ApiError {
@@ -31,38 +29,14 @@ impl From<AccountError> for ApiError {
             AccountError::Invalid(message) => ApiError::Invalid(message),
             AccountError::Store(err) => err.into(),
             AccountError::Hash(detail) => ApiError::Internal(detail),
+            AccountError::Busy(busy) => busy.into(),
         }
     }
 }
 
-/// argon2id with a random salt, in PHC string form. CPU-heavy by design: call it off the async threads.
-pub fn hash_password(password: &Secret) -> Result<String, AccountError> {
-    let mut salt = [0u8; 16];
-    fill_random(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|err| AccountError::Hash(err.to_string()))?;
-    Argon2::default()
-        .hash_password(password.expose().as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|err| AccountError::Hash(err.to_string()))
-}
-
-/// Checks `password` against a stored hash; with no hash (unknown email) it checks against a dummy
-/// so both cases take the same time and the response does not tell which emails exist.
-pub fn verify_password(password: &Secret, stored_hash: Option<&str>) -> bool {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    let dummy = DUMMY
-        .get_or_init(|| hash_password(&Secret::new("not a real password")).unwrap_or_default());
-    let (hash, real) = match stored_hash {
-        Some(hash) => (hash, true),
-        None => (dummy.as_str(), false),
-    };
-    let Ok(parsed) = PasswordHash::new(hash) else {
-        return false;
-    };
-    Argon2::default()
-        .verify_password(password.expose().as_bytes(), &parsed)
-        .is_ok()
-        && real
+/// A password hash for storing, computed on the bounded hashing pool.
+pub async fn hash_password(password: &Secret) -> Result<String, AccountError> {
+    hashing::hash(password).await?.map_err(AccountError::Hash)
 }
 
 pub fn validate_email(email: &str) -> Result<String, AccountError> {
@@ -101,10 +75,7 @@ pub async fn create_user(
 ) -> Result<UserInfo, AccountError> {
     let email = validate_email(email)?;
     validate_password(password)?;
-    let password = password.clone();
-    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|err| AccountError::Hash(err.to_string()))??;
+    let password_hash = hash_password(password).await?;
     let user = NewUser {
         email,
         password_hash,
@@ -149,15 +120,6 @@ pub fn validate_workspace_name(name: &str) -> Result<String, AccountError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_verify_only_against_their_own_hash() {
-        let hash = hash_password(&Secret::new("correct horse")).unwrap();
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password(&Secret::new("correct horse"), Some(&hash)));
-        assert!(!verify_password(&Secret::new("wrong horse"), Some(&hash)));
-        assert!(!verify_password(&Secret::new("not a real password"), None));
-    }
 
     #[test]
     fn emails_and_passwords_are_checked() {

@@ -1,7 +1,7 @@
 //! Who is calling: credentials from every header style real services use, a cache of verified
 //! credentials, and the extractors handlers name their privilege with.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -16,6 +16,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::rights::MANAGE_SCOPE;
 use super::store::{KeyAuth, SessionAuth, StoreResult};
+use super::throttle;
 use crate::api::{KeyStatus, Role};
 use crate::key::{self, TokenKind};
 
@@ -66,19 +67,26 @@ pub struct WorkspaceAdmin(pub Principal);
 /// A session of a server-wide owner.
 pub struct Owner(pub Principal);
 
-/// The client's address as the server saw it (absent when driven without a socket, as in tests).
-pub struct ClientIp(pub Option<String>);
+/// The client's address: the socket's, or from `X-Forwarded-For` when the socket is a trusted proxy
+/// (absent when driven without a socket, as in tests).
+pub struct ClientIp(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|info| info.0.ip().to_string()),
-        ))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let socket = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip());
+        Ok(ClientIp(throttle::client_addr(
+            socket,
+            &parts.headers,
+            &state.config.trusted_proxies,
+        )))
     }
 }
 
@@ -95,11 +103,24 @@ impl FromRequestParts<AppState> for Authenticated {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, state).await;
-        let principal = match presented_credential(&parts.headers)? {
-            Presented::Session(token) => state.session_principal(&token).await?,
-            Presented::Key(key) => state.key_principal(&key).await?,
+        state.throttle.check(ip)?;
+        let principal = match presented_credential(&parts.headers) {
+            Ok(Presented::Session(token)) => state.session_principal(&token).await,
+            Ok(Presented::Key(key)) => state.key_principal(&key).await,
+            Err(err) => Err(err),
         };
-        Ok(Authenticated(Principal { ip, ..principal }))
+        match principal {
+            Ok(principal) => Ok(Authenticated(Principal {
+                ip: ip.map(|ip| ip.to_string()),
+                ..principal
+            })),
+            Err(err) => {
+                if is_guess(&err) {
+                    state.throttle.fail(ip);
+                }
+                Err(err)
+            }
+        }
     }
 }
 
@@ -144,6 +165,18 @@ impl FromRequestParts<AppState> for Owner {
         }
         Ok(Owner(principal))
     }
+}
+
+/// A failure that could be someone guessing: a credential that is malformed or matches nothing. A
+/// known key that expired or was revoked, or no credential at all, is not counted.
+fn is_guess(err: &ApiError) -> bool {
+    matches!(
+        err,
+        ApiError::Unauthorized {
+            code: "malformed_credential" | "invalid_credential",
+            ..
+        }
+    )
 }
 
 /// The credential a request carries, format-checked but not yet looked up.

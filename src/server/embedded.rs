@@ -28,11 +28,7 @@ pub async fn set_local_owner_password(
     };
     match store.user_by_email(LOCAL_OWNER_EMAIL).await? {
         Some(user) => {
-            let password = password.clone();
-            let hash = tokio::task::spawn_blocking(move || accounts::hash_password(&password))
-                .await
-                .map_err(|err| ServerError::Invalid(err.to_string()))?
-                .map_err(to_server)?;
+            let hash = accounts::hash_password(password).await.map_err(to_server)?;
             store.set_password(user.info.id, &hash).await?;
         }
         None => {

@@ -5,6 +5,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::hashing::Busy;
 use super::store::StoreError;
 use crate::api::ErrorBody;
 
@@ -31,6 +32,13 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("this endpoint does not support that method")]
     MethodNotAllowed,
+    /// 429: too many failed attempts from this address or on this account, or the server is busy
+    /// checking passwords; `Retry-After` says when to try again.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("internal error")]
     Internal(String),
 }
@@ -59,7 +67,19 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
+            }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        }
+    }
+}
+
+impl From<Busy> for ApiError {
+    fn from(busy: Busy) -> Self {
+        ApiError::TooManyRequests {
+            message: busy.to_string(),
+            retry_after_secs: 1,
         }
     }
 }
@@ -110,6 +130,14 @@ impl IntoResponse for ApiError {
             code: code.to_string(),
         };
         let mut response = (status, axum::Json(body)).into_response();
+        if let ApiError::TooManyRequests {
+            retry_after_secs, ..
+        } = &self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

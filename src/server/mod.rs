@@ -9,10 +9,12 @@ pub mod auth;
 pub mod embedded;
 pub mod error;
 mod extract;
+pub mod hashing;
 mod openapi;
 pub mod rights;
 mod routes;
 pub mod store;
+pub mod throttle;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -27,6 +29,7 @@ use tokio::task::JoinHandle;
 
 use self::auth::AuthCache;
 use self::store::{SqliteStore, Store, StoreError};
+use self::throttle::Throttle;
 
 /// Policy a server enforces.
 #[derive(Debug, Clone)]
@@ -34,13 +37,26 @@ pub struct ServerConfig {
     /// Longest key lifetime the server accepts (at most 365).
     pub max_key_days: i64,
     pub session_hours: i64,
+    /// Failed authentications a client address may have per minute before it gets 429.
+    pub failures_per_minute: u32,
+    /// Failed sign-ins an account may have per [`ACCOUNT_WINDOW`] before addresses that have failed
+    /// are refused for it (an address with no failures still signs in).
+    pub account_failures: u32,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<throttle::AddrBlock>,
 }
+
+/// The window per-account sign-in failures are counted in.
+pub const ACCOUNT_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             max_key_days: 365,
             session_hours: 12,
+            failures_per_minute: throttle::DEFAULT_FAILURES_PER_WINDOW,
+            account_failures: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -52,6 +68,7 @@ pub struct AppState(Arc<StateInner>);
 pub struct StateInner {
     pub store: Arc<dyn Store>,
     pub cache: AuthCache,
+    pub throttle: Throttle,
     pub config: ServerConfig,
 }
 
@@ -60,6 +77,7 @@ impl AppState {
         AppState(Arc::new(StateInner {
             store,
             cache: AuthCache::default(),
+            throttle: Throttle::new(config.failures_per_minute),
             config,
         }))
     }

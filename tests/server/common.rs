@@ -151,3 +151,129 @@ impl TestServer {
         response.json().await.expect("created key body")
     }
 }
+
+/// A client whose connections come from `source`, a loopback address other than 127.0.0.1: to the
+/// server it looks like another machine.
+pub fn client_from(source: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(source.parse::<std::net::IpAddr>().expect("an address"))
+        .build()
+        .expect("HTTP client")
+}
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_keywarden");
+
+/// `keywarden serve` as a process on a free loopback port; its log lines are collected as they come.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    pub address: String,
+    pub log: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ServeProcess {
+    pub fn start(database_url: &str, extra: &[&str]) -> ServeProcess {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(BIN)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                database_url,
+            ])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start keywarden serve");
+        let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut line = String::new();
+        let address = loop {
+            line.clear();
+            assert!(
+                stderr.read_line(&mut line).expect("read the log") > 0,
+                "serve exited before listening: {:?}",
+                log.lock().unwrap()
+            );
+            log.lock().unwrap().push(line.clone());
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                break rest.split_whitespace().next().expect("address").to_string();
+            }
+        };
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in stderr.lines() {
+                match line {
+                    Ok(line) => sink.lock().unwrap().push(line),
+                    Err(_) => return,
+                }
+            }
+        });
+        ServeProcess {
+            child,
+            address,
+            log,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// A line of `/proc/PID/status` in KiB, e.g. `VmHWM` (peak resident) or `VmRSS`.
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the server's /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("a memory figure")
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `keywarden user add` with the password on stdin; panics with its stderr when it fails.
+pub fn user_add(database_url: &str, email: &str, role: &str, password: &str) {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(BIN)
+        .args([
+            "user",
+            "add",
+            "--email",
+            email,
+            "--role",
+            role,
+            "--database-url",
+            database_url,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start keywarden user add");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("write the password");
+    let output = child.wait_with_output().expect("user add");
+    assert!(
+        output.status.success(),
+        "user add: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

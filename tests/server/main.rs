@@ -5,6 +5,7 @@ mod common;
 
 mod cli;
 mod escalation;
+mod guessing;
 mod lifecycle;
 mod permissions;
 mod revocation;

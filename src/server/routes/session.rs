@@ -9,12 +9,11 @@ use utoipa_axum::routes;
 
 use crate::api::{ErrorBody, LoginRequest, LoginResponse};
 use crate::key::{self, TokenKind};
-use crate::server::AppState;
-use crate::server::accounts::verify_password;
 use crate::server::auth::{Authenticated, ClientIp, session_token};
 use crate::server::error::ApiError;
 use crate::server::extract::JsonBody;
 use crate::server::store::AuditContext;
+use crate::server::{ACCOUNT_WINDOW, AppState, hashing};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -22,37 +21,70 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(logout))
 }
 
-/// Exchanges email and password for a session token (`kws_…`), valid 12 hours by default.
+/// Exchanges email and password for a session token (`kws_…`), valid 12 hours by default. After
+/// too many failures from one address (10 a minute), or on one account (10 in 15 minutes, counted
+/// for every address that has failed), the answer is 429 with `Retry-After`, before any password
+/// is checked; an address with no failures still signs in to an account under attack.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", security(()), request_body = LoginRequest, responses(
-    (status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    (status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody),
+    (status = 429, body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     JsonBody(request): JsonBody<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    let record = state.store.user_by_email(request.email.trim()).await?;
+    state.throttle.check(ip)?;
+    let email = request.email.trim();
+    let account = key::hash(&email.to_lowercase());
+    let now = Utc::now();
+    if state.throttle.has_failed(ip)
+        && let Some((started, failures)) = state.store.login_failures(account).await?
+        && failures >= state.config.account_failures
+        && started + ACCOUNT_WINDOW > now
+    {
+        let left = (started + ACCOUNT_WINDOW - now).num_seconds().max(0);
+        return Err(ApiError::TooManyRequests {
+            message: "too many failed sign-ins to this account; try again later".to_string(),
+            retry_after_secs: u64::try_from(left).unwrap_or(0) + 1,
+        });
+    }
+    let record = state.store.user_by_email(email).await?;
     let stored_hash = record.as_ref().map(|r| r.password_hash.clone());
-    let password = request.password;
-    let verified =
-        tokio::task::spawn_blocking(move || verify_password(&password, stored_hash.as_deref()))
-            .await
-            .map_err(|err| ApiError::Internal(format!("password check failed: {err}")))?;
-    let Some(record) = record.filter(|_| verified) else {
-        return Err(ApiError::unauthorized(
-            "invalid_login",
-            "wrong email or password",
-        ));
+    let verified = hashing::verify(request.password, stored_hash).await?;
+    let record = match record {
+        Some(record) if verified => record,
+        record => {
+            state.throttle.fail(ip);
+            state
+                .store
+                .record_login_failure(account, now, ACCOUNT_WINDOW)
+                .await?;
+            let client = ip.map_or_else(|| "an unknown address".to_string(), |ip| ip.to_string());
+            match &record {
+                Some(record) => tracing::warn!(
+                    "failed sign-in to {:?} (user {}) from {client}",
+                    record.info.email,
+                    record.info.id
+                ),
+                // The email is not logged: it may be a password typed into the wrong field.
+                None => tracing::warn!("failed sign-in to an unknown email from {client}"),
+            }
+            return Err(ApiError::unauthorized(
+                "invalid_login",
+                "wrong email or password",
+            ));
+        }
     };
+    state.store.clear_login_failures(account).await?;
     state
         .store
         .accept_invitations(record.info.id, &record.info.email)
         .await?;
     let token = key::generate(TokenKind::Session);
-    let now = Utc::now();
     let expires_at = now + Duration::hours(state.config.session_hours);
     let audit = AuditContext {
         actor_user_id: Some(record.info.id),
-        ip,
+        ip: ip.map(|ip| ip.to_string()),
         at: now,
     };
     state

@@ -216,6 +216,18 @@ pub trait Store: Send + Sync + 'static {
     /// its role) and removes them; returns the workspaces joined.
     async fn accept_invitations(&self, user_id: i64, email: &str) -> StoreResult<Vec<i64>>;
 
+    /// The failed sign-ins counted for `account` in the window that began at the returned time.
+    async fn login_failures(&self, account: [u8; 32]) -> StoreResult<Option<(DateTime<Utc>, u32)>>;
+    /// Counts a failed sign-in at `at`; a window older than `window` starts again. Returns the
+    /// window's start and count.
+    async fn record_login_failure(
+        &self,
+        account: [u8; 32],
+        at: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> StoreResult<(DateTime<Utc>, u32)>;
+    async fn clear_login_failures(&self, account: [u8; 32]) -> StoreResult<()>;
+
     /// Stores a new session and records the login, in one transaction.
     async fn create_session(
         &self,

@@ -532,6 +532,54 @@ impl Store for SqliteStore {
         Ok(joined)
     }
 
+    async fn login_failures(&self, account: [u8; 32]) -> StoreResult<Option<(DateTime<Utc>, u32)>> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT started_at, failures FROM login_failures WHERE account = ?")
+                .bind(&account[..])
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|(started_at, failures)| {
+            Ok((
+                from_millis(started_at)?,
+                u32::try_from(failures).unwrap_or(u32::MAX),
+            ))
+        })
+        .transpose()
+    }
+
+    async fn record_login_failure(
+        &self,
+        account: [u8; 32],
+        at: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> StoreResult<(DateTime<Utc>, u32)> {
+        let at = to_millis(at);
+        let (started_at, failures): (i64, i64) = sqlx::query_as(
+            "INSERT INTO login_failures (account, started_at, failures) VALUES (?1, ?2, 1) \
+             ON CONFLICT (account) DO UPDATE SET \
+               started_at = CASE WHEN started_at <= ?2 - ?3 THEN ?2 ELSE started_at END, \
+               failures = CASE WHEN started_at <= ?2 - ?3 THEN 1 ELSE failures + 1 END \
+             RETURNING started_at, failures",
+        )
+        .bind(&account[..])
+        .bind(at)
+        .bind(window.num_milliseconds())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((
+            from_millis(started_at)?,
+            u32::try_from(failures).unwrap_or(u32::MAX),
+        ))
+    }
+
+    async fn clear_login_failures(&self, account: [u8; 32]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM login_failures WHERE account = ?")
+            .bind(&account[..])
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn create_session(
         &self,
         token_hash: [u8; 32],
