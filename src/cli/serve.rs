@@ -1,7 +1,9 @@
 //! `keywarden serve`: run the key-management server until SIGINT or SIGTERM.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
+use crate::server::http::Limits;
 use crate::server::throttle::AddrBlock;
 use crate::server::{self, AppState, ServerConfig};
 
@@ -24,6 +26,18 @@ pub struct Args {
         value_delimiter = ','
     )]
     trusted_proxies: Vec<AddrBlock>,
+    /// Seconds a connection has to send a request's headers; idle connections close after it too.
+    #[arg(long, env = "KEYWARDEN_HEADER_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+    /// Seconds a request has from its headers to its response (a slow body gets 408).
+    #[arg(long, env = "KEYWARDEN_REQUEST_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    request_timeout: u64,
+    /// Open connections at most; lowered to stay below the open-file limit.
+    #[arg(long, env = "KEYWARDEN_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
+    /// Seconds requests in flight get after SIGTERM or SIGINT before they are dropped.
+    #[arg(long, env = "KEYWARDEN_SHUTDOWN_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    shutdown_timeout: u64,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -34,6 +48,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = ServerConfig {
         max_key_days: args.max_key_days,
         trusted_proxies: args.trusted_proxies,
+        limits: Limits {
+            header_timeout: Duration::from_secs(args.header_timeout),
+            request_timeout: Duration::from_secs(args.request_timeout),
+            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+            shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
+        },
         ..ServerConfig::default()
     };
     tracing::info!(

@@ -32,6 +32,18 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("this endpoint does not support that method")]
     MethodNotAllowed,
+    /// 413: a body over the limit.
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    /// 408: the request took too long to arrive or to answer.
+    #[error("the request took too long")]
+    RequestTimeout,
+    /// 431: the headers are too large.
+    #[error("the request headers are too large")]
+    HeadersTooLarge,
+    /// 414: the path and query are too long.
+    #[error("the request URI is too long")]
+    UriTooLong,
     /// 429: too many failed attempts from this address or on this account, or the server is busy
     /// checking passwords; `Retry-After` says when to try again.
     #[error("{message}")]
@@ -70,6 +82,13 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
             }
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            ApiError::HeadersTooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+            ),
+            ApiError::UriTooLong => (StatusCode::URI_TOO_LONG, "uri_too_long"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -96,6 +115,9 @@ impl From<StoreError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::PayloadTooLarge;
+        }
         let text = redact_quoted(&rejection.body_text());
         match rejection {
             JsonRejection::JsonDataError(_) => ApiError::Invalid(text),

@@ -10,6 +10,7 @@ pub mod embedded;
 pub mod error;
 mod extract;
 pub mod hashing;
+pub mod http;
 mod openapi;
 pub mod rights;
 mod routes;
@@ -44,6 +45,8 @@ pub struct ServerConfig {
     pub account_failures: u32,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<throttle::AddrBlock>,
+    /// Deadlines and the connection cap.
+    pub limits: http::Limits,
 }
 
 /// The window per-account sign-in failures are counted in.
@@ -57,6 +60,7 @@ impl Default for ServerConfig {
             failures_per_minute: throttle::DEFAULT_FAILURES_PER_WINDOW,
             account_failures: 10,
             trusted_proxies: Vec::new(),
+            limits: http::Limits::default(),
         }
     }
 }
@@ -130,19 +134,25 @@ pub async fn bind(listen: &str) -> Result<TcpListener, ServerError> {
         })
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then finishes the requests in flight.
+/// Serves the API on `listener` until `shutdown` completes, then lets the requests in flight finish
+/// (up to the shutdown deadline of [`http::Limits`]).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    let addr = listener.local_addr()?;
+    if !http::is_loopback(&addr) {
+        tracing::warn!(
+            "listening on {addr}, reachable from other machines, in plain HTTP: passwords, session \
+             tokens and keys cross the network unencrypted; put a TLS-terminating proxy in front"
+        );
+    }
     let poller = tokio::spawn(poll_revision(state.clone()));
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = state.config.limits.clone();
+    http::serve_connections(listener, router(state), &limits, shutdown).await;
     poller.abort();
-    Ok(result?)
+    Ok(())
 }
 
 /// Notices changes made by other processes on the same database (the desktop app and the command

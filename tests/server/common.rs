@@ -172,15 +172,24 @@ pub struct ServeProcess {
 
 impl ServeProcess {
     pub fn start(database_url: &str, extra: &[&str]) -> ServeProcess {
+        Self::start_with(
+            std::process::Command::new(BIN),
+            "127.0.0.1:0",
+            database_url,
+            extra,
+        )
+    }
+
+    /// `command` runs `keywarden serve` (the binary itself, or a shell that execs it under limits).
+    pub fn start_with(
+        mut command: std::process::Command,
+        listen: &str,
+        database_url: &str,
+        extra: &[&str],
+    ) -> ServeProcess {
         use std::io::BufRead as _;
-        let mut child = std::process::Command::new(BIN)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--database-url",
-                database_url,
-            ])
+        let mut child = command
+            .args(["serve", "--listen", listen, "--database-url", database_url])
             .args(extra)
             .env("RUST_LOG", "info")
             .stdout(std::process::Stdio::null())
@@ -224,6 +233,18 @@ impl ServeProcess {
 
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
+    }
+
+    /// Waits up to 5 s for a log line containing `needle`; whether one came.
+    pub fn wait_for_log(&self, needle: &str) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if self.log_text().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
     }
 
     /// A line of `/proc/PID/status` in KiB, e.g. `VmHWM` (peak resident) or `VmRSS`.

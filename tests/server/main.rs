@@ -7,6 +7,7 @@ mod cli;
 mod escalation;
 mod guessing;
 mod lifecycle;
+mod limits;
 mod permissions;
 mod revocation;
 mod router;

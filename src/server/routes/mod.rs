@@ -9,12 +9,14 @@ mod verify;
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::{Extension, Router};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use super::AppState;
 use super::error::ApiError;
+use super::http;
 use super::openapi::ApiDoc;
 
 /// The generated OpenAPI document, served by `GET /v1/openapi.json`.
@@ -35,6 +37,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("no such endpoint".to_string()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(Extension(OpenApiJson(Arc::new(document))))
+        .layer(DefaultBodyLimit::max(http::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::guard,
+        ))
         .with_state(state)
 }
 
