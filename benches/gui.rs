@@ -114,6 +114,7 @@ async fn seed(url: &str, count: usize) {
         &Secret::new("seed password"),
         Role::Member,
         workspace,
+        &keywarden::server::store::AuditContext::system(chrono::Utc::now()),
     )
     .await
     .unwrap();

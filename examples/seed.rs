@@ -146,7 +146,15 @@ async fn ensure_owner(store: &SqliteStore, email: &str, workspace_id: i64) -> an
     }
     // Nobody signs in as this user: its password is random and forgotten at once.
     let password = key::generate(TokenKind::Session);
-    let user = create_user(store, email, &password, Role::Owner, workspace_id).await?;
+    let user = create_user(
+        store,
+        email,
+        &password,
+        Role::Owner,
+        workspace_id,
+        &keywarden::server::store::AuditContext::system(chrono::Utc::now()),
+    )
+    .await?;
     Ok(user.id)
 }
 

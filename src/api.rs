@@ -371,9 +371,39 @@ pub enum AuditAction {
     Rotated,
     Deleted,
     Login,
+    LoginFailed,
+    Logout,
+    UserCreated,
+    WorkspaceCreated,
+    MemberAdded,
+    RoleChanged,
+    MemberRemoved,
+    Invited,
 }
 
 impl AuditAction {
+    pub const ALL: [AuditAction; 16] = {
+        use AuditAction::*;
+        [
+            Created,
+            Updated,
+            Enabled,
+            Disabled,
+            Revoked,
+            Rotated,
+            Deleted,
+            Login,
+            LoginFailed,
+            Logout,
+            UserCreated,
+            WorkspaceCreated,
+            MemberAdded,
+            RoleChanged,
+            MemberRemoved,
+            Invited,
+        ]
+    };
+
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::Created => "created",
@@ -384,16 +414,21 @@ impl AuditAction {
             AuditAction::Rotated => "rotated",
             AuditAction::Deleted => "deleted",
             AuditAction::Login => "login",
+            AuditAction::LoginFailed => "login_failed",
+            AuditAction::Logout => "logout",
+            AuditAction::UserCreated => "user_created",
+            AuditAction::WorkspaceCreated => "workspace_created",
+            AuditAction::MemberAdded => "member_added",
+            AuditAction::RoleChanged => "role_changed",
+            AuditAction::MemberRemoved => "member_removed",
+            AuditAction::Invited => "invited",
         }
     }
 
     pub fn parse(text: &str) -> Option<AuditAction> {
-        use AuditAction::*;
-        [
-            Created, Updated, Enabled, Disabled, Revoked, Rotated, Deleted, Login,
-        ]
-        .into_iter()
-        .find(|action| action.as_str() == text)
+        AuditAction::ALL
+            .into_iter()
+            .find(|action| action.as_str() == text)
     }
 }
 
@@ -404,6 +439,15 @@ pub struct AuditEvent {
     pub action: AuditAction,
     /// Who did it.
     pub actor_user_id: Option<i64>,
+    /// The key the request was made with, when it was made with a key.
+    #[serde(default)]
+    pub actor_key_id: Option<i64>,
+    /// The user an account, membership, sign-in or sign-out event is about.
+    #[serde(default)]
+    pub subject_user_id: Option<i64>,
+    /// The role a user, membership or invitation event gave.
+    #[serde(default)]
+    pub role: Option<Role>,
     pub key_id: Option<i64>,
     /// The key's name at the time (kept after the key is deleted).
     pub key_name: Option<String>,

@@ -1,14 +1,15 @@
-//! Small file helpers shared by the client-side stores (config, reminder log, key-list cache).
+//! Small file helpers shared by the client-side stores (config, reminder log, key-list cache) and
+//! the server's database files: written atomically, readable by their owner only.
 
 use std::io::Write as _;
 use std::path::Path;
 
 /// Writes `bytes` to `path` atomically: a temporary file beside it, flushed, then renamed over it,
-/// so a crash or a full disk never leaves half a file. The parent directory is created, and the
-/// file is readable by its owner only (it may name a user's keys and servers).
+/// so a crash or a full disk never leaves half a file. The parent directory is created (700), and
+/// the file is readable by its owner only (it may name a user's keys and servers).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+        create_private_dir_all(parent)?;
     }
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".tmp");
@@ -26,6 +27,30 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         return Err(err);
     }
     Ok(())
+}
+
+/// Creates `dir` and its missing parents readable by their owner only (700). Directories that
+/// exist already keep their mode.
+pub fn create_private_dir_all(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates `path` empty and readable by its owner only (600) when it does not exist yet; an
+/// existing file is left as it is. Returns whether it was created.
+pub fn create_private_file(path: &Path) -> std::io::Result<bool> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(true),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(err) => Err(err),
+    }
 }
 
 #[cfg(test)]

@@ -9,4 +9,5 @@ pub mod key;
 pub mod reminders;
 pub mod secret;
 pub mod server;
+pub mod text;
 pub mod vault;

@@ -17,3 +17,10 @@ CREATE TABLE login_failures (
     started_at INTEGER NOT NULL,
     failures   INTEGER NOT NULL
 );
+
+-- The audit trail names the key a request was made with, the user an account or membership event
+-- is about, and the role it gave.
+ALTER TABLE audit_events ADD COLUMN actor_key_id INTEGER;
+ALTER TABLE audit_events ADD COLUMN subject_user_id INTEGER;
+ALTER TABLE audit_events ADD COLUMN role TEXT;
+CREATE INDEX audit_events_by_subject ON audit_events (subject_user_id, id);

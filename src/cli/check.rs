@@ -13,6 +13,7 @@ use super::keys::{KeyItem, to_json};
 use crate::api::ListKeysQuery;
 use crate::reminders::notify::{self, NotifiedLog};
 use crate::reminders::{ExpiryClass, Thresholds, key_class, relative_time};
+use crate::text;
 use crate::vault;
 
 #[derive(Debug, clap::Args)]
@@ -107,7 +108,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             text.push_str(&format!(
                 "expired   {:>5}  {}  ({})\n",
                 item.key.id,
-                item.key.name,
+                text::for_terminal(&item.key.name),
                 relative_time(item.key.expires_at, now)
             ));
         }
@@ -116,7 +117,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             text.push_str(&format!(
                 "{class:<9} {:>5}  {}  (expires {})\n",
                 item.key.id,
-                item.key.name,
+                text::for_terminal(&item.key.name),
                 relative_time(item.key.expires_at, now)
             ));
         }

@@ -22,6 +22,7 @@ use crate::api::{
 use crate::client::CopyFormat;
 use crate::reminders::{ExpiryClass, classify, relative_time};
 use crate::secret::Secret;
+use crate::text;
 use crate::vault::{self, clipboard};
 
 #[derive(Debug, clap::Subcommand)]
@@ -413,7 +414,7 @@ fn report_new_secret(
             "{verb} key {} {:?} ({}), expires {}{}\n",
             key.id,
             key.name,
-            key.hint,
+            text::for_terminal(&key.hint),
             key.expires_at.format("%Y-%m-%d"),
             if stored {
                 "; the secret is in the keychain"
@@ -448,8 +449,11 @@ fn serve_clipboard(text: &Secret, seconds: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Pretty JSON for stdout, with the characters that could act on a terminal escaped.
 pub fn to_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<String> {
-    Ok(serde_json::to_string_pretty(value)? + "\n")
+    Ok(text::json_for_terminal(
+        serde_json::to_string_pretty(value)? + "\n",
+    ))
 }
 
 fn table(items: &[KeyItem], now: chrono::DateTime<Utc>) -> String {
@@ -465,7 +469,7 @@ fn table(items: &[KeyItem], now: chrono::DateTime<Utc>) -> String {
             };
             [
                 i.key.id.to_string(),
-                i.key.name.clone(),
+                text::for_terminal(&i.key.name).into_owned(),
                 status,
                 i.key.expires_at.format("%Y-%m-%d").to_string(),
                 relative_time(i.key.expires_at, now),
@@ -506,14 +510,14 @@ fn details(item: &KeyItem, now: chrono::DateTime<Utc>) -> String {
     let key = &item.key;
     let mut lines = vec![
         format!("id:          {}", key.id),
-        format!("name:        {}", key.name),
-        format!("description: {}", key.description),
+        format!("name:        {}", text::for_terminal(&key.name)),
+        format!("description: {}", text::for_terminal(&key.description)),
         format!(
             "status:      {} ({})",
             key.status.as_str(),
             item.class.as_str()
         ),
-        format!("key:         {}", key.hint),
+        format!("key:         {}", text::for_terminal(&key.hint)),
         format!(
             "expires:     {} ({})",
             key.expires_at.to_rfc3339(),
@@ -527,7 +531,10 @@ fn details(item: &KeyItem, now: chrono::DateTime<Utc>) -> String {
         ),
         format!("owner:       user {}", key.user_id),
         format!("workspace:   {}", key.workspace_id),
-        format!("scopes:      {}", key.scopes.join(", ")),
+        format!(
+            "scopes:      {}",
+            text::for_terminal(&key.scopes.join(", "))
+        ),
         format!(
             "rights:      {}",
             if key.manages() {

@@ -11,6 +11,7 @@ use super::user::read_password;
 use crate::client::ApiClient;
 use crate::client::config::{LOCAL_SERVER, ServerEntry};
 use crate::client::session;
+use crate::text;
 use crate::vault;
 
 #[derive(Debug, clap::Args)]
@@ -58,7 +59,7 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
     context.save_config()?;
     println!(
         "signed in to {url} as {} ({})",
-        session.me.user.email,
+        text::for_terminal(&session.me.user.email),
         session.me.role.as_str()
     );
     Ok(ExitCode::SUCCESS)
@@ -127,7 +128,11 @@ pub async fn servers(args: ServersArgs) -> anyhow::Result<ExitCode> {
                     .email
                     .as_deref()
                     .map_or_else(|| "(this computer)".to_string(), |e| format!("({e})"));
-                format!("{marker} {} {who}\n", i.name)
+                format!(
+                    "{marker} {} {}\n",
+                    text::for_terminal(&i.name),
+                    text::for_terminal(&who)
+                )
             })
             .collect()
     };

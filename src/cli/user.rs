@@ -8,6 +8,7 @@ use anyhow::{Context as _, bail};
 
 use crate::api::Role;
 use crate::secret::Secret;
+use crate::server::store::AuditContext;
 use crate::server::{self, accounts};
 
 #[derive(Debug, clap::Subcommand)]
@@ -49,8 +50,15 @@ async fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
     let database_url = super::database_url(args.database_url)?;
     let store = server::open_store(&database_url).await?;
     let workspace_id = accounts::ensure_workspace(store.as_ref(), &args.workspace).await?;
-    let user =
-        accounts::create_user(store.as_ref(), &email, &password, args.role, workspace_id).await?;
+    let user = accounts::create_user(
+        store.as_ref(),
+        &email,
+        &password,
+        args.role,
+        workspace_id,
+        &AuditContext::system(chrono::Utc::now()),
+    )
+    .await?;
     println!(
         "added {} {} (user {}) in workspace {:?}",
         args.role.as_str(),

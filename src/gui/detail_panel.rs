@@ -192,8 +192,12 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
                             .as_deref()
                             .map(|ip| format!(" from {ip}"))
                             .unwrap_or_default();
+                        let with = event
+                            .actor_key_id
+                            .map(|id| format!(" with key {id}"))
+                            .unwrap_or_default();
                         ui.label(format!(
-                            "{}  {} by {who}{from}",
+                            "{}  {} by {who}{with}{from}",
                             event.at.format("%Y-%m-%d %H:%M"),
                             event.action.as_str()
                         ));

@@ -5,9 +5,10 @@ use chrono::Utc;
 
 use super::error::ApiError;
 use super::hashing;
-use super::store::{NewUser, Store, StoreError};
+use super::store::{AuditContext, NewUser, Store, StoreError};
 use crate::api::{Role, UserInfo};
 use crate::secret::Secret;
+use crate::text;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
@@ -40,6 +41,7 @@ pub async fn hash_password(password: &Secret) -> Result<String, AccountError> {
 }
 
 pub fn validate_email(email: &str) -> Result<String, AccountError> {
+    text::check_field("email", email).map_err(AccountError::Invalid)?;
     let email = email.trim();
     let valid = email.len() <= 254
         && email
@@ -72,6 +74,7 @@ pub async fn create_user(
     password: &Secret,
     role: Role,
     workspace_id: i64,
+    audit: &AuditContext,
 ) -> Result<UserInfo, AccountError> {
     let email = validate_email(email)?;
     validate_password(password)?;
@@ -84,18 +87,23 @@ pub async fn create_user(
         role,
         created_at: Utc::now(),
     };
-    let info = store.create_user(user).await?;
-    store.accept_invitations(info.id, &info.email).await?;
+    let info = store.create_user(user, audit).await?;
+    store
+        .accept_invitations(info.id, &info.email, audit.at)
+        .await?;
     Ok(info)
 }
 
-/// The workspace with this name, created when missing.
+/// The workspace with this name, created when missing (by this machine, as the audit trail says).
 pub async fn ensure_workspace(store: &dyn Store, name: &str) -> Result<i64, AccountError> {
     let name = validate_workspace_name(name)?;
     if let Some(workspace) = store.workspace_by_name(&name).await? {
         return Ok(workspace.id);
     }
-    match store.create_workspace(&name, Utc::now()).await {
+    match store
+        .create_workspace(&name, &AuditContext::system(Utc::now()))
+        .await
+    {
         Ok(workspace) => Ok(workspace.id),
         // Someone created it between the two calls: use theirs.
         Err(StoreError::Conflict(_)) => store
@@ -108,6 +116,7 @@ pub async fn ensure_workspace(store: &dyn Store, name: &str) -> Result<i64, Acco
 }
 
 pub fn validate_workspace_name(name: &str) -> Result<String, AccountError> {
+    text::check_field("name", name).map_err(AccountError::Invalid)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AccountError::Invalid(

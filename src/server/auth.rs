@@ -15,7 +15,7 @@ use quick_cache::sync::Cache;
 use super::AppState;
 use super::error::ApiError;
 use super::rights::MANAGE_SCOPE;
-use super::store::{KeyAuth, SessionAuth, StoreResult};
+use super::store::{AuditContext, KeyAuth, SessionAuth, StoreResult};
 use super::throttle;
 use crate::api::{KeyStatus, Role};
 use crate::key::{self, TokenKind};
@@ -45,6 +45,16 @@ impl Principal {
             Some(Role::Owner)
         } else {
             self.role
+        }
+    }
+
+    /// This credential as the actor of a change at `at`, for the audit trail.
+    pub fn audit_context(&self, at: DateTime<Utc>) -> AuditContext {
+        AuditContext {
+            actor_user_id: Some(self.user_id),
+            actor_key_id: self.key_id,
+            ip: self.ip.clone(),
+            at,
         }
     }
 
@@ -554,6 +564,7 @@ mod tests {
             &Secret::new("a password"),
             Role::Member,
             workspace,
+            &crate::server::store::AuditContext::system(Utc::now()),
         )
         .await
         .unwrap();

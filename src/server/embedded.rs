@@ -2,7 +2,7 @@
 //! user's own database, with one local owner account.
 
 use super::accounts::{self, AccountError};
-use super::store::{Store, StoreError};
+use super::store::{AuditContext, Store, StoreError};
 use super::{LocalServer, ServerConfig, ServerError, open_store, spawn_local};
 use crate::api::Role;
 use crate::secret::Secret;
@@ -41,6 +41,7 @@ pub async fn set_local_owner_password(
                 password,
                 Role::Owner,
                 workspace_id,
+                &AuditContext::system(chrono::Utc::now()),
             )
             .await
             {

@@ -50,6 +50,7 @@ impl Setup {
                 &Secret::new(PASSWORD),
                 Role::Member,
                 workspace,
+                &keywarden::server::store::AuditContext::system(chrono::Utc::now()),
             )
             .await
             .unwrap();
@@ -137,6 +138,7 @@ impl Setup {
         };
         let audit = AuditContext {
             actor_user_id: Some(self.user_id),
+            actor_key_id: None,
             ip: None,
             at: now,
         };
@@ -550,4 +552,38 @@ fn remind_install_and_uninstall() {
     assert!(out.status.success() && stdout(&out).contains("removed"));
     assert!(!entry.exists());
     assert!(stdout(&setup.run(&["remind", "uninstall"])).contains("no daily check"));
+}
+
+/// Found on an earlier server: a member's key name could write escape sequences into an admin's
+/// terminal through `keys list`. The server refuses such names now; one already stored (from before)
+/// is printed escaped, in the table, the details, `check` and JSON alike.
+#[test]
+fn server_strings_never_reach_the_terminal_raw() {
+    let setup = Setup::new();
+    setup.login();
+    let hostile = "deploy\u{1b}]0;pwned\u{7}\u{1b}[2J\u{202e}gpj.exe\u{9b}31m";
+    setup.insert_key(hostile, Duration::days(2));
+    for args in [
+        &["keys", "list"][..],
+        &["keys", "list", "--json"],
+        &["keys", "show", "1", "--json"],
+        &["keys", "show", "1"],
+        &["check"],
+        &["check", "--json"],
+    ] {
+        let out = setup.run(args);
+        let printed = stdout(&out) + &stderr(&out);
+        assert!(
+            !printed
+                .chars()
+                .any(|c| c != '\n' && keywarden::text::is_unsafe(c)),
+            "{args:?} printed a control or bidi character raw: {printed:?}"
+        );
+        assert!(printed.contains("deploy"), "{args:?}: {printed}");
+    }
+    let json = setup.json(&["keys", "list", "--json"]);
+    assert_eq!(
+        json[0]["name"], hostile,
+        "JSON escapes it, and a parser gets the name back"
+    );
 }

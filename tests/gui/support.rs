@@ -310,6 +310,7 @@ pub fn remote_server(fx: &Fixture, email: &str, role: Role) -> (String, server::
             &Secret::new("admin password"),
             Role::Admin,
             workspace,
+            &keywarden::server::store::AuditContext::system(chrono::Utc::now()),
         )
         .await
         .unwrap();
@@ -319,6 +320,7 @@ pub fn remote_server(fx: &Fixture, email: &str, role: Role) -> (String, server::
             &Secret::new("member password"),
             role,
             workspace,
+            &keywarden::server::store::AuditContext::system(chrono::Utc::now()),
         )
         .await
         .unwrap();

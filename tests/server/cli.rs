@@ -209,3 +209,59 @@ fn serve_fails_clearly_when_the_database_cannot_be_opened() {
         "a file that is not a database is left untouched"
     );
 }
+
+/// Found on an earlier server: the default database directory was 755 and `server.db`, `-wal` and
+/// `-shm` 644, though they hold password hashes, emails and client addresses.
+#[test]
+fn the_database_and_its_directory_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    // The default location, as `keywarden user add` and `serve` use it.
+    let mut child = Command::new(BIN)
+        .args(["user", "add", "--email", "root@example.com", "--role", "owner"])
+        .env("XDG_DATA_HOME", &data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"s3cret password\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let dir = data.join("keywarden");
+    assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    // A server writes to it: the WAL files appear, as private as the database.
+    let url = format!("sqlite://{}", dir.join("server.db").display());
+    let server = crate::common::ServeProcess::start(&url, &[]);
+    let client = reqwest::blocking::Client::new();
+    let login = client
+        .post(server.url("/v1/auth/login"))
+        .json(&json!({"email": "root@example.com", "password": "s3cret password"}))
+        .send()
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    for name in ["server.db", "server.db-wal", "server.db-shm"] {
+        assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
+    }
+    // A path the user names, in a directory the server creates, likewise.
+    let named = home.path().join("elsewhere/deeper/team.db");
+    let url = format!("sqlite://{}", named.display());
+    let output = user_add(&url, "x@example.com", "member", "long enough pw");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(mode(named.parent().unwrap()), 0o700);
+    assert_eq!(mode(named.parent().unwrap().parent().unwrap()), 0o700);
+    assert_eq!(mode(&named), 0o600);
+}

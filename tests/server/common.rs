@@ -61,6 +61,7 @@ impl TestServer {
             &Secret::new(PASSWORD),
             role,
             workspace_id,
+            &keywarden::server::store::AuditContext::system(chrono::Utc::now()),
         )
         .await
         .expect("create user")

@@ -486,7 +486,12 @@ async fn no_credential_above_its_creator() {
         .unwrap();
     server
         .store
-        .set_membership(users["roamer"].id, beta, Role::Admin)
+        .set_membership(
+            users["roamer"].id,
+            beta,
+            Role::Admin,
+            &keywarden::server::store::AuditContext::system(chrono::Utc::now()),
+        )
         .await
         .unwrap();
 

@@ -543,7 +543,17 @@ async fn audit_trail_records_who_did_what_from_where() {
 
     let (status, body) = server.call(Method::GET, "/v1/audit", &session, None).await;
     assert_eq!(status, StatusCode::OK);
-    let page: AuditPage = serde_json::from_value(body).unwrap();
+    let mut page: AuditPage = serde_json::from_value(body).unwrap();
+    // The account was made on the server's machine: no actor, the user as its subject.
+    let made = page.items.pop().unwrap();
+    assert_eq!(
+        (
+            made.action.as_str(),
+            made.actor_user_id,
+            made.subject_user_id
+        ),
+        ("user_created", None, Some(user.id))
+    );
     let actions: Vec<&str> = page.items.iter().rev().map(|e| e.action.as_str()).collect();
     assert_eq!(
         actions,
@@ -585,6 +595,157 @@ async fn audit_trail_records_who_did_what_from_where() {
         .await;
     assert_eq!(body["items"].as_array().unwrap().len(), 2);
     assert!(body["next_cursor"].is_string());
+}
+
+/// Found on an earlier server: the trail missed accounts, roles, memberships, workspaces, logouts
+/// and failed sign-ins, and did not say which key a change was made with.
+#[tokio::test]
+async fn the_audit_trail_covers_accounts_memberships_and_keys() {
+    let server = TestServer::start().await;
+    let (owner, owner_session) = server
+        .user_with_session("owner@example.com", Role::Owner, "alpha")
+        .await;
+    let alpha = owner.default_workspace_id;
+    let owner_call = |method: Method, path: String, body: Option<serde_json::Value>| {
+        let server = &server;
+        let session = owner_session.clone();
+        async move { server.call(method, &path, &session, body).await }
+    };
+    let (status, workspace) = owner_call(
+        Method::POST,
+        "/v1/workspaces".into(),
+        Some(json!({"name": "beta"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let beta = workspace["id"].as_i64().unwrap();
+    let (_, made) = owner_call(
+        Method::POST,
+        "/v1/users".into(),
+        Some(json!({"email": "dev@example.com", "password": crate::common::PASSWORD, "role": "member"})),
+    )
+    .await;
+    let dev = made["id"].as_i64().unwrap();
+    let (status, _) = owner_call(
+        Method::PUT,
+        format!("/v1/workspaces/{alpha}/members/{dev}"),
+        Some(json!({"role": "viewer"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = owner_call(
+        Method::POST,
+        format!("/v1/workspaces/{alpha}/members"),
+        Some(json!({"email": "later@example.com", "role": "member"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, _) = owner_call(
+        Method::POST,
+        format!("/v1/workspaces/{beta}/members"),
+        Some(json!({"email": "dev@example.com", "role": "member"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = owner_call(
+        Method::DELETE,
+        format!("/v1/workspaces/{beta}/members/{dev}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // A wrong password, a sign-in and a sign-out of the developer.
+    let wrong = server
+        .http
+        .post(server.url("/v1/auth/login"))
+        .json(&json!({"email": "dev@example.com", "password": "not it at all"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let dev_session = server.login("dev@example.com").await;
+    server
+        .call(Method::POST, "/v1/auth/logout", &dev_session, None)
+        .await;
+    // A key made to manage revokes another: the trail names that key.
+    let manager = server
+        .create_key_with(
+            &owner_session,
+            CreateKeyRequest {
+                name: "manager".into(),
+                expires_in_days: Some(7),
+                scopes: Some(vec!["keywarden:manage".into()]),
+                ..Default::default()
+            },
+        )
+        .await;
+    let victim = server.create_key(&owner_session, "victim").await;
+    let (status, _) = server
+        .call(
+            Method::POST,
+            &format!("/v1/keys/{}/revoke", victim.key.id),
+            manager.secret.expose(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let events = |workspace: i64| {
+        let server = &server;
+        let session = owner_session.clone();
+        async move {
+            let (_, body) = server
+                .call(
+                    Method::GET,
+                    &format!("/v1/audit?workspace_id={workspace}"),
+                    &session,
+                    None,
+                )
+                .await;
+            let page: AuditPage = serde_json::from_value(body).unwrap();
+            page.items
+        }
+    };
+    let alpha_events = events(alpha).await;
+    let find = |action: &str| {
+        alpha_events
+            .iter()
+            .find(|e| e.action.as_str() == action)
+            .unwrap_or_else(|| panic!("no {action} event in {alpha_events:?}"))
+            .clone()
+    };
+    let created = find("user_created");
+    assert_eq!(
+        (created.actor_user_id, created.subject_user_id),
+        (Some(owner.id), Some(dev))
+    );
+    let changed = find("role_changed");
+    assert_eq!(
+        (changed.subject_user_id, changed.role),
+        (Some(dev), Some(Role::Viewer))
+    );
+    assert_eq!(find("invited").role, Some(Role::Member));
+    let failed = find("login_failed");
+    assert_eq!(
+        (failed.subject_user_id, failed.ip.as_deref()),
+        (Some(dev), Some("127.0.0.1"))
+    );
+    assert_eq!(find("logout").subject_user_id, Some(dev));
+    let revoked = find("revoked");
+    assert_eq!(
+        (revoked.actor_user_id, revoked.actor_key_id),
+        (Some(owner.id), Some(manager.key.id))
+    );
+    let beta_events: Vec<String> = events(beta)
+        .await
+        .iter()
+        .rev()
+        .map(|e| e.action.as_str().to_string())
+        .collect();
+    assert_eq!(
+        beta_events,
+        ["workspace_created", "member_added", "member_removed"]
+    );
 }
 
 #[tokio::test]

@@ -41,6 +41,7 @@ async fn insert_key(
     };
     let audit = AuditContext {
         actor_user_id: Some(user_id),
+        actor_key_id: None,
         ip: None,
         at: now,
     };
@@ -84,6 +85,7 @@ async fn unauthorized_says_why() {
     let token = key::generate(TokenKind::Session);
     let audit = AuditContext {
         actor_user_id: Some(user.id),
+        actor_key_id: None,
         ip: None,
         at: Utc::now() - Duration::hours(13),
     };
@@ -582,4 +584,81 @@ async fn a_second_server_process_on_the_same_database_sees_a_revoke() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     server_b.shutdown().await.unwrap();
+}
+
+/// Found on an earlier server: names took control characters, bidi overrides, NUL and newlines.
+#[tokio::test]
+async fn control_and_bidi_characters_are_refused_in_names() {
+    let server = TestServer::start().await;
+    let (_, session) = server
+        .user_with_session("owner@example.com", Role::Owner, "alpha")
+        .await;
+    let key = server.create_key(&session, "fine").await;
+    for bad in [
+        "a\u{1b}[2J",
+        "nul\0",
+        "two\nlines",
+        "flip\u{202e}txt",
+        "c1\u{9b}",
+    ] {
+        let cases = [
+            (
+                Method::POST,
+                "/v1/keys".to_string(),
+                json!({"name": bad, "expires_in_days": 3}),
+                "name",
+            ),
+            (
+                Method::POST,
+                "/v1/keys".to_string(),
+                json!({"name": "ok", "description": bad, "expires_in_days": 3}),
+                "description",
+            ),
+            (
+                Method::PATCH,
+                format!("/v1/keys/{}", key.key.id),
+                json!({"name": bad}),
+                "name",
+            ),
+            (
+                Method::POST,
+                "/v1/workspaces".to_string(),
+                json!({"name": bad}),
+                "name",
+            ),
+            (
+                Method::POST,
+                "/v1/users".to_string(),
+                json!({"email": format!("{bad}@example.com"), "password": "long enough pw"}),
+                "email",
+            ),
+        ];
+        for (method, path, body, field) in cases {
+            let (status, response) = server
+                .call(method.clone(), &path, &session, Some(body))
+                .await;
+            assert_error(
+                status,
+                &response,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+            );
+            assert!(
+                response["error"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{field}:")),
+                "{method} {path} with {bad:?}: {response}"
+            );
+        }
+    }
+    let (_, after) = server
+        .call(
+            Method::GET,
+            &format!("/v1/keys/{}", key.key.id),
+            &session,
+            None,
+        )
+        .await;
+    assert_eq!(after["name"], "fine");
 }

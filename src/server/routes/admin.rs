@@ -85,6 +85,7 @@ async fn create_user(
         &request.password,
         role,
         workspace_id,
+        &principal.audit_context(Utc::now()),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(user)))
@@ -137,11 +138,14 @@ async fn list_workspaces(
     (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_workspace(
     State(state): State<AppState>,
-    Owner(_): Owner,
+    Owner(principal): Owner,
     JsonBody(request): JsonBody<CreateWorkspaceRequest>,
 ) -> Result<(StatusCode, Json<WorkspaceInfo>), ApiError> {
     let name = validate_workspace_name(&request.name)?;
-    let w = state.store.create_workspace(&name, Utc::now()).await?;
+    let w = state
+        .store
+        .create_workspace(&name, &principal.audit_context(Utc::now()))
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(WorkspaceInfo {
@@ -165,11 +169,11 @@ async fn list_members(
     Ok(Json(state.store.members(workspace_id).await?))
 }
 
-/// Adds someone to the workspace by email. When the caller may already see that user (an owner
-/// with a session sees everyone; an admin sees the members of the workspaces they administer) the
-/// membership is made at once: 200 with the member. Otherwise the answer is 202 with a pending
-/// invitation, the same whether or not an account with that email exists; the invitation becomes a
-/// membership when that account signs in or is created.
+/// Adds someone to the workspace by email. When the account exists and the caller may already see
+/// it (an owner with a session sees everyone; an admin sees the members of the workspaces they
+/// administer) the membership is made at once: 200 with the member. Otherwise the answer is 202
+/// with a pending invitation, the same whether or not an account with that email exists; the
+/// invitation becomes a membership when that account signs in or is created.
 #[utoipa::path(post, path = "/v1/workspaces/{id}/members", tag = "admin", params(("id" = i64, Path, description = "Workspace id")),
     request_body = AddMemberRequest,
     responses((status = 200, body = MemberInfo), (status = 202, body = Invitation), (status = 401, body = ErrorBody),
@@ -189,14 +193,14 @@ async fn add_member(
         None => false,
     };
     let Some(record) = record.filter(|_| visible) else {
-        if principal.server_wide() {
-            return Err(ApiError::NotFound(
-                "no user has that email; create the account with POST /v1/users".to_string(),
-            ));
-        }
         let invitation = state
             .store
-            .invite(workspace_id, &email, request.role, Utc::now())
+            .invite(
+                workspace_id,
+                &email,
+                request.role,
+                &principal.audit_context(Utc::now()),
+            )
             .await?;
         return Ok((StatusCode::ACCEPTED, Json(invitation)).into_response());
     };
@@ -207,7 +211,12 @@ async fn add_member(
     manages_membership_of(role, &subject, Some(request.role))?;
     state
         .store
-        .set_membership(subject.user_id, workspace_id, request.role)
+        .set_membership(
+            subject.user_id,
+            workspace_id,
+            request.role,
+            &principal.audit_context(Utc::now()),
+        )
         .await?;
     state.cache.invalidate();
     Ok(Json(MemberInfo {
@@ -238,7 +247,12 @@ async fn set_member(
     let user = state.store.user(user_id).await?.ok_or_else(not_a_member)?;
     state
         .store
-        .set_membership(user_id, workspace_id, request.role)
+        .set_membership(
+            user_id,
+            workspace_id,
+            request.role,
+            &principal.audit_context(Utc::now()),
+        )
         .await?;
     state.cache.invalidate();
     Ok(Json(MemberInfo {
@@ -261,7 +275,12 @@ async fn remove_member(
     let role = admin_of(&state, &principal, workspace_id).await?;
     let subject = member_standing(&state, user_id, workspace_id).await?;
     manages_membership_of(role, &subject, None)?;
-    if !state.store.remove_membership(user_id, workspace_id).await? {
+    let audit = principal.audit_context(Utc::now());
+    if !state
+        .store
+        .remove_membership(user_id, workspace_id, &audit)
+        .await?
+    {
         return Err(not_a_member());
     }
     state.cache.invalidate();

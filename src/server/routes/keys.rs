@@ -18,7 +18,8 @@ use crate::server::auth::{Authenticated, Manager, Principal};
 use crate::server::error::ApiError;
 use crate::server::extract::{JsonBody, Path, Query};
 use crate::server::rights::{self, MANAGE_SCOPE};
-use crate::server::store::{AuditContext, KeyChanges, KeyFilter, KeyRecord, NewKey};
+use crate::server::store::{KeyChanges, KeyFilter, KeyRecord, NewKey};
+use crate::text;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -100,7 +101,7 @@ async fn create_key(
     };
     let record = state
         .store
-        .insert_key(new, audit_context(&principal, now))
+        .insert_key(new, principal.audit_context(now))
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -211,7 +212,7 @@ async fn update_key(
     }
     let record = state
         .store
-        .update_key(id, changes, &actions, audit_context(&principal, now))
+        .update_key(id, changes, &actions, principal.audit_context(now))
         .await?;
     state.cache.invalidate();
     Ok(Json(record.into_info(now)))
@@ -229,7 +230,7 @@ async fn revoke_key(
     manageable_key(&state, &principal, id).await?;
     let record = state
         .store
-        .revoke_key(id, audit_context(&principal, now))
+        .revoke_key(id, principal.audit_context(now))
         .await?;
     state.cache.invalidate();
     Ok(Json(record.into_info(now)))
@@ -297,7 +298,7 @@ async fn rotate_key(
     };
     let record = state
         .store
-        .rotate_key(old.id, old_revoked_at, new, audit_context(&principal, now))
+        .rotate_key(old.id, old_revoked_at, new, principal.audit_context(now))
         .await?;
     state.cache.invalidate();
     Ok((
@@ -321,21 +322,13 @@ async fn delete_key(
     manageable_key(&state, &principal, id).await?;
     if !state
         .store
-        .delete_key(id, audit_context(&principal, Utc::now()))
+        .delete_key(id, principal.audit_context(Utc::now()))
         .await?
     {
         return Err(ApiError::key_not_found());
     }
     state.cache.invalidate();
     Ok(StatusCode::NO_CONTENT)
-}
-
-pub(super) fn audit_context(principal: &Principal, at: DateTime<Utc>) -> AuditContext {
-    AuditContext {
-        actor_user_id: Some(principal.user_id),
-        ip: principal.ip.clone(),
-        at,
-    }
 }
 
 /// The key, if this credential may see it (its own keys; every key of the workspace for admins),
@@ -387,6 +380,7 @@ async fn manageable_key(
 }
 
 fn validate_name(name: &str) -> Result<String, ApiError> {
+    text::check_field("name", name).map_err(ApiError::Invalid)?;
     let name = name.trim();
     match name.chars().count() {
         1..=100 => Ok(name.to_string()),
@@ -397,6 +391,7 @@ fn validate_name(name: &str) -> Result<String, ApiError> {
 }
 
 fn validate_description(description: &str) -> Result<String, ApiError> {
+    text::check_field("description", description).map_err(ApiError::Invalid)?;
     if description.chars().count() > 500 {
         return Err(ApiError::Invalid(
             "description: must be at most 500 characters".to_string(),

@@ -55,9 +55,18 @@ async fn login(
         Some(record) if verified => record,
         record => {
             state.throttle.fail(ip);
+            let audit = AuditContext {
+                ip: ip.map(|ip| ip.to_string()),
+                ..AuditContext::system(now)
+            };
             state
                 .store
-                .record_login_failure(account, now, ACCOUNT_WINDOW)
+                .record_login_failure(
+                    account,
+                    record.as_ref().map(|r| &r.info),
+                    ACCOUNT_WINDOW,
+                    &audit,
+                )
                 .await?;
             let client = ip.map_or_else(|| "an unknown address".to_string(), |ip| ip.to_string());
             match &record {
@@ -78,14 +87,14 @@ async fn login(
     state.store.clear_login_failures(account).await?;
     state
         .store
-        .accept_invitations(record.info.id, &record.info.email)
+        .accept_invitations(record.info.id, &record.info.email, now)
         .await?;
     let token = key::generate(TokenKind::Session);
     let expires_at = now + Duration::hours(state.config.session_hours);
     let audit = AuditContext {
         actor_user_id: Some(record.info.id),
         ip: ip.map(|ip| ip.to_string()),
-        at: now,
+        ..AuditContext::system(now)
     };
     state
         .store
@@ -104,14 +113,17 @@ async fn login(
 async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
-    _: Authenticated,
+    Authenticated(principal): Authenticated,
 ) -> Result<StatusCode, ApiError> {
     let Some(token) = session_token(&headers) else {
         return Err(ApiError::Invalid(
             "logout ends a session: send the session token, not an API key".to_string(),
         ));
     };
-    state.store.delete_session(key::hash(&token)).await?;
+    state
+        .store
+        .delete_session(key::hash(&token), &principal.audit_context(Utc::now()))
+        .await?;
     state.cache.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }

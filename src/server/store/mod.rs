@@ -147,13 +147,26 @@ pub struct KeyChanges {
     pub enabled: Option<bool>,
 }
 
-/// Who is changing something, from where, and when: written into the audit trail in the same
-/// transaction as the change.
+/// Who is changing something, with which key, from where, and when: written into the audit trail
+/// in the same transaction as the change.
 #[derive(Debug, Clone)]
 pub struct AuditContext {
     pub actor_user_id: Option<i64>,
+    pub actor_key_id: Option<i64>,
     pub ip: Option<String>,
     pub at: DateTime<Utc>,
+}
+
+impl AuditContext {
+    /// A change made on the server's own machine (`keywarden user add`, the app's first start).
+    pub fn system(at: DateTime<Utc>) -> AuditContext {
+        AuditContext {
+            actor_user_id: None,
+            actor_key_id: None,
+            ip: None,
+            at,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -184,13 +197,15 @@ pub trait Store: Send + Sync + 'static {
     /// A number that grows whenever a right may have been taken away (by any process).
     async fn revision(&self) -> StoreResult<i64>;
 
-    async fn create_workspace(&self, name: &str, at: DateTime<Utc>) -> StoreResult<Workspace>;
+    /// Creates a workspace and records it.
+    async fn create_workspace(&self, name: &str, audit: &AuditContext) -> StoreResult<Workspace>;
     async fn workspace(&self, id: i64) -> StoreResult<Option<Workspace>>;
     async fn workspace_by_name(&self, name: &str) -> StoreResult<Option<Workspace>>;
     async fn list_workspaces(&self) -> StoreResult<Vec<Workspace>>;
     async fn user_workspaces(&self, user_id: i64) -> StoreResult<Vec<(Workspace, Role)>>;
 
-    async fn create_user(&self, user: NewUser) -> StoreResult<UserInfo>;
+    /// Creates a user with their first membership, and records it.
+    async fn create_user(&self, user: NewUser, audit: &AuditContext) -> StoreResult<UserInfo>;
     async fn user(&self, id: i64) -> StoreResult<Option<UserInfo>>;
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
     async fn list_users(&self) -> StoreResult<Vec<UserInfo>>;
@@ -198,33 +213,52 @@ pub trait Store: Send + Sync + 'static {
     async fn set_password(&self, user_id: i64, password_hash: &str) -> StoreResult<()>;
 
     async fn membership(&self, user_id: i64, workspace_id: i64) -> StoreResult<Option<Role>>;
-    async fn set_membership(&self, user_id: i64, workspace_id: i64, role: Role) -> StoreResult<()>;
-    async fn remove_membership(&self, user_id: i64, workspace_id: i64) -> StoreResult<bool>;
+    /// Adds a membership or changes its role, and records which; returns the role it had.
+    async fn set_membership(
+        &self,
+        user_id: i64,
+        workspace_id: i64,
+        role: Role,
+        audit: &AuditContext,
+    ) -> StoreResult<Option<Role>>;
+    /// Removes a membership and records it; false when there was none.
+    async fn remove_membership(
+        &self,
+        user_id: i64,
+        workspace_id: i64,
+        audit: &AuditContext,
+    ) -> StoreResult<bool>;
     async fn members(&self, workspace_id: i64) -> StoreResult<Vec<MemberInfo>>;
 
-    /// Records (or updates) an invitation of `email` to `workspace_id`.
+    /// Records (or updates) an invitation of `email` to `workspace_id`, and audits it.
     async fn invite(
         &self,
         workspace_id: i64,
         email: &str,
         role: Role,
-        at: DateTime<Utc>,
+        audit: &AuditContext,
     ) -> StoreResult<Invitation>;
     async fn invitations(&self, workspace_id: i64) -> StoreResult<Vec<Invitation>>;
     async fn remove_invitation(&self, workspace_id: i64, email: &str) -> StoreResult<bool>;
     /// Turns the invitations of `email` into memberships of `user_id` (an existing membership keeps
-    /// its role) and removes them; returns the workspaces joined.
-    async fn accept_invitations(&self, user_id: i64, email: &str) -> StoreResult<Vec<i64>>;
+    /// its role), records each, and removes them; returns the workspaces joined.
+    async fn accept_invitations(
+        &self,
+        user_id: i64,
+        email: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<i64>>;
 
     /// The failed sign-ins counted for `account` in the window that began at the returned time.
     async fn login_failures(&self, account: [u8; 32]) -> StoreResult<Option<(DateTime<Utc>, u32)>>;
-    /// Counts a failed sign-in at `at`; a window older than `window` starts again. Returns the
-    /// window's start and count.
+    /// Counts a failed sign-in at `audit.at` and records it (about `user`, when the email is a
+    /// user's); a window older than `window` starts again. Returns the window's start and count.
     async fn record_login_failure(
         &self,
         account: [u8; 32],
-        at: DateTime<Utc>,
+        user: Option<&UserInfo>,
         window: chrono::Duration,
+        audit: &AuditContext,
     ) -> StoreResult<(DateTime<Utc>, u32)>;
     async fn clear_login_failures(&self, account: [u8; 32]) -> StoreResult<()>;
 
@@ -237,7 +271,9 @@ pub trait Store: Send + Sync + 'static {
         audit: AuditContext,
     ) -> StoreResult<()>;
     async fn session(&self, token_hash: [u8; 32]) -> StoreResult<Option<SessionAuth>>;
-    async fn delete_session(&self, token_hash: [u8; 32]) -> StoreResult<bool>;
+    /// Ends a session and records the logout.
+    async fn delete_session(&self, token_hash: [u8; 32], audit: &AuditContext)
+    -> StoreResult<bool>;
 
     async fn insert_key(&self, key: NewKey, audit: AuditContext) -> StoreResult<KeyRecord>;
     async fn key(&self, id: i64) -> StoreResult<Option<KeyRecord>>;

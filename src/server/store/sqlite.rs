@@ -1,6 +1,7 @@
 //! The SQLite store: one file, WAL, a busy timeout, so the desktop app, the command line and a
 //! server may all open the same database at once.
 
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use super::{
     SessionAuth, Store, StoreError, StoreResult, UserRecord, Workspace, from_millis, to_millis,
 };
 use crate::api::{AuditAction, AuditEvent, Invitation, MemberInfo, Role, UserInfo};
+use crate::files;
 
 const KEY_COLUMNS: &str = "id, name, description, workspace_id, user_id, created_at, expires_at, enabled, \
      revoked_at, last_used_at, scopes, hint, replaces";
@@ -45,12 +47,19 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        // The database holds password hashes, emails and client addresses: a directory the
+        // server creates is 700 and a database file 600 (SQLite gives its -wal and -shm files the
+        // database file's mode).
         let path = options.get_filename();
-        if let Some(parent) = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty() && !p.exists())
-        {
-            std::fs::create_dir_all(parent).map_err(|err| open_error(sqlx::Error::Io(err)))?;
+        if path != Path::new(":memory:") && !path.as_os_str().is_empty() {
+            if let Some(parent) = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty() && !p.exists())
+            {
+                files::create_private_dir_all(parent)
+                    .map_err(|err| open_error(sqlx::Error::Io(err)))?;
+            }
+            files::create_private_file(path).map_err(|err| open_error(sqlx::Error::Io(err)))?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -200,6 +209,9 @@ struct AuditRow {
     at: i64,
     action: String,
     actor_user_id: Option<i64>,
+    actor_key_id: Option<i64>,
+    subject_user_id: Option<i64>,
+    role: Option<String>,
     key_id: Option<i64>,
     key_name: Option<String>,
     workspace_id: Option<i64>,
@@ -239,24 +251,54 @@ async fn key_in(tx: &mut Transaction<'static, Sqlite>, id: i64) -> StoreResult<K
     row.ok_or(StoreError::NotFound)?.into_record()
 }
 
+/// What an audit event is about, beside its action and its actor.
+#[derive(Default)]
+struct About<'a> {
+    key: Option<&'a KeyRecord>,
+    workspace_id: Option<i64>,
+    user_id: Option<i64>,
+    role: Option<Role>,
+}
+
+impl<'a> About<'a> {
+    fn key(key: &'a KeyRecord) -> About<'a> {
+        About {
+            key: Some(key),
+            ..About::default()
+        }
+    }
+
+    fn member(user_id: i64, workspace_id: i64, role: Option<Role>) -> About<'a> {
+        About {
+            workspace_id: Some(workspace_id),
+            user_id: Some(user_id),
+            role,
+            ..About::default()
+        }
+    }
+}
+
 async fn record_audit(
     tx: &mut Transaction<'static, Sqlite>,
     action: AuditAction,
-    key: Option<&KeyRecord>,
-    workspace_id: Option<i64>,
+    about: About<'_>,
     audit: &AuditContext,
 ) -> StoreResult<()> {
+    let key = about.key;
     sqlx::query(
-        "INSERT INTO audit_events (at, action, actor_user_id, key_id, key_name, key_owner_id, workspace_id, ip) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_events (at, action, actor_user_id, actor_key_id, key_id, key_name, \
+         key_owner_id, workspace_id, subject_user_id, role, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(to_millis(audit.at))
     .bind(action.as_str())
     .bind(audit.actor_user_id)
+    .bind(audit.actor_key_id)
     .bind(key.map(|k| k.id))
     .bind(key.map(|k| k.name.as_str()))
     .bind(key.map(|k| k.user_id))
-    .bind(key.map(|k| k.workspace_id).or(workspace_id))
+    .bind(key.map(|k| k.workspace_id).or(about.workspace_id))
+    .bind(about.user_id)
+    .bind(about.role.map(Role::as_str))
     .bind(audit.ip.as_deref())
     .execute(&mut **tx)
     .await?;
@@ -273,14 +315,21 @@ impl Store for SqliteStore {
         )
     }
 
-    async fn create_workspace(&self, name: &str, at: DateTime<Utc>) -> StoreResult<Workspace> {
+    async fn create_workspace(&self, name: &str, audit: &AuditContext) -> StoreResult<Workspace> {
+        let mut tx = self.write().await?;
         let row: WorkspaceRow =
             sqlx::query_as("INSERT INTO workspaces (name, created_at) VALUES (?, ?) RETURNING id, name, created_at")
                 .bind(name)
-                .bind(to_millis(at))
-                .fetch_one(&self.pool)
+                .bind(to_millis(audit.at))
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(|err| conflict_on_unique(err, || format!("a workspace named {name:?} already exists")))?;
+        let about = About {
+            workspace_id: Some(row.id),
+            ..About::default()
+        };
+        record_audit(&mut tx, AuditAction::WorkspaceCreated, about, audit).await?;
+        tx.commit().await?;
         row.into_workspace()
     }
 
@@ -331,7 +380,7 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn create_user(&self, user: NewUser) -> StoreResult<UserInfo> {
+    async fn create_user(&self, user: NewUser, audit: &AuditContext) -> StoreResult<UserInfo> {
         let membership_role = if user.role == Role::Owner {
             Role::Admin
         } else {
@@ -356,6 +405,8 @@ impl Store for SqliteStore {
             .bind(membership_role.as_str())
             .execute(&mut *tx)
             .await?;
+        let about = About::member(row.id, user.workspace_id, Some(user.role));
+        record_audit(&mut tx, AuditAction::UserCreated, about, audit).await?;
         tx.commit().await?;
         Ok(row.into_record()?.info)
     }
@@ -420,7 +471,22 @@ impl Store for SqliteStore {
         role.as_deref().map(parse_role).transpose()
     }
 
-    async fn set_membership(&self, user_id: i64, workspace_id: i64, role: Role) -> StoreResult<()> {
+    async fn set_membership(
+        &self,
+        user_id: i64,
+        workspace_id: i64,
+        role: Role,
+        audit: &AuditContext,
+    ) -> StoreResult<Option<Role>> {
+        let mut tx = self.write().await?;
+        let before: Option<String> = sqlx::query_scalar(
+            "SELECT role FROM memberships WHERE user_id = ? AND workspace_id = ?",
+        )
+        .bind(user_id)
+        .bind(workspace_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let before = before.as_deref().map(parse_role).transpose()?;
         sqlx::query(
             "INSERT INTO memberships (user_id, workspace_id, role) VALUES (?, ?, ?) \
              ON CONFLICT (user_id, workspace_id) DO UPDATE SET role = excluded.role",
@@ -428,18 +494,37 @@ impl Store for SqliteStore {
         .bind(user_id)
         .bind(workspace_id)
         .bind(role.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        let action = match before {
+            None => AuditAction::MemberAdded,
+            Some(_) => AuditAction::RoleChanged,
+        };
+        let about = About::member(user_id, workspace_id, Some(role));
+        record_audit(&mut tx, action, about, audit).await?;
+        tx.commit().await?;
+        Ok(before)
     }
 
-    async fn remove_membership(&self, user_id: i64, workspace_id: i64) -> StoreResult<bool> {
+    async fn remove_membership(
+        &self,
+        user_id: i64,
+        workspace_id: i64,
+        audit: &AuditContext,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write().await?;
         let result = sqlx::query("DELETE FROM memberships WHERE user_id = ? AND workspace_id = ?")
             .bind(user_id)
             .bind(workspace_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(result.rows_affected() > 0)
+        if result.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let about = About::member(user_id, workspace_id, None);
+        record_audit(&mut tx, AuditAction::MemberRemoved, about, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn members(&self, workspace_id: i64) -> StoreResult<Vec<MemberInfo>> {
@@ -466,9 +551,10 @@ impl Store for SqliteStore {
         workspace_id: i64,
         email: &str,
         role: Role,
-        at: DateTime<Utc>,
+        audit: &AuditContext,
     ) -> StoreResult<Invitation> {
-        let (email, role, created_at): (String, String, i64) = sqlx::query_as(
+        let mut tx = self.write().await?;
+        let (email, role_text, created_at): (String, String, i64) = sqlx::query_as(
             "INSERT INTO invitations (workspace_id, email, role, created_at) VALUES (?, ?, ?, ?) \
              ON CONFLICT (workspace_id, email) DO UPDATE SET role = excluded.role \
              RETURNING email, role, created_at",
@@ -476,12 +562,19 @@ impl Store for SqliteStore {
         .bind(workspace_id)
         .bind(email)
         .bind(role.as_str())
-        .bind(to_millis(at))
-        .fetch_one(&self.pool)
+        .bind(to_millis(audit.at))
+        .fetch_one(&mut *tx)
         .await?;
+        let about = About {
+            workspace_id: Some(workspace_id),
+            role: Some(role),
+            ..About::default()
+        };
+        record_audit(&mut tx, AuditAction::Invited, about, audit).await?;
+        tx.commit().await?;
         Ok(Invitation {
             email,
-            role: parse_role(&role)?,
+            role: parse_role(&role_text)?,
             created_at: from_millis(created_at)?,
         })
     }
@@ -513,23 +606,45 @@ impl Store for SqliteStore {
         Ok(result.rows_affected() > 0)
     }
 
-    async fn accept_invitations(&self, user_id: i64, email: &str) -> StoreResult<Vec<i64>> {
+    async fn accept_invitations(
+        &self,
+        user_id: i64,
+        email: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<i64>> {
+        // Every sign-in asks; almost always there is nothing, and that costs no write lock.
+        let pending: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM invitations WHERE email = ?)")
+                .bind(email)
+                .fetch_one(&self.pool)
+                .await?;
+        if !pending {
+            return Ok(Vec::new());
+        }
         let mut tx = self.write().await?;
-        let joined: Vec<i64> = sqlx::query_scalar(
+        let joined: Vec<(i64, String)> = sqlx::query_as(
             "INSERT INTO memberships (user_id, workspace_id, role) \
              SELECT ?, workspace_id, role FROM invitations WHERE email = ? AND true \
-             ON CONFLICT (user_id, workspace_id) DO NOTHING RETURNING workspace_id",
+             ON CONFLICT (user_id, workspace_id) DO NOTHING RETURNING workspace_id, role",
         )
         .bind(user_id)
         .bind(email)
         .fetch_all(&mut *tx)
         .await?;
+        let audit = AuditContext {
+            actor_user_id: Some(user_id),
+            ..AuditContext::system(at)
+        };
+        for (workspace_id, role) in &joined {
+            let about = About::member(user_id, *workspace_id, Some(parse_role(role)?));
+            record_audit(&mut tx, AuditAction::MemberAdded, about, &audit).await?;
+        }
         sqlx::query("DELETE FROM invitations WHERE email = ?")
             .bind(email)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(joined)
+        Ok(joined.into_iter().map(|(id, _)| id).collect())
     }
 
     async fn login_failures(&self, account: [u8; 32]) -> StoreResult<Option<(DateTime<Utc>, u32)>> {
@@ -550,10 +665,12 @@ impl Store for SqliteStore {
     async fn record_login_failure(
         &self,
         account: [u8; 32],
-        at: DateTime<Utc>,
+        user: Option<&UserInfo>,
         window: chrono::Duration,
+        audit: &AuditContext,
     ) -> StoreResult<(DateTime<Utc>, u32)> {
-        let at = to_millis(at);
+        let at = to_millis(audit.at);
+        let mut tx = self.write().await?;
         let (started_at, failures): (i64, i64) = sqlx::query_as(
             "INSERT INTO login_failures (account, started_at, failures) VALUES (?1, ?2, 1) \
              ON CONFLICT (account) DO UPDATE SET \
@@ -564,8 +681,15 @@ impl Store for SqliteStore {
         .bind(&account[..])
         .bind(at)
         .bind(window.num_milliseconds())
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
+        let about = About {
+            workspace_id: user.map(|u| u.default_workspace_id),
+            user_id: user.map(|u| u.id),
+            ..About::default()
+        };
+        record_audit(&mut tx, AuditAction::LoginFailed, about, audit).await?;
+        tx.commit().await?;
         Ok((
             from_millis(started_at)?,
             u32::try_from(failures).unwrap_or(u32::MAX),
@@ -604,7 +728,17 @@ impl Store for SqliteStore {
                 .bind(user_id)
                 .fetch_optional(&mut *tx)
                 .await?;
-        record_audit(&mut tx, AuditAction::Login, None, workspace_id, &audit).await?;
+        record_audit(
+            &mut tx,
+            AuditAction::Login,
+            About {
+                workspace_id,
+                user_id: Some(user_id),
+                ..About::default()
+            },
+            &audit,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -633,19 +767,33 @@ impl Store for SqliteStore {
         .transpose()
     }
 
-    async fn delete_session(&self, token_hash: [u8; 32]) -> StoreResult<bool> {
-        let result = sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
-            .bind(&token_hash[..])
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected() > 0)
+    async fn delete_session(
+        &self,
+        token_hash: [u8; 32],
+        audit: &AuditContext,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write().await?;
+        let ended: Option<(i64, i64)> = sqlx::query_as(
+            "DELETE FROM sessions WHERE token_hash = ? RETURNING user_id, \
+             (SELECT default_workspace_id FROM users WHERE users.id = sessions.user_id)",
+        )
+        .bind(&token_hash[..])
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((user_id, workspace_id)) = ended else {
+            return Ok(false);
+        };
+        let about = About::member(user_id, workspace_id, None);
+        record_audit(&mut tx, AuditAction::Logout, about, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn insert_key(&self, key: NewKey, audit: AuditContext) -> StoreResult<KeyRecord> {
         let mut tx = self.write().await?;
         let id = insert_key_row(&mut tx, &key).await?;
         let record = key_in(&mut tx, id).await?;
-        record_audit(&mut tx, AuditAction::Created, Some(&record), None, &audit).await?;
+        record_audit(&mut tx, AuditAction::Created, About::key(&record), &audit).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -743,7 +891,7 @@ impl Store for SqliteStore {
         }
         let record = key_in(&mut tx, id).await?;
         for &action in actions {
-            record_audit(&mut tx, action, Some(&record), None, &audit).await?;
+            record_audit(&mut tx, action, About::key(&record), &audit).await?;
         }
         tx.commit().await?;
         Ok(record)
@@ -762,7 +910,7 @@ impl Store for SqliteStore {
         .await?;
         let record = key_in(&mut tx, id).await?;
         if result.rows_affected() > 0 {
-            record_audit(&mut tx, AuditAction::Revoked, Some(&record), None, &audit).await?;
+            record_audit(&mut tx, AuditAction::Revoked, About::key(&record), &audit).await?;
         }
         tx.commit().await?;
         Ok(record)
@@ -795,8 +943,8 @@ impl Store for SqliteStore {
         let old = key_in(&mut tx, old_id).await?;
         let id = insert_key_row(&mut tx, &new).await?;
         let record = key_in(&mut tx, id).await?;
-        record_audit(&mut tx, AuditAction::Rotated, Some(&old), None, &audit).await?;
-        record_audit(&mut tx, AuditAction::Created, Some(&record), None, &audit).await?;
+        record_audit(&mut tx, AuditAction::Rotated, About::key(&old), &audit).await?;
+        record_audit(&mut tx, AuditAction::Created, About::key(&record), &audit).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -812,7 +960,7 @@ impl Store for SqliteStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        record_audit(&mut tx, AuditAction::Deleted, Some(&record), None, &audit).await?;
+        record_audit(&mut tx, AuditAction::Deleted, About::key(&record), &audit).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -829,9 +977,10 @@ impl Store for SqliteStore {
 
     async fn list_audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditEvent>> {
         let rows: Vec<AuditRow> = sqlx::query_as(
-            "SELECT id, at, action, actor_user_id, key_id, key_name, workspace_id, ip FROM audit_events \
+            "SELECT id, at, action, actor_user_id, actor_key_id, subject_user_id, role, key_id, \
+             key_name, workspace_id, ip FROM audit_events \
              WHERE workspace_id = ?1 \
-             AND (?2 IS NULL OR key_owner_id = ?2 OR actor_user_id = ?2) \
+             AND (?2 IS NULL OR key_owner_id = ?2 OR actor_user_id = ?2 OR subject_user_id = ?2) \
              AND (?3 IS NULL OR key_id = ?3) \
              AND (?4 IS NULL OR id < ?4) \
              ORDER BY id DESC LIMIT ?5",
@@ -852,6 +1001,9 @@ impl Store for SqliteStore {
                         StoreError::Corrupt(format!("unknown audit action {:?}", row.action))
                     })?,
                     actor_user_id: row.actor_user_id,
+                    actor_key_id: row.actor_key_id,
+                    subject_user_id: row.subject_user_id,
+                    role: row.role.as_deref().map(parse_role).transpose()?,
                     key_id: row.key_id,
                     key_name: row.key_name,
                     workspace_id: row.workspace_id,

@@ -1,0 +1,107 @@
+//! Text from other people made safe to show: which characters names may not hold, and how a string
+//! from a server is written to a terminal. Control characters can rewrite a terminal (escape
+//! sequences, a carriage return over a line); bidirectional formatting characters reorder what a
+//! reader sees, so a name can look like another.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+/// A character no name, description or email may hold, and none is printed raw: C0 and C1 control
+/// characters (NUL, newline, escape, DEL, …), bidirectional formatting characters, and the Unicode
+/// line and paragraph separators.
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{2028}'
+                | '\u{2029}'
+        )
+}
+
+/// `Err` with a sentence naming `field` when `text` holds a character it may not.
+pub fn check_field(field: &str, text: &str) -> Result<(), String> {
+    match text.chars().find(|&c| is_unsafe(c)) {
+        Some(c) => Err(format!(
+            "{field}: must not contain control or bidirectional formatting characters \
+             (found U+{:04X})",
+            u32::from(c)
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `text` with every unsafe character written as `\u{XXXX}`, for a terminal.
+pub fn for_terminal(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_unsafe(c) {
+            let _ = write!(out, "\\u{{{:04X}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// JSON text (as serde_json writes it) with the unsafe characters serde_json leaves raw inside
+/// strings (DEL, C1 controls, bidirectional formatting) escaped as `\uXXXX`. Newlines outside
+/// strings are layout and stay; inside strings serde_json has already escaped them.
+pub fn json_for_terminal(json: String) -> String {
+    if !json.chars().any(|c| c != '\n' && is_unsafe(c)) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        if c != '\n' && is_unsafe(c) {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_characters_are_named_and_escaped() {
+        for bad in [
+            "a\u{1b}[2Jb",
+            "nul\0",
+            "two\nlines",
+            "evil\u{202E}txt.exe",
+            "c1\u{9b}x",
+        ] {
+            assert!(check_field("name", bad).is_err(), "{bad:?}");
+            assert!(!for_terminal(bad).chars().any(is_unsafe), "{bad:?}");
+        }
+        assert!(
+            check_field("name", "a\u{202E}")
+                .unwrap_err()
+                .contains("name: must not contain")
+        );
+        assert_eq!(for_terminal("ok ünïcode ✓"), "ok ünïcode ✓");
+        assert_eq!(for_terminal("a\u{1b}b"), "a\\u{001B}b");
+    }
+
+    #[test]
+    fn json_keeps_its_layout_and_escapes_the_rest() {
+        let json = serde_json::to_string_pretty(&serde_json::json!({"n": "x\u{202E}\u{7f}\u{1b}"}))
+            .unwrap();
+        let safe = json_for_terminal(json);
+        assert!(safe.contains('\n'));
+        assert!(!safe.chars().any(|c| c != '\n' && is_unsafe(c)), "{safe}");
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back["n"], "x\u{202E}\u{7f}\u{1b}");
+    }
+}
