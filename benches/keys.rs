@@ -109,7 +109,7 @@ fn verify_lookup(c: &mut Criterion) {
                     runtime.block_on(async {
                         let started = Instant::now();
                         for i in 0..iters {
-                            state.cache.invalidate();
+                            state.cache.invalidate_all();
                             let text = texts[i as usize % texts.len()];
                             black_box(state.lookup_key(text).await.expect("lookup"));
                         }

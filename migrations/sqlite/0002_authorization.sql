@@ -24,3 +24,23 @@ ALTER TABLE audit_events ADD COLUMN actor_key_id INTEGER;
 ALTER TABLE audit_events ADD COLUMN subject_user_id INTEGER;
 ALTER TABLE audit_events ADD COLUMN role TEXT;
 CREATE INDEX audit_events_by_subject ON audit_events (subject_user_id, id);
+
+-- Every change that can take a right away is logged by the store, in the same transaction, with
+-- the user it concerns (NULL: everyone), so each server process on this database drops only those
+-- users' cached credentials. This replaces the single revision counter and its triggers: what
+-- counts as a change of rights is decided in Rust, in one place, not in one backend's triggers.
+CREATE TABLE rights_changes (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER,
+    at      INTEGER NOT NULL
+);
+CREATE INDEX rights_changes_by_time ON rights_changes (at);
+DROP TRIGGER api_keys_rights_changed;
+DROP TRIGGER api_keys_deleted;
+DROP TRIGGER memberships_added;
+DROP TRIGGER memberships_changed;
+DROP TRIGGER memberships_removed;
+DROP TRIGGER users_changed;
+DROP TRIGGER users_removed;
+DROP TRIGGER sessions_removed;
+DROP TABLE revision;

@@ -1,6 +1,7 @@
 //! Who is calling: credentials from every header style real services use, a cache of verified
 //! credentials, and the extractors handlers name their privilege with.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -295,21 +296,57 @@ fn basic_credential(token: &str) -> Option<String> {
 /// quick_cache's scan-resistant eviction (S3-FIFO): a flood of one-off credentials passes through
 /// a small probation queue and does not push out the keys in daily use.
 ///
-/// Correctness rests on two rules. Every change that can take a right away (revoke, disable,
-/// delete, rotate, role change, logout) calls [`AuthCache::invalidate`] before its response is sent,
-/// so no request after that response finds the old entry. An entry read from the database is only
-/// inserted if no invalidation happened since the read began (the generation check, made under
-/// `gate`), so a read that raced with a revoke cannot put the stale entry back. A credential that
-/// did not exist cannot have been presented before it was made (it is 190 random bits), so making
-/// one needs no invalidation. Changes made by another process on the same database are noticed
-/// through the database's revision counter, polled by [`super::serve`].
+/// Invalidation is per user: every change that can take a right away (revoke, disable, delete,
+/// rotate, role change, removal, logout) calls [`AuthCache::invalidate_user`] for the user whose
+/// credentials it touches, before its response is sent. That stamps the user with a new epoch;
+/// an entry is used only if it was read from the database at an epoch no older than its user's
+/// stamp, so neither an entry cached before the change nor a read that raced with it is used
+/// after. Other users' entries stay: one member toggling their own key does not empty the cache
+/// for everyone. A credential that did not exist cannot have been presented before it was made
+/// (it is 190 random bits), so making one needs no invalidation. Changes made by another process
+/// on the same database arrive through the store's log of rights changes, polled by
+/// [`super::serve`].
 pub struct AuthCache {
-    keys: Cache<[u8; 32], Option<Arc<CachedKey>>>,
-    sessions: Cache<[u8; 32], Option<Arc<SessionAuth>>>,
-    /// Written by `invalidate`, read by inserts while they compare generations.
-    gate: RwLock<()>,
-    generation: AtomicU64,
-    revision: AtomicI64,
+    keys: Cache<[u8; 32], Entry<CachedKey>>,
+    sessions: Cache<[u8; 32], Entry<SessionAuth>>,
+    /// Bumped by every invalidation.
+    epoch: AtomicU64,
+    /// The epoch of each user's latest invalidation.
+    user_epochs: RwLock<HashMap<i64, u64>>,
+    /// The epoch of the latest invalidation of everything.
+    all_epoch: AtomicU64,
+}
+
+/// A cached answer (`None`: no such credential) and the epoch its database read began at.
+struct Entry<T> {
+    value: Option<Arc<T>>,
+    loaded: u64,
+}
+
+impl<T> Clone for Entry<T> {
+    fn clone(&self) -> Self {
+        Entry {
+            value: self.value.clone(),
+            loaded: self.loaded,
+        }
+    }
+}
+
+/// Whose credential a cached answer is.
+trait UserOwned {
+    fn user_id(&self) -> i64;
+}
+
+impl UserOwned for CachedKey {
+    fn user_id(&self) -> i64 {
+        self.auth.user_id
+    }
+}
+
+impl UserOwned for SessionAuth {
+    fn user_id(&self) -> i64 {
+        self.user_id
+    }
 }
 
 /// Entries per map; each is well under 1 KiB.
@@ -321,9 +358,9 @@ impl Default for AuthCache {
         AuthCache {
             keys: Cache::new(CACHE_CAPACITY),
             sessions: Cache::new(CACHE_CAPACITY),
-            gate: RwLock::new(()),
-            generation: AtomicU64::new(0),
-            revision: AtomicI64::new(0),
+            epoch: AtomicU64::new(0),
+            user_epochs: RwLock::new(HashMap::new()),
+            all_epoch: AtomicU64::new(0),
         }
     }
 }
@@ -356,43 +393,83 @@ impl CachedKey {
 }
 
 impl AuthCache {
-    pub fn invalidate(&self) {
-        // A poisoned gate guards nothing but this ordering, so it is used as it is: skipping an
-        // invalidation would keep a revoked key working.
-        let _gate = self.gate.write().unwrap_or_else(PoisonError::into_inner);
-        self.generation.fetch_add(1, Ordering::SeqCst);
+    /// Drops every cached credential of `user_id`, here and for reads already under way.
+    pub fn invalidate_user(&self, user_id: i64) {
+        // A poisoned lock guards a plain map: use it as it is, since skipping an invalidation
+        // would keep a revoked key working.
+        let mut stamps = self
+            .user_epochs
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        stamps.insert(user_id, epoch);
+    }
+
+    /// Drops everything (when changes may have been missed).
+    pub fn invalidate_all(&self) {
+        let epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        self.all_epoch.fetch_max(epoch, Ordering::SeqCst);
         self.keys.clear();
         self.sessions.clear();
     }
 
-    /// Drops everything when the database's revision moved (another process changed rights).
-    pub fn observe_revision(&self, revision: i64) {
-        if self.revision.swap(revision, Ordering::SeqCst) != revision {
-            self.invalidate();
+    /// Applies the rights changes another process logged: `None` is a change to everyone.
+    pub fn observe_changes(&self, users: impl IntoIterator<Item = Option<i64>>) {
+        for user in users {
+            match user {
+                Some(user_id) => self.invalidate_user(user_id),
+                None => self.invalidate_all(),
+            }
         }
     }
 
+    /// Whether `entry` was read after every invalidation that concerns it.
+    fn is_current<T: UserOwned>(&self, entry: &Entry<T>) -> bool {
+        if entry.loaded == self.epoch.load(Ordering::SeqCst) {
+            return true;
+        }
+        if entry.loaded < self.all_epoch.load(Ordering::SeqCst) {
+            return false;
+        }
+        let Some(value) = &entry.value else {
+            // A miss never goes stale through a change of rights.
+            return true;
+        };
+        let stamps = self
+            .user_epochs
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        stamps
+            .get(&value.user_id())
+            .is_none_or(|&stamp| entry.loaded >= stamp)
+    }
+
     /// The cached answer for `hash` (`Some(None)`: known not to exist), or the database's, which is
-    /// then cached unless an invalidation happened while it was read.
-    async fn lookup<T, F>(
+    /// then cached with the epoch its read began at.
+    async fn lookup<T: UserOwned, F>(
         &self,
-        map: &Cache<[u8; 32], Option<Arc<T>>>,
+        map: &Cache<[u8; 32], Entry<T>>,
         hash: [u8; 32],
         load: impl FnOnce() -> F,
     ) -> StoreResult<Option<Arc<T>>>
     where
         F: Future<Output = StoreResult<Option<T>>>,
     {
-        if let Some(hit) = map.get(&hash) {
-            return Ok(hit);
+        if let Some(entry) = map.get(&hash)
+            && self.is_current(&entry)
+        {
+            return Ok(entry.value);
         }
-        let seen = self.generation.load(Ordering::SeqCst);
-        let found = load().await?.map(Arc::new);
-        let _gate = self.gate.read().unwrap_or_else(PoisonError::into_inner);
-        if self.generation.load(Ordering::SeqCst) == seen {
-            map.insert(hash, found.clone());
-        }
-        Ok(found)
+        let loaded = self.epoch.load(Ordering::SeqCst);
+        let value = load().await?.map(Arc::new);
+        map.insert(
+            hash,
+            Entry {
+                value: value.clone(),
+                loaded,
+            },
+        );
+        Ok(value)
     }
 }
 
@@ -592,9 +669,136 @@ mod tests {
             state.lookup_key(text.expose()).await.unwrap().is_none(),
             "the miss is remembered: no second database query"
         );
-        state.cache.invalidate();
+        state.cache.invalidate_all();
         let found = state.lookup_key(text.expose()).await.unwrap();
         assert_eq!(found.map(|k| k.auth.user_id), Some(user.id));
+    }
+
+    /// Found on an earlier server: any member emptied every instance's cache by toggling one of
+    /// their own keys. Now a change drops the cached credentials of the user it concerns only, in
+    /// this process and, through the store's log, in every other process on the database.
+    #[tokio::test]
+    async fn a_change_drops_only_its_users_credentials() {
+        use crate::key::{self, TokenKind};
+        use crate::secret::Secret;
+        use crate::server::store::{AuditContext, NewKey, SqliteStore, Store};
+        use crate::server::{ServerConfig, accounts};
+
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("cache.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        let workspace = accounts::ensure_workspace(&store, "w").await.unwrap();
+        let now = Utc::now();
+        let mut keys = Vec::new();
+        for email in ["a@example.com", "b@example.com"] {
+            let user = accounts::create_user(
+                &store,
+                email,
+                &Secret::new("a password"),
+                Role::Member,
+                workspace,
+                &AuditContext::system(now),
+            )
+            .await
+            .unwrap();
+            let text = key::generate(TokenKind::ApiKey);
+            let record = store
+                .insert_key(
+                    NewKey {
+                        hash: key::hash(text.expose()),
+                        hint: key::display_hint(text.expose()),
+                        name: "k".into(),
+                        description: String::new(),
+                        workspace_id: workspace,
+                        user_id: user.id,
+                        created_at: now,
+                        expires_at: now + chrono::Duration::days(30),
+                        scopes: vec![],
+                        replaces: None,
+                    },
+                    AuditContext::system(now),
+                )
+                .await
+                .unwrap();
+            keys.push((user.id, record.id, text));
+        }
+        let here = AppState::new(Arc::new(store.clone()), ServerConfig::default());
+        let there = AppState::new(Arc::new(store.clone()), ServerConfig::default());
+        let lookup = |state: &AppState, i: usize| {
+            let state = state.clone();
+            let text = keys[i].2.expose().to_string();
+            async move { state.lookup_key(&text).await.unwrap().unwrap() }
+        };
+        let (a_here, b_here) = (lookup(&here, 0).await, lookup(&here, 1).await);
+        let (a_there, b_there) = (lookup(&there, 0).await, lookup(&there, 1).await);
+        assert!(Arc::ptr_eq(&a_here, &lookup(&here, 0).await), "cached");
+
+        // User a's key is disabled through `here`.
+        let last = store.last_rights_change().await.unwrap();
+        store
+            .update_key(
+                keys[0].1,
+                crate::server::store::KeyChanges {
+                    enabled: Some(false),
+                    ..Default::default()
+                },
+                &[crate::api::AuditAction::Disabled],
+                AuditContext::system(Utc::now()),
+            )
+            .await
+            .unwrap();
+        here.cache.invalidate_user(keys[0].0);
+        let a_now = lookup(&here, 0).await;
+        assert!(!Arc::ptr_eq(&a_here, &a_now) && !a_now.auth.enabled);
+        assert!(
+            Arc::ptr_eq(&b_here, &lookup(&here, 1).await),
+            "b's key stays cached"
+        );
+
+        // `there` learns of it from the log, and drops a's credential alone.
+        let changes = store.rights_changes_since(last).await.unwrap();
+        assert_eq!(
+            changes.iter().map(|c| c.1).collect::<Vec<_>>(),
+            [Some(keys[0].0)]
+        );
+        there
+            .cache
+            .observe_changes(changes.into_iter().map(|(_, user)| user));
+        assert!(!lookup(&there, 0).await.auth.enabled);
+        assert!(!Arc::ptr_eq(&a_there, &lookup(&there, 0).await));
+        assert!(Arc::ptr_eq(&b_there, &lookup(&there, 1).await));
+    }
+
+    /// A read that began before an invalidation is not used after it, even when it finishes later.
+    #[tokio::test]
+    async fn a_read_racing_an_invalidation_is_not_kept() {
+        let cache = AuthCache::default();
+        let session = |user_id| SessionAuth {
+            user_id,
+            is_owner: false,
+            default_workspace_id: 1,
+            role: Some(Role::Member),
+            expires_at: Utc::now() + chrono::Duration::hours(1),
+        };
+        let hash = [7u8; 32];
+        let stale = cache
+            .lookup(&cache.sessions, hash, || async {
+                // The change is committed and invalidated while this read is under way.
+                cache.invalidate_user(5);
+                Ok(Some(session(5)))
+            })
+            .await
+            .unwrap();
+        assert!(stale.is_some());
+        let mut reloaded = false;
+        cache
+            .lookup(&cache.sessions, hash, || async {
+                reloaded = true;
+                Ok(Some(session(5)))
+            })
+            .await
+            .unwrap();
+        assert!(reloaded, "the raced entry was used");
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

@@ -148,22 +148,54 @@ pub async fn serve(
              tokens and keys cross the network unencrypted; put a TLS-terminating proxy in front"
         );
     }
-    let poller = tokio::spawn(poll_revision(state.clone()));
+    // Read before the first request, so no change logged after it can be missed.
+    let last_change = match state.store.last_rights_change().await {
+        Ok(id) => id,
+        Err(err) => {
+            tracing::warn!("cannot read the log of rights changes: {err}");
+            0
+        }
+    };
+    let follower = tokio::spawn(follow_rights_changes(state.clone(), last_change));
     let limits = state.config.limits.clone();
     http::serve_connections(listener, router(state), &limits, shutdown).await;
-    poller.abort();
+    follower.abort();
     Ok(())
 }
 
-/// Notices changes made by other processes on the same database (the desktop app and the command
-/// line may each run a server on one SQLite file) and drops cached credentials when rights moved.
-async fn poll_revision(state: AppState) {
+/// How long logged changes of rights are kept: a process that has not read the log for longer
+/// drops its whole cache instead.
+const RIGHTS_LOG_KEPT: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Follows the changes of rights other processes make on the same database (the desktop app and
+/// the command line may each run a server on one SQLite file) and drops the cached credentials of
+/// just the users they concern.
+async fn follow_rights_changes(state: AppState, mut last: i64) {
     let mut interval = tokio::time::interval(Duration::from_millis(250));
+    let mut pruned = tokio::time::Instant::now();
     loop {
         interval.tick().await;
-        match state.store.revision().await {
-            Ok(revision) => state.cache.observe_revision(revision),
-            Err(err) => tracing::warn!("cannot read the database revision: {err}"),
+        match state.store.rights_changes_since(last).await {
+            Ok(changes) => {
+                if changes.first().is_some_and(|&(id, _)| id > last + 1) {
+                    // Changes were pruned before this process read them: trust nothing cached.
+                    state.cache.invalidate_all();
+                }
+                if let Some(&(id, _)) = changes.last() {
+                    last = id;
+                }
+                state
+                    .cache
+                    .observe_changes(changes.into_iter().map(|(_, user)| user));
+            }
+            Err(err) => tracing::warn!("cannot read the log of rights changes: {err}"),
+        }
+        if pruned.elapsed() > Duration::from_secs(60) {
+            pruned = tokio::time::Instant::now();
+            let before = chrono::Utc::now() - RIGHTS_LOG_KEPT;
+            if let Err(err) = state.store.prune_rights_changes(before).await {
+                tracing::warn!("cannot prune the log of rights changes: {err}");
+            }
         }
     }
 }

@@ -226,7 +226,14 @@ fn the_database_and_its_directory_are_private() {
     let data = home.path().join("data");
     // The default location, as `keywarden user add` and `serve` use it.
     let mut child = Command::new(BIN)
-        .args(["user", "add", "--email", "root@example.com", "--role", "owner"])
+        .args([
+            "user",
+            "add",
+            "--email",
+            "root@example.com",
+            "--role",
+            "owner",
+        ])
         .env("XDG_DATA_HOME", &data)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

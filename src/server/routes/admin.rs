@@ -218,7 +218,7 @@ async fn add_member(
             &principal.audit_context(Utc::now()),
         )
         .await?;
-    state.cache.invalidate();
+    state.cache.invalidate_user(subject.user_id);
     Ok(Json(MemberInfo {
         user_id: subject.user_id,
         email: record.info.email,
@@ -254,7 +254,7 @@ async fn set_member(
             &principal.audit_context(Utc::now()),
         )
         .await?;
-    state.cache.invalidate();
+    state.cache.invalidate_user(user_id);
     Ok(Json(MemberInfo {
         user_id,
         email: user.email,
@@ -283,7 +283,7 @@ async fn remove_member(
     {
         return Err(not_a_member());
     }
-    state.cache.invalidate();
+    state.cache.invalidate_user(user_id);
     Ok(StatusCode::NO_CONTENT)
 }
 

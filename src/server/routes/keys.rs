@@ -214,7 +214,7 @@ async fn update_key(
         .store
         .update_key(id, changes, &actions, principal.audit_context(now))
         .await?;
-    state.cache.invalidate();
+    state.cache.invalidate_user(record.user_id);
     Ok(Json(record.into_info(now)))
 }
 
@@ -232,7 +232,7 @@ async fn revoke_key(
         .store
         .revoke_key(id, principal.audit_context(now))
         .await?;
-    state.cache.invalidate();
+    state.cache.invalidate_user(record.user_id);
     Ok(Json(record.into_info(now)))
 }
 
@@ -300,7 +300,7 @@ async fn rotate_key(
         .store
         .rotate_key(old.id, old_revoked_at, new, principal.audit_context(now))
         .await?;
-    state.cache.invalidate();
+    state.cache.invalidate_user(old.user_id);
     Ok((
         StatusCode::CREATED,
         Json(RotatedKey {
@@ -319,7 +319,7 @@ async fn delete_key(
     Manager(principal): Manager,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    manageable_key(&state, &principal, id).await?;
+    let key = manageable_key(&state, &principal, id).await?;
     if !state
         .store
         .delete_key(id, principal.audit_context(Utc::now()))
@@ -327,7 +327,7 @@ async fn delete_key(
     {
         return Err(ApiError::key_not_found());
     }
-    state.cache.invalidate();
+    state.cache.invalidate_user(key.user_id);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -85,10 +85,14 @@ async fn login(
         }
     };
     state.store.clear_login_failures(account).await?;
-    state
+    let joined = state
         .store
         .accept_invitations(record.info.id, &record.info.email, now)
         .await?;
+    if !joined.is_empty() {
+        // A key of theirs in a workspace they had left works again.
+        state.cache.invalidate_user(record.info.id);
+    }
     let token = key::generate(TokenKind::Session);
     let expires_at = now + Duration::hours(state.config.session_hours);
     let audit = AuditContext {
@@ -124,6 +128,6 @@ async fn logout(
         .store
         .delete_session(key::hash(&token), &principal.audit_context(Utc::now()))
         .await?;
-    state.cache.invalidate();
+    state.cache.invalidate_user(principal.user_id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -194,8 +194,14 @@ pub struct AuditFilter {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// A number that grows whenever a right may have been taken away (by any process).
-    async fn revision(&self) -> StoreResult<i64>;
+    /// The id of the newest logged change of rights (0 when none). Every change that can take a
+    /// right away is logged, with the user it concerns, in the transaction that makes it.
+    async fn last_rights_change(&self) -> StoreResult<i64>;
+    /// The changes of rights logged after `after`, oldest first: (id, the user concerned; `None`
+    /// for everyone). Ids follow each other without gaps until old ones are pruned.
+    async fn rights_changes_since(&self, after: i64) -> StoreResult<Vec<(i64, Option<i64>)>>;
+    /// Forgets logged changes older than `before`.
+    async fn prune_rights_changes(&self, before: DateTime<Utc>) -> StoreResult<()>;
 
     /// Creates a workspace and records it.
     async fn create_workspace(&self, name: &str, audit: &AuditContext) -> StoreResult<Workspace>;

@@ -251,6 +251,20 @@ async fn key_in(tx: &mut Transaction<'static, Sqlite>, id: i64) -> StoreResult<K
     row.ok_or(StoreError::NotFound)?.into_record()
 }
 
+/// Logs that `user_id`'s rights may have shrunk, for the other processes on this database.
+async fn log_rights_change(
+    tx: &mut Transaction<'static, Sqlite>,
+    user_id: i64,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO rights_changes (user_id, at) VALUES (?, ?)")
+        .bind(user_id)
+        .bind(to_millis(at))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// What an audit event is about, beside its action and its actor.
 #[derive(Default)]
 struct About<'a> {
@@ -307,12 +321,29 @@ async fn record_audit(
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn revision(&self) -> StoreResult<i64> {
+    async fn last_rights_change(&self) -> StoreResult<i64> {
         Ok(
-            sqlx::query_scalar("SELECT value FROM revision WHERE id = 1")
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM rights_changes")
                 .fetch_one(&self.pool)
                 .await?,
         )
+    }
+
+    async fn rights_changes_since(&self, after: i64) -> StoreResult<Vec<(i64, Option<i64>)>> {
+        Ok(
+            sqlx::query_as("SELECT id, user_id FROM rights_changes WHERE id > ? ORDER BY id")
+                .bind(after)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn prune_rights_changes(&self, before: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("DELETE FROM rights_changes WHERE at < ?")
+            .bind(to_millis(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn create_workspace(&self, name: &str, audit: &AuditContext) -> StoreResult<Workspace> {
@@ -456,6 +487,7 @@ impl Store for SqliteStore {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        log_rights_change(&mut tx, user_id, Utc::now()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -502,6 +534,7 @@ impl Store for SqliteStore {
         };
         let about = About::member(user_id, workspace_id, Some(role));
         record_audit(&mut tx, action, about, audit).await?;
+        log_rights_change(&mut tx, user_id, audit.at).await?;
         tx.commit().await?;
         Ok(before)
     }
@@ -523,6 +556,7 @@ impl Store for SqliteStore {
         }
         let about = About::member(user_id, workspace_id, None);
         record_audit(&mut tx, AuditAction::MemberRemoved, about, audit).await?;
+        log_rights_change(&mut tx, user_id, audit.at).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -643,6 +677,7 @@ impl Store for SqliteStore {
             .bind(email)
             .execute(&mut *tx)
             .await?;
+        log_rights_change(&mut tx, user_id, at).await?;
         tx.commit().await?;
         Ok(joined.into_iter().map(|(id, _)| id).collect())
     }
@@ -785,6 +820,7 @@ impl Store for SqliteStore {
         };
         let about = About::member(user_id, workspace_id, None);
         record_audit(&mut tx, AuditAction::Logout, about, audit).await?;
+        log_rights_change(&mut tx, user_id, audit.at).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -893,6 +929,7 @@ impl Store for SqliteStore {
         for &action in actions {
             record_audit(&mut tx, action, About::key(&record), &audit).await?;
         }
+        log_rights_change(&mut tx, record.user_id, audit.at).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -911,6 +948,7 @@ impl Store for SqliteStore {
         let record = key_in(&mut tx, id).await?;
         if result.rows_affected() > 0 {
             record_audit(&mut tx, AuditAction::Revoked, About::key(&record), &audit).await?;
+            log_rights_change(&mut tx, record.user_id, audit.at).await?;
         }
         tx.commit().await?;
         Ok(record)
@@ -945,6 +983,7 @@ impl Store for SqliteStore {
         let record = key_in(&mut tx, id).await?;
         record_audit(&mut tx, AuditAction::Rotated, About::key(&old), &audit).await?;
         record_audit(&mut tx, AuditAction::Created, About::key(&record), &audit).await?;
+        log_rights_change(&mut tx, old.user_id, audit.at).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -961,6 +1000,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         record_audit(&mut tx, AuditAction::Deleted, About::key(&record), &audit).await?;
+        log_rights_change(&mut tx, record.user_id, audit.at).await?;
         tx.commit().await?;
         Ok(true)
     }
