@@ -193,9 +193,10 @@ fn pool() -> &'static Pool {
 }
 
 /// How many hashes may wait for a worker: a few per worker, so a burst of logins is served in
-/// turn and not refused at once, while the wait stays well under a second.
+/// turn and not refused at once, while the wait stays well under a second (a hash takes about
+/// 30 ms).
 fn queue_len(workers: usize) -> usize {
-    workers * 2
+    workers * 4
 }
 
 /// Runs `work` on the pool; `Busy` when the pool and its queue are full.

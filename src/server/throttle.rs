@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
@@ -21,7 +22,9 @@ const SWEEP_ABOVE: usize = 10_000;
 /// Failure windows by address. IPv6 addresses count per /64, the block one client usually holds.
 pub struct Throttle {
     limit: u32,
-    windows: Mutex<HashMap<IpAddr, Window>>,
+    windows: RwLock<HashMap<IpAddr, Window>>,
+    /// How many addresses `windows` holds: while none has failed, checking costs one atomic read.
+    tracked: AtomicUsize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -34,7 +37,8 @@ impl Throttle {
     pub fn new(limit: u32) -> Throttle {
         Throttle {
             limit,
-            windows: Mutex::new(HashMap::new()),
+            windows: RwLock::new(HashMap::new()),
+            tracked: AtomicUsize::new(0),
         }
     }
 
@@ -43,7 +47,10 @@ impl Throttle {
         let Some(addr) = addr.map(bucket) else {
             return Ok(());
         };
-        let windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.tracked.load(Ordering::Relaxed) == 0 {
+            return Ok(());
+        }
+        let windows = self.windows.read().unwrap_or_else(PoisonError::into_inner);
         match windows.get(&addr) {
             Some(window) if window.failures >= self.limit => {
                 let left = WINDOW.saturating_sub(window.started.elapsed());
@@ -66,7 +73,7 @@ impl Throttle {
             return;
         };
         let now = Instant::now();
-        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut windows = self.windows.write().unwrap_or_else(PoisonError::into_inner);
         if windows.len() > SWEEP_ABOVE {
             windows.retain(|_, w| now.duration_since(w.started) < WINDOW);
         }
@@ -81,6 +88,7 @@ impl Throttle {
             };
         }
         window.failures = window.failures.saturating_add(1);
+        self.tracked.store(windows.len(), Ordering::Relaxed);
     }
 
     /// Whether `addr` has failed at all in its current window (a login to an account under attack
@@ -89,7 +97,10 @@ impl Throttle {
         let Some(addr) = addr.map(bucket) else {
             return false;
         };
-        let windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.tracked.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        let windows = self.windows.read().unwrap_or_else(PoisonError::into_inner);
         windows
             .get(&addr)
             .is_some_and(|w| w.failures > 0 && w.started.elapsed() < WINDOW)

@@ -1,38 +1,16 @@
 //! The built binary: `keywarden user add` and `keywarden serve`, as an administrator runs them.
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use keywarden::api::LoginResponse;
 use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_keywarden");
+use crate::common::{BIN, user_add_output};
 
 fn user_add(database_url: &str, email: &str, role: &str, password: &str) -> std::process::Output {
-    let mut child = Command::new(BIN)
-        .args([
-            "user",
-            "add",
-            "--email",
-            email,
-            "--role",
-            role,
-            "--database-url",
-            database_url,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    user_add_output(Some(database_url), email, role, password, &[])
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -225,28 +203,13 @@ fn the_database_and_its_directory_are_private() {
     let home = tempfile::tempdir().unwrap();
     let data = home.path().join("data");
     // The default location, as `keywarden user add` and `serve` use it.
-    let mut child = Command::new(BIN)
-        .args([
-            "user",
-            "add",
-            "--email",
-            "root@example.com",
-            "--role",
-            "owner",
-        ])
-        .env("XDG_DATA_HOME", &data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"s3cret password\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = user_add_output(
+        None,
+        "root@example.com",
+        "owner",
+        "s3cret password",
+        &[("XDG_DATA_HOME", &data)],
+    );
     assert!(output.status.success(), "{}", text(&output.stderr));
     let dir = data.join("keywarden");
     assert_eq!(mode(&dir), 0o700, "{}", dir.display());

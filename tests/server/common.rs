@@ -189,10 +189,12 @@ impl ServeProcess {
         extra: &[&str],
     ) -> ServeProcess {
         use std::io::BufRead as _;
+        if !command.get_envs().any(|(name, _)| name == "RUST_LOG") {
+            command.env("RUST_LOG", "info");
+        }
         let mut child = command
             .args(["serve", "--listen", listen, "--database-url", database_url])
             .args(extra)
-            .env("RUST_LOG", "info")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -269,18 +271,33 @@ impl Drop for ServeProcess {
 
 /// `keywarden user add` with the password on stdin; panics with its stderr when it fails.
 pub fn user_add(database_url: &str, email: &str, role: &str, password: &str) {
+    let output = user_add_output(Some(database_url), email, role, password, &[]);
+    assert!(
+        output.status.success(),
+        "user add: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `keywarden user add` with the password on stdin, on `database_url` (or the default database of
+/// the environment `env` sets), whatever its outcome.
+pub fn user_add_output(
+    database_url: Option<&str>,
+    email: &str,
+    role: &str,
+    password: &str,
+    env: &[(&str, &std::path::Path)],
+) -> std::process::Output {
     use std::io::Write as _;
-    let mut child = std::process::Command::new(BIN)
-        .args([
-            "user",
-            "add",
-            "--email",
-            email,
-            "--role",
-            role,
-            "--database-url",
-            database_url,
-        ])
+    let mut command = std::process::Command::new(BIN);
+    command.args(["user", "add", "--email", email, "--role", role]);
+    if let Some(url) = database_url {
+        command.args(["--database-url", url]);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -292,10 +309,5 @@ pub fn user_add(database_url: &str, email: &str, role: &str, password: &str) {
         .expect("stdin")
         .write_all(format!("{password}\n").as_bytes())
         .expect("write the password");
-    let output = child.wait_with_output().expect("user add");
-    assert!(
-        output.status.success(),
-        "user add: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    child.wait_with_output().expect("user add")
 }

@@ -6,6 +6,7 @@ mod common;
 mod cli;
 mod escalation;
 mod guessing;
+mod held_up;
 mod lifecycle;
 mod limits;
 mod permissions;

@@ -38,10 +38,6 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(Extension(OpenApiJson(Arc::new(document))))
         .layer(DefaultBodyLimit::max(http::MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            http::guard,
-        ))
         .with_state(state)
 }
 
