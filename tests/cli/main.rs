@@ -587,3 +587,43 @@ fn server_strings_never_reach_the_terminal_raw() {
         "JSON escapes it, and a parser gets the name back"
     );
 }
+
+/// `keys generate --manage` asks for a key that may manage; `keys list` and `keys show` say which
+/// keys may.
+#[test]
+fn a_managing_key_is_asked_for_and_shown() {
+    let setup = Setup::new();
+    setup.login();
+    let made = setup.json(&[
+        "keys",
+        "generate",
+        "--name",
+        "ci manager",
+        "--manage",
+        "--json",
+    ]);
+    assert_eq!(
+        made["key"]["scopes"],
+        serde_json::json!(["keywarden:manage"])
+    );
+    let plain = setup.json(&["keys", "generate", "--name", "reader", "--json"]);
+    assert_eq!(plain["key"]["scopes"], serde_json::json!([]));
+    let out = setup.run(&["keys", "list"]);
+    let table = stdout(&out);
+    let line = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} in {table}"))
+            .to_string()
+    };
+    assert!(table.lines().next().unwrap().contains("RIGHTS"), "{table}");
+    assert!(line("ci manager").contains("manage"), "{table}");
+    assert!(line("reader").contains("read"), "{table}");
+    let out = setup.run(&["keys", "show", "ci manager"]);
+    assert!(
+        stdout(&out).contains("manages keys and accounts like a session"),
+        "{}",
+        stdout(&out)
+    );
+}

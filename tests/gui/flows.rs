@@ -366,3 +366,36 @@ impl eframe::Storage for MemoryStorage {
     }
     fn flush(&mut self) {}
 }
+
+/// A key that may manage is asked for explicitly, and shown as such in the list and the details.
+#[test]
+fn a_managing_key_is_asked_for_and_marked() {
+    let mut fx = Fixture::new();
+    fx.wait_connected();
+    fx.click("Generate key");
+    fx.type_into("Name", "ci manager");
+    fx.click("May manage keys and accounts, like a session (keywarden:manage)");
+    fx.click("Generate");
+    fx.wait_until("the secret dialog", |app| {
+        matches!(app.state.dialog, Some(Dialog::Secret(_)))
+    });
+    fx.click(GOT_IT);
+    fx.click("Generate key");
+    fx.type_into("Name", "metrics reader");
+    fx.click("Generate");
+    fx.wait_until("the secret dialog", |app| {
+        matches!(app.state.dialog, Some(Dialog::Secret(_)))
+    });
+    fx.click(GOT_IT);
+    assert!(fx.key("ci manager").manages());
+    assert!(!fx.key("metrics reader").manages());
+    assert_eq!(
+        fx.harness.query_all_by_label("manages").count(),
+        1,
+        "only the managing key is marked in the list"
+    );
+    // The new key is selected: its details say what it may do.
+    assert!(fx.has_label_containing("reads and verifies only"));
+    fx.click("ci manager");
+    assert!(fx.has_label_containing("manages keys and accounts, like a session"));
+}
