@@ -20,7 +20,8 @@ use utoipa::{Modify, OpenApi};
             key, call `POST /v1/verify`. Creating, changing, rotating, revoking or deleting keys, and \
             anything on users, workspaces and memberships, needs a session or a key created with the \
             reserved scope `keywarden:manage`, which only a session of someone who may manage can \
-            create (a key never mints a managing key). Nobody creates a credential that holds more \
+            create. A key never makes a credential that could outlive it: creating a managing key, \
+            an account, adding a member or changing a role needs a session. Nobody creates a credential that holds more \
             rights than they do: an admin manages the keys of members and viewers of their own \
             workspace only, never those of an owner, another admin or a member of other workspaces.\n\n\
             Errors are `{\"error\": \"<sentence>\", \"code\": \"<snake_case>\"}`: 401 for a missing, malformed, \

@@ -107,15 +107,25 @@ pub fn workspace_role(role: Role) -> Result<Role, ApiError> {
     Ok(role)
 }
 
-/// May this credential create a key carrying [`MANAGE_SCOPE`] for `subject`? Only with a session
-/// (a key never mints a managing key, so a leaked key cannot make its own successors), and only
-/// for someone who may manage (at least a member, or an owner).
-pub fn may_grant_manage_scope(actor: &Principal, subject: &Standing) -> Result<(), ApiError> {
+/// `what` needs a session: a key, even one that manages, never makes a credential that could
+/// outlive it (a managing key, an account, a membership or role it could hand to an account of the
+/// holder's choosing), so a leaked key cannot make its own successors.
+pub fn session_only(actor: &Principal, what: &str) -> Result<(), ApiError> {
     if actor.key_id.is_some() {
         return Err(ApiError::Forbidden(format!(
-            "a key with the scope {MANAGE_SCOPE} can only be created with a session, not with a key"
+            "{what} needs a session, not a key: a key never makes credentials that could outlive it"
         )));
     }
+    Ok(())
+}
+
+/// May this credential create a key carrying [`MANAGE_SCOPE`] for `subject`? Only with a session
+/// ([`session_only`]), and only for someone who may manage (at least a member, or an owner).
+pub fn may_grant_manage_scope(actor: &Principal, subject: &Standing) -> Result<(), ApiError> {
+    session_only(
+        actor,
+        &format!("creating a key with the scope {MANAGE_SCOPE}"),
+    )?;
     if !subject.is_owner && subject.role_here < Some(Role::Member) {
         return Err(ApiError::Forbidden(format!(
             "the scope {MANAGE_SCOPE} is only for users who may manage keys (members and up)"

@@ -355,6 +355,42 @@ async fn a_plain_key_reads_and_verifies_but_cannot_manage() {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Nor does a managing key make an account, a member or a role that could outlive it.
+    let (_, me) = server.call(Method::GET, "/v1/me", &manager, None).await;
+    let workspace = me["workspace_id"].as_i64().unwrap();
+    let member = server
+        .add_user("member@example.com", Role::Member, "alpha")
+        .await;
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/v1/users".to_string(),
+            json!({"email": "backdoor@x", "password": "long enough pw", "role": "admin"}),
+        ),
+        (
+            Method::POST,
+            format!("/v1/workspaces/{workspace}/members"),
+            json!({"email": "backdoor@x", "role": "admin"}),
+        ),
+        (
+            Method::PUT,
+            format!("/v1/workspaces/{workspace}/members/{}", member.id),
+            json!({"role": "admin"}),
+        ),
+    ] {
+        let (status, response) = server
+            .call(method.clone(), &path, &manager, Some(body))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {response}");
+        assert!(
+            response["error"]
+                .as_str()
+                .unwrap()
+                .contains("needs a session"),
+            "{response}"
+        );
+    }
 }
 
 /// A viewer cannot hold a managing key: nobody may give one, the owner included.

@@ -21,7 +21,7 @@ use crate::server::accounts::{
 use crate::server::auth::{Manager, Owner, Principal};
 use crate::server::error::ApiError;
 use crate::server::extract::{JsonBody, Path};
-use crate::server::rights::{Standing, manages_membership_of, workspace_role};
+use crate::server::rights::{Standing, manages_membership_of, session_only, workspace_role};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -61,8 +61,8 @@ async fn list_users(
     ))
 }
 
-/// Creates a user in a workspace (default: the caller's). Admins add members, viewers and admins to
-/// their workspace; only owners, signed in with a session, create owners.
+/// Creates a user in a workspace (default: the caller's), with a session only. Admins add members,
+/// viewers and admins to their workspace; only owners create owners.
 #[utoipa::path(post, path = "/v1/users", tag = "admin", request_body = CreateUserRequest, responses(
     (status = 201, body = UserInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -71,6 +71,7 @@ async fn create_user(
     Manager(principal): Manager,
     JsonBody(request): JsonBody<CreateUserRequest>,
 ) -> Result<(StatusCode, Json<UserInfo>), ApiError> {
+    session_only(&principal, "creating an account")?;
     let role = request.role.unwrap_or(Role::Member);
     let (workspace_id, caller_role) = state.role_in(&principal, request.workspace_id).await?;
     require_admin(caller_role)?;
@@ -184,6 +185,7 @@ async fn add_member(
     Path(workspace_id): Path<i64>,
     JsonBody(request): JsonBody<AddMemberRequest>,
 ) -> Result<Response, ApiError> {
+    session_only(&principal, "adding a member")?;
     let role = admin_of(&state, &principal, workspace_id).await?;
     workspace_role(request.role)?;
     let email = validate_email(&request.email)?;
@@ -240,6 +242,7 @@ async fn set_member(
     Path((workspace_id, user_id)): Path<(i64, i64)>,
     JsonBody(request): JsonBody<SetMemberRequest>,
 ) -> Result<Json<MemberInfo>, ApiError> {
+    session_only(&principal, "changing a role")?;
     let role = admin_of(&state, &principal, workspace_id).await?;
     workspace_role(request.role)?;
     let subject = member_standing(&state, user_id, workspace_id).await?;
