@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod cache;
 pub mod embedded;
 pub mod error;
 mod extract;
@@ -28,7 +29,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use self::auth::AuthCache;
+use self::cache::AuthCache;
 use self::store::{SqliteStore, Store, StoreError};
 use self::throttle::Throttle;
 
