@@ -11,6 +11,11 @@ use crate::secret::Secret;
 /// session. Without it a key only reads (its owner's keys, `me`, `ping`) and, for admins, verifies.
 pub const MANAGE_SCOPE: &str = "keywarden:manage";
 
+/// Whether a key with these scopes may manage: it carries [`MANAGE_SCOPE`].
+pub fn grants_manage(scopes: &[String]) -> bool {
+    scopes.iter().any(|s| s == MANAGE_SCOPE)
+}
+
 /// Paths of the HTTP API, relative to the server's base URL.
 pub mod paths {
     pub const HEALTHZ: &str = "/healthz";
@@ -209,7 +214,7 @@ pub struct KeyInfo {
 impl KeyInfo {
     /// The key carries [`MANAGE_SCOPE`]: it may manage like a session, so it is shown as such.
     pub fn manages(&self) -> bool {
-        self.scopes.iter().any(|s| s == MANAGE_SCOPE)
+        grants_manage(&self.scopes)
     }
 }
 

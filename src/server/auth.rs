@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::rights::MANAGE_SCOPE;
 use super::store::AuditContext;
 use super::throttle;
-use crate::api::{KeyStatus, Role};
+use crate::api::{KeyStatus, Role, grants_manage};
 use crate::key::{self, TokenKind};
 
 /// The caller, after its credential was checked.
@@ -329,7 +329,7 @@ impl AppState {
             workspace_id: auth.workspace_id,
             role: auth.role,
             key_id: Some(auth.key_id),
-            manage: auth.scopes.iter().any(|s| s == MANAGE_SCOPE),
+            manage: grants_manage(&auth.scopes),
             ip: None,
         })
     }

@@ -10,14 +10,14 @@ use utoipa_axum::routes;
 use super::{page_limit, paginate, parse_cursor};
 use crate::api::{
     AuditAction, CreateKeyRequest, CreatedKey, ErrorBody, KeyInfo, KeyPage, KeyStatus,
-    ListKeysQuery, Role, RotateKeyRequest, RotatedKey, UpdateKeyRequest,
+    ListKeysQuery, Role, RotateKeyRequest, RotatedKey, UpdateKeyRequest, grants_manage,
 };
 use crate::key::{self, TokenKind};
 use crate::server::AppState;
 use crate::server::auth::{Authenticated, Manager, Principal};
 use crate::server::error::ApiError;
 use crate::server::extract::{JsonBody, Path, Query};
-use crate::server::rights::{self, MANAGE_SCOPE};
+use crate::server::rights;
 use crate::server::store::{KeyChanges, KeyFilter, KeyRecord, NewKey};
 use crate::text;
 
@@ -83,7 +83,7 @@ async fn create_key(
             "only admins create keys for other users".to_string()
         }));
     }
-    if scopes.iter().any(|s| s == MANAGE_SCOPE) {
+    if grants_manage(&scopes) {
         rights::may_grant_manage_scope(&principal, &subject)?;
     }
     let secret = key::generate(TokenKind::ApiKey);
@@ -256,7 +256,7 @@ async fn rotate_key(
         )));
     }
     let old = manageable_key(&state, &principal, id).await?;
-    if old.scopes.iter().any(|s| s == MANAGE_SCOPE) {
+    if grants_manage(&old.scopes) {
         let subject = state
             .standing(old.user_id, old.workspace_id)
             .await?
