@@ -9,8 +9,8 @@ use crate::client::config::Config;
 use crate::client::list_cache::ListCache;
 use crate::gui::{AppDeps, KeywardenApp, VIEW_KEY};
 use crate::reminders::notify::NotifiedLog;
+use crate::vault;
 use crate::vault::clipboard::ClipboardService;
-use crate::vault::{KeyringVault, MemoryVault, Vault};
 
 const ICON_PNG: &[u8] = include_bytes!("../../assets/keywarden.png");
 
@@ -37,10 +37,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     };
     // A config that could not be read is left as it is: nothing is saved over it this session.
     let config_path = config_error.is_none().then_some(config_path);
-    let vault: Arc<dyn Vault> = match KeyringVault::new() {
-        Ok(vault) => Arc::new(vault),
-        Err(_) => Arc::new(MemoryVault::unavailable()),
-    };
+    let (vault, _) = vault::open_keychain();
     let clipboard = ClipboardService::start().map(Arc::new);
     let local_database_url = super::database_url(None)?;
     let reminders_path = NotifiedLog::default_path(&super::data_dir()?);

@@ -1,5 +1,7 @@
-//! `keywarden check`: the expiring and expired keys, for scripts, CI and cron. Exit code 0 when none,
-//! 1 when some expire within the window, 2 when some have expired.
+//! `keywarden check`: the expiring and expired keys, for scripts, CI and cron. Exit codes as
+//! monitoring plugins use them: 0 when none, 1 when some expire within the window, 2 when some have
+//! expired, 3 when the keys could not be checked (no server, no keychain, …), with the reason on
+//! stderr.
 //!
 //! `--json` prints `{"expiring": [key…], "expired": [key…]}` with the key objects of `keys list --json`.
 
@@ -18,7 +20,8 @@ use crate::vault;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Window for "expiring", e.g. 30d (default: the expiring threshold from the settings).
+    /// Window for "expiring", e.g. 30d or 12h: exactly this long (default: the expiring threshold
+    /// from the settings).
     #[arg(long, value_parser = parse_duration)]
     within: Option<Duration>,
     #[arg(long)]
@@ -35,17 +38,36 @@ struct Report {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match check(args).await {
+        Ok(code) => Ok(code),
+        Err(err) => {
+            // Cron and monitoring must tell "could not check" from "a key is expiring".
+            let message = format!("{err:#}");
+            eprintln!(
+                "keywarden: could not check the keys: {}",
+                text::for_terminal(&message)
+            );
+            Ok(ExitCode::from(3))
+        }
+    }
+}
+
+async fn check(args: Args) -> anyhow::Result<ExitCode> {
     let context = Context::load()?;
     let session = context.session().await?;
     let server = context.server().to_string();
     let now = Utc::now();
     let mut thresholds = context.config.thresholds;
     if let Some(within) = args.within {
+        // A wider window than the setting classes the extra keys as expiring; a narrower one
+        // leaves the classes alone and only reports what expires within it.
+        let days = (within + Duration::days(1) - Duration::milliseconds(1)).num_days();
         thresholds = Thresholds {
-            expiring_days: within.num_days().max(thresholds.urgent_days),
+            expiring_days: thresholds.expiring_days.max(days),
             ..thresholds
         };
     }
+    let within = |expires_at| args.within.is_none_or(|w| expires_at <= now + w);
     let held = context
         .vault
         .accounts()
@@ -74,7 +96,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         match class {
             ExpiryClass::Expired => report.expired.push(item),
-            class if class.is_soon() => report.expiring.push(item),
+            class if class.is_soon() && within(key.expires_at) => report.expiring.push(item),
             _ => {}
         }
     }

@@ -16,7 +16,7 @@ use crate::client::ApiClient;
 use crate::client::config::Config;
 use crate::client::session::{self, Session};
 use crate::server::LocalServer;
-use crate::vault::{KeyringVault, MemoryVault, Vault, VaultError};
+use crate::vault::{self, Vault, VaultError};
 
 pub struct Context {
     pub config: Config,
@@ -31,10 +31,7 @@ impl Context {
     pub fn load() -> anyhow::Result<Context> {
         let config_path = Config::default_path()?;
         let config = Config::load(&config_path)?;
-        let (vault, vault_error): (Arc<dyn Vault>, _) = match KeyringVault::new() {
-            Ok(vault) => (Arc::new(vault), None),
-            Err(err) => (Arc::new(MemoryVault::unavailable()), Some(err)),
-        };
+        let (vault, vault_error) = vault::open_keychain();
         Ok(Context {
             config,
             config_path,

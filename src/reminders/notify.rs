@@ -45,8 +45,11 @@ impl Reminder {
     }
 
     pub fn body(&self) -> String {
+        // Notification daemons show the body as it is (some read a little markup): plain words,
+        // no Markdown.
         format!(
-            "On {}. Renew it in Keywarden (Rotate), or with `keywarden keys rotate {}`.",
+            "On {}. Renew it in Keywarden with Rotate, or run keywarden keys rotate {} in a \
+             terminal.",
             self.server, self.key_id
         )
     }
@@ -175,6 +178,32 @@ mod tests {
 
     fn key(id: i64, days_left: i64, now: DateTime<Utc>) -> KeyInfo {
         KeyInfo::sample(id, days_left, now)
+    }
+
+    /// Found on an earlier version: the body showed Markdown backticks around the command.
+    #[test]
+    fn reminders_are_plain_sentences() {
+        let now = Utc::now();
+        for class in [ExpiryClass::Expiring, ExpiryClass::Expired] {
+            let reminder = Reminder {
+                key_id: 12,
+                name: "billing api".into(),
+                server: "this computer".into(),
+                class,
+                expires_at: now + Duration::days(3),
+            };
+            for text in [reminder.summary(), reminder.body()] {
+                assert!(
+                    !text.contains(['`', '*', '_', '<', '>', '[', ']']),
+                    "markup in {text:?}"
+                );
+                assert!(
+                    text.ends_with(|c: char| c.is_alphanumeric() || c == '.'),
+                    "{text:?}"
+                );
+            }
+            assert!(reminder.body().contains("keywarden keys rotate 12"));
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 pub mod clipboard;
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::secret::Secret;
 
@@ -122,6 +122,36 @@ impl Vault for KeyringVault {
     }
 }
 
+/// The OS keychain, or, when it cannot be opened, a stand-in that answers every call with the
+/// reason it could not (so each message names the real cause), and that reason.
+pub fn open_keychain() -> (Arc<dyn Vault>, Option<VaultError>) {
+    match KeyringVault::new() {
+        Ok(vault) => (Arc::new(vault), None),
+        Err(err) => (Arc::new(UnavailableVault(err.clone())), Some(err)),
+    }
+}
+
+/// A keychain that could not be opened: every call fails with why.
+pub struct UnavailableVault(pub VaultError);
+
+impl Vault for UnavailableVault {
+    fn get(&self, _account: &str) -> Result<Option<Secret>, VaultError> {
+        Err(self.0.clone())
+    }
+
+    fn set(&self, _account: &str, _secret: &Secret) -> Result<(), VaultError> {
+        Err(self.0.clone())
+    }
+
+    fn delete(&self, _account: &str) -> Result<bool, VaultError> {
+        Err(self.0.clone())
+    }
+
+    fn accounts(&self) -> Result<BTreeSet<String>, VaultError> {
+        Err(self.0.clone())
+    }
+}
+
 /// In memory, for tests about something other than the keychain. `unavailable()` behaves like a
 /// locked keychain.
 #[derive(Default)]
@@ -188,6 +218,24 @@ mod tests {
             held_key_ids(&accounts, "https://kw.example.com"),
             BTreeSet::from([4])
         );
+    }
+
+    /// Found on an earlier version: without a keychain every message read "the test keychain is
+    /// locked", the wording of a test stand-in used in production.
+    #[test]
+    fn an_unavailable_keychain_names_the_real_cause() {
+        let cause = VaultError::Unavailable("no D-Bus session bus".to_string());
+        let vault = UnavailableVault(cause.clone());
+        for err in [
+            vault.get("a").unwrap_err(),
+            vault.set("a", &Secret::new("s")).unwrap_err(),
+            vault.delete("a").unwrap_err(),
+            vault.accounts().unwrap_err(),
+        ] {
+            assert_eq!(err, cause);
+            assert!(err.to_string().contains("no D-Bus session bus"), "{err}");
+            assert!(!err.to_string().contains("test"), "{err}");
+        }
     }
 
     #[test]

@@ -471,10 +471,46 @@ fn check_exit_codes_and_json() {
     assert_eq!(report["expiring"][0]["class"], "expiring");
     assert_eq!(report["expired"].as_array().unwrap().len(), 0);
 
+    // Found on an earlier version: `--within 1d` reported a key that expires in three days,
+    // because the window was raised to the 7-day threshold. It means what it says now.
+    setup.insert_key("in three days", Duration::days(3));
+    let narrow = setup.run(&["check", "--within", "1d", "--json"]);
+    let report: Value = serde_json::from_slice(&narrow.stdout).unwrap();
+    assert_eq!(report["expiring"], serde_json::json!([]), "{report}");
+    assert_eq!(narrow.status.code(), Some(0));
+    let report = setup.run(&["check", "--within", "4d", "--json"]);
+    assert_eq!(report.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(report["expiring"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["expiring"][0]["name"], "in three days");
+    setup.insert_key("in ten hours", Duration::hours(10));
+    let hours = setup.run(&["check", "--within", "12h", "--json"]);
+    let report: Value = serde_json::from_slice(&hours.stdout).unwrap();
+    assert_eq!(report["expiring"][0]["name"], "in ten hours", "{report}");
+    assert_eq!(report["expiring"].as_array().unwrap().len(), 1, "{report}");
+
     setup.insert_key("gone", -Duration::days(2));
     let expired = setup.run(&["check"]);
     assert_eq!(expired.status.code(), Some(2));
     assert!(stdout(&expired).contains("expired") && stdout(&expired).contains("gone"));
+}
+
+/// Found on an earlier version: a check that could not reach its server exited 1, which cron
+/// cannot tell from "a key is expiring". It exits 3, as monitoring plugins do, and says why.
+#[test]
+fn check_that_cannot_check_exits_3() {
+    let mut setup = Setup::new();
+    setup.login();
+    let server = setup.server.take().unwrap();
+    setup.runtime.block_on(server.shutdown()).unwrap();
+    let out = setup.run(&["check"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(
+        message.contains("could not check") && message.contains("cannot reach"),
+        "{message}"
+    );
+    assert!(stdout(&out).is_empty());
 }
 
 fn notifications_about(name: &str) -> usize {
@@ -625,5 +661,25 @@ fn a_managing_key_is_asked_for_and_shown() {
         stdout(&out).contains("manages keys and accounts like a session"),
         "{}",
         stdout(&out)
+    );
+}
+
+/// Found on an earlier version: without a keychain the command line said "the test keychain is
+/// locked", the words of a test stand-in. Now it says what the keychain library found.
+#[test]
+fn a_missing_keychain_is_named_for_what_it_is() {
+    let setup = Setup::new();
+    setup.login();
+    // The session on the server is in the keychain, which this run cannot reach.
+    let out = setup
+        .command(&["keys", "list"])
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let message = stderr(&out);
+    assert!(
+        message.contains("keychain is locked or missing") && !message.contains("test keychain"),
+        "{message}"
     );
 }
