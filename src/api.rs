@@ -7,6 +7,9 @@ use utoipa::ToSchema;
 
 use crate::secret::Secret;
 
+/// The account the embedded server's user acts as. Its password is random and lives in the keychain.
+pub const LOCAL_OWNER_EMAIL: &str = "owner@localhost";
+
 /// The reserved scope that lets an API key manage keys, users, workspaces and memberships like a
 /// session. Without it a key only reads (its owner's keys, `me`, `ping`) and, for admins, verifies.
 pub const MANAGE_SCOPE: &str = "keywarden:manage";

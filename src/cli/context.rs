@@ -49,8 +49,19 @@ impl Context {
     /// Signs in to the current server.
     pub async fn session(&self) -> anyhow::Result<Session> {
         let session = if self.config.is_local() {
-            session::open_local(&self.local, &super::database_url(None)?, self.vault.clone())
-                .await?
+            let (kept, warning) = session::kept_local_password(self.vault.clone()).await;
+            let opened =
+                crate::server::open_local(&self.local, &super::database_url(None)?, kept.as_ref())
+                    .await
+                    .context("cannot start the local server")?;
+            session::local_session(
+                &opened.base_url,
+                opened.token,
+                opened.new_password,
+                self.vault.clone(),
+                warning,
+            )
+            .await?
         } else {
             session::open_remote(&self.config.current_server, self.vault.clone()).await?
         };

@@ -1,15 +1,12 @@
 //! Opening a session on the current server, shared by the desktop app and the command line: the
-//! embedded server (started in-process on the user's database, signed in as the local owner whose
-//! random password lives in the keychain) or a remote server (session token from the keychain).
+//! embedded server (started and signed into by `server::open_local` as the local owner, whose random
+//! password lives in the keychain) or a remote server (session token from the keychain).
 
 use std::sync::Arc;
 
-use tokio::sync::OnceCell;
-
 use super::{ApiClient, ClientError};
 use crate::api::MeResponse;
-use crate::key;
-use crate::server::{LocalServer, embedded};
+use crate::secret::Secret;
 use crate::vault::{self, LOCAL_OWNER_ACCOUNT, Vault};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -28,58 +25,37 @@ pub struct Session {
     pub warning: Option<String>,
 }
 
-/// Starts the embedded server once per process and signs in as the local owner. Without a keychain
-/// a fresh password is set each time, so the app and the command line still work.
-pub async fn open_local(
-    local: &OnceCell<LocalServer>,
-    database_url: &str,
+/// The local owner's password as the keychain holds it (`None` when absent or unreadable), and
+/// why it could not be read, as a warning to show.
+pub async fn kept_local_password(vault: Arc<dyn Vault>) -> (Option<Secret>, Option<String>) {
+    match tokio::task::spawn_blocking(move || vault.get(LOCAL_OWNER_ACCOUNT)).await {
+        Ok(Ok(password)) => (password, None),
+        Ok(Err(err)) => (None, Some(err.to_string())),
+        Err(err) => (None, Some(err.to_string())),
+    }
+}
+
+/// A session on the embedded server from what `server::open_local` gave: a new owner password goes
+/// into the keychain (without a keychain a fresh one is set each time, so the app and the command
+/// line still work, and `warning` says why).
+pub async fn local_session(
+    base_url: &str,
+    token: Secret,
+    new_password: Option<Secret>,
     vault: Arc<dyn Vault>,
+    mut warning: Option<String>,
 ) -> Result<Session, SessionError> {
-    let failed = |err: &dyn std::fmt::Display| {
-        SessionError::Failed(format!("cannot start the local server: {err}"))
-    };
-    let server = local
-        .get_or_try_init(|| embedded::start(database_url))
-        .await
-        .map_err(|e| failed(&e))?;
-    let client = ApiClient::new(&server.base_url());
-    let reader = vault.clone();
-    let kept = tokio::task::spawn_blocking(move || reader.get(LOCAL_OWNER_ACCOUNT))
-        .await
-        .map_err(|e| failed(&e))?;
-    let mut warning = kept.as_ref().err().map(ToString::to_string);
-    let mut login = match &kept {
-        Ok(Some(password)) => client
-            .login(embedded::LOCAL_OWNER_EMAIL, password)
-            .await
-            .ok(),
-        _ => None,
-    };
-    if login.is_none() {
-        // First run, or the password was lost (keychain reset, or another database): set a new one.
-        let password = key::random_password();
-        embedded::set_local_owner_password(server.state.store.as_ref(), &password)
-            .await
-            .map_err(|e| failed(&e))?;
-        let writer = vault.clone();
-        let secret = password.clone();
-        match tokio::task::spawn_blocking(move || writer.set(LOCAL_OWNER_ACCOUNT, &secret)).await {
+    if let Some(password) = new_password {
+        match tokio::task::spawn_blocking(move || vault.set(LOCAL_OWNER_ACCOUNT, &password)).await {
             Ok(Ok(())) => {}
             Ok(Err(err)) => warning = Some(err.to_string()),
             Err(err) => warning = Some(err.to_string()),
         }
-        login = Some(
-            client
-                .login(embedded::LOCAL_OWNER_EMAIL, &password)
-                .await
-                .map_err(|e| failed(&e))?,
-        );
     }
-    let Some(login) = login else {
-        return Err(failed(&"no session"));
-    };
-    let client = client.with_credential(login.token);
-    let me = client.me().await.map_err(|e| failed(&e))?;
+    let client = ApiClient::new(base_url).with_credential(token);
+    let me = client.me().await.map_err(|err| {
+        SessionError::Failed(format!("cannot sign in to the local server: {err}"))
+    })?;
     Ok(Session {
         client,
         me,

@@ -574,8 +574,24 @@ impl KeywardenApp {
             let local = self.local.clone();
             let database_url = self.local_database_url.clone();
             self.bridge.spawn(async move {
-                let result = session::open_local(&local, &database_url, vault)
-                    .await
+                let (kept, warning) = session::kept_local_password(vault.clone()).await;
+                let result =
+                    match crate::server::open_local(&local, &database_url, kept.as_ref()).await {
+                        Ok(opened) => {
+                            session::local_session(
+                                &opened.base_url,
+                                opened.token,
+                                opened.new_password,
+                                vault,
+                                warning,
+                            )
+                            .await
+                        }
+                        Err(err) => Err(SessionError::Failed(format!(
+                            "cannot start the local server: {err}"
+                        ))),
+                    };
+                let result = result
                     .map(|s| {
                         let url = s.client.base_url().to_string();
                         connected(s, url)
@@ -606,7 +622,7 @@ impl KeywardenApp {
     /// to the remote server (empty when the server list does not name one).
     fn expected_email(&self) -> String {
         if self.state.config.is_local() {
-            crate::server::embedded::LOCAL_OWNER_EMAIL.to_string()
+            crate::api::LOCAL_OWNER_EMAIL.to_string()
         } else {
             self.state
                 .config

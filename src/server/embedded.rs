@@ -1,14 +1,84 @@
 //! The embedded default: the server the desktop app and the command line start in-process on the
-//! user's own database, with one local owner account.
+//! user's own database, with one local owner account. [`open_local`] is the one function they call
+//! (as `server::open_local`): after it they speak to the server over HTTP like to any other.
+
+use chrono::{Duration, Utc};
+use tokio::sync::OnceCell;
 
 use super::accounts::{self, AccountError};
+use super::hashing;
 use super::store::{AuditContext, Store, StoreError};
 use super::{LocalServer, ServerConfig, ServerError, open_store, spawn_local};
+pub use crate::api::LOCAL_OWNER_EMAIL;
 use crate::api::Role;
+use crate::key::{self, TokenKind};
 use crate::secret::Secret;
 
-/// The account the embedded server's user acts as. Its password is random and lives in the keychain.
-pub const LOCAL_OWNER_EMAIL: &str = "owner@localhost";
+/// The embedded server, signed into as the local owner.
+pub struct LocalSignIn {
+    pub base_url: String,
+    /// A session token of the local owner.
+    pub token: Secret,
+    /// The owner's new password, when the kept one was missing or wrong: keep it for next time.
+    pub new_password: Option<Secret>,
+}
+
+impl std::fmt::Debug for LocalSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalSignIn")
+            .field("base_url", &self.base_url)
+            .field("token", &self.token)
+            .field("new_password", &self.new_password)
+            .finish()
+    }
+}
+
+/// Starts the embedded server on `database_url` once per process (kept in `local`) and signs in as
+/// the local owner with `kept_password`; when that is missing or wrong (first run, a reset keychain,
+/// another database), a new random password is set and returned.
+pub async fn open_local(
+    local: &OnceCell<LocalServer>,
+    database_url: &str,
+    kept_password: Option<&Secret>,
+) -> Result<LocalSignIn, ServerError> {
+    let server = local.get_or_try_init(|| start(database_url)).await?;
+    let store = server.state.store.as_ref();
+    let owner = store.user_by_email(LOCAL_OWNER_EMAIL).await?;
+    let known = match (&owner, kept_password) {
+        (Some(owner), Some(password)) => {
+            hashing::verify(password.clone(), Some(owner.password_hash.clone()))
+                .await
+                .map_err(|busy| ServerError::Invalid(busy.to_string()))?
+        }
+        _ => false,
+    };
+    let new_password = if known {
+        None
+    } else {
+        let password = key::random_password();
+        set_local_owner_password(store, &password).await?;
+        Some(password)
+    };
+    let owner = store
+        .user_by_email(LOCAL_OWNER_EMAIL)
+        .await?
+        .ok_or_else(|| ServerError::Invalid("the local owner account vanished".to_string()))?;
+    let token = key::generate(TokenKind::Session);
+    let now = Utc::now();
+    let audit = AuditContext {
+        actor_user_id: Some(owner.info.id),
+        ..AuditContext::system(now)
+    };
+    let expires_at = now + Duration::hours(server.state.config.session_hours);
+    store
+        .create_session(key::hash(token.expose()), owner.info.id, expires_at, audit)
+        .await?;
+    Ok(LocalSignIn {
+        base_url: server.base_url(),
+        token,
+        new_password,
+    })
+}
 
 /// Starts the embedded server on 127.0.0.1 (a free port) over `database_url`.
 pub async fn start(database_url: &str) -> Result<LocalServer, ServerError> {

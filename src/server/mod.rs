@@ -30,6 +30,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use self::cache::AuthCache;
+pub use self::embedded::{LocalSignIn, open_local};
 use self::store::{SqliteStore, Store, StoreError};
 use self::throttle::Throttle;
 

@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
+use keywarden::api::LOCAL_OWNER_EMAIL;
 use keywarden::api::{KeyInfo, Role};
 use keywarden::client::ApiClient;
 use keywarden::client::config::Config;
 use keywarden::client::list_cache::ListCache;
 use keywarden::gui::{AppDeps, KeywardenApp};
 use keywarden::secret::Secret;
-use keywarden::server::embedded::LOCAL_OWNER_EMAIL;
 use keywarden::server::{self, accounts};
 use keywarden::vault::clipboard::{ClipboardError, ClipboardService};
 use keywarden::vault::{self, LOCAL_OWNER_ACCOUNT, MemoryVault, Vault};
