@@ -5,6 +5,7 @@
 //!
 //! `--json` prints `{"expiring": [key…], "expired": [key…]}` with the key objects of `keys list --json`.
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use chrono::{Duration, Utc};
@@ -12,7 +13,8 @@ use serde::Serialize;
 
 use super::context::{Context, parse_duration};
 use super::keys::{KeyItem, to_json};
-use crate::api::ListKeysQuery;
+use crate::api::{KeyInfo, ListKeysQuery};
+use crate::client::list_cache::ListCache;
 use crate::reminders::notify::{self, NotifiedLog};
 use crate::reminders::{ExpiryClass, Thresholds, key_class, relative_time};
 use crate::text;
@@ -29,6 +31,53 @@ pub struct Args {
     /// Also send a desktop notification for each key that crossed a threshold (once per threshold).
     #[arg(long)]
     notify: bool,
+}
+
+/// The keys a check is about: the user's own and those held on this computer, from the server,
+/// whose list is then saved for next time; when the server cannot be reached, from the list saved
+/// last (by this command or the app), said on stderr. With neither, the error.
+async fn keys_to_check(
+    context: &Context,
+    server: &str,
+    held: &BTreeSet<i64>,
+) -> anyhow::Result<Vec<KeyInfo>> {
+    let cache = ListCache::default_dir().map(ListCache::new);
+    let fetched = async {
+        let session = context.session().await?;
+        let keys = session
+            .client
+            .list_all_keys(&ListKeysQuery::default())
+            .await?;
+        anyhow::Ok((session.me.user, keys))
+    }
+    .await;
+    let (user_id, keys) = match fetched {
+        Ok((user, keys)) => {
+            if let Some(cache) = &cache
+                && let Err(err) = cache.save(server, (&user.email, user.id), &keys, Utc::now())
+            {
+                eprintln!("keywarden: warning: cannot save the key list: {err}");
+            }
+            (Some(user.id), keys)
+        }
+        Err(err) => {
+            let email = context.config.current_email();
+            let Some(saved) = cache.as_ref().and_then(|c| c.load(server, &email)) else {
+                return Err(err);
+            };
+            let message = format!("{err:#}");
+            eprintln!(
+                "keywarden: warning: {}; checking the list saved {}",
+                text::for_terminal(&message),
+                relative_time(saved.saved_at, Utc::now())
+            );
+            (saved.user_id, saved.keys)
+        }
+    };
+    Ok(keys
+        .into_iter()
+        .filter(|k| user_id.is_none_or(|id| k.user_id == id) || held.contains(&k.id))
+        .collect())
 }
 
 #[derive(Serialize)]
@@ -54,7 +103,6 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 async fn check(args: Args) -> anyhow::Result<ExitCode> {
     let context = Context::load()?;
-    let session = context.session().await?;
     let server = context.server().to_string();
     let now = Utc::now();
     let mut thresholds = context.config.thresholds;
@@ -73,14 +121,7 @@ async fn check(args: Args) -> anyhow::Result<ExitCode> {
         .accounts()
         .map(|a| vault::held_key_ids(&a, &server))
         .unwrap_or_default();
-    let keys: Vec<_> = session
-        .client
-        .list_all_keys(&ListKeysQuery::default())
-        .await?
-        .into_iter()
-        .filter(|k| k.user_id == session.me.user.id || held.contains(&k.id))
-        .collect();
-
+    let keys = keys_to_check(&context, &server, &held).await?;
     let mut report = Report {
         expiring: Vec::new(),
         expired: Vec::new(),

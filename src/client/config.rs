@@ -116,6 +116,18 @@ impl Config {
         self.current_server == LOCAL_SERVER
     }
 
+    /// Who the app and the command line sign in as on the current server: the local owner, or the
+    /// user last signed in to the remote server (empty when the server list names none).
+    pub fn current_email(&self) -> String {
+        if self.is_local() {
+            crate::api::LOCAL_OWNER_EMAIL.to_string()
+        } else {
+            self.current_entry()
+                .map(|entry| entry.email.clone())
+                .unwrap_or_default()
+        }
+    }
+
     pub fn current_entry(&self) -> Option<&ServerEntry> {
         self.servers.iter().find(|s| s.url == self.current_server)
     }

@@ -20,6 +20,8 @@ pub struct ListCache {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CachedList {
     pub saved_at: DateTime<Utc>,
+    /// The id of the user the list was fetched as (absent in lists saved by earlier versions).
+    pub user_id: Option<i64>,
     pub keys: Vec<KeyInfo>,
 }
 
@@ -28,6 +30,8 @@ struct File {
     /// The server and the user the list was fetched as: a list is never shown to another user.
     server: String,
     email: String,
+    #[serde(default)]
+    user_id: Option<i64>,
     saved_at: DateTime<Utc>,
     keys: Vec<KeyInfo>,
 }
@@ -56,6 +60,7 @@ impl ListCache {
         match serde_json::from_slice::<File>(&bytes) {
             Ok(file) if file.server == server && file.email == email => Some(CachedList {
                 saved_at: file.saved_at,
+                user_id: file.user_id,
                 keys: file.keys,
             }),
             Ok(_) => None,
@@ -66,11 +71,11 @@ impl ListCache {
         }
     }
 
-    /// Replaces the list saved for `server`, atomically.
+    /// Replaces the list saved for `server`, fetched as `email` (user `user_id`), atomically.
     pub fn save(
         &self,
         server: &str,
-        email: &str,
+        (email, user_id): (&str, i64),
         keys: &[KeyInfo],
         saved_at: DateTime<Utc>,
     ) -> std::io::Result<()> {
@@ -78,12 +83,14 @@ impl ListCache {
         struct Borrowed<'a> {
             server: &'a str,
             email: &'a str,
+            user_id: i64,
             saved_at: DateTime<Utc>,
             keys: &'a [KeyInfo],
         }
         let bytes = serde_json::to_vec(&Borrowed {
             server,
             email,
+            user_id,
             saved_at,
             keys,
         })
@@ -114,9 +121,11 @@ mod tests {
         let cache = ListCache::new(dir.path());
         let keys = vec![key(1), key(2)];
         let at = Utc::now();
-        cache.save("https://a.example", "dev@a", &keys, at).unwrap();
         cache
-            .save("local", "owner@localhost", &keys[..1], at)
+            .save("https://a.example", ("dev@a", 1), &keys, at)
+            .unwrap();
+        cache
+            .save("local", ("owner@localhost", 1), &keys[..1], at)
             .unwrap();
 
         let back = cache.load("https://a.example", "dev@a").unwrap();
@@ -139,7 +148,9 @@ mod tests {
     fn a_damaged_file_is_no_list_and_is_removed() {
         let dir = tempfile::tempdir().unwrap();
         let cache = ListCache::new(dir.path());
-        cache.save("local", "me", &[key(1)], Utc::now()).unwrap();
+        cache
+            .save("local", ("me", 1), &[key(1)], Utc::now())
+            .unwrap();
         let path = cache.path("local");
         std::fs::write(&path, b"{\"server\": \"local\", \"keys\": [").unwrap();
         assert_eq!(cache.load("local", "me"), None);

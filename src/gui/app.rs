@@ -565,7 +565,7 @@ impl KeywardenApp {
     /// with the session token from the keychain.
     fn connect(&mut self) {
         let server = self.state.config.current_server.clone();
-        let email = self.expected_email();
+        let email = self.state.config.current_email();
         self.switch_to(&server, &email);
         self.state.connection.start();
         self.load_cached_list();
@@ -615,20 +615,6 @@ impl KeywardenApp {
                     signed_in: false,
                 }
             });
-        }
-    }
-
-    /// Who the app signs in as on the current server: the local owner, or the user last signed in
-    /// to the remote server (empty when the server list does not name one).
-    fn expected_email(&self) -> String {
-        if self.state.config.is_local() {
-            crate::api::LOCAL_OWNER_EMAIL.to_string()
-        } else {
-            self.state
-                .config
-                .current_entry()
-                .map(|entry| entry.email.clone())
-                .unwrap_or_default()
         }
     }
 
@@ -1103,13 +1089,14 @@ impl KeywardenApp {
         ) else {
             return;
         };
-        let (server, email, keys) = (
+        let (server, email, user_id, keys) = (
             state.server.clone(),
             connected.me.user.email.clone(),
+            connected.me.user.id,
             keys.clone(),
         );
         self.bridge.spawn_blocking(move || {
-            if let Err(err) = cache.save(&server, &email, &keys, Utc::now()) {
+            if let Err(err) = cache.save(&server, (&email, user_id), &keys, Utc::now()) {
                 tracing::warn!("cannot save the key list for the next start: {err}");
             }
             Msg::Idle

@@ -80,6 +80,7 @@ impl Setup {
             .args(args)
             .env("XDG_CONFIG_HOME", self.home.path().join("config"))
             .env("XDG_DATA_HOME", self.home.path().join("data"))
+            .env("XDG_CACHE_HOME", self.home.path().join("cache"))
             .stdin(Stdio::null());
         command
     }
@@ -496,13 +497,29 @@ fn check_exit_codes_and_json() {
 }
 
 /// Found on an earlier version: a check that could not reach its server exited 1, which cron
-/// cannot tell from "a key is expiring". It exits 3, as monitoring plugins do, and says why.
+/// cannot tell from "a key is expiring". With the list saved by the last check (or the app) it
+/// checks that list and says so; with none it exits 3, as monitoring plugins do, and says why.
 #[test]
-fn check_that_cannot_check_exits_3() {
+fn check_without_its_server_uses_the_saved_list_or_exits_3() {
     let mut setup = Setup::new();
     setup.login();
+    setup.insert_key("soon", Duration::days(5));
+    let online = setup.run(&["check"]);
+    assert_eq!(online.status.code(), Some(1), "{}", stderr(&online));
     let server = setup.server.take().unwrap();
     setup.runtime.block_on(server.shutdown()).unwrap();
+
+    let out = setup.run(&["check", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("checking the list saved"),
+        "{}",
+        stderr(&out)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["expiring"][0]["name"], "soon");
+
+    std::fs::remove_dir_all(setup.home.path().join("cache")).unwrap();
     let out = setup.run(&["check"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let message = stderr(&out);
