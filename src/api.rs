@@ -215,6 +215,13 @@ pub struct KeyInfo {
 }
 
 impl KeyInfo {
+    /// The key's status at `now`. Clients read this, never the `status` field, which was true when
+    /// the server answered: a key that expired or reached the end of its rotation overlap since
+    /// then is expired or revoked now.
+    pub fn status_at(&self, now: DateTime<Utc>) -> KeyStatus {
+        KeyStatus::derive(now, self.expires_at, self.enabled, self.revoked_at)
+    }
+
     /// The key carries [`MANAGE_SCOPE`]: it may manage like a session, so it is shown as such.
     pub fn manages(&self) -> bool {
         grants_manage(&self.scopes)

@@ -194,7 +194,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Some(days) => keys
                     .into_iter()
                     .filter(|k| {
-                        k.status != KeyStatus::Revoked
+                        k.status_at(now) != KeyStatus::Revoked
                             && k.expires_at > now
                             && k.expires_at <= now + Duration::days(days)
                     })
@@ -463,7 +463,7 @@ fn table(items: &[KeyItem], now: chrono::DateTime<Utc>) -> String {
     let rows: Vec<[String; 7]> = items
         .iter()
         .map(|i| {
-            let status = match (i.key.status, i.class) {
+            let status = match (i.key.status_at(now), i.class) {
                 (KeyStatus::Active, class) if class.is_soon() => class.as_str().to_string(),
                 (status, _) => status.as_str().to_string(),
             };
@@ -514,7 +514,7 @@ fn details(item: &KeyItem, now: chrono::DateTime<Utc>) -> String {
         format!("description: {}", text::for_terminal(&key.description)),
         format!(
             "status:      {} ({})",
-            key.status.as_str(),
+            key.status_at(now).as_str(),
             item.class.as_str()
         ),
         format!("key:         {}", text::for_terminal(&key.hint)),

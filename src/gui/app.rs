@@ -453,7 +453,7 @@ impl KeywardenApp {
             Action::AskRevoke(id) => {
                 if let Some(key) = state
                     .key(id)
-                    .filter(|k| k.status != crate::api::KeyStatus::Revoked)
+                    .filter(|k| k.status_at(Utc::now()) != crate::api::KeyStatus::Revoked)
                 {
                     state.dialog = Some(Dialog::ConfirmRevoke(key.clone()));
                 }

@@ -122,7 +122,7 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
     }
 
     ui.separator();
-    let status = key.status;
+    let status = key.status_at(now);
     let can_change = state.can_change();
     let why_not = if can_change {
         "This key is revoked"

@@ -182,7 +182,7 @@ pub fn status_badge_ui(
     now: DateTime<Utc>,
     thresholds: &Thresholds,
 ) {
-    let status = KeyStatus::derive(now, key.expires_at, key.enabled, key.revoked_at);
+    let status = key.status_at(now);
     let class = key_class(key, now, thresholds).unwrap_or(ExpiryClass::Ok);
     let text = match (status, class) {
         (KeyStatus::Active, class) if class.is_soon() => class.as_str(),

@@ -46,7 +46,7 @@ impl Filter {
     }
 
     pub fn matches(self, key: &KeyInfo, now: DateTime<Utc>, thresholds: &Thresholds) -> bool {
-        let status = KeyStatus::derive(now, key.expires_at, key.enabled, key.revoked_at);
+        let status = key.status_at(now);
         match self {
             Filter::All => true,
             Filter::Active => status == KeyStatus::Active,
@@ -373,7 +373,7 @@ impl State {
             })
             .collect();
         let held = &self.held;
-        let status = |k: &KeyInfo| KeyStatus::derive(now, k.expires_at, k.enabled, k.revoked_at);
+        let status = |k: &KeyInfo| k.status_at(now);
         rows.sort_by(|&a, &b| {
             let (a, b) = (&keys[a], &keys[b]);
             let order = match self.view.sort {

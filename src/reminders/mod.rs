@@ -84,8 +84,7 @@ pub fn key_class(
     now: DateTime<Utc>,
     thresholds: &Thresholds,
 ) -> Option<ExpiryClass> {
-    let revoked =
-        KeyStatus::derive(now, key.expires_at, key.enabled, key.revoked_at) == KeyStatus::Revoked;
+    let revoked = key.status_at(now) == KeyStatus::Revoked;
     (!revoked).then(|| classify(key.expires_at, now, thresholds))
 }
 

@@ -3,7 +3,7 @@
 
 use egui::Key;
 use egui::Modifiers;
-use egui_kittest::kittest::Queryable as _;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use keywarden::api::{CreateKeyRequest, KeyStatus, UpdateKeyRequest};
 use keywarden::gui::GOT_IT;
 use keywarden::gui::state::Dialog;
@@ -398,4 +398,51 @@ fn a_managing_key_is_asked_for_and_marked() {
     assert!(fx.has_label_containing("reads and verifies only"));
     fx.click("ci manager");
     assert!(fx.has_label_containing("manages keys and accounts, like a session"));
+}
+
+/// Found on an earlier version: panels read the `status` the server sent with the list, so a key
+/// whose rotation overlap ended while the app was open still offered Revoke and Rotate. The status
+/// is derived from the key's dates at the moment it is drawn.
+#[test]
+fn a_key_whose_overlap_ended_is_shown_revoked_without_a_refresh() {
+    let mut fx = Fixture::new();
+    fx.wait_connected();
+    fx.generate("old one");
+    fx.select("old one");
+    assert!(
+        !fx.harness
+            .get_by_label("Revoke")
+            .accesskit_node()
+            .is_disabled()
+    );
+    // As the list was fetched: active then, with its overlap ending a moment ago.
+    let key = fx.key("old one");
+    {
+        let keys = fx
+            .harness
+            .state_mut()
+            .app_mut()
+            .state
+            .keys
+            .value_mut()
+            .unwrap();
+        let stale = keys.iter_mut().find(|k| k.id == key.id).unwrap();
+        stale.revoked_at = Some(chrono::Utc::now() - chrono::Duration::seconds(1));
+        assert_eq!(
+            stale.status,
+            KeyStatus::Active,
+            "the field is stale on purpose"
+        );
+    }
+    fx.settle();
+    for button in ["Revoke", "Rotate", "Disable"] {
+        assert!(
+            fx.harness
+                .get_by_label(button)
+                .accesskit_node()
+                .is_disabled(),
+            "{button} is offered for a revoked key"
+        );
+    }
+    assert!(fx.has_label("revoked"));
 }
