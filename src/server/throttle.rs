@@ -16,15 +16,23 @@ use super::error::ApiError;
 /// Failures an address may have in one window before it is refused.
 pub const DEFAULT_FAILURES_PER_WINDOW: u32 = 10;
 pub const WINDOW: Duration = Duration::from_secs(60);
-/// Above this many tracked addresses, windows that have passed are swept out.
+/// Above this many tracked addresses, windows that have passed are swept out, at most once a second
+/// (a sweep walks them all).
 const SWEEP_ABOVE: usize = 10_000;
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// Failure windows by address. IPv6 addresses count per /64, the block one client usually holds.
 pub struct Throttle {
     limit: u32,
-    windows: RwLock<HashMap<IpAddr, Window>>,
+    windows: RwLock<Windows>,
     /// How many addresses `windows` holds: while none has failed, checking costs one atomic read.
     tracked: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Windows {
+    by_addr: HashMap<IpAddr, Window>,
+    swept: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +45,7 @@ impl Throttle {
     pub fn new(limit: u32) -> Throttle {
         Throttle {
             limit,
-            windows: RwLock::new(HashMap::new()),
+            windows: RwLock::new(Windows::default()),
             tracked: AtomicUsize::new(0),
         }
     }
@@ -51,7 +59,7 @@ impl Throttle {
             return Ok(());
         }
         let windows = self.windows.read().unwrap_or_else(PoisonError::into_inner);
-        match windows.get(&addr) {
+        match windows.by_addr.get(&addr) {
             Some(window) if window.failures >= self.limit => {
                 let left = WINDOW.saturating_sub(window.started.elapsed());
                 if left.is_zero() {
@@ -73,11 +81,19 @@ impl Throttle {
             return;
         };
         let now = Instant::now();
-        let mut windows = self.windows.write().unwrap_or_else(PoisonError::into_inner);
-        if windows.len() > SWEEP_ABOVE {
-            windows.retain(|_, w| now.duration_since(w.started) < WINDOW);
+        let mut guard = self.windows.write().unwrap_or_else(PoisonError::into_inner);
+        let windows = &mut *guard;
+        if windows.by_addr.len() > SWEEP_ABOVE
+            && windows
+                .swept
+                .is_none_or(|at| now.duration_since(at) >= SWEEP_EVERY)
+        {
+            windows
+                .by_addr
+                .retain(|_, w| now.duration_since(w.started) < WINDOW);
+            windows.swept = Some(now);
         }
-        let window = windows.entry(addr).or_insert(Window {
+        let window = windows.by_addr.entry(addr).or_insert(Window {
             started: now,
             failures: 0,
         });
@@ -88,7 +104,7 @@ impl Throttle {
             };
         }
         window.failures = window.failures.saturating_add(1);
-        self.tracked.store(windows.len(), Ordering::Relaxed);
+        self.tracked.store(windows.by_addr.len(), Ordering::Relaxed);
     }
 
     /// Whether `addr` has failed at all in its current window (a login to an account under attack
@@ -102,6 +118,7 @@ impl Throttle {
         }
         let windows = self.windows.read().unwrap_or_else(PoisonError::into_inner);
         windows
+            .by_addr
             .get(&addr)
             .is_some_and(|w| w.failures > 0 && w.started.elapsed() < WINDOW)
     }
