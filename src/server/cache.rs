@@ -238,48 +238,64 @@ impl AppState {
 mod tests {
     use super::*;
     use crate::api::Role;
+    use crate::key::TokenKind;
+    use crate::secret::Secret;
+    use crate::server::store::{AuditContext, NewKey, SqliteStore, Store};
+    use crate::server::{ServerConfig, accounts};
+
+    /// A store in `dir` with one workspace; its id.
+    async fn store_in(dir: &tempfile::TempDir) -> (SqliteStore, i64) {
+        let url = format!("sqlite://{}", dir.path().join("cache.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        let workspace = accounts::ensure_workspace(&store, "w").await.unwrap();
+        (store, workspace)
+    }
+
+    /// A member of `workspace`; their id.
+    async fn member(store: &SqliteStore, workspace: i64, email: &str) -> i64 {
+        let user = accounts::create_user(
+            store,
+            email,
+            &Secret::new("a password"),
+            Role::Member,
+            workspace,
+            &AuditContext::system(Utc::now()),
+        )
+        .await
+        .unwrap();
+        user.id
+    }
+
+    /// A new key of `user_id` with the text `text`, valid for 30 days.
+    fn new_key(text: &Secret, workspace: i64, user_id: i64) -> NewKey {
+        let now = Utc::now();
+        NewKey {
+            hash: key::hash(text.expose()),
+            hint: key::display_hint(text.expose()),
+            name: "k".into(),
+            description: String::new(),
+            workspace_id: workspace,
+            user_id,
+            created_at: now,
+            expires_at: now + chrono::Duration::days(30),
+            scopes: vec![],
+            replaces: None,
+        }
+    }
 
     /// Misses are cached like hits, and an invalidation drops both: a key added behind the cache's
     /// back is found only after one, as a revoked key stops working only through one.
     #[tokio::test]
     async fn misses_are_cached_until_an_invalidation() {
-        use crate::key::{self, TokenKind};
-        use crate::secret::Secret;
-        use crate::server::store::{NewKey, SqliteStore};
-        use crate::server::{ServerConfig, accounts};
-
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("cache.db").display());
-        let store = SqliteStore::open(&url).await.unwrap();
-        let workspace = accounts::ensure_workspace(&store, "w").await.unwrap();
-        let user = accounts::create_user(
-            &store,
-            "a@example.com",
-            &Secret::new("a password"),
-            Role::Member,
-            workspace,
-            &crate::server::store::AuditContext::system(Utc::now()),
-        )
-        .await
-        .unwrap();
+        let (store, workspace) = store_in(&dir).await;
+        let user = member(&store, workspace, "a@example.com").await;
         let state = AppState::new(Arc::new(store.clone()), ServerConfig::default());
         let text = key::generate(TokenKind::ApiKey);
         assert!(state.lookup_key(text.expose()).await.unwrap().is_none());
 
-        let now = Utc::now();
         store
-            .insert_keys_unaudited(&[NewKey {
-                hash: key::hash(text.expose()),
-                hint: key::display_hint(text.expose()),
-                name: "late".into(),
-                description: String::new(),
-                workspace_id: workspace,
-                user_id: user.id,
-                created_at: now,
-                expires_at: now + chrono::Duration::days(30),
-                scopes: vec![],
-                replaces: None,
-            }])
+            .insert_keys_unaudited(&[new_key(&text, workspace, user)])
             .await
             .unwrap();
         assert!(
@@ -288,7 +304,7 @@ mod tests {
         );
         state.cache.invalidate_all();
         let found = state.lookup_key(text.expose()).await.unwrap();
-        assert_eq!(found.map(|k| k.auth.user_id), Some(user.id));
+        assert_eq!(found.map(|k| k.auth.user_id), Some(user));
     }
 
     /// Found on an earlier server: any member emptied every instance's cache by toggling one of
@@ -296,48 +312,20 @@ mod tests {
     /// this process and, through the store's log, in every other process on the database.
     #[tokio::test]
     async fn a_change_drops_only_its_users_credentials() {
-        use crate::key::{self, TokenKind};
-        use crate::secret::Secret;
-        use crate::server::store::{AuditContext, NewKey, SqliteStore, Store};
-        use crate::server::{ServerConfig, accounts};
-
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("cache.db").display());
-        let store = SqliteStore::open(&url).await.unwrap();
-        let workspace = accounts::ensure_workspace(&store, "w").await.unwrap();
-        let now = Utc::now();
+        let (store, workspace) = store_in(&dir).await;
         let mut keys = Vec::new();
         for email in ["a@example.com", "b@example.com"] {
-            let user = accounts::create_user(
-                &store,
-                email,
-                &Secret::new("a password"),
-                Role::Member,
-                workspace,
-                &AuditContext::system(now),
-            )
-            .await
-            .unwrap();
+            let user = member(&store, workspace, email).await;
             let text = key::generate(TokenKind::ApiKey);
             let record = store
                 .insert_key(
-                    NewKey {
-                        hash: key::hash(text.expose()),
-                        hint: key::display_hint(text.expose()),
-                        name: "k".into(),
-                        description: String::new(),
-                        workspace_id: workspace,
-                        user_id: user.id,
-                        created_at: now,
-                        expires_at: now + chrono::Duration::days(30),
-                        scopes: vec![],
-                        replaces: None,
-                    },
-                    AuditContext::system(now),
+                    new_key(&text, workspace, user),
+                    AuditContext::system(Utc::now()),
                 )
                 .await
                 .unwrap();
-            keys.push((user.id, record.id, text));
+            keys.push((user, record.id, text));
         }
         let here = AppState::new(Arc::new(store.clone()), ServerConfig::default());
         let there = AppState::new(Arc::new(store.clone()), ServerConfig::default());
