@@ -9,5 +9,6 @@ pub mod key;
 pub mod reminders;
 pub mod secret;
 pub mod server;
+pub mod sources;
 pub mod text;
 pub mod vault;

@@ -5,7 +5,6 @@
 //!
 //! `--json` prints `{"expiring": [key…], "expired": [key…]}` with the key objects of `keys list --json`.
 
-use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use chrono::{Duration, Utc};
@@ -13,12 +12,10 @@ use serde::Serialize;
 
 use super::context::{Context, parse_duration};
 use super::keys::{KeyItem, to_json};
-use crate::api::{KeyInfo, ListKeysQuery};
-use crate::client::list_cache::ListCache;
+use crate::client::config::LOCAL_SERVER;
 use crate::reminders::notify::{self, NotifiedLog};
 use crate::reminders::{ExpiryClass, Thresholds, key_class, relative_time};
 use crate::text;
-use crate::vault;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -26,58 +23,14 @@ pub struct Args {
     /// from the settings).
     #[arg(long, value_parser = parse_duration)]
     within: Option<Duration>,
+    /// Only this account (`local`, a server's name, `tracked`).
+    #[arg(long, value_name = "NAME")]
+    account: Option<String>,
     #[arg(long)]
     json: bool,
     /// Also send a desktop notification for each key that crossed a threshold (once per threshold).
     #[arg(long)]
     notify: bool,
-}
-
-/// The keys a check is about: the user's own and those held on this computer, from the server,
-/// whose list is then saved for next time; when the server cannot be reached, from the list saved
-/// last (by this command or the app), said on stderr. With neither, the error.
-async fn keys_to_check(
-    context: &Context,
-    server: &str,
-    held: &BTreeSet<i64>,
-) -> anyhow::Result<Vec<KeyInfo>> {
-    let cache = ListCache::default_dir().map(ListCache::new);
-    let fetched = async {
-        let session = context.session().await?;
-        let keys = session
-            .client
-            .list_all_keys(&ListKeysQuery::default())
-            .await?;
-        anyhow::Ok((session.me.user, keys))
-    }
-    .await;
-    let (user_id, keys) = match fetched {
-        Ok((user, keys)) => {
-            if let Some(cache) = &cache
-                && let Err(err) = cache.save(server, (&user.email, user.id), &keys, Utc::now())
-            {
-                eprintln!("keywarden: warning: cannot save the key list: {err}");
-            }
-            (Some(user.id), keys)
-        }
-        Err(err) => {
-            let email = context.config.current_email();
-            let Some(saved) = cache.as_ref().and_then(|c| c.load(server, &email)) else {
-                return Err(err);
-            };
-            let message = format!("{err:#}");
-            eprintln!(
-                "keywarden: warning: {}; checking the list saved {}",
-                text::for_terminal(&message),
-                relative_time(saved.saved_at, Utc::now())
-            );
-            (saved.user_id, saved.keys)
-        }
-    };
-    Ok(keys
-        .into_iter()
-        .filter(|k| user_id.is_none_or(|id| k.user_id == id) || held.contains(&k.id))
-        .collect())
 }
 
 #[derive(Serialize)]
@@ -103,7 +56,6 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 async fn check(args: Args) -> anyhow::Result<ExitCode> {
     let context = Context::load()?;
-    let server = context.server().to_string();
     let now = Utc::now();
     let mut thresholds = context.config.thresholds;
     if let Some(within) = args.within {
@@ -116,44 +68,45 @@ async fn check(args: Args) -> anyhow::Result<ExitCode> {
         };
     }
     let within = |expires_at| args.within.is_none_or(|w| expires_at <= now + w);
-    let held = context
-        .vault
-        .accounts()
-        .map(|a| vault::held_key_ids(&a, &server))
-        .unwrap_or_default();
-    let keys = keys_to_check(&context, &server, &held).await?;
+    // Every account's keys (or the saved list of one that cannot be asked); the user's own and
+    // those held on this computer.
+    let gathered = context.gather(args.account.as_deref()).await?;
+    let keys = gathered.mine_or_held();
     let mut report = Report {
         expiring: Vec::new(),
         expired: Vec::new(),
     };
     for key in &keys {
-        let Some(class) = key_class(key, now, &thresholds) else {
+        let (Some(class), Some(expires_at)) = (key_class(key, now, &thresholds), key.expires_at)
+        else {
             continue;
         };
-        let item = KeyItem {
-            key: key.clone(),
-            held: held.contains(&key.id),
-            class,
-        };
+        let item = KeyItem::new(key.clone(), gathered.is_held(key), now, &thresholds);
         match class {
             ExpiryClass::Expired => report.expired.push(item),
-            class if class.is_soon() && within(key.expires_at) => report.expiring.push(item),
+            class if class.is_soon() && within(expires_at) => report.expiring.push(item),
             _ => {}
         }
     }
     report.expiring.sort_by_key(|i| i.key.expires_at);
 
     if args.notify && context.config.notifications {
-        let label = if context.config.is_local() {
-            "this computer"
-        } else {
-            server.as_str()
-        };
         let log_path = NotifiedLog::default_path(&super::data_dir()?);
-        let sent = tokio::task::spawn_blocking({
-            let keys = keys.clone();
-            let label = label.to_string();
-            move || notify::notify_due(&log_path, &label, &keys, now, &thresholds)
+        let sent = tokio::task::spawn_blocking(move || {
+            let mut sent = 0;
+            let mut by_source: std::collections::BTreeMap<String, Vec<_>> = Default::default();
+            for key in keys {
+                by_source.entry(key.source.clone()).or_default().push(key);
+            }
+            for (source, keys) in by_source {
+                let label = if source == LOCAL_SERVER {
+                    "this computer".to_string()
+                } else {
+                    source
+                };
+                sent += notify::notify_due(&log_path, &label, &keys, now, &thresholds)?;
+            }
+            anyhow::Ok(sent)
         })
         .await??;
         if sent > 0 && !args.json {
@@ -169,19 +122,25 @@ async fn check(args: Args) -> anyhow::Result<ExitCode> {
         let mut text = String::new();
         for item in &report.expired {
             text.push_str(&format!(
-                "expired   {:>5}  {}  ({})\n",
+                "expired   {:>5}  {}  on {}  ({})\n",
                 item.key.id,
                 text::for_terminal(&item.key.name),
-                relative_time(item.key.expires_at, now)
+                text::for_terminal(&item.key.source),
+                item.key
+                    .expires_at
+                    .map_or_else(String::new, |at| relative_time(at, now))
             ));
         }
         for item in &report.expiring {
-            let class = item.class.as_str();
+            let class = item.class;
             text.push_str(&format!(
-                "{class:<9} {:>5}  {}  (expires {})\n",
+                "{class:<9} {:>5}  {}  on {}  (expires {})\n",
                 item.key.id,
                 text::for_terminal(&item.key.name),
-                relative_time(item.key.expires_at, now)
+                text::for_terminal(&item.key.source),
+                item.key
+                    .expires_at
+                    .map_or_else(String::new, |at| relative_time(at, now))
             ));
         }
         text

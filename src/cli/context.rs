@@ -2,21 +2,94 @@
 //! server (the embedded one is started in-process on the app's database, so commands work whether or
 //! not the app is open).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, anyhow, bail};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
 use tokio::sync::OnceCell;
 
-use crate::api::KeyInfo;
-use crate::api::ListKeysQuery;
-use crate::client::ApiClient;
-use crate::client::config::Config;
+use crate::client::config::{Config, LOCAL_SERVER};
+use crate::client::list_cache::ListCache;
 use crate::client::session::{self, Session};
+use crate::reminders::relative_time;
 use crate::server::LocalServer;
+use crate::sources::keeper::{Keeper, Kept};
+use crate::sources::keywarden::KeywardenSource;
+use crate::sources::thingsboard::ThingsBoardSource;
+use crate::sources::tracked::TrackedSource;
+use crate::sources::{self, KeySource, SourceError, SourceKey, SourceKind, TRACKED};
+use crate::text;
 use crate::vault::{self, Vault, VaultError};
+
+/// An account keys come from, as `servers` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Account {
+    pub name: String,
+    pub kind: SourceKind,
+    pub url: Option<String>,
+    pub email: Option<String>,
+}
+
+/// Every key of the accounts a command looked at, with what the keychain holds.
+pub struct Gathered {
+    pub sources: Vec<Box<dyn KeySource>>,
+    pub keys: Vec<SourceKey>,
+    /// The ids of each account's keys whose secrets the keychain holds.
+    pub held: BTreeMap<String, BTreeSet<String>>,
+    /// The signed-in user's id on each account (from the saved list when it is offline).
+    pub users: BTreeMap<String, Option<String>>,
+    /// Accounts listed from their saved list, and why they could not be asked.
+    pub offline: BTreeMap<String, String>,
+}
+
+impl Gathered {
+    pub fn is_held(&self, key: &SourceKey) -> bool {
+        self.held
+            .get(&key.source)
+            .is_some_and(|held| held.contains(&key.id))
+    }
+
+    /// The key a command names: an id, or a name only one key has (in every account looked at).
+    pub fn find(&self, name_or_id: &str) -> anyhow::Result<SourceKey> {
+        sources::find(&self.keys, name_or_id)
+            .cloned()
+            .map_err(|err| anyhow!(text::for_terminal(&err).into_owned()))
+    }
+
+    /// The source a key came from, to act on it.
+    pub fn source(&self, name: &str) -> anyhow::Result<&dyn KeySource> {
+        if let Some(source) = self.sources.iter().find(|s| s.name() == name) {
+            return Ok(source.as_ref());
+        }
+        match self.offline.get(name) {
+            Some(why) => bail!("{why}"),
+            None => bail!("{name:?} is not a known account"),
+        }
+    }
+
+    /// The user's own keys and those the keychain holds: what reminders and `check` are about.
+    pub fn mine_or_held(&self) -> Vec<SourceKey> {
+        self.keys
+            .iter()
+            .filter(|k| {
+                let me = self.users.get(&k.source).cloned().flatten();
+                me.is_none() || k.owner.is_none() || k.owner == me || self.is_held(k)
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// Prints the keychain steps that failed as warnings.
+pub fn warn_kept(kept: &Kept) {
+    for problem in kept.problems() {
+        eprintln!("keywarden: warning: {}", text::for_terminal(&problem));
+    }
+}
 
 pub struct Context {
     pub config: Config,
@@ -41,70 +114,189 @@ impl Context {
         })
     }
 
-    /// The name keychain accounts use for the current server.
-    pub fn server(&self) -> &str {
-        &self.config.current_server
+    pub fn save_config(&self) -> anyhow::Result<()> {
+        Ok(self.config.save(&self.config_path)?)
     }
 
-    /// Signs in to the current server.
-    pub async fn session(&self) -> anyhow::Result<Session> {
-        let session = if self.config.is_local() {
-            let (kept, warning) = session::kept_local_password(self.vault.clone()).await;
-            let opened =
-                crate::server::open_local(&self.local, &super::database_url(None)?, kept.as_ref())
+    /// Every account: the local server, the remote ones signed in to, and `tracked`.
+    pub fn accounts(&self) -> Vec<Account> {
+        let mut accounts = vec![Account {
+            name: LOCAL_SERVER.to_string(),
+            kind: SourceKind::Keywarden,
+            url: None,
+            email: Some(crate::api::LOCAL_OWNER_EMAIL.to_string()),
+        }];
+        accounts.extend(self.config.servers.iter().map(|s| Account {
+            name: s.name().to_string(),
+            kind: s.kind,
+            url: Some(s.url.clone()),
+            email: Some(s.email.clone()),
+        }));
+        accounts.push(Account {
+            name: TRACKED.to_string(),
+            kind: SourceKind::Tracked,
+            url: None,
+            email: None,
+        });
+        accounts
+    }
+
+    /// The account named `name`; the error lists the known ones.
+    pub fn account(&self, name: &str) -> anyhow::Result<Account> {
+        let name = name.trim_end_matches('/');
+        let accounts = self.accounts();
+        if let Some(account) = accounts.iter().find(|a| a.name == name) {
+            return Ok(account.clone());
+        }
+        let known: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
+        bail!(
+            "{:?} is not a known account (known: {}); sign in with `keywarden login URL --email …` first",
+            text::for_terminal(name),
+            known.join(", ")
+        )
+    }
+
+    /// The account commands that make keys act on: `--account`, or the current one.
+    pub fn chosen_account(&self, given: Option<&str>) -> anyhow::Result<Account> {
+        self.account(given.unwrap_or(&self.config.current_server))
+    }
+
+    pub fn keeper(&self) -> anyhow::Result<Keeper> {
+        Ok(Keeper::new(
+            self.vault.clone(),
+            self.config.store_secrets,
+            Some(super::data_dir()?),
+        ))
+    }
+
+    /// Signs in to an account (the session or refresh token comes from the keychain).
+    pub async fn open(&self, account: &Account) -> anyhow::Result<Box<dyn KeySource>> {
+        Ok(match (account.kind, &account.url) {
+            (SourceKind::Tracked, _) => Box::new(TrackedSource::new(&super::data_dir()?)),
+            (SourceKind::Keywarden, None) => {
+                let session = self.local_session().await?;
+                Box::new(KeywardenSource::new(
+                    &account.name,
+                    session.client,
+                    session.me,
+                ))
+            }
+            (SourceKind::Keywarden, Some(url)) => {
+                let session = session::open_remote(url, self.vault.clone()).await?;
+                Box::new(KeywardenSource::new(
+                    &account.name,
+                    session.client,
+                    session.me,
+                ))
+            }
+            (SourceKind::Thingsboard, Some(url)) => Box::new(
+                ThingsBoardSource::resume(&account.name, url, self.vault.clone())
                     .await
-                    .context("cannot start the local server")?;
-            session::local_session(
-                &opened.base_url,
-                opened.token,
-                opened.new_password,
-                self.vault.clone(),
-                warning,
-            )
-            .await?
-        } else {
-            session::open_remote(&self.config.current_server, self.vault.clone()).await?
-        };
+                    .map_err(|err| sign_in_hint(err, account))?,
+            ),
+            (SourceKind::Thingsboard, None) => bail!("the account {} has no URL", account.name),
+        })
+    }
+
+    async fn local_session(&self) -> anyhow::Result<Session> {
+        let (kept, warning) = session::kept_local_password(self.vault.clone()).await;
+        let opened =
+            crate::server::open_local(&self.local, &super::database_url(None)?, kept.as_ref())
+                .await
+                .context("cannot start the local server")?;
+        let session = session::local_session(
+            &opened.base_url,
+            opened.token,
+            opened.new_password,
+            self.vault.clone(),
+            warning,
+        )
+        .await?;
         if let Some(warning) = &session.warning {
             eprintln!("keywarden: warning: {warning}");
         }
         Ok(session)
     }
 
-    pub fn save_config(&self) -> anyhow::Result<()> {
-        Ok(self.config.save(&self.config_path)?)
+    /// The keys of every account, or of `only`. An account that cannot be asked is listed from
+    /// the list saved last time, said on stderr; without one, its error ends the command.
+    pub async fn gather(&self, only: Option<&str>) -> anyhow::Result<Gathered> {
+        let accounts = match only {
+            Some(name) => vec![self.account(name)?],
+            None => self.accounts(),
+        };
+        let keeper = self.keeper()?;
+        let cache = ListCache::default_dir().map(ListCache::new);
+        let mut gathered = Gathered {
+            sources: Vec::new(),
+            keys: Vec::new(),
+            held: BTreeMap::new(),
+            users: BTreeMap::new(),
+            offline: BTreeMap::new(),
+        };
+        for account in &accounts {
+            let cache_key = format!("{}:{}", account.kind.as_str(), account.name);
+            let listed = async {
+                let source = self.open(account).await?;
+                let (keys, kept) = keeper.list(source.as_ref()).await?;
+                anyhow::Ok((source, keys, kept))
+            }
+            .await;
+            match listed {
+                Ok((source, keys, kept)) => {
+                    warn_kept(&kept);
+                    let user = source.user_id();
+                    if let (Some(cache), false) = (&cache, account.kind == SourceKind::Tracked) {
+                        let who = (source.who(), user.clone().unwrap_or_default());
+                        if let Err(err) =
+                            cache.save(&cache_key, (&who.0, &who.1), &keys, Utc::now())
+                        {
+                            eprintln!("keywarden: warning: cannot save the key list: {err}");
+                        }
+                    }
+                    gathered.users.insert(account.name.clone(), user);
+                    gathered.keys.extend(keys);
+                    gathered.sources.push(source);
+                }
+                Err(err) => {
+                    let email = account.email.clone().unwrap_or_default();
+                    let saved = cache
+                        .as_ref()
+                        .and_then(|c| c.load::<SourceKey>(&cache_key, &email));
+                    let Some(saved) = saved else {
+                        return Err(err.context(format!("account {}", account.name)));
+                    };
+                    let why = format!("{:#}", err.context(format!("account {}", account.name)));
+                    eprintln!(
+                        "keywarden: warning: {}; using the list saved {}",
+                        text::for_terminal(&why),
+                        relative_time(saved.saved_at, Utc::now())
+                    );
+                    gathered.users.insert(account.name.clone(), saved.user_id);
+                    gathered.keys.extend(saved.keys);
+                    gathered.offline.insert(account.name.clone(), why);
+                }
+            }
+        }
+        let names: Vec<(SourceKind, String)> =
+            accounts.iter().map(|a| (a.kind, a.name.clone())).collect();
+        gathered.held = keeper.held(&names).await.unwrap_or_default();
+        Ok(gathered)
     }
 }
 
-/// The key a command names: an id, or a name that only one key has.
-pub async fn find_key(client: &ApiClient, id_or_name: &str) -> anyhow::Result<KeyInfo> {
-    if let Ok(id) = id_or_name.parse::<i64>() {
-        return client
-            .get_key(id)
-            .await
-            .with_context(|| format!("key {id}"));
-    }
-    let query = ListKeysQuery {
-        q: Some(id_or_name.to_string()),
-        ..Default::default()
-    };
-    let matches: Vec<KeyInfo> = client
-        .list_all_keys(&query)
-        .await?
-        .into_iter()
-        .filter(|k| k.name == id_or_name)
-        .collect();
-    match matches.as_slice() {
-        [] => bail!("no key is named {id_or_name:?}"),
-        [key] => Ok(key.clone()),
-        several => {
-            let ids: Vec<String> = several.iter().map(|k| k.id.to_string()).collect();
-            bail!(
-                "{} keys are named {id_or_name:?}: name one by id ({})",
-                several.len(),
-                ids.join(", ")
-            )
-        }
+/// A ThingsBoard account that needs signing in again says how.
+fn sign_in_hint(err: SourceError, account: &Account) -> anyhow::Error {
+    match err {
+        SourceError::NeedsSignIn { reason, .. } => anyhow!(
+            "sign in to {} again (keywarden login {} --email {} --kind thingsboard --name {}): {}",
+            account.name,
+            account.url.as_deref().unwrap_or_default(),
+            account.email.as_deref().unwrap_or("…"),
+            account.name,
+            text::for_terminal(&reason)
+        ),
+        other => anyhow!(other),
     }
 }
 
@@ -129,14 +321,29 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// When a new key should expire: `90d` from now, or the end of a `YYYY-MM-DD` day (UTC).
+/// When a key expires: `90d` from now, the end of a `YYYY-MM-DD` day (UTC), or `never`.
 #[derive(Debug, Clone, Copy)]
 pub enum Expiry {
     InDays(i64),
     At(DateTime<Utc>),
+    Never,
+}
+
+impl Expiry {
+    /// The instant, counted from `now`; `None` for never.
+    pub fn at(self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Expiry::InDays(days) => Some(now + Duration::days(days)),
+            Expiry::At(at) => Some(at),
+            Expiry::Never => None,
+        }
+    }
 }
 
 pub fn parse_expiry(text: &str) -> Result<Expiry, String> {
+    if text.trim() == "never" {
+        return Ok(Expiry::Never);
+    }
     if let Ok(date) = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
         let at = date
             .and_hms_opt(23, 59, 59)
@@ -145,7 +352,7 @@ pub fn parse_expiry(text: &str) -> Result<Expiry, String> {
         return Ok(Expiry::At(at));
     }
     let duration = parse_duration(text).map_err(|_| {
-        format!("{text:?} is neither a number of days (90d) nor a date (YYYY-MM-DD)")
+        format!("{text:?} is neither a number of days (90d), a date (YYYY-MM-DD) nor never")
     })?;
     if duration.num_days() < 1 || duration.num_seconds() % 86_400 != 0 {
         return Err(format!("{text:?}: give whole days, for example 90d"));

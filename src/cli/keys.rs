@@ -1,29 +1,44 @@
-//! `keywarden keys …`: list, show, generate, copy, revoke, enable, disable, rotate, delete.
+//! `keywarden keys …`: every key of every account (the local server, remote Keywarden and
+//! ThingsBoard accounts, tracked keys): list, show, generate, add, test, copy, revoke, enable,
+//! disable, rotate, renew, delete. `--account NAME` narrows to one account; commands that make a
+//! key act on the current account without it.
 //!
-//! `--json` output is stable: `keys list` prints an array of key objects (every field of the API's
-//! KeyInfo plus `held`, whether the secret is in this computer's keychain, and `class`, the expiry
-//! class: ok, expiring, urgent, critical or expired); `keys show` prints one such object;
-//! `keys generate` and `keys rotate` print `{"key": …, "stored": bool, "secret": "kw_…"}` with
-//! `secret` only under `--print`.
+//! `--json` output is stable: `keys list` prints an array of key objects (`source` (the account),
+//! `kind`, `service`, `id` (a string), `name`, `description`, `hint`, `owner`, `created_at`,
+//! `expires_at` (null: never), `enabled`, `revoked_at`, `last_used_at`, `manages`, `scopes`,
+//! `replaces`, `replaced_by`, `base_url`, `workspace`, plus `status` at the time of the command,
+//! `held`, whether the secret is in this computer's keychain, and `class`: ok, expiring, urgent,
+//! critical, expired or never); `keys show` prints one such object; `keys generate`, `rotate` and
+//! `renew` print `{"key": …, "stored": bool, "secret": "…"}` with `secret` only under `--print`;
+//! `keys test` prints `{"key": …, "result": "accepted"|"refused"|"unreachable", "message": …}`.
 
-use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::time::Duration as StdDuration;
 
-use anyhow::{Context as _, bail};
-use chrono::{Duration, Utc};
+use anyhow::bail;
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use super::context::{Context, Expiry, confirm, find_key, parse_duration, parse_expiry};
-use crate::api::{
-    CreateKeyRequest, KeyInfo, KeyStatus, ListKeysQuery, MANAGE_SCOPE, RotateKeyRequest,
-    UpdateKeyRequest,
-};
+use super::context::{Context, Expiry, confirm, parse_duration, parse_expiry, warn_kept};
+use crate::api::KeyStatus;
 use crate::client::CopyFormat;
-use crate::reminders::{ExpiryClass, classify, relative_time};
+use crate::reminders::{Thresholds, key_class, relative_time};
 use crate::secret::Secret;
+use crate::sources::services::{self, TestOutcome};
+use crate::sources::tracked::{NewTracked, TrackedSource};
+use crate::sources::{Capability, NewKey, Renewal, SourceKey, SourceKind};
 use crate::text;
-use crate::vault::{self, clipboard};
+use crate::vault::clipboard;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+    /// Only this account (`local`, a server's name, `tracked`); commands that make keys use the
+    /// current account without it.
+    #[arg(long, global = true, value_name = "NAME")]
+    account: Option<String>,
+}
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -35,6 +50,9 @@ pub enum Command {
         /// Only keys that expire within this many days (and have not yet).
         #[arg(long, value_name = "DAYS")]
         expiring: Option<i64>,
+        /// Only keys of this service (github, thingsboard, …).
+        #[arg(long)]
+        service: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -44,13 +62,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Generate a key; its secret goes into the keychain (printed only with --print).
+    /// Generate a key on a Keywarden or ThingsBoard account; its secret goes into the keychain
+    /// (printed only with --print).
     Generate {
         #[arg(long)]
         name: String,
         #[arg(long)]
         description: Option<String>,
-        /// `90d` or a date `YYYY-MM-DD` (at most a year away).
+        /// `90d`, a date `YYYY-MM-DD`, or `never` (ThingsBoard only).
         #[arg(long, default_value = "90d", value_parser = parse_expiry)]
         expires: Expiry,
         /// Let the key manage keys and accounts like a session (scope `keywarden:manage`);
@@ -63,6 +82,36 @@ pub enum Command {
         /// Print the secret on stdout.
         #[arg(long)]
         print: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Keep a key you already have (of a service with no key API): the secret is read from stdin
+    /// or a hidden prompt, never from an argument.
+    Add {
+        /// The service (recognised from the key's form when left out): one of keywarden,
+        /// thingsboard, testo, iottly, smenso, smartsuite, github, gitlab, other.
+        #[arg(long)]
+        service: Option<String>,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// What the service showed: `90d`, a date `YYYY-MM-DD`, or `never`.
+        #[arg(long, value_parser = parse_expiry)]
+        expires: Option<Expiry>,
+        /// Where the key is used, when not the service's default.
+        #[arg(long)]
+        url: Option<String>,
+        /// The workspace or account id the service needs (smenso, SmartSuite).
+        #[arg(long)]
+        workspace: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask the key's service whether it accepts the key: exit 0 accepted, 1 refused, 3 could
+    /// not check.
+    Test {
+        key: String,
         #[arg(long)]
         json: bool,
     },
@@ -87,7 +136,7 @@ pub enum Command {
     Disable {
         key: String,
     },
-    /// Replace a key with a new one (renewal); the old one is revoked now or after --grace.
+    /// Replace a key with a new one (renewal); the old one stops working now or after --grace.
     Rotate {
         key: String,
         /// Keep the old key working this long, e.g. 24h (at most 7d).
@@ -103,7 +152,27 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Delete a key for good (asks first on a terminal).
+    /// Renew a key: a Keywarden or ThingsBoard key is replaced by a new one (the old one works
+    /// for --overlap); a tracked key takes the new secret you made on its service (read from
+    /// stdin or a hidden prompt) and the old one stays, marked replaced, until you delete it.
+    Renew {
+        key: String,
+        /// The new key's expiry: `90d`, a date `YYYY-MM-DD` or `never` (default: the old key's
+        /// lifetime).
+        #[arg(long, value_parser = parse_expiry)]
+        expires: Option<Expiry>,
+        /// Keep the old key working this long: 0s, 1h, 24h or 7d.
+        #[arg(long, value_parser = parse_duration, default_value = "0s")]
+        overlap: Duration,
+        #[arg(long)]
+        copy: bool,
+        #[arg(long)]
+        print: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a key for good (asks first on a terminal). On ThingsBoard this revokes it; a
+    /// tracked key is forgotten here (revoke it on its service).
     Delete {
         key: String,
         #[arg(long)]
@@ -130,79 +199,84 @@ fn parse_format(text: &str) -> Result<CopyFormat, String> {
 #[derive(Serialize)]
 pub struct KeyItem {
     #[serde(flatten)]
-    pub key: KeyInfo,
+    pub key: SourceKey,
+    pub status: KeyStatus,
     pub held: bool,
-    pub class: ExpiryClass,
+    /// ok, expiring, urgent, critical, expired, or never.
+    pub class: &'static str,
+}
+
+impl KeyItem {
+    pub fn new(key: SourceKey, held: bool, now: DateTime<Utc>, thresholds: &Thresholds) -> KeyItem {
+        KeyItem {
+            status: key.status_at(now),
+            class: match (key.expires_at, key_class(&key, now, thresholds)) {
+                (None, _) => "never",
+                (Some(_), Some(class)) => class.as_str(),
+                (Some(_), None) => "ok",
+            },
+            held,
+            key,
+        }
+    }
 }
 
 #[derive(Serialize)]
 struct NewSecret<'a> {
-    key: &'a KeyInfo,
+    key: &'a SourceKey,
     stored: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     secret: Option<&'a str>,
 }
 
-pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let context = Context::load()?;
+    let account = args.account.as_deref();
     // Checks that need no server come first, so a refused command changes nothing.
-    match &command {
-        Command::Generate { print, .. } | Command::Rotate { print, .. } if !print => {
+    match &args.command {
+        Command::Generate { print, .. }
+        | Command::Rotate { print, .. }
+        | Command::Renew { print, .. }
+            if !print =>
+        {
             if let Some(err) = &context.vault_error {
                 bail!(
                     "{err}: the new secret could not be kept; run again with --print to see it once"
                 );
             }
         }
-        Command::Copy { .. } => {
+        Command::Copy { .. } | Command::Add { .. } => {
             if let Some(err) = &context.vault_error {
                 bail!("{err}");
             }
         }
         _ => {}
     }
-    let session = context.session().await?;
-    let client = &session.client;
-    let server = context.server().to_string();
     let now = Utc::now();
     let thresholds = context.config.thresholds;
-    let held = |context: &Context| -> BTreeSet<i64> {
-        context
-            .vault
-            .accounts()
-            .map(|a| vault::held_key_ids(&a, &server))
-            .unwrap_or_default()
-    };
-    let item = |key: KeyInfo, held: &BTreeSet<i64>| KeyItem {
-        held: held.contains(&key.id),
-        class: classify(key.expires_at, now, &thresholds),
-        key,
-    };
-    match command {
+    let keeper = context.keeper()?;
+    match args.command {
         Command::List {
             status,
             expiring,
+            service,
             json,
         } => {
-            let keys = client
-                .list_all_keys(&ListKeysQuery {
-                    status,
-                    ..Default::default()
-                })
-                .await?;
-            let keys: Vec<KeyInfo> = match expiring {
-                Some(days) => keys
-                    .into_iter()
-                    .filter(|k| {
+            let gathered = context.gather(account).await?;
+            let items: Vec<KeyItem> = gathered
+                .keys
+                .iter()
+                .filter(|k| status.is_none_or(|s| k.status_at(now) == s))
+                .filter(|k| service.as_deref().is_none_or(|s| k.service == s))
+                .filter(|k| {
+                    expiring.is_none_or(|days| {
                         k.status_at(now) != KeyStatus::Revoked
-                            && k.expires_at > now
-                            && k.expires_at <= now + Duration::days(days)
+                            && k.expires_at
+                                .is_some_and(|at| at > now && at <= now + Duration::days(days))
                     })
-                    .collect(),
-                None => keys,
-            };
-            let held = held(&context);
-            let items: Vec<KeyItem> = keys.into_iter().map(|k| item(k, &held)).collect();
+                })
+                .map(|k| KeyItem::new(k.clone(), gathered.is_held(k), now, &thresholds))
+                .collect();
             print!(
                 "{}",
                 if json {
@@ -213,8 +287,9 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Show { key, json } => {
-            let key = find_key(client, &key).await?;
-            let item = item(key, &held(&context));
+            let gathered = context.gather(account).await?;
+            let key = gathered.find(&key)?;
+            let item = KeyItem::new(key.clone(), gathered.is_held(&key), now, &thresholds);
             print!(
                 "{}",
                 if json {
@@ -233,66 +308,128 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             print,
             json,
         } => {
-            let mut request = CreateKeyRequest {
-                name,
-                description,
-                scopes: manage.then(|| vec![MANAGE_SCOPE.to_string()]),
-                ..Default::default()
-            };
-            match expires {
-                Expiry::InDays(days) => request.expires_in_days = Some(days),
-                Expiry::At(at) => request.expires_at = Some(at),
+            let chosen = context.chosen_account(account)?;
+            let source = context.open(&chosen).await?;
+            require(source.as_ref(), Capability::Generate)?;
+            if matches!(expires, Expiry::Never) && !source.capabilities().never_expires {
+                bail!("keys of {} must expire (at most a year)", chosen.name);
             }
-            let created = client.create_key(&request).await?;
-            let stored = keep(&context, &server, created.key.id, &created.secret, print)?;
+            if manage && !source.capabilities().manage_scope {
+                bail!("keys of {} cannot manage keys and accounts", chosen.name);
+            }
+            let new = NewKey {
+                name,
+                description: description.unwrap_or_default(),
+                expires_at: expires.at(now),
+                manage,
+                owner: None,
+            };
+            let (created, kept) = keeper.create(source.as_ref(), &new, print).await?;
+            warn_kept(&kept);
             report_new_secret(
                 &context,
                 &created.key,
                 &created.secret,
-                stored,
-                copy,
-                print,
-                json,
+                kept.stored(),
+                Flags { copy, print, json },
                 "generated",
             )?;
+        }
+        Command::Add {
+            service,
+            name,
+            description,
+            expires,
+            url,
+            workspace,
+            json,
+        } => {
+            let secret = read_secret("Key (hidden): ")?;
+            let recognised = services::recognise(secret.expose());
+            let service = match (service, recognised) {
+                (Some(given), Some(found)) if given != found.id => bail!(
+                    "this key looks like a {} key, not {given:?}; check --service",
+                    found.name
+                ),
+                (Some(given), _) => given,
+                (None, Some(found)) => found.id.to_string(),
+                (None, None) => bail!(
+                    "the key's form does not tell its service: give --service (one of {})",
+                    services::ids()
+                ),
+            };
+            let tracked = TrackedSource::new(&super::data_dir()?);
+            let new = NewTracked {
+                service,
+                name,
+                description: description.unwrap_or_default(),
+                expires_at: expires.and_then(|e| e.at(now)),
+                base_url: url,
+                workspace,
+            };
+            let key = keeper.add_tracked(&tracked, new, &secret).await?;
+            let output = if json {
+                to_json(&KeyItem::new(key.clone(), true, now, &thresholds))?
+            } else {
+                format!(
+                    "added {} key {} {:?} ({}) to tracked, {}; the secret is in the keychain\n",
+                    key.service().name,
+                    key.id,
+                    text::for_terminal(&key.name),
+                    text::for_terminal(&key.hint),
+                    expiry_text(key.expires_at, now)
+                )
+            };
+            print!("{output}");
+        }
+        Command::Test { key, json } => {
+            let gathered = context.gather(account).await?;
+            let key = gathered.find(&key)?;
+            return test(&keeper, key, json).await;
         }
         Command::Copy {
             key,
             format,
             clear_after,
         } => {
-            let key = find_key(client, &key).await?;
-            let account = vault::key_account(&server, key.id);
-            let Some(secret) = context.vault.get(&account)? else {
+            let gathered = context.gather(account).await?;
+            let key = gathered.find(&key)?;
+            let Some(secret) = keeper.secret(&key.key_ref()).await? else {
                 bail!(
                     "the secret of key {} ({:?}) is not held in this computer's keychain",
                     key.id,
-                    key.name
+                    text::for_terminal(&key.name)
                 );
             };
-            let text = format.render(&secret, &key.name, client.base_url());
+            let text = format.render_for(&secret, &key);
             let seconds = clear_after.unwrap_or(context.config.clipboard_clear_secs.max(1));
             serve_clipboard(&text, seconds)?;
         }
         Command::Revoke { key, yes } => {
-            let key = find_key(client, &key).await?;
+            let gathered = context.gather(account).await?;
+            let key = gathered.find(&key)?;
+            let source = gathered.source(&key.source)?;
+            require(source, Capability::Revoke)?;
             confirm(
                 &format!(
-                    "Revoke key {} {:?}? It stops working at once.",
-                    key.id, key.name
+                    "Revoke key {} {:?} on {}? It stops working at once.",
+                    key.id,
+                    text::for_terminal(&key.name),
+                    key.source
                 ),
                 yes,
                 "revoke",
             )?;
-            let revoked = client.revoke_key(key.id).await?;
-            context
-                .vault
-                .delete(&vault::key_account(&server, key.id))
-                .ok();
-            println!("revoked key {} {:?}", revoked.id, revoked.name);
+            let (revoked, kept) = keeper.revoke(source, &key.id).await?;
+            warn_kept(&kept);
+            println!(
+                "revoked key {} {:?}",
+                revoked.id,
+                text::for_terminal(&revoked.name)
+            );
         }
-        Command::Enable { key } => set_enabled(client, &key, true).await?,
-        Command::Disable { key } => set_enabled(client, &key, false).await?,
+        Command::Enable { key } => set_enabled(&context, account, &key, true).await?,
+        Command::Disable { key } => set_enabled(&context, account, &key, false).await?,
         Command::Rotate {
             key,
             grace,
@@ -301,135 +438,297 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             print,
             json,
         } => {
-            let old = find_key(client, &key).await?;
-            let request = RotateKeyRequest {
-                expires_in_days: expires.map(|d| d.num_days()),
-                grace_seconds: Some(grace.num_seconds()),
+            let renewal = Renewal {
+                expires_at: expires.map(|lifetime| now + lifetime),
+                overlap: grace,
+                secret: None,
+                new_id: None,
             };
-            let rotated = client.rotate_key(old.id, &request).await?;
-            let stored = keep(&context, &server, rotated.key.id, &rotated.secret, print)?;
-            if grace.num_seconds() == 0 {
-                context
-                    .vault
-                    .delete(&vault::key_account(&server, old.id))
-                    .ok();
-            }
-            let verb = if grace.num_seconds() == 0 {
-                format!("rotated key {} (revoked now) into", old.id)
-            } else {
-                format!(
-                    "rotated key {} (revoked {}) into",
-                    old.id,
-                    relative_time(now + grace, now)
-                )
-            };
-            report_new_secret(
+            renew(
                 &context,
-                &rotated.key,
-                &rotated.secret,
-                stored,
-                copy,
-                print,
-                json,
-                &verb,
-            )?;
+                account,
+                &key,
+                renewal,
+                Flags { copy, print, json },
+            )
+            .await?;
+        }
+        Command::Renew {
+            key,
+            expires,
+            overlap,
+            copy,
+            print,
+            json,
+        } => {
+            let renewal = Renewal {
+                expires_at: expires.and_then(|e| e.at(now)),
+                overlap,
+                secret: None,
+                new_id: None,
+            };
+            renew(
+                &context,
+                account,
+                &key,
+                renewal,
+                Flags { copy, print, json },
+            )
+            .await?;
         }
         Command::Delete { key, yes } => {
-            let key = find_key(client, &key).await?;
+            let gathered = context.gather(account).await?;
+            let key = gathered.find(&key)?;
+            let source = gathered.source(&key.source)?;
+            require(source, Capability::Delete)?;
+            let what = match key.kind {
+                SourceKind::Thingsboard => "Delete (and so revoke) ThingsBoard key",
+                SourceKind::Tracked => "Forget tracked key",
+                SourceKind::Keywarden => "Delete key",
+            };
             confirm(
-                &format!("Delete key {} {:?} for good?", key.id, key.name),
+                &format!(
+                    "{what} {} {:?} for good?",
+                    key.id,
+                    text::for_terminal(&key.name)
+                ),
                 yes,
                 "delete",
             )?;
-            client.delete_key(key.id).await?;
-            context
-                .vault
-                .delete(&vault::key_account(&server, key.id))
-                .ok();
-            println!("deleted key {} {:?}", key.id, key.name);
+            let kept = keeper.delete(source, &key.id).await?;
+            warn_kept(&kept);
+            println!("deleted key {} {:?}", key.id, text::for_terminal(&key.name));
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// Refuses an action the key's source cannot do, with the reason.
+fn require(source: &dyn crate::sources::KeySource, capability: Capability) -> anyhow::Result<()> {
+    match source.capabilities().why_not(source.kind(), capability) {
+        Some(why) => bail!("{why}"),
+        None => Ok(()),
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Flags {
+    copy: bool,
+    print: bool,
+    json: bool,
+}
+
+async fn renew(
+    context: &Context,
+    account: Option<&str>,
+    key: &str,
+    mut renewal: Renewal,
+    flags: Flags,
+) -> anyhow::Result<()> {
+    let gathered = context.gather(account).await?;
+    let old = gathered.find(key)?;
+    let source = gathered.source(&old.source)?;
+    require(source, Capability::Renew)?;
+    if source.capabilities().renew_by_paste {
+        let service = old.service();
+        eprintln!(
+            "keywarden: make the new key on {}: {}",
+            service.name,
+            service.key_page_for(old.base_url.as_deref(), old.workspace.as_deref())
+        );
+        renewal.secret = Some(read_secret("New key (hidden): ")?);
+    }
+    let keeper = context.keeper()?;
+    let (renewed, kept) = keeper.renew(source, &old.id, &renewal, flags.print).await?;
+    warn_kept(&kept);
+    let now = Utc::now();
+    let verb = match (renewed.old.revoked_at, &renewed.old.replaced_by) {
+        (_, Some(_)) => format!(
+            "renewed key {} (kept, marked replaced: delete it once it is retired on the service) into",
+            old.id
+        ),
+        (Some(at), _) if at > now => format!(
+            "renewed key {} (it stops working {}) into",
+            old.id,
+            relative_time(at, now)
+        ),
+        _ => format!("renewed key {} (stopped now) into", old.id),
+    };
+    report_new_secret(
+        context,
+        &renewed.key,
+        &renewed.secret,
+        kept.stored(),
+        // A pasted secret is the user's own: never printed back.
+        Flags {
+            print: flags.print && renewal.secret.is_none(),
+            ..flags
+        },
+        &verb,
+    )
+}
+
 async fn set_enabled(
-    client: &crate::client::ApiClient,
+    context: &Context,
+    account: Option<&str>,
     key: &str,
     enabled: bool,
 ) -> anyhow::Result<()> {
-    let key = find_key(client, key).await?;
-    let request = UpdateKeyRequest {
-        enabled: Some(enabled),
-        ..Default::default()
-    };
-    let key = client.update_key(key.id, &request).await?;
+    let gathered = context.gather(account).await?;
+    let key = gathered.find(key)?;
+    let source = gathered.source(&key.source)?;
+    require(source, Capability::Enable)?;
+    let key = source.set_enabled(&key.id, enabled).await?;
     println!(
         "{} key {} {:?}",
         if enabled { "enabled" } else { "disabled" },
         key.id,
-        key.name
+        text::for_terminal(&key.name)
     );
     Ok(())
 }
 
-/// Puts a new secret into the keychain; with --print a failure is only a warning.
-fn keep(
-    context: &Context,
-    server: &str,
-    id: i64,
-    secret: &Secret,
-    print: bool,
-) -> anyhow::Result<bool> {
-    match context.vault.set(&vault::key_account(server, id), secret) {
-        Ok(()) => Ok(true),
-        Err(err) if print => {
-            eprintln!("keywarden: warning: {err}");
-            Ok(false)
+/// `keys test`: one line, and the exit code of monitoring plugins.
+async fn test(
+    keeper: &crate::sources::keeper::Keeper,
+    key: SourceKey,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let Some(secret) = keeper.secret(&key.key_ref()).await? else {
+        bail!(
+            "the secret of key {} ({:?}) is not held in this computer's keychain, so it cannot be tested",
+            key.id,
+            text::for_terminal(&key.name)
+        );
+    };
+    let service = key.service();
+    let outcome = services::test_key(
+        service,
+        key.base_url.as_deref(),
+        key.workspace.as_deref(),
+        &secret,
+    )
+    .await;
+    let now = Utc::now();
+    let mut key = key;
+    let (result, message, code) = match &outcome {
+        TestOutcome::Accepted { expires_at } => {
+            let mut message = format!("{} accepted the key", service.name);
+            if let (Some(real), SourceKind::Tracked) = (expires_at, key.kind)
+                && *real != key.expires_at
+            {
+                let tracked = TrackedSource::new(&super::data_dir()?);
+                key = tracked.set_expiry(&key.id, *real)?;
+                message.push_str(&format!(
+                    "; it reports the key {}, now recorded",
+                    expiry_text(*real, now)
+                ));
+            }
+            ("accepted", message, 0)
         }
-        Err(err) => {
-            Err(err).context("the key was created but its secret could not be kept; revoke it")
+        TestOutcome::Refused { status, message } => (
+            "refused",
+            format!(
+                "{} refused the key (HTTP {status}): {message}",
+                service.name
+            ),
+            1,
+        ),
+        TestOutcome::Unreachable(why) => ("unreachable", format!("could not test: {why}"), 3),
+    };
+    if json {
+        #[derive(Serialize)]
+        struct Tested<'a> {
+            key: &'a SourceKey,
+            result: &'a str,
+            message: &'a str,
         }
+        print!(
+            "{}",
+            to_json(&Tested {
+                key: &key,
+                result,
+                message: &message,
+            })?
+        );
+    } else {
+        println!(
+            "{result}: {} {:?} on {}: {}",
+            key.id,
+            text::for_terminal(&key.name),
+            key.source,
+            text::for_terminal(&message)
+        );
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// A secret from stdin when it is not a terminal (the first line), else from a hidden prompt.
+fn read_secret(prompt: &str) -> anyhow::Result<Secret> {
+    use std::io::{BufRead as _, IsTerminal as _};
+    let secret = if std::io::stdin().is_terminal() {
+        Secret::new(rpassword::prompt_password(prompt)?)
+    } else {
+        let mut line = zeroize::Zeroizing::new(String::new());
+        std::io::stdin().lock().read_line(&mut line)?;
+        Secret::new(line.trim().to_string())
+    };
+    if secret.expose().is_empty() {
+        bail!("no key was given (paste it on stdin or at the prompt)");
+    }
+    if secret.expose().chars().any(char::is_whitespace) {
+        bail!("the key contains spaces or line breaks: paste the key alone");
+    }
+    Ok(secret)
+}
+
+fn expiry_text(expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    match expires_at {
+        Some(at) => format!(
+            "expires {} ({})",
+            at.format("%Y-%m-%d"),
+            relative_time(at, now)
+        ),
+        None => "never expires".to_string(),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn report_new_secret(
     context: &Context,
-    key: &KeyInfo,
+    key: &SourceKey,
     secret: &Secret,
     stored: bool,
-    copy: bool,
-    print: bool,
-    json: bool,
+    flags: Flags,
     verb: &str,
 ) -> anyhow::Result<()> {
-    let output = if json {
+    let output = if flags.json {
         to_json(&NewSecret {
             key,
             stored,
-            secret: print.then(|| secret.expose()),
+            secret: flags.print.then(|| secret.expose()),
         })?
     } else {
         let mut text = format!(
-            "{verb} key {} {:?} ({}), expires {}{}\n",
+            "{verb} key {} {:?} ({}) on {}, {}{}\n",
             key.id,
-            key.name,
+            text::for_terminal(&key.name),
             text::for_terminal(&key.hint),
-            key.expires_at.format("%Y-%m-%d"),
+            key.source,
+            expiry_text(key.expires_at, Utc::now()),
             if stored {
                 "; the secret is in the keychain"
             } else {
                 ""
             }
         );
-        if print {
+        if flags.print {
             text.push_str(secret.expose());
             text.push('\n');
         }
         text
     };
     print!("{output}");
-    if copy {
+    if flags.copy {
         serve_clipboard(secret, context.config.clipboard_clear_secs.max(1))?;
     }
     Ok(())
@@ -456,30 +755,39 @@ pub fn to_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<String> {
     ))
 }
 
-fn table(items: &[KeyItem], now: chrono::DateTime<Utc>) -> String {
+fn table(items: &[KeyItem], now: DateTime<Utc>) -> String {
     if items.is_empty() {
         return "no keys\n".to_string();
     }
-    let rows: Vec<[String; 7]> = items
+    let rows: Vec<[String; 9]> = items
         .iter()
         .map(|i| {
-            let status = match (i.key.status_at(now), i.class) {
-                (KeyStatus::Active, class) if class.is_soon() => class.as_str().to_string(),
-                (status, _) => status.as_str().to_string(),
+            let status = match (i.status, i.class, &i.key.replaced_by) {
+                (_, _, Some(_)) => "replaced".to_string(),
+                (KeyStatus::Active, class @ ("expiring" | "urgent" | "critical"), _) => {
+                    class.to_string()
+                }
+                (status, _, _) => status.as_str().to_string(),
+            };
+            let (expires, left) = match i.key.expires_at {
+                Some(at) => (at.format("%Y-%m-%d").to_string(), relative_time(at, now)),
+                None => ("never".to_string(), "-".to_string()),
             };
             [
-                i.key.id.to_string(),
+                i.key.id.clone(),
                 text::for_terminal(&i.key.name).into_owned(),
+                text::for_terminal(&i.key.source).into_owned(),
+                i.key.service.clone(),
                 status,
-                i.key.expires_at.format("%Y-%m-%d").to_string(),
-                relative_time(i.key.expires_at, now),
+                expires,
+                left,
                 rights_label(&i.key).into(),
                 if i.held { "held".into() } else { "-".into() },
             ]
         })
         .collect();
     let header = [
-        "ID", "NAME", "STATUS", "EXPIRES", "LEFT", "RIGHTS", "KEYCHAIN",
+        "ID", "NAME", "ACCOUNT", "SERVICE", "STATUS", "EXPIRES", "LEFT", "RIGHTS", "KEYCHAIN",
     ]
     .map(String::from);
     let mut widths = header.clone().map(|h| h.chars().count());
@@ -501,27 +809,37 @@ fn table(items: &[KeyItem], now: chrono::DateTime<Utc>) -> String {
     out
 }
 
-/// `manage` for a key that may manage like a session, `read` for one that only reads and verifies.
-fn rights_label(key: &KeyInfo) -> &'static str {
-    if key.manages() { "manage" } else { "read" }
+/// `manage` for a key that may manage like a session, `read` for one that only reads and
+/// verifies; `-` where the service has no such distinction.
+fn rights_label(key: &SourceKey) -> &'static str {
+    match (key.kind, key.manages) {
+        (SourceKind::Keywarden, true) => "manage",
+        (SourceKind::Keywarden, false) => "read",
+        _ => "-",
+    }
 }
 
-fn details(item: &KeyItem, now: chrono::DateTime<Utc>) -> String {
+fn details(item: &KeyItem, now: DateTime<Utc>) -> String {
     let key = &item.key;
+    let service = key.service();
     let mut lines = vec![
         format!("id:          {}", key.id),
         format!("name:        {}", text::for_terminal(&key.name)),
         format!("description: {}", text::for_terminal(&key.description)),
         format!(
-            "status:      {} ({})",
-            key.status_at(now).as_str(),
-            item.class.as_str()
+            "account:     {} ({})",
+            text::for_terminal(&key.source),
+            key.kind.as_str()
         ),
+        format!("service:     {}", service.name),
+        format!("status:      {} ({})", item.status.as_str(), item.class),
         format!("key:         {}", text::for_terminal(&key.hint)),
         format!(
-            "expires:     {} ({})",
-            key.expires_at.to_rfc3339(),
-            relative_time(key.expires_at, now)
+            "expires:     {}",
+            match key.expires_at {
+                Some(at) => format!("{} ({})", at.to_rfc3339(), relative_time(at, now)),
+                None => "never".to_string(),
+            }
         ),
         format!("created:     {}", key.created_at.to_rfc3339()),
         format!(
@@ -529,31 +847,54 @@ fn details(item: &KeyItem, now: chrono::DateTime<Utc>) -> String {
             key.last_used_at
                 .map_or("never".into(), |at| at.to_rfc3339())
         ),
-        format!("owner:       user {}", key.user_id),
-        format!("workspace:   {}", key.workspace_id),
-        format!(
+    ];
+    if let Some(owner) = &key.owner {
+        lines.push(format!("owner:       user {}", text::for_terminal(owner)));
+    }
+    if let Some(workspace) = &key.workspace {
+        lines.push(format!("workspace:   {}", text::for_terminal(workspace)));
+    }
+    if let Some(url) = &key.base_url {
+        lines.push(format!("used at:     {}", text::for_terminal(url)));
+    }
+    lines.push(format!(
+        "header:      {}: {}…",
+        service.header.name, service.header.scheme
+    ));
+    if key.kind == SourceKind::Keywarden {
+        lines.push(format!(
             "scopes:      {}",
             text::for_terminal(&key.scopes.join(", "))
-        ),
-        format!(
+        ));
+        lines.push(format!(
             "rights:      {}",
-            if key.manages() {
+            if key.manages {
                 "manages keys and accounts like a session (keywarden:manage)"
             } else {
                 "reads and verifies only"
             }
-        ),
-        format!(
-            "keychain:    {}",
-            if item.held {
-                "held on this computer"
-            } else {
-                "not held here"
-            }
-        ),
-    ];
+        ));
+    }
+    lines.push(format!(
+        "keychain:    {}",
+        if item.held {
+            "held on this computer"
+        } else {
+            "not held here"
+        }
+    ));
+    if let Some(newer) = &key.replaced_by {
+        lines.push(format!(
+            "replaced by: {newer}; delete this key once it is retired on the service"
+        ));
+    }
     if let Some(at) = key.revoked_at {
-        lines.push(format!("revoked:     {}", at.to_rfc3339()));
+        let label = if at > now {
+            "old key still valid until"
+        } else {
+            "revoked"
+        };
+        lines.push(format!("{label}: {}", at.to_rfc3339()));
     }
     lines.join("\n") + "\n"
 }

@@ -29,16 +29,15 @@ enum Command {
     /// Manage accounts directly on the server's database.
     #[command(subcommand)]
     User(user::Command),
-    /// Sign in to a remote server (it becomes the current server).
+    /// Sign in to a Keywarden or ThingsBoard server (it becomes the current account).
     Login(login::LoginArgs),
-    /// Sign out of the current remote server and go back to the local one.
-    Logout,
-    /// List the servers, or switch with `servers use NAME`.
+    /// Sign out of an account (the current one by default) and go back to the local server.
+    Logout(login::LogoutArgs),
+    /// List the accounts with their kinds, or switch with `servers use NAME`.
     Servers(login::ServersArgs),
-    /// Work with keys on the current server.
-    #[command(subcommand)]
-    Keys(keys::Command),
-    /// List expiring and expired keys; exit 0 none, 1 expiring, 2 expired.
+    /// Work with the keys of every account (--account narrows to one).
+    Keys(keys::Args),
+    /// List expiring and expired keys; exit 0 none, 1 expiring, 2 expired, 3 could not check.
     Check(check::Args),
     /// Install or remove a daily expiry check that runs while the app is closed.
     #[command(subcommand)]
@@ -59,7 +58,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
             Command::Serve(args) => serve::run(args).await,
             Command::User(command) => user::run(command).await,
             Command::Login(args) => login::login(args).await,
-            Command::Logout => login::logout().await,
+            Command::Logout(args) => login::logout(args).await,
             Command::Servers(args) => login::servers(args).await,
             Command::Keys(command) => keys::run(command).await,
             Command::Check(args) => check::run(args).await,

@@ -37,11 +37,24 @@ pub enum ThemeChoice {
     Dark,
 }
 
-/// A remote server the user signed in to. The session token lives in the keychain, not here.
+/// A remote account the user signed in to: a Keywarden or ThingsBoard server. The session (or
+/// ThingsBoard's refresh token) lives in the keychain, not here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerEntry {
     pub url: String,
     pub email: String,
+    #[serde(default)]
+    pub kind: crate::sources::SourceKind,
+    /// The account's name (`--name`); the URL when none was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl ServerEntry {
+    /// How the command line and the app name the account.
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.url)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,13 +142,18 @@ impl Config {
     }
 
     pub fn current_entry(&self) -> Option<&ServerEntry> {
-        self.servers.iter().find(|s| s.url == self.current_server)
+        self.entry(&self.current_server)
     }
 
-    /// Adds or updates a remote server and makes it current.
+    /// The remote account named `name`.
+    pub fn entry(&self, name: &str) -> Option<&ServerEntry> {
+        self.servers.iter().find(|s| s.name() == name)
+    }
+
+    /// Adds or updates a remote account and makes it current.
     pub fn use_server(&mut self, entry: ServerEntry) {
-        self.current_server = entry.url.clone();
-        match self.servers.iter_mut().find(|s| s.url == entry.url) {
+        self.current_server = entry.name().to_string();
+        match self.servers.iter_mut().find(|s| s.name() == entry.name()) {
             Some(existing) => *existing = entry,
             None => self.servers.push(entry),
         }
@@ -155,10 +173,38 @@ mod tests {
         config.use_server(ServerEntry {
             url: "https://kw.example.com".into(),
             email: "a@b".into(),
+            kind: Default::default(),
+            name: None,
+        });
+        config.use_server(ServerEntry {
+            url: "https://tb.example.com".into(),
+            email: "a@b".into(),
+            kind: crate::sources::SourceKind::Thingsboard,
+            name: Some("tb".into()),
         });
         config.clipboard_clear_secs = 5;
         config.save(&path).unwrap();
         assert_eq!(Config::load(&path).unwrap(), config);
+        assert_eq!(
+            config.current_entry().unwrap().url,
+            "https://tb.example.com"
+        );
+
+        // A config written before accounts had kinds and names reads as Keywarden servers.
+        std::fs::write(
+            &path,
+            "current_server = \"https://kw.example.com\"\n[[servers]]\nurl = \"https://kw.example.com\"\nemail = \"a@b\"\n",
+        )
+        .unwrap();
+        let old = Config::load(&path).unwrap();
+        assert_eq!(
+            old.current_entry().unwrap().kind,
+            crate::sources::SourceKind::Keywarden
+        );
+        assert_eq!(
+            old.current_entry().unwrap().name(),
+            "https://kw.example.com"
+        );
 
         std::fs::write(&path, "clipboard_clear_secs = \"soon\"").unwrap();
         let err = Config::load(&path).unwrap_err().to_string();

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -16,24 +17,32 @@ pub struct ListCache {
     dir: PathBuf,
 }
 
-/// A list read back from the cache.
+/// A list read back from the cache: a server's `KeyInfo`s, or a source's `SourceKey`s.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CachedList {
+pub struct CachedList<T = KeyInfo> {
     pub saved_at: DateTime<Utc>,
     /// The id of the user the list was fetched as (absent in lists saved by earlier versions).
-    pub user_id: Option<i64>,
-    pub keys: Vec<KeyInfo>,
+    pub user_id: Option<String>,
+    pub keys: Vec<T>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct File {
+/// A user id as saved: a number by earlier versions, a string now.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SavedId {
+    Number(i64),
+    Text(String),
+}
+
+#[derive(Deserialize)]
+struct File<T> {
     /// The server and the user the list was fetched as: a list is never shown to another user.
     server: String,
     email: String,
     #[serde(default)]
-    user_id: Option<i64>,
+    user_id: Option<SavedId>,
     saved_at: DateTime<Utc>,
-    keys: Vec<KeyInfo>,
+    keys: Vec<T>,
 }
 
 impl ListCache {
@@ -54,13 +63,16 @@ impl ListCache {
 
     /// The list last saved for `server` as `email`. Nothing when there is none, when another user
     /// saved it, or when the file is damaged (it is then removed: a cache loses nothing by that).
-    pub fn load(&self, server: &str, email: &str) -> Option<CachedList> {
+    pub fn load<T: DeserializeOwned>(&self, server: &str, email: &str) -> Option<CachedList<T>> {
         let path = self.path(server);
         let bytes = std::fs::read(&path).ok()?;
-        match serde_json::from_slice::<File>(&bytes) {
+        match serde_json::from_slice::<File<T>>(&bytes) {
             Ok(file) if file.server == server && file.email == email => Some(CachedList {
                 saved_at: file.saved_at,
-                user_id: file.user_id,
+                user_id: file.user_id.map(|id| match id {
+                    SavedId::Number(n) => n.to_string(),
+                    SavedId::Text(text) => text,
+                }),
                 keys: file.keys,
             }),
             Ok(_) => None,
@@ -72,20 +84,20 @@ impl ListCache {
     }
 
     /// Replaces the list saved for `server`, fetched as `email` (user `user_id`), atomically.
-    pub fn save(
+    pub fn save<T: Serialize>(
         &self,
         server: &str,
-        (email, user_id): (&str, i64),
-        keys: &[KeyInfo],
+        (email, user_id): (&str, &str),
+        keys: &[T],
         saved_at: DateTime<Utc>,
     ) -> std::io::Result<()> {
         #[derive(Serialize)]
-        struct Borrowed<'a> {
+        struct Borrowed<'a, T> {
             server: &'a str,
             email: &'a str,
-            user_id: i64,
+            user_id: &'a str,
             saved_at: DateTime<Utc>,
-            keys: &'a [KeyInfo],
+            keys: &'a [T],
         }
         let bytes = serde_json::to_vec(&Borrowed {
             server,
@@ -122,26 +134,31 @@ mod tests {
         let keys = vec![key(1), key(2)];
         let at = Utc::now();
         cache
-            .save("https://a.example", ("dev@a", 1), &keys, at)
+            .save("https://a.example", ("dev@a", "1"), &keys, at)
             .unwrap();
         cache
-            .save("local", ("owner@localhost", 1), &keys[..1], at)
+            .save("local", ("owner@localhost", "1"), &keys[..1], at)
             .unwrap();
 
-        let back = cache.load("https://a.example", "dev@a").unwrap();
+        let back = cache.load::<KeyInfo>("https://a.example", "dev@a").unwrap();
         assert_eq!(back.keys, keys);
         assert_eq!(back.saved_at, at);
+        assert_eq!(back.user_id.as_deref(), Some("1"));
         assert_eq!(
-            cache.load("local", "owner@localhost").unwrap().keys.len(),
+            cache
+                .load::<KeyInfo>("local", "owner@localhost")
+                .unwrap()
+                .keys
+                .len(),
             1
         );
-        assert_eq!(cache.load("https://a.example", "other@a"), None);
-        assert_eq!(cache.load("https://b.example", "dev@a"), None);
+        assert_eq!(cache.load::<KeyInfo>("https://a.example", "other@a"), None);
+        assert_eq!(cache.load::<KeyInfo>("https://b.example", "dev@a"), None);
 
         cache.remove("https://a.example").unwrap();
         cache.remove("https://a.example").unwrap();
-        assert_eq!(cache.load("https://a.example", "dev@a"), None);
-        assert!(cache.load("local", "owner@localhost").is_some());
+        assert_eq!(cache.load::<KeyInfo>("https://a.example", "dev@a"), None);
+        assert!(cache.load::<KeyInfo>("local", "owner@localhost").is_some());
     }
 
     #[test]
@@ -149,11 +166,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = ListCache::new(dir.path());
         cache
-            .save("local", ("me", 1), &[key(1)], Utc::now())
+            .save("local", ("me", "1"), &[key(1)], Utc::now())
             .unwrap();
         let path = cache.path("local");
         std::fs::write(&path, b"{\"server\": \"local\", \"keys\": [").unwrap();
-        assert_eq!(cache.load("local", "me"), None);
+        assert_eq!(cache.load::<KeyInfo>("local", "me"), None);
         assert!(!path.exists());
     }
 }

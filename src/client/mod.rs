@@ -247,7 +247,7 @@ impl ApiClient {
 }
 
 /// reqwest's errors nest the cause; the innermost one ("Connection refused") is what a user needs.
-fn describe_transport_error(err: &reqwest::Error) -> String {
+pub fn describe_transport_error(err: &reqwest::Error) -> String {
     let mut source: &dyn std::error::Error = err;
     while let Some(next) = source.source() {
         source = next;

@@ -39,6 +39,8 @@ use crate::client::{ApiClient, ClientError, CopyFormat};
 use crate::reminders::{ExpiryClass, key_class, notify};
 use crate::secret::Secret;
 use crate::server::LocalServer;
+use crate::sources::keeper::Keeper;
+use crate::sources::{KeyRef, SourceKind};
 use crate::vault::clipboard::{ClipboardError, ClipboardService};
 use crate::vault::{self, Vault, VaultError};
 
@@ -656,9 +658,12 @@ impl KeywardenApp {
         let vault = self.vault.clone();
         let server = self.state.server.clone();
         self.bridge.spawn_blocking(move || {
-            let result = vault
-                .accounts()
-                .map(|accounts| vault::held_key_ids(&accounts, &server));
+            let result = vault.accounts().map(|accounts| {
+                vault::held_key_ids(&accounts, SourceKind::Keywarden.as_str(), &server)
+                    .iter()
+                    .filter_map(|id| id.parse().ok())
+                    .collect()
+            });
             Msg::Held { server, result }
         });
     }
@@ -791,18 +796,19 @@ impl KeywardenApp {
             return;
         };
         let name = key.name.clone();
-        let account = vault::key_account(&self.state.server, id);
-        let vault = self.vault.clone();
+        let key = keywarden_key(&self.state.server, id);
+        let keeper = Keeper::new(self.vault.clone(), true, None);
         let server_url = self.server_url().to_string();
         let clear_after = self.clear_after();
-        self.bridge.spawn_blocking(move || {
-            let result = match vault.get(&account) {
+        self.bridge.spawn(async move {
+            let result = match keeper.secret(&key).await {
                 Ok(Some(secret)) => {
                     let text = format.render(&secret, &name, &server_url);
-                    clipboard
-                        .copy(&text, clear_after)
-                        .map(|()| clear_after)
+                    tokio::task::spawn_blocking(move || clipboard.copy(&text, clear_after))
+                        .await
                         .map_err(|err| err.to_string())
+                        .and_then(|copied| copied.map_err(|err| err.to_string()))
+                        .map(|()| clear_after)
                 }
                 Ok(None) => Err("This key's secret is no longer in the keychain".to_string()),
                 Err(err) => Err(err.to_string()),
@@ -918,6 +924,8 @@ impl KeywardenApp {
                             self.state.config.use_server(ServerEntry {
                                 url: server.clone(),
                                 email,
+                                kind: SourceKind::Keywarden,
+                                name: None,
                             });
                             self.save_config();
                         }
@@ -1096,7 +1104,8 @@ impl KeywardenApp {
             keys.clone(),
         );
         self.bridge.spawn_blocking(move || {
-            if let Err(err) = cache.save(&server, (&email, user_id), &keys, Utc::now()) {
+            if let Err(err) = cache.save(&server, (&email, &user_id.to_string()), &keys, Utc::now())
+            {
                 tracing::warn!("cannot save the key list for the next start: {err}");
             }
             Msg::Idle
@@ -1208,6 +1217,14 @@ fn apply_theme(ctx: &egui::Context, theme: ThemeChoice) {
     });
 }
 
+fn keywarden_key(server: &str, id: i64) -> KeyRef {
+    KeyRef {
+        kind: SourceKind::Keywarden,
+        source: server.to_string(),
+        id: id.to_string(),
+    }
+}
+
 async fn store_secret(
     vault: Arc<dyn Vault>,
     server: &str,
@@ -1215,19 +1232,16 @@ async fn store_secret(
     secret: &Secret,
     enabled: bool,
 ) -> Result<bool, VaultError> {
-    if !enabled {
-        return Ok(false);
-    }
-    let account = vault::key_account(server, id);
-    let secret = secret.clone();
-    tokio::task::spawn_blocking(move || vault.set(&account, &secret).map(|()| true))
+    Keeper::new(vault, enabled, None)
+        .keep(&keywarden_key(server, id), secret)
         .await
-        .map_err(|err| VaultError::Failed(err.to_string()))?
 }
 
 async fn forget_secret(vault: Arc<dyn Vault>, server: &str, id: i64) {
-    let account = vault::key_account(server, id);
-    let _ = tokio::task::spawn_blocking(move || vault.delete(&account)).await;
+    let keeper = Keeper::new(vault, true, None);
+    if let Err(err) = keeper.forget(&keywarden_key(server, id)).await {
+        tracing::warn!("cannot remove a key's secret from the keychain: {err}");
+    }
 }
 
 impl eframe::App for KeywardenApp {

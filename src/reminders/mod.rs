@@ -78,14 +78,50 @@ pub fn classify(
     }
 }
 
-/// The class that matters for reminders: revoked keys need none, whatever their expiry.
-pub fn key_class(
-    key: &KeyInfo,
+/// What reminders need of a key, whatever its source.
+pub trait Reminded {
+    /// The key's id on its source.
+    fn reminder_id(&self) -> String;
+    fn reminder_name(&self) -> &str;
+    /// `None`: the key never expires and is never reminded of.
+    fn expiry(&self) -> Option<DateTime<Utc>>;
+    /// The key needs no reminder any more: revoked, or replaced by a renewal.
+    fn revoked_by(&self, now: DateTime<Utc>) -> bool;
+    /// The command that renews the key, for a notification's text.
+    fn renew_command(&self) -> String;
+}
+
+impl Reminded for KeyInfo {
+    fn reminder_id(&self) -> String {
+        self.id.to_string()
+    }
+
+    fn reminder_name(&self) -> &str {
+        &self.name
+    }
+
+    fn expiry(&self) -> Option<DateTime<Utc>> {
+        Some(self.expires_at)
+    }
+
+    fn revoked_by(&self, now: DateTime<Utc>) -> bool {
+        self.status_at(now) == KeyStatus::Revoked
+    }
+
+    fn renew_command(&self) -> String {
+        format!("keywarden keys rotate {}", self.id)
+    }
+}
+
+/// The class that matters for reminders: revoked or replaced keys and keys that never expire need
+/// none, whatever their expiry.
+pub fn key_class<K: Reminded + ?Sized>(
+    key: &K,
     now: DateTime<Utc>,
     thresholds: &Thresholds,
 ) -> Option<ExpiryClass> {
-    let revoked = key.status_at(now) == KeyStatus::Revoked;
-    (!revoked).then(|| classify(key.expires_at, now, thresholds))
+    let expires_at = key.expiry()?;
+    (!key.revoked_by(now)).then(|| classify(expires_at, now, thresholds))
 }
 
 #[cfg(test)]

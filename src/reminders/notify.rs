@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{ExpiryClass, Thresholds, key_class};
-use crate::api::KeyInfo;
+use super::{ExpiryClass, Reminded, Thresholds, key_class};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -25,11 +24,13 @@ pub enum NotifyError {
 /// A key that crossed a threshold and has not been reported at that threshold yet.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reminder {
-    pub key_id: i64,
+    pub key_id: String,
     pub name: String,
     pub server: String,
     pub class: ExpiryClass,
     pub expires_at: DateTime<Utc>,
+    /// The command that renews the key.
+    pub renew_command: String,
 }
 
 impl Reminder {
@@ -48,9 +49,8 @@ impl Reminder {
         // Notification daemons show the body as it is (some read a little markup): plain words,
         // no Markdown.
         format!(
-            "On {}. Renew it in Keywarden with Rotate, or run keywarden keys rotate {} in a \
-             terminal.",
-            self.server, self.key_id
+            "On {}. Renew it in Keywarden, or run {} in a terminal.",
+            self.server, self.renew_command
         )
     }
 }
@@ -97,10 +97,10 @@ impl NotifiedLog {
 
     /// The reminders due for `keys` of `server` at `now`, marked as reported. Only the current class
     /// is reported: a key that went from ok to critical while nothing ran gets one notification.
-    pub fn due(
+    pub fn due<K: Reminded>(
         &mut self,
         server: &str,
-        keys: &[KeyInfo],
+        keys: &[K],
         now: DateTime<Utc>,
         thresholds: &Thresholds,
     ) -> Vec<Reminder> {
@@ -110,7 +110,10 @@ impl NotifiedLog {
             else {
                 continue;
             };
-            let entry = format!("{} on {server}", key.id);
+            let Some(expires_at) = key.expiry() else {
+                continue;
+            };
+            let entry = format!("{} on {server}", key.reminder_id());
             if self
                 .reported
                 .get(&entry)
@@ -120,11 +123,12 @@ impl NotifiedLog {
             }
             self.reported.insert(entry, class);
             due.push(Reminder {
-                key_id: key.id,
-                name: key.name.clone(),
+                key_id: key.reminder_id(),
+                name: key.reminder_name().to_string(),
                 server: server.to_string(),
                 class,
-                expires_at: key.expires_at,
+                expires_at,
+                renew_command: key.renew_command(),
             });
         }
         due
@@ -154,10 +158,10 @@ pub fn show(reminder: &Reminder) -> Result<(), NotifyError> {
 }
 
 /// Loads the log, shows what is due, saves the log. Returns how many were shown.
-pub fn notify_due(
+pub fn notify_due<K: Reminded>(
     log_path: &Path,
     server: &str,
-    keys: &[KeyInfo],
+    keys: &[K],
     now: DateTime<Utc>,
     thresholds: &Thresholds,
 ) -> Result<usize, NotifyError> {
@@ -176,6 +180,8 @@ mod tests {
 
     use super::*;
 
+    use crate::api::KeyInfo;
+
     fn key(id: i64, days_left: i64, now: DateTime<Utc>) -> KeyInfo {
         KeyInfo::sample(id, days_left, now)
     }
@@ -186,11 +192,12 @@ mod tests {
         let now = Utc::now();
         for class in [ExpiryClass::Expiring, ExpiryClass::Expired] {
             let reminder = Reminder {
-                key_id: 12,
+                key_id: "12".into(),
                 name: "billing api".into(),
                 server: "this computer".into(),
                 class,
                 expires_at: now + Duration::days(3),
+                renew_command: key(12, 3, now).renew_command(),
             };
             for text in [reminder.summary(), reminder.body()] {
                 assert!(
@@ -207,6 +214,35 @@ mod tests {
     }
 
     #[test]
+    fn keys_that_never_expire_are_never_reminded_of() {
+        let now = Utc::now();
+        let mut log = NotifiedLog::default();
+        let mut replaced = crate::sources::sample_key("tracked", "old", Some(1));
+        replaced.replaced_by = Some("new".into());
+        let keys = [
+            crate::sources::sample_key("tb", "6f1c-never", None),
+            crate::sources::sample_key("tracked", "soon", Some(2)),
+            replaced,
+        ];
+        let due = log.due("tracked", &keys, now, &Thresholds::default());
+        assert_eq!(
+            due.iter().map(|r| r.key_id.as_str()).collect::<Vec<_>>(),
+            ["soon", "old"],
+            "a replaced key not yet retired is reminded of when it expires first"
+        );
+        assert!(
+            due[0]
+                .body()
+                .contains("keywarden keys renew soon --account tracked")
+        );
+        assert!(
+            due[1]
+                .body()
+                .contains("keywarden keys delete old --account tracked")
+        );
+    }
+
+    #[test]
     fn once_per_key_per_threshold_and_a_missed_one_once() {
         let now = Utc::now();
         let thresholds = Thresholds::default();
@@ -214,8 +250,10 @@ mod tests {
         let keys = vec![key(1, 20, now), key(2, 100, now), key(3, -1, now)];
         let due = log.due("local", &keys, now, &thresholds);
         assert_eq!(
-            due.iter().map(|r| (r.key_id, r.class)).collect::<Vec<_>>(),
-            [(1, ExpiryClass::Expiring), (3, ExpiryClass::Expired)]
+            due.iter()
+                .map(|r| (r.key_id.as_str(), r.class))
+                .collect::<Vec<_>>(),
+            [("1", ExpiryClass::Expiring), ("3", ExpiryClass::Expired)]
         );
         assert!(
             log.due("local", &keys, now, &thresholds).is_empty(),
@@ -225,8 +263,10 @@ mod tests {
         let later = now + Duration::days(13);
         let due = log.due("local", &keys, later, &thresholds);
         assert_eq!(
-            due.iter().map(|r| (r.key_id, r.class)).collect::<Vec<_>>(),
-            [(1, ExpiryClass::Urgent)]
+            due.iter()
+                .map(|r| (r.key_id.as_str(), r.class))
+                .collect::<Vec<_>>(),
+            [("1", ExpiryClass::Urgent)]
         );
         // Another server's key with the same id is another key.
         assert_eq!(

@@ -1,8 +1,10 @@
 //! Where secrets live on the client: the OS keychain (Secret Service on Linux, Keychain on macOS,
 //! Credential Manager on Windows) behind a trait, and the clipboard with auto-clear.
 //!
-//! Every item is stored under the service `keywarden`; the account names the server and what the
-//! secret is (`key 12 on local`), so `secret-tool search service keywarden` lists what the app holds.
+//! Every item is stored under the service `keywarden`; the account names the source, its kind and
+//! what the secret is (`keywarden key 12 on local`, `thingsboard key 6f1c… on tb`, `tracked key
+//! a1b2c3 on tracked`), so `secret-tool search service keywarden` lists what the app holds and ids
+//! of different sources never collide.
 //! Calls block (D-Bus): run them off the UI thread.
 
 pub mod clipboard;
@@ -32,8 +34,15 @@ pub trait Vault: Send + Sync + 'static {
     fn accounts(&self) -> Result<BTreeSet<String>, VaultError>;
 }
 
-pub fn key_account(server: &str, key_id: i64) -> String {
-    format!("key {key_id} on {server}")
+/// The account of a key's secret: the source's kind and name, and the key's id on it.
+pub fn key_account(kind: &str, source: &str, id: &str) -> String {
+    format!("{kind} key {id} on {source}")
+}
+
+/// The account earlier versions used for a Keywarden key (`key 12 on local`): still read, and moved
+/// to [`key_account`] when found.
+pub fn legacy_key_account(source: &str, id: &str) -> String {
+    format!("key {id} on {source}")
 }
 
 pub fn session_account(server: &str) -> String {
@@ -43,17 +52,19 @@ pub fn session_account(server: &str) -> String {
 /// The random password of the embedded server's local owner account.
 pub const LOCAL_OWNER_ACCOUNT: &str = "local owner password";
 
-/// The key ids of `server` whose secrets are in `accounts`.
-pub fn held_key_ids(accounts: &BTreeSet<String>, server: &str) -> BTreeSet<i64> {
-    let suffix = format!(" on {server}");
+/// The key ids of source `source` of kind `kind` whose secrets are in `accounts` (for Keywarden
+/// sources, under the earlier name too).
+pub fn held_key_ids(accounts: &BTreeSet<String>, kind: &str, source: &str) -> BTreeSet<String> {
+    let suffix = format!(" on {source}");
+    let prefix = format!("{kind} key ");
     accounts
         .iter()
         .filter_map(|account| {
-            account
-                .strip_suffix(&suffix)?
-                .strip_prefix("key ")?
-                .parse()
-                .ok()
+            let rest = account.strip_suffix(&suffix)?;
+            let id = rest
+                .strip_prefix(&prefix)
+                .or_else(|| (kind == "keywarden").then(|| rest.strip_prefix("key "))?)?;
+            (!id.is_empty() && !id.contains(' ')).then(|| id.to_string())
         })
         .collect()
 }
@@ -113,9 +124,15 @@ impl Vault for KeyringVault {
         let entries = keyring_core::Entry::search(&spec).map_err(map_error)?;
         let mut accounts = BTreeSet::new();
         for entry in entries {
-            let attributes = entry.get_attributes().map_err(map_error)?;
-            if let Some(account) = attributes.get("username") {
-                accounts.insert(account.clone());
+            // Another process (the app, a command) may remove an item between the search and
+            // this read: that item is gone, the others are still the answer.
+            match entry.get_attributes() {
+                Ok(attributes) => {
+                    if let Some(account) = attributes.get("username") {
+                        accounts.insert(account.clone());
+                    }
+                }
+                Err(err) => tracing::debug!("a keychain item went away while listing: {err}"),
             }
         }
         Ok(accounts)
@@ -206,17 +223,33 @@ mod tests {
     #[test]
     fn held_keys_are_read_from_account_names() {
         let accounts: BTreeSet<String> = [
-            key_account("local", 3),
-            key_account("local", 12),
-            key_account("https://kw.example.com", 4),
+            key_account("keywarden", "local", "3"),
+            legacy_key_account("local", "12"),
+            key_account("keywarden", "https://kw.example.com", "4"),
+            key_account("thingsboard", "https://kw.example.com", "6f1c-4"),
+            key_account("tracked", "tracked", "a1b2"),
+            legacy_key_account("tracked", "9"),
             session_account("local"),
             LOCAL_OWNER_ACCOUNT.to_string(),
         ]
         .into();
-        assert_eq!(held_key_ids(&accounts, "local"), BTreeSet::from([3, 12]));
+        let ids = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
         assert_eq!(
-            held_key_ids(&accounts, "https://kw.example.com"),
-            BTreeSet::from([4])
+            held_key_ids(&accounts, "keywarden", "local"),
+            ids(&["3", "12"])
+        );
+        assert_eq!(
+            held_key_ids(&accounts, "keywarden", "https://kw.example.com"),
+            ids(&["4"])
+        );
+        assert_eq!(
+            held_key_ids(&accounts, "thingsboard", "https://kw.example.com"),
+            ids(&["6f1c-4"])
+        );
+        assert_eq!(
+            held_key_ids(&accounts, "tracked", "tracked"),
+            ids(&["a1b2"]),
+            "the earlier name is only ever a Keywarden key's"
         );
     }
 

@@ -16,6 +16,8 @@ use keywarden::server::{self, LocalServer, accounts};
 use serde_json::Value;
 use tempfile::TempDir;
 
+mod sources;
+
 const BIN: &str = env!("CARGO_BIN_EXE_keywarden");
 const PASSWORD: &str = "cli test password";
 
@@ -162,6 +164,26 @@ impl Drop for Setup {
     }
 }
 
+/// The X11 clipboard is one for the whole session: tests that copy take turns.
+static CLIPBOARD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The clipboard's text once it is `expected`, asked every 100 ms for up to ten seconds (a
+/// command signs in to its accounts before it copies); otherwise what it held last.
+fn clipboard_once(expected: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let held = Command::new("xclip")
+            .args(["-selection", "clipboard", "-o"])
+            .output()
+            .expect("xclip is installed by tests/session.sh");
+        let held = stdout(&held);
+        if held == expected || std::time::Instant::now() > deadline {
+            return held;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -250,8 +272,11 @@ fn every_keys_subcommand_with_json_shapes() {
     ]);
     assert_eq!(created["stored"], true);
     assert!(created.get("secret").is_none(), "no secret without --print");
-    let id = created["key"]["id"].as_i64().unwrap();
+    // Ids are strings, whatever the source.
+    let id = created["key"]["id"].as_str().unwrap().to_string();
     assert_eq!(created["key"]["name"], "billing");
+    assert_eq!(created["key"]["source"], setup.url.as_str());
+    assert_eq!(created["key"]["kind"], "keywarden");
     let printed = setup.json(&[
         "keys",
         "generate",
@@ -297,6 +322,9 @@ fn every_keys_subcommand_with_json_shapes() {
         "held",
         "class",
         "scopes",
+        "source",
+        "kind",
+        "service",
     ] {
         assert!(
             items[0].get(field).is_some(),
@@ -304,7 +332,19 @@ fn every_keys_subcommand_with_json_shapes() {
             items[0]
         );
     }
-    let billing = items.iter().find(|k| k["id"] == id).unwrap();
+    let billing = items.iter().find(|k| k["id"] == id.as_str()).unwrap();
+    assert_eq!(
+        (
+            billing["source"].as_str(),
+            billing["kind"].as_str(),
+            billing["service"].as_str()
+        ),
+        (
+            Some(setup.url.as_str()),
+            Some("keywarden"),
+            Some("keywarden")
+        )
+    );
     assert_eq!(
         (billing["held"].as_bool(), billing["class"].as_str()),
         (Some(true), Some("expiring"))
@@ -323,9 +363,12 @@ fn every_keys_subcommand_with_json_shapes() {
         "{table}"
     );
 
-    assert_eq!(setup.json(&["keys", "show", "billing", "--json"])["id"], id);
     assert_eq!(
-        setup.json(&["keys", "show", &id.to_string(), "--json"])["description"],
+        setup.json(&["keys", "show", "billing", "--json"])["id"],
+        id.as_str()
+    );
+    assert_eq!(
+        setup.json(&["keys", "show", &id, "--json"])["description"],
         "invoices"
     );
     assert_one_line_error(&setup.run(&["keys", "show", "nope"]), "no key is named");
@@ -342,9 +385,9 @@ fn every_keys_subcommand_with_json_shapes() {
     assert!(stdout(&setup.run(&["keys", "enable", "billing"])).contains("enabled key"));
 
     let rotated = setup.json(&["keys", "rotate", "billing", "--grace", "1h", "--json"]);
-    let new_id = rotated["key"]["id"].as_i64().unwrap();
-    assert_eq!(rotated["key"]["replaces"], id);
-    let old = setup.json(&["keys", "show", &id.to_string(), "--json"]);
+    let new_id = rotated["key"]["id"].as_str().unwrap().to_string();
+    assert_eq!(rotated["key"]["replaces"], id.as_str());
+    let old = setup.json(&["keys", "show", &id, "--json"]);
     assert_eq!(
         old["status"], "active",
         "the old key works during the overlap"
@@ -357,21 +400,21 @@ fn every_keys_subcommand_with_json_shapes() {
             < 60
     );
 
-    let refused = setup.run(&["keys", "revoke", &new_id.to_string()]);
+    let refused = setup.run(&["keys", "revoke", &new_id]);
     assert_one_line_error(&refused, "without --yes");
     assert_eq!(
-        setup.json(&["keys", "show", &new_id.to_string(), "--json"])["status"],
+        setup.json(&["keys", "show", &new_id, "--json"])["status"],
         "active",
         "nothing changed"
     );
-    let revoked = setup.run(&["keys", "revoke", &new_id.to_string(), "--yes"]);
+    let revoked = setup.run(&["keys", "revoke", &new_id, "--yes"]);
     assert!(
         stdout(&revoked).contains("revoked key"),
         "{}",
         stderr(&revoked)
     );
     assert_eq!(
-        setup.json(&["keys", "show", &new_id.to_string(), "--json"])["held"],
+        setup.json(&["keys", "show", &new_id, "--json"])["held"],
         false,
         "secret left the keychain"
     );
@@ -392,6 +435,7 @@ fn copy_serves_the_clipboard_then_clears_it() {
         std::env::var_os("DISPLAY").is_some(),
         "this test needs an X11 display: run it through tests/run.sh"
     );
+    let _clipboard = CLIPBOARD.lock().unwrap_or_else(|e| e.into_inner());
     let setup = Setup::new();
     setup.login();
     let printed = setup.json(&["keys", "generate", "--name", "stripe", "--print", "--json"]);
@@ -409,13 +453,8 @@ fn copy_serves_the_clipboard_then_clears_it() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(700));
-    let held = Command::new("xclip")
-        .args(["-selection", "clipboard", "-o"])
-        .output()
-        .unwrap();
     assert_eq!(
-        stdout(&held),
+        clipboard_once(&format!("Authorization: Bearer {secret}")),
         format!("Authorization: Bearer {secret}"),
         "served while the command waits"
     );
@@ -512,7 +551,7 @@ fn check_without_its_server_uses_the_saved_list_or_exits_3() {
     let out = setup.run(&["check", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("checking the list saved"),
+        stderr(&out).contains("using the list saved"),
         "{}",
         stderr(&out)
     );

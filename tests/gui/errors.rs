@@ -58,6 +58,8 @@ fn unreachable_server_offers_retry() {
     config.use_server(ServerEntry {
         url: url.clone(),
         email: "me@example.com".into(),
+        kind: Default::default(),
+        name: None,
     });
     let mut fx = Fixture::with(Options {
         vault,
@@ -104,7 +106,7 @@ fn sign_in_to_a_remote_server_then_expired_session_asks_again_keeping_the_window
     let key = fx.generate("remote key");
     assert!(
         fx.vault
-            .get(&vault::key_account(&url, key.id))
+            .get(&vault::key_account("keywarden", &url, &key.id.to_string()))
             .unwrap()
             .is_some(),
         "held under the remote server's name"

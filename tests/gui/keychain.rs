@@ -40,7 +40,7 @@ fn secrets_go_into_the_real_keychain_and_leave_it_on_revoke() {
         matches!(app.state.dialog, Some(Dialog::Secret(_)))
     });
     let key = fx.key("keychain check");
-    let account = format!("key {} on local", key.id);
+    let account = format!("keywarden key {} on local", key.id);
     fx.click(keywarden::gui::GOT_IT);
 
     let listing = secret_tool(&["search", "--all", "service", "keywarden"]);
@@ -76,4 +76,50 @@ fn secrets_go_into_the_real_keychain_and_leave_it_on_revoke() {
         "the secret is gone from the keychain after revoke"
     );
     assert!(!secret_tool(&["search", "--all", "service", "keywarden"]).contains(&account));
+}
+
+/// Secrets kept by earlier versions, under `key ID on SERVER`, are found after the upgrade and
+/// moved to the name that carries the source's kind.
+#[test]
+fn secrets_kept_by_earlier_versions_are_found_and_moved() {
+    use keywarden::sources::keeper::Keeper;
+    use keywarden::sources::{KeyRef, SourceKind};
+    let vault: Arc<dyn Vault> = Arc::new(KeyringVault::new().unwrap_or_else(|err| {
+        panic!("this test needs a Secret Service (gnome-keyring) on the D-Bus session bus; run it through tests/run.sh: {err}")
+    }));
+    let server = format!("https://upgrade-{}.example", std::process::id());
+    vault
+        .set(
+            &keywarden::vault::legacy_key_account(&server, "77"),
+            &keywarden::secret::Secret::new("kw_kept_before_the_upgrade"),
+        )
+        .unwrap();
+    let keeper = Keeper::new(vault.clone(), true, None);
+    let key = KeyRef {
+        kind: SourceKind::Keywarden,
+        source: server.clone(),
+        id: "77".into(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let found = runtime.block_on(keeper.secret(&key)).unwrap();
+    assert_eq!(
+        found.map(|s| s.expose().to_string()).as_deref(),
+        Some("kw_kept_before_the_upgrade")
+    );
+    let listing = secret_tool(&["search", "--all", "service", "keywarden"]);
+    assert!(
+        listing.contains(&format!(
+            "attribute.username = keywarden key 77 on {server}"
+        )),
+        "moved to the new name: {listing}"
+    );
+    assert!(
+        !listing.contains(&format!("attribute.username = key 77 on {server}")),
+        "and gone from the old one: {listing}"
+    );
+    runtime.block_on(keeper.forget(&key)).unwrap();
+    assert!(!secret_tool(&["search", "--all", "service", "keywarden"]).contains(&server));
 }

@@ -29,7 +29,7 @@ fn a_restart_shows_the_last_list_while_the_server_is_down_and_sign_out_forgets_i
     });
     let cache = ListCache::new(fx.dir.path().join("cache/keywarden/lists"));
     let saved = cache
-        .load(&url, "dev@example.com")
+        .load::<keywarden::api::KeyInfo>(&url, "dev@example.com")
         .expect("the list is saved for the next start");
     let mut names: Vec<_> = saved
         .keys
@@ -78,7 +78,11 @@ fn a_restart_shows_the_last_list_while_the_server_is_down_and_sign_out_forgets_i
     assert!(fx.has_label("held on this computer"));
     fx.click("Copy key");
     let secret = vault
-        .get(&keywarden::vault::key_account(&url, kept.id))
+        .get(&keywarden::vault::key_account(
+            "keywarden",
+            &url,
+            &kept.id.to_string(),
+        ))
         .unwrap()
         .expect("held");
     assert_eq!(
@@ -90,7 +94,7 @@ fn a_restart_shows_the_last_list_while_the_server_is_down_and_sign_out_forgets_i
 
     fx.sign_out();
     assert_eq!(
-        cache.load(&url, "dev@example.com"),
+        cache.load::<keywarden::api::KeyInfo>(&url, "dev@example.com"),
         None,
         "signing out forgets the server's list"
     );

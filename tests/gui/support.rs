@@ -239,7 +239,11 @@ impl Fixture {
 
     pub fn held_secret(&self, key_id: i64) -> Option<Secret> {
         self.vault
-            .get(&vault::key_account("local", key_id))
+            .get(&vault::key_account(
+                "keywarden",
+                "local",
+                &key_id.to_string(),
+            ))
             .unwrap()
     }
 

@@ -1,0 +1,530 @@
+//! The one place that decides what the keychain holds when a key is created, renewed, revoked or
+//! deleted, whatever its source; the desktop app and the command line both go through it.
+//!
+//! - A new secret goes into the keychain (unless the user turned that off). When it cannot be kept
+//!   and will not be shown either, the new key is useless: it is deleted again and the error says so.
+//! - A renewal keeps the new secret; the old one is removed when the old key stops working: at
+//!   once without overlap, else when a later listing sees the overlap has ended.
+//! - ThingsBoard has no rotate: the old key is deleted by Keywarden when the overlap ends, and an
+//!   overlap that ended while nothing ran is finished at the next listing (`pending.json` in the
+//!   data directory remembers it; no secret).
+//! - Revoke and delete remove the secret. A removal that fails is reported, never ignored.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Created, KeyRef, KeySource, NewKey, Renewal, Renewed, SourceError, SourceKey, SourceKind,
+};
+use crate::api::KeyStatus;
+use crate::secret::Secret;
+use crate::vault::{self, Vault, VaultError};
+
+/// What happened in the keychain alongside an action on a source.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Kept {
+    /// The new secret was put into the keychain (`Ok(false)`: keeping secrets is turned off).
+    pub stored: Option<Result<bool, VaultError>>,
+    /// Secrets removed, and any removal that failed.
+    pub removed: Vec<(KeyRef, Result<(), VaultError>)>,
+}
+
+impl Kept {
+    pub fn stored(&self) -> bool {
+        matches!(self.stored, Some(Ok(true)))
+    }
+
+    pub fn store_error(&self) -> Option<&VaultError> {
+        self.stored.as_ref()?.as_ref().err()
+    }
+
+    /// A sentence for every keychain step that failed, to show or print as a warning.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Some(err) = self.store_error() {
+            problems.push(format!("the new secret could not be kept: {err}"));
+        }
+        for (key, result) in &self.removed {
+            if let Err(err) = result {
+                problems.push(format!(
+                    "the secret of key {} on {} could not be removed from the keychain: {err}",
+                    key.id, key.source
+                ));
+            }
+        }
+        problems
+    }
+}
+
+/// An old ThingsBoard key to delete when its renewal's overlap ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Pending {
+    kind: SourceKind,
+    source: String,
+    id: String,
+    at: DateTime<Utc>,
+}
+
+#[derive(Clone)]
+pub struct Keeper {
+    vault: Arc<dyn Vault>,
+    store_secrets: bool,
+    /// `pending.json` lives here; `None` keeps pending deletions in memory only (tests).
+    data_dir: Option<PathBuf>,
+    memory: Arc<std::sync::Mutex<Vec<Pending>>>,
+}
+
+impl std::fmt::Debug for Keeper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keeper")
+            .field("store_secrets", &self.store_secrets)
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, VaultError> + Send + 'static,
+) -> Result<T, VaultError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| VaultError::Failed(err.to_string()))?
+}
+
+impl Keeper {
+    pub fn new(vault: Arc<dyn Vault>, store_secrets: bool, data_dir: Option<PathBuf>) -> Keeper {
+        Keeper {
+            vault,
+            store_secrets,
+            data_dir,
+            memory: Arc::default(),
+        }
+    }
+
+    pub fn vault(&self) -> &Arc<dyn Vault> {
+        &self.vault
+    }
+
+    /// A key's secret from the keychain. One kept under the name earlier versions used is moved
+    /// to the current name on the way.
+    pub async fn secret(&self, key: &KeyRef) -> Result<Option<Secret>, VaultError> {
+        let vault = self.vault.clone();
+        let account = account(key);
+        let legacy = (key.kind == SourceKind::Keywarden)
+            .then(|| vault::legacy_key_account(&key.source, &key.id));
+        blocking(move || {
+            if let Some(secret) = vault.get(&account)? {
+                return Ok(Some(secret));
+            }
+            let Some(legacy) = legacy else {
+                return Ok(None);
+            };
+            let Some(secret) = vault.get(&legacy)? else {
+                return Ok(None);
+            };
+            if vault.set(&account, &secret).is_ok() {
+                if let Err(err) = vault.delete(&legacy) {
+                    tracing::warn!(
+                        "a secret moved to its new keychain name, the old one stays: {err}"
+                    );
+                }
+            }
+            Ok(Some(secret))
+        })
+        .await
+    }
+
+    /// The ids of each source's keys whose secrets the keychain holds.
+    pub async fn held(
+        &self,
+        sources: &[(SourceKind, String)],
+    ) -> Result<BTreeMap<String, BTreeSet<String>>, VaultError> {
+        let vault = self.vault.clone();
+        let accounts = blocking(move || vault.accounts()).await?;
+        Ok(sources
+            .iter()
+            .map(|(kind, name)| {
+                (
+                    name.clone(),
+                    vault::held_key_ids(&accounts, kind.as_str(), name),
+                )
+            })
+            .collect())
+    }
+
+    /// Puts a secret into the keychain; `Ok(false)` when keeping secrets is turned off.
+    pub async fn keep(&self, key: &KeyRef, secret: &Secret) -> Result<bool, VaultError> {
+        if !self.store_secrets {
+            return Ok(false);
+        }
+        let (vault, account, secret) = (self.vault.clone(), account(key), secret.clone());
+        blocking(move || vault.set(&account, &secret).map(|()| true)).await
+    }
+
+    /// Keeps a secret the user gave (a tracked key): unlike a new key's, it cannot be shown again,
+    /// so it is kept whatever the setting says.
+    pub async fn keep_given(&self, key: &KeyRef, secret: &Secret) -> Result<(), VaultError> {
+        let (vault, account, secret) = (self.vault.clone(), account(key), secret.clone());
+        blocking(move || vault.set(&account, &secret)).await
+    }
+
+    /// Removes a key's secret, under its current and its earlier name.
+    pub async fn forget(&self, key: &KeyRef) -> Result<(), VaultError> {
+        let vault = self.vault.clone();
+        let names = [
+            Some(account(key)),
+            (key.kind == SourceKind::Keywarden)
+                .then(|| vault::legacy_key_account(&key.source, &key.id)),
+        ];
+        blocking(move || {
+            for name in names.into_iter().flatten() {
+                vault.delete(&name)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn forget_reported(&self, key: KeyRef) -> (KeyRef, Result<(), VaultError>) {
+        let result = self.forget(&key).await;
+        (key, result)
+    }
+
+    /// Makes a key and keeps its secret. `shown`: the secret is shown to the user whatever
+    /// happens; when it is not and the keychain refuses it, the new key is deleted again.
+    pub async fn create(
+        &self,
+        source: &dyn KeySource,
+        new: &NewKey,
+        shown: bool,
+    ) -> Result<(Created, Kept), SourceError> {
+        let created = source.create(new).await?;
+        let stored = self.keep(&created.key.key_ref(), &created.secret).await;
+        if let (Err(err), false) = (&stored, shown) {
+            let undone = source.delete(&created.key.id).await;
+            return Err(SourceError::Vault(VaultError::Failed(format!(
+                "{err}; the new key {}",
+                match undone {
+                    Ok(()) => "was deleted again".to_string(),
+                    Err(undo) => format!("could not be deleted ({undo}): delete it"),
+                }
+            ))));
+        }
+        Ok((
+            created,
+            Kept {
+                stored: Some(stored),
+                removed: Vec::new(),
+            },
+        ))
+    }
+
+    /// Renews a key: keeps the new secret, and removes the old one when the old key stops working
+    /// now (no overlap). Where the source leaves the old key to the client (ThingsBoard), it is
+    /// deleted now or remembered for when the overlap ends.
+    pub async fn renew(
+        &self,
+        source: &dyn KeySource,
+        id: &str,
+        renewal: &Renewal,
+        shown: bool,
+    ) -> Result<(Renewed, Kept), SourceError> {
+        if let Some(secret) = &renewal.secret {
+            return self.renew_by_paste(source, id, renewal, secret).await;
+        }
+        let mut renewed = source.renew(id, renewal).await?;
+        let stored = self.keep(&renewed.key.key_ref(), &renewed.secret).await;
+        if let (Err(err), false) = (&stored, shown) {
+            // The old key still works; only the new one is undone.
+            let undone = source.delete(&renewed.key.id).await;
+            return Err(SourceError::Vault(VaultError::Failed(format!(
+                "{err}; the new key {}, the old one is unchanged",
+                match undone {
+                    Ok(()) => "was deleted again".to_string(),
+                    Err(undo) => format!("could not be deleted ({undo}): delete it"),
+                }
+            ))));
+        }
+        let mut kept = Kept {
+            stored: Some(stored),
+            removed: Vec::new(),
+        };
+        let now = Utc::now();
+        if source.capabilities().overlap_by_client {
+            // ThingsBoard: Keywarden deletes the old key itself.
+            if renewal.overlap <= chrono::Duration::zero() {
+                source.delete(&renewed.old.id).await?;
+                renewed.old.revoked_at = Some(now);
+                kept.removed
+                    .push(self.forget_reported(renewed.old.key_ref()).await);
+            } else {
+                let at = now + renewal.overlap;
+                self.add_pending(Pending {
+                    kind: renewed.old.kind,
+                    source: renewed.old.source.clone(),
+                    id: renewed.old.id.clone(),
+                    at,
+                })
+                .map_err(SourceError::Storage)?;
+                renewed.old.revoked_at = Some(at);
+            }
+        } else if renewed.old.status_at(now) == KeyStatus::Revoked {
+            kept.removed
+                .push(self.forget_reported(renewed.old.key_ref()).await);
+        }
+        Ok((renewed, kept))
+    }
+
+    /// A tracked key renewed with the secret the service made: the secret is kept first, under the
+    /// new key's id, and the record written after; when the keychain refuses, nothing changes.
+    async fn renew_by_paste(
+        &self,
+        source: &dyn KeySource,
+        id: &str,
+        renewal: &Renewal,
+        secret: &Secret,
+    ) -> Result<(Renewed, Kept), SourceError> {
+        let new_id = super::tracked::new_id();
+        let new_key = KeyRef {
+            kind: source.kind(),
+            source: source.name().to_string(),
+            id: new_id.clone(),
+        };
+        self.keep_given(&new_key, secret).await?;
+        let renewal = Renewal {
+            new_id: Some(new_id),
+            ..renewal.clone()
+        };
+        match source.renew(id, &renewal).await {
+            Ok(renewed) => Ok((
+                renewed,
+                Kept {
+                    stored: Some(Ok(true)),
+                    removed: Vec::new(),
+                },
+            )),
+            Err(err) => {
+                if let Err(forget) = self.forget(&new_key).await {
+                    tracing::warn!("cannot remove the secret of a renewal that failed: {forget}");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Keeps a key the developer already has (a tracked key): the secret first, then the record,
+    /// so a key is never listed without its secret.
+    pub async fn add_tracked(
+        &self,
+        tracked: &super::tracked::TrackedSource,
+        new: super::tracked::NewTracked,
+        secret: &Secret,
+    ) -> Result<SourceKey, SourceError> {
+        let id = super::tracked::new_id();
+        let key = KeyRef {
+            kind: SourceKind::Tracked,
+            source: tracked.name().to_string(),
+            id: id.clone(),
+        };
+        tracked.validate(&new)?;
+        self.keep_given(&key, secret).await?;
+        match tracked.add(&id, new, secret) {
+            Ok(added) => Ok(added),
+            Err(err) => {
+                if let Err(forget) = self.forget(&key).await {
+                    tracing::warn!("cannot remove the secret of a key not added: {forget}");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    pub async fn revoke(
+        &self,
+        source: &dyn KeySource,
+        id: &str,
+    ) -> Result<(SourceKey, Kept), SourceError> {
+        let key = source.revoke(id).await?;
+        let removed = vec![self.forget_reported(key.key_ref()).await];
+        Ok((
+            key,
+            Kept {
+                stored: None,
+                removed,
+            },
+        ))
+    }
+
+    /// Deletes a key on its source (ThingsBoard: revokes it; tracked: forgets it) and its secret.
+    pub async fn delete(&self, source: &dyn KeySource, id: &str) -> Result<Kept, SourceError> {
+        source.delete(id).await?;
+        self.drop_pending(source.name(), id)
+            .map_err(SourceError::Storage)?;
+        let key = KeyRef {
+            kind: source.kind(),
+            source: source.name().to_string(),
+            id: id.to_string(),
+        };
+        Ok(Kept {
+            stored: None,
+            removed: vec![self.forget_reported(key).await],
+        })
+    }
+
+    /// The source's keys: renewals whose overlap ended are finished first (the old ThingsBoard
+    /// key deleted), keys still in an overlap carry its end as `revoked_at`, and secrets of keys
+    /// that stopped working are removed from the keychain (reported in `Kept`).
+    pub async fn list(
+        &self,
+        source: &dyn KeySource,
+    ) -> Result<(Vec<SourceKey>, Kept), SourceError> {
+        let now = Utc::now();
+        let mut kept = Kept::default();
+        let pending: Vec<Pending> = self
+            .pending()
+            .into_iter()
+            .filter(|p| p.source == source.name() && p.kind == source.kind())
+            .collect();
+        for due in pending.iter().filter(|p| p.at <= now) {
+            match source.delete(&due.id).await {
+                Ok(()) | Err(SourceError::NotFound(_)) => {
+                    self.drop_pending(&due.source, &due.id)
+                        .map_err(SourceError::Storage)?;
+                    let key = KeyRef {
+                        kind: due.kind,
+                        source: due.source.clone(),
+                        id: due.id.clone(),
+                    };
+                    kept.removed.push(self.forget_reported(key).await);
+                }
+                Err(err) if err.is_unreachable() || err.needs_sign_in() => return Err(err),
+                Err(err) => tracing::warn!("cannot finish a renewal yet: {err}"),
+            }
+        }
+        let mut keys = source.list().await?;
+        for key in &mut keys {
+            if let Some(p) = pending.iter().find(|p| p.id == key.id && p.at > now) {
+                key.revoked_at = Some(p.at);
+            }
+        }
+        let held = self
+            .held(&[(source.kind(), source.name().to_string())])
+            .await
+            .ok()
+            .and_then(|mut held| held.remove(source.name()))
+            .unwrap_or_default();
+        for key in &keys {
+            if held.contains(&key.id) && key.status_at(now) == KeyStatus::Revoked {
+                kept.removed.push(self.forget_reported(key.key_ref()).await);
+            }
+        }
+        Ok((keys, kept))
+    }
+
+    fn pending_path(&self) -> Option<PathBuf> {
+        Some(self.data_dir.as_ref()?.join("pending.json"))
+    }
+
+    fn pending(&self) -> Vec<Pending> {
+        match self.pending_path() {
+            Some(path) => std::fs::read(&path)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .unwrap_or_default(),
+            None => self.memory.lock().map(|m| m.clone()).unwrap_or_default(),
+        }
+    }
+
+    fn save_pending(&self, pending: Vec<Pending>) -> Result<(), String> {
+        match self.pending_path() {
+            Some(path) => {
+                let bytes = serde_json::to_vec_pretty(&pending).map_err(|e| e.to_string())?;
+                crate::files::write_atomic(&path, &bytes)
+                    .map_err(|err| format!("cannot write {}: {err}", path.display()))
+            }
+            None => {
+                if let Ok(mut memory) = self.memory.lock() {
+                    *memory = pending;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn add_pending(&self, entry: Pending) -> Result<(), String> {
+        let mut pending = self.pending();
+        pending.retain(|p| !(p.source == entry.source && p.id == entry.id));
+        pending.push(entry);
+        self.save_pending(pending)
+    }
+
+    fn drop_pending(&self, source: &str, id: &str) -> Result<(), String> {
+        let mut pending = self.pending();
+        let before = pending.len();
+        pending.retain(|p| !(p.source == source && p.id == id));
+        if pending.len() == before {
+            return Ok(());
+        }
+        self.save_pending(pending)
+    }
+}
+
+fn account(key: &KeyRef) -> String {
+    vault::key_account(key.kind.as_str(), &key.source, &key.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vault::MemoryVault;
+
+    #[tokio::test]
+    async fn a_secret_under_the_earlier_name_is_found_and_moved() {
+        let vault = Arc::new(MemoryVault::default());
+        vault
+            .set(
+                &vault::legacy_key_account("local", "12"),
+                &Secret::new("kw_old"),
+            )
+            .unwrap();
+        let keeper = Keeper::new(vault.clone(), true, None);
+        let key = KeyRef {
+            kind: SourceKind::Keywarden,
+            source: "local".into(),
+            id: "12".into(),
+        };
+        assert_eq!(
+            keeper.secret(&key).await.unwrap(),
+            Some(Secret::new("kw_old"))
+        );
+        let accounts = vault.accounts().unwrap();
+        assert!(
+            accounts.contains("keywarden key 12 on local"),
+            "{accounts:?}"
+        );
+        assert!(!accounts.contains("key 12 on local"), "{accounts:?}");
+        keeper.forget(&key).await.unwrap();
+        assert!(vault.accounts().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_removal_is_reported() {
+        let keeper = Keeper::new(Arc::new(MemoryVault::unavailable()), true, None);
+        let key = KeyRef {
+            kind: SourceKind::Tracked,
+            source: "tracked".into(),
+            id: "a".into(),
+        };
+        let kept = Kept {
+            stored: None,
+            removed: vec![keeper.forget_reported(key).await],
+        };
+        let problems = kept.problems();
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].contains("could not be removed"), "{problems:?}");
+    }
+}

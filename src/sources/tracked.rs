@@ -1,0 +1,508 @@
+//! Tracked keys: keys of services with no key API (testo, smenso, SmartSuite, iottly, GitHub,
+//! GitLab, any other) that the developer already has. Their metadata (service, name, description,
+//! expiry, base URL, workspace, dates; never the secret) lives in `tracked.json` in the data
+//! directory, mode 600, shared by the app and the command line: every change is read, changed and
+//! written atomically under an exclusive lock, so two processes never lose each other's change.
+//! The secret is in the keychain (see `keeper`).
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Capabilities, Edit, KeySource, Renewal, Renewed, SourceError, SourceKey, SourceKind, TRACKED,
+    services,
+};
+use crate::secret::Secret;
+
+/// A key to keep.
+#[derive(Debug, Clone, Default)]
+pub struct NewTracked {
+    pub service: String,
+    pub name: String,
+    pub description: String,
+    /// What the service showed; `None`: it does not expire.
+    pub expires_at: Option<DateTime<Utc>>,
+    pub base_url: Option<String>,
+    pub workspace: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Record {
+    id: String,
+    service: String,
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    hint: String,
+    expires_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    base_url: Option<String>,
+    #[serde(default)]
+    workspace: Option<String>,
+    added_at: DateTime<Utc>,
+    #[serde(default)]
+    renewed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    replaces: Option<String>,
+    #[serde(default)]
+    replaced_by: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct File {
+    keys: Vec<Record>,
+}
+
+/// The tracked keys of this computer.
+#[derive(Debug, Clone)]
+pub struct TrackedSource {
+    path: PathBuf,
+}
+
+/// A new random id: 12 hex characters.
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 6];
+    getrandom::fill(&mut bytes).expect("the OS random number generator failed");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl TrackedSource {
+    pub fn new(data_dir: &Path) -> TrackedSource {
+        TrackedSource {
+            path: data_dir.join("tracked.json"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read(&self) -> Result<File, SourceError> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| {
+                SourceError::Storage(format!(
+                    "{} is damaged, so tracked keys cannot be read (it was left as it is): {err}",
+                    self.path.display()
+                ))
+            }),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(File::default()),
+            Err(err) => Err(SourceError::Storage(format!(
+                "cannot read {}: {err}",
+                self.path.display()
+            ))),
+        }
+    }
+
+    /// Reads, changes and writes the file under an exclusive lock.
+    fn change<T>(
+        &self,
+        change: impl FnOnce(&mut File) -> Result<T, SourceError>,
+    ) -> Result<T, SourceError> {
+        let storage = |err: std::io::Error| {
+            SourceError::Storage(format!("cannot write {}: {err}", self.path.display()))
+        };
+        if let Some(parent) = self.path.parent() {
+            crate::files::create_private_dir_all(parent).map_err(storage)?;
+        }
+        let lock = self.path.with_extension("lock");
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let lock = options.open(&lock).map_err(storage)?;
+        lock_exclusive(&lock).map_err(storage)?;
+        let mut file = self.read()?;
+        let result = change(&mut file)?;
+        let bytes =
+            serde_json::to_vec_pretty(&file).map_err(|err| storage(std::io::Error::other(err)))?;
+        crate::files::write_atomic(&self.path, &bytes).map_err(storage)?;
+        Ok(result)
+        // The lock is released when `lock` is closed.
+    }
+
+    /// Refuses what would make a bad record: an unknown service, a name that is empty or holds
+    /// control characters, an expiry past the service's maximum, a base URL that is no URL.
+    pub fn validate(&self, new: &NewTracked) -> Result<(), SourceError> {
+        let service = services::find(&new.service).ok_or_else(|| {
+            SourceError::Invalid(format!(
+                "{:?} is not a known service; choose one of {}",
+                new.service,
+                services::ids()
+            ))
+        })?;
+        check_name(&new.name)?;
+        crate::text::check_field("description", &new.description).map_err(SourceError::Invalid)?;
+        if let Some(url) = &new.base_url {
+            check_url(url)?;
+        }
+        if let Some(workspace) = &new.workspace {
+            crate::text::check_field("workspace", workspace).map_err(SourceError::Invalid)?;
+        }
+        service
+            .check_expiry(new.expires_at, Utc::now())
+            .map_err(SourceError::Invalid)
+    }
+
+    /// Writes the record of a key whose secret is already in the keychain under `id`.
+    pub fn add(
+        &self,
+        id: &str,
+        new: NewTracked,
+        secret: &Secret,
+    ) -> Result<SourceKey, SourceError> {
+        self.validate(&new)?;
+        let record = Record {
+            id: id.to_string(),
+            service: new.service,
+            name: new.name.trim().to_string(),
+            description: new.description,
+            hint: super::hint_of(secret.expose()),
+            expires_at: new.expires_at,
+            base_url: new
+                .base_url
+                .map(|u| u.trim().trim_end_matches('/').to_string()),
+            workspace: new.workspace.filter(|w| !w.trim().is_empty()),
+            added_at: Utc::now(),
+            renewed_at: None,
+            replaces: None,
+            replaced_by: None,
+        };
+        let key = self.to_key(&record);
+        self.change(|file| {
+            file.keys.push(record);
+            Ok(())
+        })?;
+        Ok(key)
+    }
+
+    /// Sets the expiry the service itself reported (GitHub, GitLab) when a key was tested.
+    pub fn set_expiry(
+        &self,
+        id: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<SourceKey, SourceError> {
+        self.change(|file| {
+            let record = find_mut(file, id)?;
+            record.expires_at = expires_at;
+            Ok(self.to_key(record))
+        })
+    }
+
+    fn to_key(&self, record: &Record) -> SourceKey {
+        SourceKey {
+            source: TRACKED.to_string(),
+            kind: SourceKind::Tracked,
+            service: record.service.clone(),
+            id: record.id.clone(),
+            name: record.name.clone(),
+            description: record.description.clone(),
+            hint: record.hint.clone(),
+            owner: None,
+            created_at: record.renewed_at.unwrap_or(record.added_at),
+            expires_at: record.expires_at,
+            enabled: true,
+            revoked_at: None,
+            last_used_at: None,
+            manages: false,
+            scopes: Vec::new(),
+            replaces: record.replaces.clone(),
+            replaced_by: record.replaced_by.clone(),
+            base_url: record.base_url.clone(),
+            workspace: record.workspace.clone(),
+        }
+    }
+}
+
+fn find_mut<'a>(file: &'a mut File, id: &str) -> Result<&'a mut Record, SourceError> {
+    file.keys
+        .iter_mut()
+        .find(|r| r.id == id)
+        .ok_or_else(|| SourceError::NotFound(format!("no tracked key has the id {id:?}")))
+}
+
+fn check_name(name: &str) -> Result<(), SourceError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(SourceError::Invalid(
+            "a key's name is 1 to 100 characters".into(),
+        ));
+    }
+    crate::text::check_field("name", name).map_err(SourceError::Invalid)
+}
+
+fn check_url(url: &str) -> Result<(), SourceError> {
+    let url = url.trim();
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() > "https://".len()
+        && !url.contains(char::is_whitespace);
+    if !ok {
+        return Err(SourceError::Invalid(format!(
+            "{:?} is not a base URL (https://…)",
+            crate::text::for_terminal(url)
+        )));
+    }
+    crate::text::check_field("base URL", url).map_err(SourceError::Invalid)
+}
+
+#[cfg(unix)]
+fn lock_exclusive(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd as _;
+    // SAFETY: flock on a file descriptor this process owns; blocks until the lock is free.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(unix))]
+fn lock_exclusive(_file: &std::fs::File) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl KeySource for TrackedSource {
+    fn name(&self) -> &str {
+        TRACKED
+    }
+
+    fn kind(&self) -> SourceKind {
+        SourceKind::Tracked
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            add: true,
+            edit: true,
+            delete: true,
+            renew: true,
+            never_expires: true,
+            renew_by_paste: true,
+            ..Capabilities::default()
+        }
+    }
+
+    fn who(&self) -> String {
+        String::new()
+    }
+
+    fn user_id(&self) -> Option<String> {
+        None
+    }
+
+    async fn list(&self) -> Result<Vec<SourceKey>, SourceError> {
+        Ok(self.read()?.keys.iter().map(|r| self.to_key(r)).collect())
+    }
+
+    async fn edit(&self, id: &str, edit: &Edit) -> Result<SourceKey, SourceError> {
+        if let Some(name) = &edit.name {
+            check_name(name)?;
+        }
+        if let Some(description) = &edit.description {
+            crate::text::check_field("description", description).map_err(SourceError::Invalid)?;
+        }
+        self.change(|file| {
+            let record = find_mut(file, id)?;
+            if let Some(name) = &edit.name {
+                record.name = name.trim().to_string();
+            }
+            if let Some(description) = &edit.description {
+                record.description = description.clone();
+            }
+            Ok(self.to_key(record))
+        })
+    }
+
+    /// Forgets the key here (retires a replaced one). It is revoked on the service's own page.
+    async fn delete(&self, id: &str) -> Result<(), SourceError> {
+        self.change(|file| {
+            find_mut(file, id)?;
+            file.keys.retain(|r| r.id != id);
+            for record in &mut file.keys {
+                if record.replaced_by.as_deref() == Some(id) {
+                    record.replaced_by = None;
+                }
+                if record.replaces.as_deref() == Some(id) {
+                    record.replaces = None;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Records the new key the developer made on the service (its secret is already kept under
+    /// `renewal.new_id`); the old one stays, marked replaced, until it is retired.
+    async fn renew(&self, id: &str, renewal: &Renewal) -> Result<Renewed, SourceError> {
+        let (Some(secret), Some(new_id)) = (&renewal.secret, &renewal.new_id) else {
+            return Err(SourceError::Invalid(
+                "a tracked key is renewed with the new key the service made: paste it".into(),
+            ));
+        };
+        let now = Utc::now();
+        self.change(|file| {
+            let old = find_mut(file, id)?;
+            if let Some(newer) = &old.replaced_by {
+                return Err(SourceError::Invalid(format!(
+                    "this key was renewed already (into {newer}); renew that one"
+                )));
+            }
+            let expires_at = match renewal.expires_at {
+                Some(at) => Some(at),
+                // The lifetime the old key had.
+                None => old
+                    .expires_at
+                    .map(|at| now + (at - old.renewed_at.unwrap_or(old.added_at))),
+            };
+            let service = services::find(&old.service).unwrap_or(&services::OTHER);
+            service
+                .check_expiry(expires_at, now)
+                .map_err(SourceError::Invalid)?;
+            old.replaced_by = Some(new_id.clone());
+            let new = Record {
+                id: new_id.clone(),
+                hint: super::hint_of(secret.expose()),
+                expires_at,
+                renewed_at: Some(now),
+                replaces: Some(old.id.clone()),
+                replaced_by: None,
+                ..old.clone()
+            };
+            let old = self.to_key(old);
+            let key = self.to_key(&new);
+            file.keys.push(new);
+            Ok(Renewed {
+                key,
+                secret: secret.clone(),
+                old,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn github(name: &str) -> NewTracked {
+        NewTracked {
+            service: "github".into(),
+            name: name.into(),
+            expires_at: Some(Utc::now() + chrono::Duration::days(30)),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn records_survive_and_carry_no_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = TrackedSource::new(dir.path());
+        let secret = Secret::new("ghp_0123456789abcdefghijklmnopqrstuv");
+        source.add("a1", github("ci"), &secret).unwrap();
+        source.add("b2", github("deploy"), &secret).unwrap();
+        let keys = TrackedSource::new(dir.path()).list().await.unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0].hint, "ghp_…stuv");
+        let text = std::fs::read_to_string(source.path()).unwrap();
+        assert!(!text.contains("0123456789abcdef"), "{text}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(source.path())
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_damaged_file_is_an_error_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = TrackedSource::new(dir.path());
+        std::fs::write(source.path(), "{\"keys\": [").unwrap();
+        assert!(matches!(source.list().await, Err(SourceError::Storage(_))));
+        let secret = Secret::new("x");
+        assert!(source.add("a", github("x"), &secret).is_err());
+        assert_eq!(
+            std::fs::read_to_string(source.path()).unwrap(),
+            "{\"keys\": ["
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_writers_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let source = TrackedSource::new(dir.path());
+                std::thread::spawn(move || {
+                    for j in 0..10 {
+                        source
+                            .add(&format!("{i}-{j}"), github("k"), &Secret::new("s"))
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(
+            TrackedSource::new(dir.path()).list().await.unwrap().len(),
+            80
+        );
+    }
+
+    #[tokio::test]
+    async fn renewal_keeps_the_old_key_marked_replaced_until_retired() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = TrackedSource::new(dir.path());
+        source.add("old", github("ci"), &Secret::new("s")).unwrap();
+        let renewal = Renewal {
+            expires_at: None,
+            overlap: chrono::Duration::zero(),
+            secret: Some(Secret::new("ghp_new_secret_value_0000000000")),
+            new_id: Some("new".into()),
+        };
+        let renewed = source.renew("old", &renewal).await.unwrap();
+        assert_eq!(renewed.old.replaced_by.as_deref(), Some("new"));
+        assert_eq!(renewed.key.replaces.as_deref(), Some("old"));
+        let days = (renewed.key.expires_at.unwrap() - Utc::now()).num_days();
+        assert!((29..=30).contains(&days), "the old lifetime: {days}");
+        assert!(
+            source.renew("old", &renewal).await.is_err(),
+            "renewed twice"
+        );
+        source.delete("old").await.unwrap();
+        let keys = source.list().await.unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].replaces, None);
+    }
+
+    #[test]
+    fn bad_input_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = TrackedSource::new(dir.path());
+        let secret = Secret::new("s");
+        let mut bad = github("x");
+        bad.service = "nope".into();
+        assert!(source.add("a", bad, &secret).is_err());
+        assert!(
+            source
+                .add("a", github("evil\u{202e}name"), &secret)
+                .is_err()
+        );
+        let mut testo = github("t");
+        testo.service = "testo".into();
+        testo.expires_at = Some(Utc::now() + chrono::Duration::days(400));
+        let err = source.add("a", testo, &secret).unwrap_err().to_string();
+        assert!(err.contains("at most 365 days"), "{err}");
+        let mut url = github("u");
+        url.base_url = Some("ftp://x".into());
+        assert!(source.add("a", url, &secret).is_err());
+        assert!(!source.path().exists(), "nothing was written");
+    }
+}

@@ -1,0 +1,507 @@
+//! Every source from the command line: tracked keys against loopback stand-ins of their services,
+//! a ThingsBoard account against a stand-in of its REST API, and names shared by two sources.
+
+use std::process::Stdio;
+
+use chrono::{Duration, Utc};
+use serde_json::Value;
+
+use super::{CLIPBOARD, Setup, assert_one_line_error, clipboard_once, stderr, stdout};
+
+#[path = "../stand_ins/services.rs"]
+mod services;
+#[path = "../stand_ins/thingsboard.rs"]
+mod thingsboard;
+
+use services::{GOOD_KEY, WORKSPACE};
+
+/// Every file under the app's data, config and cache directories, for secrets scans.
+fn files_text(setup: &Setup) -> String {
+    fn walk(dir: &std::path::Path, out: &mut String) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                out.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+    let mut text = String::new();
+    for dir in ["data", "config", "cache"] {
+        walk(&setup.home.path().join(dir), &mut text);
+    }
+    text
+}
+
+fn add(setup: &Setup, args: &[&str], secret: &str) -> std::process::Output {
+    let mut all = vec!["keys", "add"];
+    all.extend_from_slice(args);
+    setup.run_with_stdin(&all, &format!("{secret}\n"))
+}
+
+#[test]
+fn tracked_keys_are_added_tested_copied_renewed_and_retired() {
+    let setup = Setup::new();
+    let url = setup.runtime.block_on(services::start());
+    let later = (Utc::now() + Duration::days(20))
+        .format("%Y-%m-%d")
+        .to_string();
+
+    // The service is recognised from the key's form; a form that tells nothing needs --service.
+    let out = add(&setup, &["--name", "gh ci", "--url", &url], GOOD_KEY);
+    assert_one_line_error(&out, "give --service");
+    let out = add(
+        &setup,
+        &["--name", "gl", "--service", "github"],
+        "glpat-abcdefghijklmnopqrstu",
+    );
+    assert_one_line_error(&out, "looks like a GitLab key");
+    let recognised = add(
+        &setup,
+        &["--name", "lab", "--json"],
+        "glpat-abcdefghijklmnopqrstu",
+    );
+    assert!(recognised.status.success(), "{}", stderr(&recognised));
+    let lab: Value = serde_json::from_slice(&recognised.stdout).unwrap();
+    assert_eq!(lab["service"], "gitlab");
+    assert_eq!(lab["class"], "never");
+
+    for (service, name, extra) in [
+        ("github", "gh ci", vec!["--url", url.as_str()]),
+        ("gitlab", "gitlab ci", vec!["--url", url.as_str()]),
+        (
+            "iottly",
+            "plant",
+            vec!["--url", url.as_str(), "--expires", later.as_str()],
+        ),
+        (
+            "smartsuite",
+            "suite",
+            vec!["--url", url.as_str(), "--workspace", WORKSPACE],
+        ),
+        (
+            "smenso",
+            "smenso",
+            vec!["--url", url.as_str(), "--expires", "90d"],
+        ),
+    ] {
+        let mut args = vec!["--service", service, "--name", name];
+        args.extend(extra);
+        let out = add(&setup, &args, GOOD_KEY);
+        assert!(out.status.success(), "{service}: {}", stderr(&out));
+        assert!(stdout(&out).contains("added"), "{}", stdout(&out));
+    }
+    // Services whose keys live at most a year refuse more.
+    let out = add(
+        &setup,
+        &["--service", "testo", "--name", "testo", "--expires", "400d"],
+        GOOD_KEY,
+    );
+    assert_one_line_error(&out, "at most 365 days");
+    let out = add(
+        &setup,
+        &["--service", "testo", "--name", "testo", "--expires", "300d"],
+        GOOD_KEY,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = add(
+        &setup,
+        &["--service", "iottly", "--name", "bad iottly", "--url", &url],
+        "WrongKey0123456789abcdefghij",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let list = setup.json(&["keys", "list", "--account", "tracked", "--json"]);
+    let items = list.as_array().unwrap();
+    assert_eq!(items.len(), 8, "{list}");
+    for item in items {
+        assert_eq!(item["source"], "tracked");
+        assert_eq!(item["kind"], "tracked");
+        assert_eq!(item["held"], true, "{item}");
+        assert!(item["id"].is_string());
+    }
+
+    // Tests: each in its service's header style; the exit codes of monitoring plugins.
+    for name in ["plant", "suite", "smenso"] {
+        let out = setup.run(&["keys", "test", name]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert!(stdout(&out).starts_with("accepted"), "{}", stdout(&out));
+    }
+    let out = setup.run(&["keys", "test", "bad iottly"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("invalid API token"),
+        "the service's own message: {}",
+        stdout(&out)
+    );
+    let out = setup.run(&["keys", "test", "testo"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stdout(&out).contains("cannot be tested"),
+        "{}",
+        stdout(&out)
+    );
+    // GitHub and GitLab tell the real expiry: it is recorded.
+    let out = setup.run(&["keys", "test", "gh ci", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let tested: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(tested["result"], "accepted");
+    let expires: chrono::DateTime<Utc> = tested["key"]["expires_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(expires.to_rfc3339(), services::GITHUB_EXPIRY);
+    setup.run(&["keys", "test", "gitlab ci"]);
+    let shown = setup.json(&["keys", "show", "gitlab ci", "--json"]);
+    let expires: chrono::DateTime<Utc> = shown["expires_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(expires.to_rfc3339(), services::GITLAB_EXPIRY);
+
+    // A service that cannot be reached: exit 3.
+    let out = add(
+        &setup,
+        &[
+            "--service",
+            "iottly",
+            "--name",
+            "offline",
+            "--url",
+            "http://127.0.0.1:9",
+        ],
+        GOOD_KEY,
+    );
+    assert!(out.status.success());
+    let out = setup.run(&["keys", "test", "offline"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+
+    // check covers tracked keys: the iottly key expires in 20 days.
+    let out = setup.run(&["check", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["expiring"][0]["name"], "plant", "{report}");
+
+    // Renewing: the new secret is pasted; the old key stays, marked replaced, until retired.
+    let old_id = setup.json(&["keys", "show", "plant", "--json"])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = setup.run_with_stdin(
+        &["keys", "renew", "plant", "--expires", "60d", "--json"],
+        "NewIottlyKey0123456789abcdefghij\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("https://cloud.iottly.com"),
+        "the key page: {}",
+        stderr(&out)
+    );
+    let renewed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        renewed.get("secret").is_none(),
+        "a pasted secret is never printed back"
+    );
+    assert_eq!(renewed["key"]["replaces"], old_id.as_str());
+    let old = setup.json(&["keys", "show", &old_id, "--json"]);
+    assert_eq!(old["replaced_by"], renewed["key"]["id"]);
+    assert_eq!(old["held"], true, "kept until retired");
+    let table = stdout(&setup.run(&["keys", "list", "--account", "tracked"]));
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with(&old_id) && l.contains("replaced")),
+        "{table}"
+    );
+    let out = setup.run(&["keys", "delete", &old_id, "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_one_line_error(&setup.run(&["keys", "show", &old_id]), "no key is named");
+
+    // Copy as header in the key's own style.
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "this test needs an X11 display: run it through tests/run.sh"
+    );
+    let _clipboard = CLIPBOARD.lock().unwrap_or_else(|e| e.into_inner());
+    let child = setup
+        .command(&[
+            "keys",
+            "copy",
+            "suite",
+            "--as",
+            "header",
+            "--clear-after",
+            "2",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let expected = format!("Authorization: Token {GOOD_KEY}\nAccount-Id: {WORKSPACE}");
+    assert_eq!(clipboard_once(&expected), expected);
+    assert!(child.wait_with_output().unwrap().status.success());
+
+    // Tracked keys appear as one account named tracked; no secret is in any file.
+    let servers = setup.json(&["servers", "--json"]);
+    let tracked = servers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "tracked")
+        .unwrap();
+    assert_eq!(tracked["kind"], "tracked");
+    let files = files_text(&setup);
+    assert!(files.contains("plant"), "the metadata is on disk");
+    for secret in [
+        GOOD_KEY,
+        "NewIottlyKey0123456789",
+        "glpat-abcdefghijklmnopqrstu",
+    ] {
+        assert!(!files.contains(secret), "{secret} found in a file");
+    }
+}
+
+#[test]
+fn a_thingsboard_account_from_the_command_line() {
+    let setup = Setup::new();
+    let mut tb = setup.runtime.block_on(thingsboard::ThingsBoard::start());
+    let tb_url = tb.url.clone();
+    let login = |password: &str| {
+        setup.run_with_stdin(
+            &[
+                "login",
+                &tb_url,
+                "--email",
+                "admin@tb.example",
+                "--kind",
+                "thingsboard",
+                "--name",
+                "tb",
+            ],
+            &format!("{password}\n"),
+        )
+    };
+    assert_one_line_error(&login("wrong"), "Invalid username or password");
+    let out = login("tb password");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let servers = setup.json(&["servers", "--json"]);
+    let account = servers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "tb")
+        .unwrap()
+        .clone();
+    assert_eq!(account["kind"], "thingsboard");
+    assert_eq!(account["current"], true);
+    assert_eq!(account["url"], tb_url.as_str());
+
+    // Generate on the current account: sent with `enabled`, so the key works.
+    let made = setup.json(&[
+        "keys",
+        "generate",
+        "--name",
+        "gateway",
+        "--expires",
+        "30d",
+        "--json",
+    ]);
+    let id = made["key"]["id"].as_str().unwrap().to_string();
+    assert_eq!(made["key"]["kind"], "thingsboard");
+    assert_eq!(made["stored"], true);
+    let on_server = tb.keys();
+    let key = on_server.iter().find(|k| k.id == id).unwrap();
+    assert!(
+        key.enabled,
+        "ThingsBoard makes a key without `enabled` disabled"
+    );
+    assert!(
+        (key.expiration_time - (Utc::now() + Duration::days(30)).timestamp_millis()).abs()
+            < 120_000,
+        "milliseconds"
+    );
+    let never = setup.json(&[
+        "keys",
+        "generate",
+        "--name",
+        "forever",
+        "--expires",
+        "never",
+        "--json",
+    ]);
+    assert_eq!(never["key"]["expires_at"], Value::Null);
+    assert_eq!(
+        tb.keys()
+            .iter()
+            .find(|k| k.description == "forever")
+            .unwrap()
+            .expiration_time,
+        0
+    );
+
+    // A tenant administrator sees the tenant's users' keys; every page is followed.
+    tb.insert_keys("user@tb.example", 150, 200);
+    let list = setup.json(&["keys", "list", "--account", "tb", "--json"]);
+    assert_eq!(list.as_array().unwrap().len(), 152);
+    let forever = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "forever")
+        .unwrap();
+    assert_eq!(forever["class"], "never");
+
+    // Test, disable, enable, copy style.
+    let out = setup.run(&["keys", "test", "gateway"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&setup.run(&["keys", "disable", "gateway"])).contains("disabled key"));
+    assert!(!tb.keys().iter().find(|k| k.id == id).unwrap().enabled);
+    let out = setup.run(&["keys", "test", "gateway"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a disabled key is refused: {}",
+        stdout(&out)
+    );
+    assert!(stdout(&setup.run(&["keys", "enable", "gateway"])).contains("enabled key"));
+
+    // ThingsBoard has no revoke: deleting is revoking.
+    assert_one_line_error(
+        &setup.run(&["keys", "revoke", "gateway", "--yes"]),
+        "ThingsBoard has no revoke",
+    );
+
+    // Renew with an overlap: a new key, the old one kept until the overlap ends.
+    let renewed = setup.json(&["keys", "renew", "gateway", "--overlap", "1h", "--json"]);
+    let new_id = renewed["key"]["id"].as_str().unwrap().to_string();
+    assert_ne!(new_id, id);
+    assert_eq!(
+        tb.keys()
+            .iter()
+            .filter(|k| k.description == "gateway")
+            .count(),
+        2
+    );
+    let old = setup.json(&["keys", "show", &id, "--json"]);
+    let until: chrono::DateTime<Utc> = old["revoked_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        (until - Utc::now() - Duration::hours(1))
+            .num_seconds()
+            .abs()
+            < 120
+    );
+    assert_eq!(old["status"], "active");
+    let shown = stdout(&setup.run(&["keys", "show", &id]));
+    assert!(shown.contains("old key still valid until"), "{shown}");
+    // An overlap that ended while nothing ran is finished at the next start.
+    let pending = setup.data_dir().join("pending.json");
+    let text = std::fs::read_to_string(&pending).unwrap();
+    let past = (Utc::now() - Duration::minutes(1)).to_rfc3339();
+    let rewritten: Value = serde_json::from_str(&text).unwrap();
+    let mut rewritten = rewritten.as_array().unwrap().clone();
+    rewritten[0]["at"] = Value::String(past);
+    std::fs::write(&pending, serde_json::to_string(&rewritten).unwrap()).unwrap();
+    let list = setup.json(&["keys", "list", "--account", "tb", "--json"]);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["id"] != id.as_str())
+    );
+    assert!(
+        tb.keys().iter().all(|k| k.id != id),
+        "deleted on the server"
+    );
+    assert_eq!(
+        setup.json(&["keys", "show", &new_id, "--json"])["held"],
+        true
+    );
+    // Renewing without overlap deletes the old key at once.
+    let again = setup.json(&["keys", "renew", &new_id, "--json"]);
+    assert!(tb.keys().iter().all(|k| k.id != new_id));
+    let newest = again["key"]["id"].as_str().unwrap().to_string();
+
+    // Delete.
+    let out = setup.run(&["keys", "delete", &newest, "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(tb.keys().iter().all(|k| k.id != newest));
+
+    // The JWT is refreshed with the refresh token kept in the keychain, never in a file.
+    assert!(tb.state.lock().unwrap().refreshes > 0);
+    let files = files_text(&setup);
+    for key in tb.keys() {
+        assert!(!files.contains(&key.value), "no key in any file");
+    }
+
+    // check covers the account; unreachable and no saved list: exit 3.
+    let out = setup.run(&["check", "--account", "tb"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    tb.stop();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let out = setup.run(&["check", "--account", "tb"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "from the saved list: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("using the list saved"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(setup.home.path().join("cache")).unwrap();
+    let out = setup.run(&["check", "--account", "tb"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot reach"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_name_in_two_sources_is_refused_with_both() {
+    let setup = Setup::new();
+    setup.login();
+    setup.json(&["keys", "generate", "--name", "deploy", "--json"]);
+    let out = add(
+        &setup,
+        &["--service", "other", "--name", "deploy"],
+        GOOD_KEY,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = setup.run(&["keys", "show", "deploy"]);
+    assert_one_line_error(&out, "2 keys match");
+    let message = stderr(&out);
+    assert!(
+        message.contains(&setup.url) && message.contains("tracked"),
+        "{message}"
+    );
+    let shown = setup.json(&["keys", "show", "deploy", "--account", "tracked", "--json"]);
+    assert_eq!(shown["service"], "other");
+    // Tracked keys cannot be generated, enabled or revoked here: said with the reason.
+    assert_one_line_error(
+        &setup.run(&["keys", "generate", "--name", "x", "--account", "tracked"]),
+        "made on their service's own page",
+    );
+    assert_one_line_error(
+        &setup.run(&["keys", "disable", "deploy", "--account", "tracked"]),
+        "on its service's own page",
+    );
+}
