@@ -105,10 +105,6 @@ impl Keeper {
         }
     }
 
-    pub fn vault(&self) -> &Arc<dyn Vault> {
-        &self.vault
-    }
-
     /// A key's secret from the keychain. One kept under the name earlier versions used is moved
     /// to the current name on the way.
     pub async fn secret(&self, key: &KeyRef) -> Result<Option<Secret>, VaultError> {

@@ -135,11 +135,6 @@ impl SourceKey {
     pub fn service(&self) -> &'static services::Service {
         services::find(&self.service).unwrap_or(&services::OTHER)
     }
-
-    /// `12 on local`, `name on tracked`: how messages name the key.
-    pub fn label(&self) -> String {
-        format!("{:?} ({} on {})", self.name, self.id, self.source)
-    }
 }
 
 impl crate::reminders::Reminded for SourceKey {

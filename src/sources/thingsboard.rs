@@ -248,20 +248,21 @@ impl ThingsBoardSource {
         {
             self.refresh(&mut auth).await?;
         }
-        for attempt in 0..2 {
-            let request = body.apply(
+        let request = |token: &Secret| {
+            body.apply(
                 self.http
                     .request(method.clone(), format!("{}{path}", self.base_url))
-                    .header("X-Authorization", format!("Bearer {}", auth.token.expose())),
-            );
-            match send(&self.base_url, &self.name, request).await {
-                Err(SourceError::NeedsSignIn { .. }) if attempt == 0 => {
-                    self.refresh(&mut auth).await?
-                }
-                other => return other,
+                    .header("X-Authorization", format!("Bearer {}", token.expose())),
+            )
+        };
+        match send(&self.base_url, &self.name, request(&auth.token)).await {
+            // Refused: the JWT may have been revoked or expired early; refresh once and retry.
+            Err(SourceError::NeedsSignIn { .. }) => {
+                self.refresh(&mut auth).await?;
+                send(&self.base_url, &self.name, request(&auth.token)).await
             }
+            other => other,
         }
-        unreachable!("the loop returns on its second attempt")
     }
 
     async fn refresh(&self, auth: &mut Auth) -> Result<(), SourceError> {

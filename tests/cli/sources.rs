@@ -505,3 +505,91 @@ fn a_name_in_two_sources_is_refused_with_both() {
         "on its service's own page",
     );
 }
+
+/// The ThingsBoard contract as the source speaks it, in-process against the stand-in: the JWT is
+/// refreshed before it expires, a refused refresh asks to sign in again, the description goes as
+/// raw text, and the server's error message is what the user reads.
+#[test]
+fn the_thingsboard_source_follows_the_contract() {
+    use keywarden::secret::Secret;
+    use keywarden::sources::thingsboard::ThingsBoardSource;
+    use keywarden::sources::{Edit, KeySource as _, NewKey, SourceError};
+    use keywarden::vault::{MemoryVault, Vault};
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let tb = thingsboard::ThingsBoard::start().await;
+        // A JWT that is due for refresh a second after sign-in (refreshed a minute early).
+        tb.state.lock().unwrap().jwt_ttl = 61;
+        let vault = std::sync::Arc::new(MemoryVault::default());
+        let source = ThingsBoardSource::sign_in(
+            "tb",
+            &tb.url,
+            "user@tb.example",
+            &Secret::new("tb password"),
+            vault.clone(),
+        )
+        .await
+        .unwrap();
+        let kept = vault
+            .get(&keywarden::sources::thingsboard::session_account("tb"))
+            .unwrap()
+            .expect("the refresh token is in the keychain");
+        let made = source
+            .create(&NewKey {
+                name: "edge".into(),
+                expires_at: None,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(made.secret.expose().starts_with("tb_"));
+        assert_eq!(made.key.expires_at, None);
+
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let keys = source.list().await.unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(
+            tb.state.lock().unwrap().refreshes,
+            1,
+            "refreshed before expiry"
+        );
+        let rotated = vault
+            .get(&keywarden::sources::thingsboard::session_account("tb"))
+            .unwrap()
+            .unwrap();
+        assert_ne!(rotated, kept, "the new refresh token replaced the old one");
+
+        let edited = source
+            .edit(
+                &made.key.id,
+                &Edit {
+                    name: Some("edge gateway".into()),
+                    description: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(edited.name, "edge gateway");
+        assert_eq!(
+            tb.state.lock().unwrap().description_bodies,
+            vec!["edge gateway".to_string()],
+            "the raw text, not a JSON string"
+        );
+
+        let missing = source.set_enabled("no-such-id", false).await.unwrap_err();
+        assert_eq!(
+            missing,
+            SourceError::NotFound("Requested item wasn't found!".into())
+        );
+
+        // The server forgets every session: the refresh is refused, so sign in again.
+        tb.forget_sessions();
+        let err = source.list().await.unwrap_err();
+        assert!(err.needs_sign_in(), "{err}");
+    });
+}

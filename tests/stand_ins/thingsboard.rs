@@ -516,6 +516,13 @@ impl ThingsBoard {
         }
     }
 
+    /// Ends every session, as a server restart with a new signing key would.
+    pub fn forget_sessions(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.jwts.clear();
+        state.refresh.clear();
+    }
+
     pub fn keys(&self) -> Vec<TbKey> {
         self.state.lock().unwrap().keys.clone()
     }
