@@ -201,14 +201,7 @@ impl Keeper {
         let created = source.create(new).await?;
         let stored = self.keep(&created.key.key_ref(), &created.secret).await;
         if let (Err(err), false) = (&stored, shown) {
-            let undone = source.delete(&created.key.id).await;
-            return Err(SourceError::Vault(VaultError::Failed(format!(
-                "{err}; the new key {}",
-                match undone {
-                    Ok(()) => "was deleted again".to_string(),
-                    Err(undo) => format!("could not be deleted ({undo}): delete it"),
-                }
-            ))));
+            return Err(undo_new_key(source, &created.key.id, err, "").await);
         }
         Ok((
             created,
@@ -236,14 +229,8 @@ impl Keeper {
         let stored = self.keep(&renewed.key.key_ref(), &renewed.secret).await;
         if let (Err(err), false) = (&stored, shown) {
             // The old key still works; only the new one is undone.
-            let undone = source.delete(&renewed.key.id).await;
-            return Err(SourceError::Vault(VaultError::Failed(format!(
-                "{err}; the new key {}, the old one is unchanged",
-                match undone {
-                    Ok(()) => "was deleted again".to_string(),
-                    Err(undo) => format!("could not be deleted ({undo}): delete it"),
-                }
-            ))));
+            let why = undo_new_key(source, &renewed.key.id, err, ", the old one is unchanged");
+            return Err(why.await);
         }
         let mut kept = Kept {
             stored: Some(stored),
@@ -469,6 +456,23 @@ impl Keeper {
     }
 }
 
+/// A new key whose secret the keychain refused and that is not shown either is useless: it is
+/// deleted again, and the error says what happened to it.
+async fn undo_new_key(
+    source: &dyn KeySource,
+    id: &str,
+    err: &VaultError,
+    more: &str,
+) -> SourceError {
+    let undone = match source.delete(id).await {
+        Ok(()) => "was deleted again".to_string(),
+        Err(undo) => format!("could not be deleted ({undo}): delete it"),
+    };
+    SourceError::Vault(VaultError::Failed(format!(
+        "{err}; the new key {undone}{more}"
+    )))
+}
+
 fn account(key: &KeyRef) -> String {
     vault::key_account(key.kind.as_str(), &key.source, &key.id)
 }
@@ -505,6 +509,76 @@ mod tests {
         assert!(!accounts.contains("key 12 on local"), "{accounts:?}");
         keeper.forget(&key).await.unwrap();
         assert!(vault.accounts().unwrap().is_empty());
+    }
+
+    /// A source that makes keys and remembers which were deleted.
+    #[derive(Default)]
+    struct Maker {
+        deleted: std::sync::Mutex<Vec<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl KeySource for Maker {
+        fn name(&self) -> &str {
+            "maker"
+        }
+        fn kind(&self) -> SourceKind {
+            SourceKind::Keywarden
+        }
+        fn capabilities(&self) -> super::super::Capabilities {
+            super::super::Capabilities::default()
+        }
+        fn who(&self) -> String {
+            String::new()
+        }
+        fn user_id(&self) -> Option<String> {
+            None
+        }
+        async fn list(&self) -> Result<Vec<SourceKey>, SourceError> {
+            Ok(Vec::new())
+        }
+        async fn create(&self, _new: &NewKey) -> Result<Created, SourceError> {
+            Ok(Created {
+                key: crate::sources::sample_key("maker", "n1", Some(30)),
+                secret: Secret::new("kw_new"),
+            })
+        }
+        async fn edit(
+            &self,
+            _id: &str,
+            _edit: &super::super::Edit,
+        ) -> Result<SourceKey, SourceError> {
+            unimplemented!("not used here")
+        }
+        async fn delete(&self, id: &str) -> Result<(), SourceError> {
+            self.deleted.lock().unwrap().push(id.to_string());
+            Ok(())
+        }
+        async fn renew(&self, _id: &str, _renewal: &Renewal) -> Result<Renewed, SourceError> {
+            unimplemented!("not used here")
+        }
+    }
+
+    /// A new key whose secret the keychain refuses is kept only when it is shown; otherwise it is
+    /// deleted again and the error says so.
+    #[tokio::test]
+    async fn a_new_key_the_keychain_refuses_is_undone_unless_shown() {
+        let keeper = Keeper::new(Arc::new(MemoryVault::unavailable()), true, None);
+        let source = Maker::default();
+        let err = keeper
+            .create(&source, &NewKey::default(), false)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("was deleted again"), "{err}");
+        assert_eq!(*source.deleted.lock().unwrap(), ["n1"]);
+
+        let (created, kept) = keeper
+            .create(&source, &NewKey::default(), true)
+            .await
+            .unwrap();
+        assert_eq!(created.key.id, "n1");
+        assert!(kept.store_error().is_some() && !kept.stored());
+        assert_eq!(source.deleted.lock().unwrap().len(), 1, "shown: kept");
     }
 
     #[tokio::test]
