@@ -11,7 +11,7 @@ use chrono::{Duration, Utc};
 use serde::Serialize;
 
 use super::context::{Context, parse_duration};
-use super::keys::{KeyItem, to_json};
+use super::output::{KeyItem, to_json};
 use crate::client::config::LOCAL_SERVER;
 use crate::reminders::notify::{self, NotifiedLog};
 use crate::reminders::{ExpiryClass, Thresholds, key_class, relative_time};

@@ -7,7 +7,7 @@ use anyhow::bail;
 use serde::Serialize;
 
 use super::context::Context;
-use super::keys::to_json;
+use super::output::to_json;
 use super::user::read_password;
 use crate::client::ApiClient;
 use crate::client::config::{LOCAL_SERVER, ServerEntry};

@@ -5,6 +5,7 @@ mod check;
 mod context;
 mod keys;
 mod login;
+mod output;
 mod remind;
 mod serve;
 mod user;

@@ -1,0 +1,198 @@
+//! How the command line prints keys: the `--json` object of a key, the table of `keys list`, the
+//! details of `keys show`. Every string from a server or a file is escaped for the terminal.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::api::KeyStatus;
+use crate::reminders::{Thresholds, key_class, relative_time};
+use crate::sources::{SourceKey, SourceKind};
+use crate::text;
+
+/// A key as `--json` prints it.
+#[derive(Serialize)]
+pub struct KeyItem {
+    #[serde(flatten)]
+    pub key: SourceKey,
+    pub status: KeyStatus,
+    pub held: bool,
+    /// ok, expiring, urgent, critical, expired, or never.
+    pub class: &'static str,
+}
+
+impl KeyItem {
+    pub fn new(key: SourceKey, held: bool, now: DateTime<Utc>, thresholds: &Thresholds) -> KeyItem {
+        KeyItem {
+            status: key.status_at(now),
+            class: match (key.expires_at, key_class(&key, now, thresholds)) {
+                (None, _) => "never",
+                (Some(_), Some(class)) => class.as_str(),
+                (Some(_), None) => "ok",
+            },
+            held,
+            key,
+        }
+    }
+}
+
+/// Pretty JSON for stdout, with the characters that could act on a terminal escaped.
+pub fn to_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<String> {
+    Ok(text::json_for_terminal(
+        serde_json::to_string_pretty(value)? + "\n",
+    ))
+}
+
+pub fn expiry_text(expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    match expires_at {
+        Some(at) => format!(
+            "expires {} ({})",
+            at.format("%Y-%m-%d"),
+            relative_time(at, now)
+        ),
+        None => "never expires".to_string(),
+    }
+}
+
+pub fn table(items: &[KeyItem], now: DateTime<Utc>) -> String {
+    if items.is_empty() {
+        return "no keys\n".to_string();
+    }
+    let rows: Vec<[String; 9]> = items
+        .iter()
+        .map(|i| {
+            let status = match (i.status, i.class, &i.key.replaced_by) {
+                (_, _, Some(_)) => "replaced".to_string(),
+                (KeyStatus::Active, class @ ("expiring" | "urgent" | "critical"), _) => {
+                    class.to_string()
+                }
+                (status, _, _) => status.as_str().to_string(),
+            };
+            let (expires, left) = match i.key.expires_at {
+                Some(at) => (at.format("%Y-%m-%d").to_string(), relative_time(at, now)),
+                None => ("never".to_string(), "-".to_string()),
+            };
+            [
+                i.key.id.clone(),
+                text::for_terminal(&i.key.name).into_owned(),
+                text::for_terminal(&i.key.source).into_owned(),
+                i.key.service.clone(),
+                status,
+                expires,
+                left,
+                rights_label(&i.key).into(),
+                if i.held { "held".into() } else { "-".into() },
+            ]
+        })
+        .collect();
+    let header = [
+        "ID", "NAME", "ACCOUNT", "SERVICE", "STATUS", "EXPIRES", "LEFT", "RIGHTS", "KEYCHAIN",
+    ]
+    .map(String::from);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `manage` for a key that may manage like a session, `read` for one that only reads and
+/// verifies; `-` where the service has no such distinction.
+fn rights_label(key: &SourceKey) -> &'static str {
+    match (key.kind, key.manages) {
+        (SourceKind::Keywarden, true) => "manage",
+        (SourceKind::Keywarden, false) => "read",
+        _ => "-",
+    }
+}
+
+pub fn details(item: &KeyItem, now: DateTime<Utc>) -> String {
+    let key = &item.key;
+    let service = key.service();
+    let mut lines = vec![
+        format!("id:          {}", key.id),
+        format!("name:        {}", text::for_terminal(&key.name)),
+        format!("description: {}", text::for_terminal(&key.description)),
+        format!(
+            "account:     {} ({})",
+            text::for_terminal(&key.source),
+            key.kind.as_str()
+        ),
+        format!("service:     {}", service.name),
+        format!("status:      {} ({})", item.status.as_str(), item.class),
+        format!("key:         {}", text::for_terminal(&key.hint)),
+        format!(
+            "expires:     {}",
+            match key.expires_at {
+                Some(at) => format!("{} ({})", at.to_rfc3339(), relative_time(at, now)),
+                None => "never".to_string(),
+            }
+        ),
+        format!("created:     {}", key.created_at.to_rfc3339()),
+        format!(
+            "last used:   {}",
+            key.last_used_at
+                .map_or("never".into(), |at| at.to_rfc3339())
+        ),
+    ];
+    if let Some(owner) = &key.owner {
+        lines.push(format!("owner:       user {}", text::for_terminal(owner)));
+    }
+    if let Some(workspace) = &key.workspace {
+        lines.push(format!("workspace:   {}", text::for_terminal(workspace)));
+    }
+    if let Some(url) = &key.base_url {
+        lines.push(format!("used at:     {}", text::for_terminal(url)));
+    }
+    lines.push(format!(
+        "header:      {}: {}…",
+        service.header.name, service.header.scheme
+    ));
+    if key.kind == SourceKind::Keywarden {
+        lines.push(format!(
+            "scopes:      {}",
+            text::for_terminal(&key.scopes.join(", "))
+        ));
+        lines.push(format!(
+            "rights:      {}",
+            if key.manages {
+                "manages keys and accounts like a session (keywarden:manage)"
+            } else {
+                "reads and verifies only"
+            }
+        ));
+    }
+    lines.push(format!(
+        "keychain:    {}",
+        if item.held {
+            "held on this computer"
+        } else {
+            "not held here"
+        }
+    ));
+    if let Some(newer) = &key.replaced_by {
+        lines.push(format!(
+            "replaced by: {newer}; delete this key once it is retired on the service"
+        ));
+    }
+    if let Some(at) = key.revoked_at {
+        let label = if at > now {
+            "old key still valid until"
+        } else {
+            "revoked"
+        };
+        lines.push(format!("{label}: {}", at.to_rfc3339()));
+    }
+    lines.join("\n") + "\n"
+}
