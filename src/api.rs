@@ -28,6 +28,7 @@ pub mod paths {
     pub const LOGIN: &str = "/v1/auth/login";
     pub const LOGOUT: &str = "/v1/auth/logout";
     pub const KEYS: &str = "/v1/keys";
+    pub const KEYS_REVISION: &str = "/v1/keys/revision";
     pub const VERIFY: &str = "/v1/verify";
     pub const AUDIT: &str = "/v1/audit";
     pub const USERS: &str = "/v1/users";
@@ -309,6 +310,14 @@ pub struct ListKeysQuery {
     pub cursor: Option<String>,
     /// Defaults to the credential's workspace.
     pub workspace_id: Option<i64>,
+}
+
+/// A number that changes whenever the caller's key list may have changed (a key made, changed,
+/// revoked or deleted, a membership or role changed). Cheap to ask for; the app polls it and
+/// fetches the list only when it moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct KeysRevision {
+    pub revision: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

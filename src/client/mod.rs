@@ -138,6 +138,14 @@ impl ApiClient {
         }
     }
 
+    /// The caller's key-list revision: it moves whenever the list may have changed.
+    pub async fn keys_revision(&self) -> Result<i64, ClientError> {
+        let revision: api::KeysRevision = self
+            .send_json(self.request(Method::GET, paths::KEYS_REVISION))
+            .await?;
+        Ok(revision.revision)
+    }
+
     pub async fn get_key(&self, id: i64) -> Result<KeyInfo, ClientError> {
         self.send_json(self.request(Method::GET, &paths::key(id)))
             .await

@@ -121,6 +121,15 @@ impl KeySource for KeywardenSource {
         Ok(keys.into_iter().map(|k| self.key(k)).collect())
     }
 
+    async fn revision(&self) -> Result<Option<String>, SourceError> {
+        let revision = self
+            .client
+            .keys_revision()
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(Some(revision.to_string()))
+    }
+
     async fn create(&self, new: &NewKey) -> Result<Created, SourceError> {
         let Some(expires_at) = new.expires_at else {
             return Err(SourceError::Invalid(

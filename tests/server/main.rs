@@ -9,6 +9,7 @@ mod guessing;
 mod held_up;
 mod lifecycle;
 mod limits;
+mod live;
 mod permissions;
 mod revocation;
 mod router;

@@ -193,6 +193,7 @@ async fn openapi_document_matches_the_real_routes() {
         "POST /v1/auth/logout",
         "POST /v1/keys",
         "GET /v1/keys",
+        "GET /v1/keys/revision",
         "GET /v1/keys/{id}",
         "PATCH /v1/keys/{id}",
         "DELETE /v1/keys/{id}",

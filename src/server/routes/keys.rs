@@ -10,7 +10,8 @@ use utoipa_axum::routes;
 use super::{page_limit, paginate, parse_cursor};
 use crate::api::{
     AuditAction, CreateKeyRequest, CreatedKey, ErrorBody, KeyInfo, KeyPage, KeyStatus,
-    ListKeysQuery, Role, RotateKeyRequest, RotatedKey, UpdateKeyRequest, grants_manage,
+    KeysRevision, ListKeysQuery, Role, RotateKeyRequest, RotatedKey, UpdateKeyRequest,
+    grants_manage,
 };
 use crate::key::{self, TokenKind};
 use crate::server::AppState;
@@ -24,6 +25,7 @@ use crate::text;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_key, list_keys))
+        .routes(routes!(keys_revision))
         .routes(routes!(get_key, update_key, delete_key))
         .routes(routes!(revoke_key))
         .routes(routes!(rotate_key))
@@ -154,6 +156,21 @@ async fn list_keys(
         items: rows.into_iter().map(|k| k.into_info(now)).collect(),
         next_cursor,
     }))
+}
+
+/// A number that changes whenever the keys `GET /v1/keys` would list for this caller may have
+/// changed: ask it every few seconds, fetch the list when it moved.
+#[utoipa::path(get, path = "/v1/keys/revision", tag = "keys", params(ListKeysQuery), responses(
+    (status = 200, body = KeysRevision), (status = 401, body = ErrorBody)))]
+async fn keys_revision(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Query(query): Query<ListKeysQuery>,
+) -> Result<Json<KeysRevision>, ApiError> {
+    let (workspace_id, role) = state.role_in(&principal, query.workspace_id).await?;
+    let user_id = (role < Role::Admin).then_some(principal.user_id);
+    let revision = state.store.keys_revision(workspace_id, user_id).await?;
+    Ok(Json(KeysRevision { revision }))
 }
 
 #[utoipa::path(get, path = "/v1/keys/{id}", tag = "keys", params(("id" = i64, Path, description = "Key id")), responses(

@@ -202,6 +202,11 @@ pub trait Store: Send + Sync + 'static {
     async fn rights_changes_since(&self, after: i64) -> StoreResult<Vec<(i64, Option<i64>)>>;
     /// Forgets logged changes older than `before`.
     async fn prune_rights_changes(&self, before: DateTime<Utc>) -> StoreResult<()>;
+    /// The newest logged change (of rights or of keys: a key's creation is logged too) that can
+    /// touch the keys `user_id` sees in `workspace_id`, or of anyone in the workspace when
+    /// `user_id` is `None` (an administrator's view). Grows with every such change; may fall back
+    /// when old changes are pruned, which only costs one needless reload.
+    async fn keys_revision(&self, workspace_id: i64, user_id: Option<i64>) -> StoreResult<i64>;
 
     /// Creates a workspace and records it.
     async fn create_workspace(&self, name: &str, audit: &AuditContext) -> StoreResult<Workspace>;

@@ -251,7 +251,8 @@ async fn key_in(tx: &mut Transaction<'static, Sqlite>, id: i64) -> StoreResult<K
     row.ok_or(StoreError::NotFound)?.into_record()
 }
 
-/// Logs that `user_id`'s rights may have shrunk, for the other processes on this database.
+/// Logs that `user_id`'s rights may have shrunk or their keys changed, for the other processes on
+/// this database and for the key-list revision.
 async fn log_rights_change(
     tx: &mut Transaction<'static, Sqlite>,
     user_id: i64,
@@ -327,6 +328,19 @@ impl Store for SqliteStore {
                 .fetch_one(&self.pool)
                 .await?,
         )
+    }
+
+    async fn keys_revision(&self, workspace_id: i64, user_id: Option<i64>) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COALESCE(MAX(id), 0) FROM rights_changes WHERE user_id IS NULL \
+             OR (?2 IS NOT NULL AND user_id = ?2) \
+             OR (?2 IS NULL AND (user_id IN (SELECT user_id FROM memberships WHERE workspace_id = ?1) \
+                 OR user_id IN (SELECT user_id FROM api_keys WHERE workspace_id = ?1)))",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     async fn rights_changes_since(&self, after: i64) -> StoreResult<Vec<(i64, Option<i64>)>> {
@@ -830,6 +844,8 @@ impl Store for SqliteStore {
         let id = insert_key_row(&mut tx, &key).await?;
         let record = key_in(&mut tx, id).await?;
         record_audit(&mut tx, AuditAction::Created, About::key(&record), &audit).await?;
+        // Not a loss of rights, but a change of the owner's key list: open apps reload it.
+        log_rights_change(&mut tx, record.user_id, audit.at).await?;
         tx.commit().await?;
         Ok(record)
     }
