@@ -75,7 +75,7 @@ impl Bench {
             config_error: None,
             local_database_url: url,
             view: None,
-            reminders_path: None,
+            data_dir: None,
             list_cache: None,
         };
         let ctx = egui::Context::default();
@@ -87,7 +87,12 @@ impl Bench {
             std::thread::sleep(Duration::from_millis(5));
         }
         // Select one key so the detail panel is part of every frame, as in daily use.
-        let first = app.state.keys.value().and_then(|k| k.first()).map(|k| k.id);
+        let first = app
+            .state
+            .keys
+            .value()
+            .and_then(|k| k.first())
+            .map(|k| k.key_ref());
         app.state.selected = first;
         Bench {
             app,

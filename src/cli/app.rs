@@ -8,7 +8,6 @@ use anyhow::Context as _;
 use crate::client::config::Config;
 use crate::client::list_cache::ListCache;
 use crate::gui::{AppDeps, KeywardenApp, VIEW_KEY};
-use crate::reminders::notify::NotifiedLog;
 use crate::vault;
 use crate::vault::clipboard::ClipboardService;
 
@@ -40,7 +39,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let (vault, _) = vault::open_keychain();
     let clipboard = ClipboardService::start().map(Arc::new);
     let local_database_url = super::database_url(None)?;
-    let reminders_path = NotifiedLog::default_path(&super::data_dir()?);
+    let data_dir = super::data_dir()?;
     let handle = runtime.handle().clone();
 
     let mut viewport = egui::ViewportBuilder::default()
@@ -72,7 +71,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 config_error,
                 local_database_url,
                 view,
-                reminders_path: Some(reminders_path),
+                data_dir: Some(data_dir),
                 list_cache: ListCache::default_dir().map(ListCache::new),
             };
             Ok(Box::new(KeywardenApp::new(&cc.egui_ctx, deps)))

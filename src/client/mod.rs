@@ -291,7 +291,7 @@ impl CopyFormat {
     pub fn label(self) -> &'static str {
         match self {
             CopyFormat::Plain => "Copy key",
-            CopyFormat::Header => "Copy as Authorization header",
+            CopyFormat::Header => "Copy as header",
             CopyFormat::Env => "Copy as export line",
             CopyFormat::Curl => "Copy as curl command",
         }

@@ -53,6 +53,19 @@ impl<M: Send + 'static> Bridge<M> {
         });
     }
 
+    /// Runs a long-lived task (the live-list watcher) that sends messages when it has something
+    /// to say, each waking the UI. It does not count as work in flight.
+    pub fn watch<F: Future<Output = ()> + Send + 'static>(
+        &self,
+        task: impl FnOnce(Notifier<M>) -> F,
+    ) {
+        let notifier = Notifier {
+            sender: self.sender.clone(),
+            ctx: self.ctx.clone(),
+        };
+        self.runtime.spawn(task(notifier));
+    }
+
     pub fn drain(&self) -> Vec<M> {
         self.receiver.try_iter().collect()
     }
@@ -64,6 +77,23 @@ impl<M: Send + 'static> Bridge<M> {
 
     pub fn ctx(&self) -> &egui::Context {
         &self.ctx
+    }
+}
+
+/// How a long-lived task hands a message to the UI.
+pub struct Notifier<M> {
+    sender: Sender<M>,
+    ctx: egui::Context,
+}
+
+impl<M> Notifier<M> {
+    /// Sends `message` and wakes the UI; `false` once the app is gone.
+    pub fn send(&self, message: M) -> bool {
+        let sent = self.sender.send(message).is_ok();
+        if sent {
+            self.ctx.request_repaint();
+        }
+        sent
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::modal::dialog_ui;
 use super::state::Action;
-use crate::api::KeyInfo;
+use crate::sources::{SourceKey, SourceKind};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Confirm {
@@ -10,7 +10,7 @@ pub enum Confirm {
     Delete,
 }
 
-pub fn confirm_dialog_ui(ctx: &egui::Context, what: Confirm, key: &KeyInfo) -> Option<Action> {
+pub fn confirm_dialog_ui(ctx: &egui::Context, what: Confirm, key: &SourceKey) -> Option<Action> {
     let (title, text, button, action) = match what {
         Confirm::Revoke => (
             "Revoke key",
@@ -19,16 +19,29 @@ pub fn confirm_dialog_ui(ctx: &egui::Context, what: Confirm, key: &KeyInfo) -> O
                 key.name
             ),
             "Yes, revoke",
-            Action::Revoke(key.id),
+            Action::Revoke(key.key_ref()),
         ),
         Confirm::Delete => (
             "Delete key",
-            format!(
-                "Delete \"{}\" for good? It stops working and disappears from the list.",
-                key.name
-            ),
+            match key.kind {
+                SourceKind::Thingsboard => format!(
+                    "Delete \"{}\" on ThingsBoard? ThingsBoard has no revoke: deleting it is \
+                     revoking it, at once and for good.",
+                    key.name
+                ),
+                SourceKind::Tracked => format!(
+                    "Forget \"{}\" here? Its secret leaves this computer's keychain. Revoke it \
+                     on {} itself if it still works.",
+                    key.name,
+                    key.service().name
+                ),
+                SourceKind::Keywarden => format!(
+                    "Delete \"{}\" for good? It stops working and disappears from the list.",
+                    key.name
+                ),
+            },
             "Yes, delete for good",
-            Action::Delete(key.id),
+            Action::Delete(key.key_ref()),
         ),
     };
     dialog_ui(ctx, title, |ui| {

@@ -1,4 +1,5 @@
-//! The selected key: every field, its audit events, and what can be done with it.
+//! The selected key: every field, what can be done with it (what its source cannot do is disabled,
+//! with the reason), its last test, and for Keywarden keys the audit events.
 
 use chrono::{DateTime, Utc};
 
@@ -6,12 +7,15 @@ use super::key_table::status_badge_ui;
 use super::state::{Action, State, relative_time};
 use crate::api::KeyStatus;
 use crate::client::CopyFormat;
+use crate::sources::{Capability, SourceKind};
 
 pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Option<Action> {
     let Some(key) = state.selected_key() else {
         ui.label("Select a key to see its details.");
         return None;
     };
+    let key_ref = key.key_ref();
+    let service = key.service();
     let mut action = None;
     ui.heading(&key.name);
     ui.add_space(4.0);
@@ -27,6 +31,11 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
             ui.label("Status");
             status_badge_ui(ui, key, now, &state.config.thresholds);
             ui.end_row();
+            let source = state
+                .account(&key.source)
+                .map_or_else(|| key.source.clone(), |a| a.label());
+            field(ui, "Source", format!("{source} ({})", key.kind.label()));
+            field(ui, "Service", service.name.to_string());
             field(ui, "Key", key.hint.clone());
             field(
                 ui,
@@ -40,141 +49,203 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
             field(
                 ui,
                 "Expires",
-                format!(
-                    "{} ({})",
-                    key.expires_at.format("%Y-%m-%d %H:%M UTC"),
-                    relative_time(key.expires_at, now)
-                ),
+                match key.expires_at {
+                    Some(at) => format!(
+                        "{} ({})",
+                        at.format("%Y-%m-%d %H:%M UTC"),
+                        relative_time(at, now)
+                    ),
+                    None => "never".into(),
+                },
             );
             field(
                 ui,
                 "Created",
                 key.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             );
-            field(
-                ui,
-                "Last used",
-                key.last_used_at
-                    .map_or_else(|| "never".into(), |at| relative_time(at, now)),
-            );
-            if let Some(revoked_at) = key.revoked_at {
-                let verb = if revoked_at <= now {
-                    "Revoked"
-                } else {
-                    "Revokes"
-                };
+            if key.kind == SourceKind::Keywarden {
                 field(
                     ui,
-                    verb,
-                    format!(
-                        "{} ({})",
-                        revoked_at.format("%Y-%m-%d %H:%M UTC"),
-                        relative_time(revoked_at, now)
-                    ),
+                    "Last used",
+                    key.last_used_at
+                        .map_or_else(|| "never".into(), |at| relative_time(at, now)),
                 );
             }
-            field(ui, "Owner", state.owner_email(key.user_id));
-            field(ui, "Workspace", key.workspace_id.to_string());
+            if let Some(revoked_at) = key.revoked_at {
+                let (verb, text) = match (revoked_at <= now, key.kind) {
+                    (true, _) => ("Revoked", relative_time(revoked_at, now)),
+                    (false, SourceKind::Thingsboard) => (
+                        "Old key",
+                        format!("still valid until {}", revoked_at.format("%Y-%m-%d %H:%M")),
+                    ),
+                    (false, _) => ("Revokes", relative_time(revoked_at, now)),
+                };
+                field(ui, verb, text);
+            }
+            if key.owner.is_some() {
+                field(ui, "Owner", state.owner_label(key));
+            }
+            if let Some(url) = &key.base_url {
+                field(ui, "Used at", url.clone());
+            }
+            if let Some(workspace) = &key.workspace {
+                field(
+                    ui,
+                    service.workspace_label.unwrap_or("Workspace"),
+                    workspace.clone(),
+                );
+            }
             field(
                 ui,
-                "Scopes",
-                if key.scopes.is_empty() {
-                    "—".into()
-                } else {
-                    key.scopes.join(", ")
-                },
+                "Header",
+                format!("{}: {}…", service.header.name, service.header.scheme),
             );
-            field(
-                ui,
-                "Rights",
-                if key.manages() {
-                    "manages keys and accounts, like a session".into()
-                } else {
-                    "reads and verifies only".into()
-                },
-            );
+            if key.kind == SourceKind::Keywarden {
+                field(
+                    ui,
+                    "Rights",
+                    if key.manages {
+                        "manages keys and accounts, like a session".into()
+                    } else {
+                        "reads and verifies only".into()
+                    },
+                );
+            }
             field(
                 ui,
                 "Keychain",
-                if state.held.contains(&key.id) {
+                if state.held.contains(&key_ref) {
                     "held on this computer".into()
                 } else {
                     "not held here".into()
                 },
             );
-            if let Some(replaces) = key.replaces {
+            if let Some(replaces) = &key.replaces {
                 field(ui, "Replaces", format!("key {replaces}"));
+            }
+            if let Some(newer) = &key.replaced_by {
+                field(
+                    ui,
+                    "Replaced by",
+                    format!("key {newer}: delete this one once it is retired on the service"),
+                );
             }
         });
 
     ui.separator();
-    let copy_allowed = state.can_copy(key.id);
-    for format in CopyFormat::ALL {
-        let button = ui.add_enabled(copy_allowed.is_ok(), egui::Button::new(format.label()));
-        let button = match copy_allowed {
+    let copy_allowed = state.can_copy(&key_ref);
+    ui.horizontal_wrapped(|ui| {
+        for format in CopyFormat::ALL {
+            let button = ui.add_enabled(copy_allowed.is_ok(), egui::Button::new(format.label()));
+            let button = match copy_allowed {
+                Err(why) => button.on_disabled_hover_text(why),
+                Ok(()) if format == CopyFormat::Plain => button.on_hover_text("Ctrl+C"),
+                Ok(()) => button.on_hover_text(format!(
+                    "In {}'s style: {}: {}…",
+                    service.name, service.header.name, service.header.scheme
+                )),
+            };
+            if button.clicked() {
+                action = Some(Action::Copy(key_ref.clone(), format));
+            }
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        let testable = match (service.check, copy_allowed) {
+            (None, _) => Err(format!(
+                "{} has no request that only reads, so its keys cannot be tested",
+                service.name
+            )),
+            (_, Err(why)) if !state.held.contains(&key_ref) => Err(why.to_string()),
+            _ => Ok(()),
+        };
+        let button = ui
+            .add_enabled(testable.is_ok(), egui::Button::new("Test"))
+            .on_hover_text("Send the key's own check request to its service, once");
+        let button = match &testable {
             Err(why) => button.on_disabled_hover_text(why),
-            Ok(()) if format == CopyFormat::Plain => button.on_hover_text("Ctrl+C"),
             Ok(()) => button,
         };
         if button.clicked() {
-            action = Some(Action::Copy(key.id, format));
+            action = Some(Action::Test(key_ref.clone()));
         }
+        if key.kind == SourceKind::Tracked
+            && service
+                .key_page_url(key.base_url.as_deref(), key.workspace.as_deref())
+                .is_some()
+            && ui.button("Open key page").clicked()
+        {
+            action = Some(Action::OpenKeyPage(key_ref.clone()));
+        }
+    });
+    if let Some(tested) = state.tests.get(&key_ref) {
+        let color = if tested.ok {
+            super::theme::OK
+        } else {
+            super::theme::ERROR
+        };
+        ui.colored_label(color, &tested.text);
     }
 
     ui.separator();
     let status = key.status_at(now);
-    let can_change = state.can_change();
-    let why_not = if can_change {
-        "This key is revoked"
-    } else {
-        "Viewers cannot change keys"
-    };
+    let alive = status != KeyStatus::Revoked;
     ui.horizontal_wrapped(|ui| {
+        let button =
+            |ui: &mut egui::Ui, label: &str, capability: Capability, extra: Result<(), &str>| {
+                let allowed = state
+                    .can(key, capability)
+                    .and_then(|()| extra.map_err(String::from));
+                let response = ui.add_enabled(allowed.is_ok(), egui::Button::new(label));
+                match allowed {
+                    Err(why) => response.on_disabled_hover_text(why).clicked(),
+                    Ok(()) => response.clicked(),
+                }
+            };
         let (label, enable) = if key.enabled {
             ("Disable", false)
         } else {
             ("Enable", true)
         };
-        let alive = status != KeyStatus::Revoked;
-        if ui
-            .add_enabled(can_change && alive, egui::Button::new(label))
-            .on_disabled_hover_text(why_not)
-            .clicked()
-        {
-            action = Some(Action::SetEnabled(key.id, enable));
+        let revoked = if alive {
+            Ok(())
+        } else {
+            Err("This key is revoked")
+        };
+        if button(ui, label, Capability::Enable, revoked) {
+            action = Some(Action::SetEnabled(key_ref.clone(), enable));
         }
-        if ui
-            .add_enabled(can_change, egui::Button::new("Edit"))
-            .on_disabled_hover_text(why_not)
-            .clicked()
-        {
-            action = Some(Action::OpenEdit(key.id));
+        if button(ui, "Edit", Capability::Edit, Ok(())) {
+            action = Some(Action::OpenEdit(key_ref.clone()));
         }
-        let rotatable = alive && key.revoked_at.is_none();
-        if ui
-            .add_enabled(can_change && rotatable, egui::Button::new("Rotate"))
-            .on_disabled_hover_text(why_not)
-            .clicked()
-        {
-            action = Some(Action::AskRenew(key.id));
+        let renewable = match (alive, key.replaced_by.is_some(), key.revoked_at.is_some()) {
+            (false, _, _) => Err("This key is revoked"),
+            (_, true, _) => Err("This key was renewed already; renew the new one"),
+            (_, _, true) if key.kind != SourceKind::Tracked => {
+                Err("This key is being replaced already")
+            }
+            _ => Ok(()),
+        };
+        if button(ui, "Renew", Capability::Renew, renewable) {
+            action = Some(Action::AskRenew(key_ref.clone()));
         }
-        if ui
-            .add_enabled(can_change && alive, egui::Button::new("Revoke"))
-            .on_hover_text("Shortcut: Delete")
-            .on_disabled_hover_text(why_not)
-            .clicked()
-        {
-            action = Some(Action::AskRevoke(key.id));
+        if button(ui, "Revoke", Capability::Revoke, revoked) {
+            action = Some(Action::AskRevoke(key_ref.clone()));
         }
-        if ui
-            .add_enabled(can_change, egui::Button::new("Delete"))
-            .on_disabled_hover_text(why_not)
-            .clicked()
-        {
-            action = Some(Action::AskDelete(key.id));
+        let delete = match key.kind {
+            SourceKind::Thingsboard => "Delete (revokes it)",
+            SourceKind::Tracked if key.replaced_by.is_some() => "Retired: forget it",
+            SourceKind::Tracked => "Forget",
+            SourceKind::Keywarden => "Delete",
+        };
+        if button(ui, delete, Capability::Delete, Ok(())) {
+            action = Some(Action::AskDelete(key_ref.clone()));
         }
     });
 
+    if key.kind != SourceKind::Keywarden {
+        return action;
+    }
     ui.separator();
     ui.strong("Audit events");
     match state.audit.value() {
@@ -184,9 +255,16 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
                 .max_height(220.0)
                 .show(ui, |ui| {
                     for event in events {
-                        let who = event
-                            .actor_user_id
-                            .map_or_else(|| "someone".to_string(), |id| state.owner_email(id));
+                        let who = event.actor_user_id.map_or_else(
+                            || "someone".to_string(),
+                            |id| {
+                                state
+                                    .members
+                                    .iter()
+                                    .find(|m| m.user_id == id)
+                                    .map_or_else(|| format!("user {id}"), |m| m.email.clone())
+                            },
+                        );
                         let from = event
                             .ip
                             .as_deref()

@@ -2,7 +2,7 @@
 
 use super::modal::{dialog_ui, text_field_ui};
 use super::state::{Action, EditDraft};
-use crate::api::UpdateKeyRequest;
+use crate::sources::Edit;
 
 pub fn edit_dialog_ui(ctx: &egui::Context, draft: &mut EditDraft) -> Option<Action> {
     dialog_ui(ctx, "Edit key", |ui| {
@@ -11,12 +11,11 @@ pub fn edit_dialog_ui(ctx: &egui::Context, draft: &mut EditDraft) -> Option<Acti
         let mut action = None;
         ui.horizontal(|ui| {
             if ui.button("Save").clicked() {
-                let request = UpdateKeyRequest {
+                let edit = Edit {
                     name: Some(draft.name.trim().to_string()),
                     description: Some(draft.description.trim().to_string()),
-                    enabled: None,
                 };
-                action = Some(Action::SaveEdit(draft.id, request));
+                action = Some(Action::SaveEdit(draft.key.clone(), edit));
             }
             if ui.button("Cancel").clicked() {
                 action = Some(Action::CloseDialog);

@@ -1,11 +1,11 @@
-//! Generate a key: name, description, expiry (preset or date, at most a year) and, for admins, the owner.
-
-use chrono::{NaiveDate, Utc};
+//! Generate a key on an account that makes keys (a Keywarden server, a ThingsBoard account): name,
+//! description, expiry (preset, date, or never where the account allows it) and, for Keywarden
+//! administrators, the owner.
 
 use super::modal::{dialog_ui, text_field_ui};
-use super::state::{Action, EXPIRY_DAYS, ExpiryChoice, GenerateDraft, State};
+use super::state::{Action, EXPIRY_DAYS, ExpiryChoice, GenerateDraft, NEVER, State, expiry_from};
 use super::theme;
-use crate::api::{CreateKeyRequest, MANAGE_SCOPE};
+use crate::sources::{NewKey, SourceKind};
 
 pub fn generate_dialog_ui(
     ctx: &egui::Context,
@@ -13,11 +13,33 @@ pub fn generate_dialog_ui(
     state: &State,
 ) -> Option<Action> {
     dialog_ui(ctx, "Generate a key", |ui| {
+        let accounts = state.generating_accounts();
+        if accounts.len() > 1 {
+            let selected = state
+                .account(&draft.account)
+                .map_or_else(|| draft.account.clone(), |a| a.label());
+            egui::ComboBox::from_label("Account")
+                .selected_text(selected)
+                .show_ui(ui, |ui| {
+                    for account in &accounts {
+                        ui.selectable_value(
+                            &mut draft.account,
+                            account.name.clone(),
+                            format!("{} ({})", account.label(), account.kind.label()),
+                        );
+                    }
+                });
+        }
+        let account = state.account(&draft.account);
+        let kind = account.map_or(SourceKind::Keywarden, |a| a.kind);
+        let never_ok = account.is_some_and(|a| a.capabilities.never_expires);
         let name = text_field_ui(ui, "Name", &mut draft.name, false);
         if draft.name.is_empty() && !name.has_focus() && draft.error.is_none() {
             name.request_focus();
         }
-        text_field_ui(ui, "Description", &mut draft.description, false);
+        if kind == SourceKind::Keywarden {
+            text_field_ui(ui, "Description", &mut draft.description, false);
+        }
         ui.horizontal_wrapped(|ui| {
             ui.label("Expires in");
             for days in EXPIRY_DAYS {
@@ -28,38 +50,48 @@ pub fn generate_dialog_ui(
                 );
             }
             ui.radio_value(&mut draft.expiry, ExpiryChoice::Date, "on a date");
+            if never_ok {
+                ui.radio_value(&mut draft.expiry, ExpiryChoice::Never, NEVER);
+            }
         });
         if draft.expiry == ExpiryChoice::Date {
             text_field_ui(ui, "Expiry date", &mut draft.date, false)
                 .on_hover_text("YYYY-MM-DD, at most a year away");
         }
-        if state.is_admin() && !state.members.is_empty() {
-            let me = state.my_user_id();
-            let selected = draft
-                .owner
-                .or(me)
-                .map_or_else(|| "me".to_string(), |id| state.owner_email(id));
+        let admin =
+            account.is_some_and(|a| a.admin) && draft.account == state.config.current_server;
+        if admin && !state.members.is_empty() {
+            let me = account.and_then(|a| a.user_id.as_ref()?.parse::<i64>().ok());
+            let selected = draft.owner.or(me).map_or_else(
+                || "me".to_string(),
+                |id| {
+                    state
+                        .members
+                        .iter()
+                        .find(|m| m.user_id == id)
+                        .map_or_else(|| format!("user {id}"), |m| m.email.clone())
+                },
+            );
             egui::ComboBox::from_label("Owner")
                 .selected_text(selected)
                 .show_ui(ui, |ui| {
                     for member in &state.members {
-                        let value = if Some(member.user_id) == me {
-                            None
-                        } else {
-                            Some(member.user_id)
-                        };
+                        let value = (Some(member.user_id) != me).then_some(member.user_id);
                         ui.selectable_value(&mut draft.owner, value, &member.email);
                     }
                 });
         }
-        ui.checkbox(
-            &mut draft.manage,
-            "May manage keys and accounts, like a session (keywarden:manage)",
-        )
-        .on_hover_text(
-            "Without this the key only reads its owner's keys and, for admins, verifies keys. \
-             A key that manages can create, rotate and revoke keys: keep it as safe as a password.",
-        );
+        if account.is_some_and(|a| a.capabilities.manage_scope) {
+            ui.checkbox(
+                &mut draft.manage,
+                "May manage keys and accounts, like a session (keywarden:manage)",
+            )
+            .on_hover_text(
+                "Without this the key only reads its owner's keys and, for admins, verifies keys. \
+                 A key that manages can create, rotate and revoke keys: keep it as safe as a \
+                 password.",
+            );
+        }
         if let Some(error) = &draft.error {
             ui.colored_label(theme::ERROR, error);
         }
@@ -68,8 +100,8 @@ pub fn generate_dialog_ui(
         ui.horizontal(|ui| {
             let enter = ui.input(|i| i.key_pressed(egui::Key::Enter));
             if ui.button("Generate").clicked() || enter {
-                match request_from(draft) {
-                    Ok(request) => action = Some(Action::Generate(request)),
+                match new_key(draft, never_ok) {
+                    Ok(new) => action = Some(Action::Generate(draft.account.clone(), new)),
                     Err(error) => draft.error = Some(error),
                 }
             }
@@ -81,8 +113,8 @@ pub fn generate_dialog_ui(
     })
 }
 
-/// Checks the draft before anything is sent: the server checks again.
-fn request_from(draft: &GenerateDraft) -> Result<CreateKeyRequest, String> {
+/// Checks the draft before anything is sent: the source checks again.
+fn new_key(draft: &GenerateDraft, never_ok: bool) -> Result<NewKey, String> {
     let name = draft.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err("Give the key a name of 1 to 100 characters.".into());
@@ -90,31 +122,12 @@ fn request_from(draft: &GenerateDraft) -> Result<CreateKeyRequest, String> {
     if draft.description.chars().count() > 500 {
         return Err("The description can have at most 500 characters.".into());
     }
-    let mut request = CreateKeyRequest {
+    let max = (!never_ok).then_some(365);
+    Ok(NewKey {
         name: name.to_string(),
-        description: Some(draft.description.trim().to_string()).filter(|d| !d.is_empty()),
-        user_id: draft.owner,
-        scopes: draft.manage.then(|| vec![MANAGE_SCOPE.to_string()]),
-        ..Default::default()
-    };
-    match draft.expiry {
-        ExpiryChoice::Days(days) => request.expires_in_days = Some(days),
-        ExpiryChoice::Date => {
-            let date = NaiveDate::parse_from_str(draft.date.trim(), "%Y-%m-%d")
-                .map_err(|_| "Write the expiry date as YYYY-MM-DD.".to_string())?;
-            let at = date
-                .and_hms_opt(23, 59, 59)
-                .map(|t| t.and_utc())
-                .ok_or("That date does not exist.")?;
-            let now = Utc::now();
-            if at <= now {
-                return Err("The expiry date must be in the future.".into());
-            }
-            if at > now + chrono::Duration::days(365) {
-                return Err("A key can live at most one year.".into());
-            }
-            request.expires_at = Some(at);
-        }
-    }
-    Ok(request)
+        description: draft.description.trim().to_string(),
+        expires_at: expiry_from(draft.expiry, &draft.date, max, never_ok)?,
+        manage: draft.manage,
+        owner: draft.owner.map(|id| id.to_string()),
+    })
 }

@@ -5,8 +5,9 @@ use egui_extras::{Column, TableBuilder};
 
 use super::state::{Action, SortColumn, State, relative_time};
 use super::theme;
-use crate::api::{KeyInfo, KeyStatus};
+use crate::api::KeyStatus;
 use crate::reminders::{ExpiryClass, Thresholds, key_class};
+use crate::sources::SourceKey;
 
 pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Option<Action> {
     let Some(keys) = state.keys.value() else {
@@ -23,7 +24,10 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
         ui.add_space(24.0);
         ui.vertical_centered(|ui| {
             if keys.is_empty() {
-                ui.label("No keys yet. Generate your first key with \"Generate key\" (Ctrl+N).");
+                ui.label(
+                    "No keys yet. Generate your first key with \"Generate key\" (Ctrl+N), or add \
+                     one you have with \"Add key\".",
+                );
             } else {
                 ui.label("No key matches this filter and search.");
             }
@@ -31,12 +35,15 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
         return None;
     }
     let mut action = None;
-    let admin = state.is_admin();
+    let owners = state.is_admin();
     // A click anywhere on a row selects it; selectable labels would swallow the click.
     ui.style_mut().interaction.selectable_labels = false;
-    let selected_row = state
-        .selected
-        .and_then(|id| state.visible.iter().position(|&i| keys[i].id == id));
+    let selected_row = state.selected.as_ref().and_then(|selected| {
+        state
+            .visible
+            .iter()
+            .position(|&i| keys[i].source == selected.source && keys[i].id == selected.id)
+    });
     let mut table = TableBuilder::new(ui)
         .striped(true)
         .sense(egui::Sense::click())
@@ -47,11 +54,12 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
                 .clip(true)
                 .resizable(true),
         )
+        .column(Column::auto().at_least(110.0).clip(true))
         .column(Column::auto().at_least(70.0))
         .column(Column::auto().at_least(150.0))
         .column(Column::auto().at_least(80.0))
         .column(Column::auto().at_least(80.0));
-    if admin {
+    if owners {
         table = table.column(Column::auto().at_least(110.0).clip(true));
     }
     table = table.column(Column::remainder().at_least(60.0));
@@ -60,12 +68,13 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
     }
     let mut columns = vec![
         (SortColumn::Name, "Name"),
+        (SortColumn::Source, "Source"),
         (SortColumn::Status, "Status"),
         (SortColumn::Expires, "Expires"),
         (SortColumn::Created, "Created"),
         (SortColumn::LastUsed, "Last used"),
     ];
-    if admin {
+    if owners {
         columns.push((SortColumn::Owner, "Owner"));
     }
     columns.push((SortColumn::Held, "Keychain"));
@@ -85,10 +94,11 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
         .body(|body| {
             body.rows(theme::ROW_HEIGHT, state.visible.len(), |mut row| {
                 let key = &keys[state.visible[row.index()]];
-                row.set_selected(state.selected == Some(key.id));
+                let key_ref = key.key_ref();
+                row.set_selected(state.selected.as_ref() == Some(&key_ref));
                 row.col(|ui| {
                     ui.label(&key.name);
-                    if key.manages() {
+                    if key.manages {
                         ui.label(egui::RichText::new("manages").small().color(theme::MANAGES))
                             .on_hover_text(
                                 "This key may manage keys and accounts like a session \
@@ -97,20 +107,36 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
                     }
                 });
                 row.col(|ui| {
-                    status_badge_ui(ui, key, now, &state.config.thresholds);
+                    let account = state.account(&key.source);
+                    let label = account.map_or_else(|| key.source.clone(), |a| a.label());
+                    ui.label(label).on_hover_text(format!(
+                        "{} key on {}",
+                        key.service().name,
+                        key.source
+                    ));
                 });
                 row.col(|ui| {
-                    let class =
-                        key_class(key, now, &state.config.thresholds).unwrap_or(ExpiryClass::Ok);
-                    let text = format!(
-                        "{} ({})",
-                        key.expires_at.format("%Y-%m-%d"),
-                        relative_time(key.expires_at, now)
-                    );
-                    match class {
-                        ExpiryClass::Ok => ui.label(text),
-                        _ => ui.label(egui::RichText::new(text).color(theme::class_color(class))),
-                    };
+                    status_badge_ui(ui, key, now, &state.config.thresholds);
+                });
+                row.col(|ui| match key.expires_at {
+                    Some(expires_at) => {
+                        let class = key_class(key, now, &state.config.thresholds)
+                            .unwrap_or(ExpiryClass::Ok);
+                        let text = format!(
+                            "{} ({})",
+                            expires_at.format("%Y-%m-%d"),
+                            relative_time(expires_at, now)
+                        );
+                        match class {
+                            ExpiryClass::Ok => ui.label(text),
+                            _ => {
+                                ui.label(egui::RichText::new(text).color(theme::class_color(class)))
+                            }
+                        };
+                    }
+                    None => {
+                        ui.label("never");
+                    }
                 });
                 row.col(|ui| {
                     ui.label(key.created_at.format("%Y-%m-%d").to_string());
@@ -121,13 +147,13 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
                             .map_or_else(|| "never".to_string(), |at| relative_time(at, now)),
                     );
                 });
-                if admin {
+                if owners {
                     row.col(|ui| {
-                        ui.label(state.owner_email(key.user_id));
+                        ui.label(state.owner_label(key));
                     });
                 }
                 row.col(|ui| {
-                    ui.label(if state.held.contains(&key.id) {
+                    ui.label(if state.held.contains(&key_ref) {
                         "held"
                     } else {
                         "—"
@@ -135,14 +161,17 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
                 });
                 let response = row.response();
                 if response.clicked() {
-                    action = Some(Action::Select(key.id));
+                    action = Some(Action::Select(key_ref.clone()));
                 }
                 response.context_menu(|ui| {
                     if ui.button("Renew…").clicked() {
-                        action = Some(Action::AskRenew(key.id));
+                        action = Some(Action::AskRenew(key_ref.clone()));
                     }
                     if ui.button("Copy key").clicked() {
-                        action = Some(Action::Copy(key.id, crate::client::CopyFormat::Plain));
+                        action = Some(Action::Copy(
+                            key_ref.clone(),
+                            crate::client::CopyFormat::Plain,
+                        ));
                     }
                 });
             });
@@ -178,14 +207,15 @@ fn sort_arrow_ui(ui: &mut egui::Ui, ascending: bool) {
 /// The status, or for a live key its expiry class, in its colour.
 pub fn status_badge_ui(
     ui: &mut egui::Ui,
-    key: &KeyInfo,
+    key: &SourceKey,
     now: DateTime<Utc>,
     thresholds: &Thresholds,
 ) {
     let status = key.status_at(now);
     let class = key_class(key, now, thresholds).unwrap_or(ExpiryClass::Ok);
-    let text = match (status, class) {
-        (KeyStatus::Active, class) if class.is_soon() => class.as_str(),
+    let text = match (status, class, &key.replaced_by) {
+        (KeyStatus::Active, _, Some(_)) => "replaced",
+        (KeyStatus::Active, class, None) if class.is_soon() => class.as_str(),
         _ => status.as_str(),
     };
     ui.label(

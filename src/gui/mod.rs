@@ -1,7 +1,9 @@
 //! The desktop app (eframe/egui). Panels draw from `State` and return `Action`s; the app applies
 //! them and runs network and keychain work on a background runtime.
 
+mod add_dialog;
 pub mod app;
+mod banners;
 mod bridge;
 mod confirm_dialog;
 mod detail_panel;
@@ -14,6 +16,7 @@ mod renew_dialog;
 mod secret_dialog;
 mod servers_dialog;
 mod settings_screen;
+mod shortcuts;
 mod sign_in_dialog;
 pub mod state;
 mod status_bar;

@@ -1,45 +1,103 @@
-//! Renew (rotate) a key: prefilled from the old key, with a new expiry and how long the old key
-//! keeps working. The server's rotate does it; the new secret is shown once and kept.
+//! Renew a key. A Keywarden key is rotated by its server; a ThingsBoard key is replaced by a new one
+//! with the same name, the old one deleted after the overlap; a tracked key takes the new key made
+//! on its service's page (opened from here), and the old one stays, marked replaced, until it is
+//! retired there.
 
-use super::modal::dialog_ui;
-use super::state::{Action, EXPIRY_DAYS, Overlap, RenewDraft};
-use crate::api::RotateKeyRequest;
+use super::modal::{dialog_ui, text_field_ui};
+use super::state::{Action, EXPIRY_DAYS, ExpiryChoice, NEVER, Overlap, RenewDraft, expiry_from};
+use super::theme;
+use crate::secret::Secret;
+use crate::sources::{Renewal, SourceKind};
 
-pub const RENEW: &str = "Yes, rotate";
+pub const RENEW: &str = "Yes, renew";
 
-pub fn renew_dialog_ui(ctx: &egui::Context, draft: &mut RenewDraft) -> Option<Action> {
-    dialog_ui(ctx, "Rotate or renew key", |ui| {
-        let key = &draft.key;
-        ui.label(format!(
-            "Replace \"{}\" with a new key with the same name, description and scopes.",
-            key.name
-        ));
-        if !key.description.is_empty() {
-            ui.label(format!("Description: {}", key.description));
+pub fn renew_dialog_ui(
+    ctx: &egui::Context,
+    draft: &mut RenewDraft,
+    never_ok: bool,
+) -> Option<Action> {
+    dialog_ui(ctx, "Renew key", |ui| {
+        let key = draft.key.clone();
+        let service = key.service();
+        let mut action = None;
+        if key.kind == SourceKind::Tracked {
+            ui.label(format!(
+                "Make a new key for \"{}\" on {}, then paste it here. The old key stays, marked \
+                 replaced, until you retire it there.",
+                key.name, service.name
+            ));
+            let page = service.key_page_for(key.base_url.as_deref(), key.workspace.as_deref());
+            ui.label(format!("Keys are managed at: {page}"));
+            if service
+                .key_page_url(key.base_url.as_deref(), key.workspace.as_deref())
+                .is_some()
+                && ui.button("Open key page").clicked()
+            {
+                action = Some(Action::OpenKeyPage(key.key_ref()));
+            }
+            text_field_ui(ui, "New key", &mut draft.secret, true);
+        } else {
+            ui.label(format!(
+                "Replace \"{}\" with a new key with the same name and rights.",
+                key.name
+            ));
         }
-        if !key.scopes.is_empty() {
-            ui.label(format!("Scopes: {}", key.scopes.join(", ")));
-        }
+        let max = service.max_lifetime_days.filter(|_| !never_ok);
         ui.horizontal_wrapped(|ui| {
             ui.label("New key expires in");
             for days in EXPIRY_DAYS {
-                ui.radio_value(&mut draft.expires_in_days, days, format!("{days} days"));
+                ui.radio_value(
+                    &mut draft.expiry,
+                    ExpiryChoice::Days(days),
+                    format!("{days} days"),
+                );
+            }
+            ui.radio_value(&mut draft.expiry, ExpiryChoice::Date, "on a date");
+            if never_ok {
+                ui.radio_value(&mut draft.expiry, ExpiryChoice::Never, NEVER);
             }
         });
-        ui.horizontal_wrapped(|ui| {
-            ui.label("Revoke the old key");
-            for overlap in Overlap::ALL {
-                ui.radio_value(&mut draft.overlap, overlap, overlap.label());
-            }
-        });
-        let mut action = None;
+        if draft.expiry == ExpiryChoice::Date {
+            text_field_ui(ui, "Expiry date", &mut draft.date, false);
+        }
+        if key.kind != SourceKind::Tracked {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(if key.kind == SourceKind::Thingsboard {
+                    "Delete the old key"
+                } else {
+                    "Revoke the old key"
+                });
+                for overlap in Overlap::ALL {
+                    ui.radio_value(&mut draft.overlap, overlap, overlap.label());
+                }
+            });
+        }
+        if let Some(error) = &draft.error {
+            ui.colored_label(theme::ERROR, error);
+        }
         ui.horizontal(|ui| {
             if ui.button(RENEW).clicked() {
-                let request = RotateKeyRequest {
-                    expires_in_days: Some(draft.expires_in_days),
-                    grace_seconds: Some(draft.overlap.grace_seconds()),
-                };
-                action = Some(Action::Renew(draft.key.id, request));
+                let secret =
+                    (key.kind == SourceKind::Tracked).then(|| draft.secret.trim().to_string());
+                match (
+                    expiry_from(draft.expiry, &draft.date, max, never_ok),
+                    secret,
+                ) {
+                    (Err(error), _) => draft.error = Some(error),
+                    (Ok(_), Some(secret)) if secret.is_empty() => {
+                        draft.error = Some("Paste the new key first.".into())
+                    }
+                    (Ok(expires_at), secret) => {
+                        draft.secret.clear();
+                        let renewal = Renewal {
+                            expires_at,
+                            overlap: draft.overlap.duration(),
+                            secret: secret.map(Secret::new),
+                            new_id: None,
+                        };
+                        action = Some(Action::Renew(key.key_ref(), renewal));
+                    }
+                }
             }
             if ui.button("Cancel").clicked() {
                 action = Some(Action::CloseDialog);

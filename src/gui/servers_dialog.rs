@@ -1,42 +1,52 @@
-//! The servers: the embedded one on this computer and the remote ones signed in to; switch, add,
-//! sign out.
+//! The accounts: this computer's server, the Keywarden and ThingsBoard accounts signed in to, and
+//! the tracked keys; which one new keys are made on; add, sign out.
 
 use super::modal::dialog_ui;
-use super::state::{Action, State};
-use crate::client::config::LOCAL_SERVER;
+use super::state::{Action, Connection, State};
+use crate::sources::SourceKind;
 
 pub fn servers_dialog_ui(ctx: &egui::Context, state: &State) -> Option<Action> {
-    dialog_ui(ctx, "Servers", |ui| {
+    dialog_ui(ctx, "Accounts", |ui| {
         let mut action = None;
         let current = &state.config.current_server;
-        let mut row = |ui: &mut egui::Ui, id: &str, title: String| {
+        for account in &state.accounts {
             ui.horizontal(|ui| {
-                let is_current = current == id;
-                ui.label(if is_current {
-                    format!("{title} (current)")
+                let who = if account.who.is_empty() {
+                    String::new()
                 } else {
-                    title.clone()
-                });
-                if !is_current && ui.button(format!("Use {title}")).clicked() {
-                    action = Some(Action::SwitchServer(id.to_string()));
+                    format!(" ({})", account.who)
+                };
+                let status = match &account.connection {
+                    Connection::Connected | Connection::Connecting => String::new(),
+                    Connection::NeedsSignIn(_) => " — sign in again".to_string(),
+                    Connection::Failed(_) => " — unreachable".to_string(),
+                };
+                let is_current = *current == account.name;
+                ui.label(format!(
+                    "{} [{}]{who}{status}{}",
+                    account.label(),
+                    account.kind.label(),
+                    if is_current { " (current)" } else { "" }
+                ));
+                if account.kind != SourceKind::Tracked
+                    && !is_current
+                    && ui.button(format!("Use {}", account.label())).clicked()
+                {
+                    action = Some(Action::SwitchServer(account.name.clone()));
+                }
+                if account.url.is_some()
+                    && ui
+                        .button(format!("Sign out of {}", account.label()))
+                        .clicked()
+                {
+                    action = Some(Action::SignOut(account.name.clone()));
                 }
             });
-        };
-        row(ui, LOCAL_SERVER, "this computer".to_string());
-        for server in &state.config.servers {
-            row(
-                ui,
-                &server.url,
-                format!("{} ({})", server.url, server.email),
-            );
         }
         ui.add_space(6.0);
         ui.horizontal(|ui| {
             if ui.button("Add server").clicked() {
                 action = Some(Action::OpenSignIn);
-            }
-            if !state.config.is_local() && ui.button("Sign out").clicked() {
-                action = Some(Action::SignOut);
             }
             if ui.button("Close").clicked() {
                 action = Some(Action::CloseDialog);

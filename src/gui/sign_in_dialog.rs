@@ -1,9 +1,11 @@
-//! Sign in to a server: URL, email, password. Also shown when a session expires.
+//! Sign in to a Keywarden or ThingsBoard server: URL, email, password, and a name for the account.
+//! Also shown when a session expires.
 
 use super::modal::{dialog_ui, text_field_ui};
 use super::state::{Action, SignInDraft};
 use super::theme;
 use crate::secret::Secret;
+use crate::sources::SourceKind;
 
 pub fn sign_in_dialog_ui(
     ctx: &egui::Context,
@@ -14,9 +16,16 @@ pub fn sign_in_dialog_ui(
         if let Some(reason) = &draft.reason {
             ui.label(reason);
         }
+        ui.horizontal(|ui| {
+            ui.label("Kind");
+            ui.radio_value(&mut draft.kind, SourceKind::Keywarden, "Keywarden");
+            ui.radio_value(&mut draft.kind, SourceKind::Thingsboard, "ThingsBoard");
+        });
         text_field_ui(ui, "Server URL", &mut draft.url, false);
         text_field_ui(ui, "Email", &mut draft.email, false);
         let password = text_field_ui(ui, "Password", &mut draft.password, true);
+        text_field_ui(ui, "Account name", &mut draft.name, false)
+            .on_hover_text("How the account is named in the list; empty: its URL");
         if let Some(error) = &draft.error {
             ui.colored_label(theme::ERROR, error);
         }
@@ -35,10 +44,13 @@ pub fn sign_in_dialog_ui(
                     draft.error = Some("Enter your email and password.".into());
                 } else {
                     let password = Secret::new(std::mem::take(&mut draft.password));
+                    let name = Some(draft.name.trim().to_string()).filter(|n| !n.is_empty());
                     action = Some(Action::SignIn {
                         url,
                         email: draft.email.trim().to_string(),
                         password,
+                        kind: draft.kind,
+                        name,
                     });
                 }
             }

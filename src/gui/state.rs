@@ -1,17 +1,21 @@
 //! What the app knows and shows: runtime state (not persisted) and the view preferences (persisted).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::loadable::Loadable;
-use crate::api::{AuditEvent, KeyInfo, KeyStatus, MeResponse, MemberInfo, Role};
+use crate::api::{AuditEvent, KeyStatus, MemberInfo};
 use crate::client::CopyFormat;
 use crate::client::config::Config;
 use crate::reminders::{ExpiryClass, Thresholds, key_class};
 use crate::secret::Secret;
+use crate::sources::tracked::NewTracked;
+use crate::sources::{
+    Capabilities, Capability, Edit, KeyRef, NewKey, Renewal, SourceKey, SourceKind,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Filter {
@@ -45,7 +49,7 @@ impl Filter {
         }
     }
 
-    pub fn matches(self, key: &KeyInfo, now: DateTime<Utc>, thresholds: &Thresholds) -> bool {
+    pub fn matches(self, key: &SourceKey, now: DateTime<Utc>, thresholds: &Thresholds) -> bool {
         let status = key.status_at(now);
         match self {
             Filter::All => true,
@@ -61,6 +65,7 @@ impl Filter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum SortColumn {
     Name,
+    Source,
     Status,
     #[default]
     Expires,
@@ -75,6 +80,8 @@ pub enum SortColumn {
 #[serde(default)]
 pub struct ViewPrefs {
     pub filter: Filter,
+    /// Only the keys of this account; `None` shows every account's.
+    pub source: Option<String>,
     pub sort: SortColumn,
     pub ascending: bool,
 }
@@ -83,6 +90,7 @@ impl Default for ViewPrefs {
     fn default() -> Self {
         ViewPrefs {
             filter: Filter::All,
+            source: None,
             sort: SortColumn::Expires,
             ascending: true,
         }
@@ -95,27 +103,66 @@ pub use crate::reminders::relative_time;
 pub enum ExpiryChoice {
     Days(i64),
     Date,
+    Never,
 }
 
 pub const EXPIRY_DAYS: [i64; 6] = [7, 30, 60, 90, 180, 365];
 
+/// The choice of no expiry, where a service allows it.
+pub const NEVER: &str = "does not expire";
+
+/// The expiry a dialog's choice means, or why it is not one. `max_days` is the service's
+/// documented maximum (`None`: no maximum, and never is allowed when `never_ok`).
+pub fn expiry_from(
+    choice: ExpiryChoice,
+    date: &str,
+    max_days: Option<i64>,
+    never_ok: bool,
+) -> Result<Option<DateTime<Utc>>, String> {
+    let now = Utc::now();
+    let at = match choice {
+        ExpiryChoice::Never if never_ok => return Ok(None),
+        ExpiryChoice::Never => return Err("Keys here must expire: choose an expiry.".into()),
+        ExpiryChoice::Days(days) => now + chrono::Duration::days(days),
+        ExpiryChoice::Date => {
+            let date = chrono::NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
+                .map_err(|_| "Write the expiry date as YYYY-MM-DD.".to_string())?;
+            date.and_hms_opt(23, 59, 59)
+                .map(|t| t.and_utc())
+                .ok_or("That date does not exist.")?
+        }
+    };
+    if at <= now {
+        return Err("The expiry date must be in the future.".into());
+    }
+    if let Some(days) = max_days
+        && at > now + chrono::Duration::days(days)
+    {
+        return Err(format!("A key here can live at most {days} days."));
+    }
+    Ok(Some(at))
+}
+
 #[derive(Debug, Clone)]
 pub struct GenerateDraft {
+    /// The account the key is made on.
+    pub account: String,
     pub name: String,
     pub description: String,
     pub expiry: ExpiryChoice,
     /// `YYYY-MM-DD` when `expiry` is `Date`.
     pub date: String,
-    /// For admins: the owner; `None` = me.
+    /// For administrators of a Keywarden server: the owner; `None` = me.
     pub owner: Option<i64>,
     /// The key may manage keys and accounts like a session (scope `keywarden:manage`).
     pub manage: bool,
     pub error: Option<String>,
 }
 
-impl Default for GenerateDraft {
-    fn default() -> Self {
+impl GenerateDraft {
+    pub fn new(account: &str) -> GenerateDraft {
         GenerateDraft {
+            account: account.to_string(),
             name: String::new(),
             description: String::new(),
             expiry: ExpiryChoice::Days(90),
@@ -124,6 +171,49 @@ impl Default for GenerateDraft {
             manage: false,
             error: None,
         }
+    }
+}
+
+/// Adding a key the developer already has (a tracked key).
+#[derive(Clone)]
+pub struct AddDraft {
+    /// What is pasted so far; a plain `String` because the text field edits it in place.
+    pub secret: String,
+    /// A service id from the table; empty until chosen or recognised.
+    pub service: String,
+    pub name: String,
+    pub description: String,
+    pub expiry: ExpiryChoice,
+    pub date: String,
+    pub base_url: String,
+    pub workspace: String,
+    pub error: Option<String>,
+}
+
+impl Default for AddDraft {
+    fn default() -> Self {
+        AddDraft {
+            secret: String::new(),
+            service: String::new(),
+            name: String::new(),
+            description: String::new(),
+            expiry: ExpiryChoice::Days(90),
+            date: String::new(),
+            base_url: String::new(),
+            workspace: String::new(),
+            error: None,
+        }
+    }
+}
+
+/// Written out so the pasted key never reaches a debug print.
+impl std::fmt::Debug for AddDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddDraft")
+            .field("secret", &"***")
+            .field("service", &self.service)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -148,27 +238,40 @@ impl Overlap {
         }
     }
 
-    pub fn grace_seconds(self) -> i64 {
-        match self {
+    pub fn duration(self) -> chrono::Duration {
+        chrono::Duration::seconds(match self {
             Overlap::Now => 0,
             Overlap::Hour => 3600,
             Overlap::Day => 24 * 3600,
             Overlap::Week => 7 * 24 * 3600,
-        }
+        })
     }
 }
 
-/// Renewing (rotating) a key: the new key keeps name, description and scopes.
-#[derive(Debug, Clone)]
+/// Renewing a key: the new key keeps name, description and rights.
+#[derive(Clone)]
 pub struct RenewDraft {
-    pub key: KeyInfo,
-    pub expires_in_days: i64,
+    pub key: SourceKey,
+    pub expiry: ExpiryChoice,
+    pub date: String,
     pub overlap: Overlap,
+    /// A tracked key's new secret, pasted from its service.
+    pub secret: String,
+    pub error: Option<String>,
+}
+
+impl std::fmt::Debug for RenewDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenewDraft")
+            .field("key", &self.key.id)
+            .field("secret", &"***")
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct EditDraft {
-    pub id: i64,
+    pub key: KeyRef,
     pub name: String,
     pub description: String,
 }
@@ -176,7 +279,7 @@ pub struct EditDraft {
 /// A secret shown once: after "Got it" it is dropped from memory.
 #[derive(Debug, Clone)]
 pub struct SecretShown {
-    pub key: KeyInfo,
+    pub key: SourceKey,
     pub secret: Secret,
     pub revealed: bool,
     /// Why the secret could not be put in the keychain, if it could not.
@@ -184,15 +287,32 @@ pub struct SecretShown {
     pub stored: bool,
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct SignInDraft {
     pub url: String,
     pub email: String,
     /// What is typed so far; a plain `String` because the text field edits it in place.
     pub password: String,
+    pub kind: SourceKind,
+    /// The account's name; empty: the URL.
+    pub name: String,
     /// Why sign-in is asked for (session expired, new server).
     pub reason: Option<String>,
     pub error: Option<String>,
+}
+
+impl Default for SignInDraft {
+    fn default() -> Self {
+        SignInDraft {
+            url: String::new(),
+            email: String::new(),
+            password: String::new(),
+            kind: SourceKind::Keywarden,
+            name: String::new(),
+            reason: None,
+            error: None,
+        }
+    }
 }
 
 /// Written out so the password being typed never reaches a debug print.
@@ -202,6 +322,7 @@ impl std::fmt::Debug for SignInDraft {
             .field("url", &self.url)
             .field("email", &self.email)
             .field("password", &"***")
+            .field("kind", &self.kind)
             .field("reason", &self.reason)
             .field("error", &self.error)
             .finish()
@@ -211,9 +332,10 @@ impl std::fmt::Debug for SignInDraft {
 #[derive(Debug, Clone)]
 pub enum Dialog {
     Generate(GenerateDraft),
+    Add(AddDraft),
     Secret(SecretShown),
-    ConfirmRevoke(KeyInfo),
-    ConfirmDelete(KeyInfo),
+    ConfirmRevoke(SourceKey),
+    ConfirmDelete(SourceKey),
     Renew(RenewDraft),
     Edit(EditDraft),
     SignIn(SignInDraft),
@@ -227,34 +349,96 @@ pub struct Notice {
     pub is_error: bool,
 }
 
-/// The signed-in session, as far as the UI needs it.
+/// An account's connection, as the app shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Connection {
+    Connecting,
+    Connected,
+    /// Its session ended: sign in again (the reason says why).
+    NeedsSignIn(String),
+    Failed(String),
+}
+
+/// One account keys come from: the local server, a remote Keywarden or ThingsBoard account, or
+/// the tracked keys.
 #[derive(Debug, Clone)]
-pub struct Connected {
-    pub me: MeResponse,
-    pub server_url: String,
+pub struct AccountView {
+    pub name: String,
+    pub kind: SourceKind,
+    pub url: Option<String>,
+    /// Who is signed in (an email; empty for tracked keys).
+    pub who: String,
+    /// The role or authority on the account (`owner`, `member`, `TENANT_ADMIN`, …).
+    pub role: String,
+    /// Keywarden administrators see their workspace's keys, with owners.
+    pub admin: bool,
+    pub user_id: Option<String>,
+    pub capabilities: Capabilities,
+    pub connection: Connection,
+    /// The account's keys: the source's answer, or the list saved last time (`saved_at`).
+    pub keys: Option<Vec<SourceKey>>,
+    pub saved_at: Option<DateTime<Utc>>,
+    /// Why the last listing failed.
+    pub error: Option<String>,
+}
+
+impl AccountView {
+    pub fn new(name: &str, kind: SourceKind, url: Option<String>, who: &str) -> AccountView {
+        AccountView {
+            name: name.to_string(),
+            kind,
+            url,
+            who: who.to_string(),
+            role: String::new(),
+            admin: false,
+            user_id: None,
+            capabilities: Capabilities::default(),
+            connection: Connection::Connecting,
+            keys: None,
+            saved_at: None,
+            error: None,
+        }
+    }
+
+    /// How the account is named in the table and the status bar.
+    pub fn label(&self) -> String {
+        match self.kind {
+            SourceKind::Keywarden if self.url.is_none() => "this computer".to_string(),
+            _ => self.name.clone(),
+        }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connection == Connection::Connected
+    }
+}
+
+/// What the last test of a key found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tested {
+    pub ok: bool,
+    pub text: String,
 }
 
 /// Everything the panels draw from.
 #[derive(Debug, Default)]
 pub struct State {
-    /// `local` or the remote server's URL: names the server in keychain accounts.
-    pub server: String,
-    /// The email of the account on `server` whose keys are shown.
-    pub account: String,
-    pub connection: Loadable<Connected>,
-    pub keys: Loadable<Vec<KeyInfo>>,
-    /// Set while `keys` is the list saved at that time (the cache), not the server's answer.
-    pub keys_saved_at: Option<DateTime<Utc>>,
+    /// Every account, in the order of `servers`: local, the remote ones, tracked.
+    pub accounts: Vec<AccountView>,
+    /// Every account's keys in one list, rebuilt when one of them changes.
+    pub keys: Loadable<Vec<SourceKey>>,
     /// Keys whose secret is in this computer's keychain.
-    pub held: BTreeSet<i64>,
+    pub held: BTreeSet<KeyRef>,
     /// Set when the keychain is locked or missing.
     pub vault_error: Option<String>,
     pub clipboard_error: Option<String>,
     pub view: ViewPrefs,
     pub search: String,
-    pub selected: Option<i64>,
+    pub selected: Option<KeyRef>,
     pub audit: Loadable<Vec<AuditEvent>>,
+    /// Members of the current Keywarden account's workspace (for owners' emails).
     pub members: Vec<MemberInfo>,
+    pub tests: BTreeMap<KeyRef, Tested>,
     pub dialog: Option<Dialog>,
     pub notice: Option<Notice>,
     pub clipboard_clears_at: Option<Instant>,
@@ -273,54 +457,102 @@ pub struct State {
 }
 
 impl State {
-    pub fn key(&self, id: i64) -> Option<&KeyInfo> {
-        self.keys.value()?.iter().find(|k| k.id == id)
+    pub fn key(&self, key: &KeyRef) -> Option<&SourceKey> {
+        self.keys.value()?.iter().find(|k| k.key_ref() == *key)
     }
 
-    pub fn selected_key(&self) -> Option<&KeyInfo> {
-        self.key(self.selected?)
+    pub fn selected_key(&self) -> Option<&SourceKey> {
+        self.key(self.selected.as_ref()?)
     }
 
-    pub fn role(&self) -> Option<Role> {
-        Some(self.connection.value()?.me.role)
+    pub fn account(&self, name: &str) -> Option<&AccountView> {
+        self.accounts.iter().find(|a| a.name == name)
     }
 
+    pub fn account_mut(&mut self, name: &str) -> Option<&mut AccountView> {
+        self.accounts.iter_mut().find(|a| a.name == name)
+    }
+
+    /// The account new keys are made on and the status bar names.
+    pub fn current_account(&self) -> Option<&AccountView> {
+        self.account(&self.config.current_server)
+    }
+
+    /// Whether the current account is a Keywarden administrator's (owners, members column).
     pub fn is_admin(&self) -> bool {
-        self.role() >= Some(Role::Admin)
+        self.current_account().is_some_and(|a| a.admin)
     }
 
-    pub fn my_user_id(&self) -> Option<i64> {
-        Some(self.connection.value()?.me.user.id)
+    /// Accounts that can make keys now.
+    pub fn generating_accounts(&self) -> Vec<&AccountView> {
+        self.accounts
+            .iter()
+            .filter(|a| a.is_connected() && a.capabilities.generate)
+            .collect()
     }
 
-    pub fn can_copy(&self, id: i64) -> Result<(), &'static str> {
+    /// Whether `key`'s account can do `capability` now, or why not.
+    pub fn can(&self, key: &SourceKey, capability: Capability) -> Result<(), String> {
+        let Some(account) = self.account(&key.source) else {
+            return Err(format!("The account {} is gone", key.source));
+        };
+        if let Some(why) = account.capabilities.why_not(account.kind, capability) {
+            return Err(match account.connection {
+                Connection::Connected => capitalised(&why),
+                _ => format!("{} is not connected", account.label()),
+            });
+        }
+        if !account.is_connected() {
+            return Err(format!("{} is not connected", account.label()));
+        }
+        Ok(())
+    }
+
+    pub fn can_copy(&self, key: &KeyRef) -> Result<(), &'static str> {
         if self.vault_error.is_some() {
             return Err("The keychain is locked or missing, so secrets are unavailable");
         }
         if self.clipboard_error.is_some() {
             return Err("The clipboard is not available");
         }
-        if !self.held.contains(&id) {
+        if !self.held.contains(key) {
             return Err("This key's secret is not held in this computer's keychain");
         }
         Ok(())
     }
 
-    pub fn can_change(&self) -> bool {
-        self.role() >= Some(Role::Member)
-    }
-
     /// The key the user owns or holds that expires soonest, if one is expiring, and how many are.
-    pub fn expiring_soon(&self) -> Option<(&KeyInfo, usize)> {
+    pub fn expiring_soon(&self) -> Option<(&SourceKey, usize)> {
         let first = self.keys.value()?.get(*self.soon.first()?)?;
         Some((first, self.soon.len()))
     }
 
-    pub fn owner_email(&self, user_id: i64) -> String {
+    /// The user's own keys and those held here: what reminders and the banner are about.
+    pub fn is_mine_or_held(&self, key: &SourceKey) -> bool {
+        let me = self.account(&key.source).and_then(|a| a.user_id.as_ref());
+        key.owner.is_none()
+            || me.is_none()
+            || key.owner.as_ref() == me
+            || self.held.contains(&key.key_ref())
+    }
+
+    /// An owner's email where the current account's members tell it, else the id.
+    pub fn owner_label(&self, key: &SourceKey) -> String {
+        let Some(owner) = &key.owner else {
+            return "—".to_string();
+        };
+        if let Some(account) = self.account(&key.source)
+            && account.user_id.as_ref() == Some(owner)
+        {
+            return account.who.clone();
+        }
         self.members
             .iter()
-            .find(|m| m.user_id == user_id)
-            .map_or_else(|| format!("user {user_id}"), |m| m.email.clone())
+            .find(|m| {
+                Some(&m.user_id.to_string()) == Some(owner)
+                    && key.source == self.config.current_server
+            })
+            .map_or_else(|| format!("user {owner}"), |m| m.email.clone())
     }
 
     pub fn notify(&mut self, text: impl Into<String>) {
@@ -337,7 +569,36 @@ impl State {
         });
     }
 
-    /// Recomputes the visible rows from keys, filter, search and sort.
+    /// Rebuilds the one list from the accounts' lists (after one of them changed).
+    pub fn rebuild_keys(&mut self) {
+        let any = self.accounts.iter().any(|a| a.keys.is_some());
+        let keys: Vec<SourceKey> = self
+            .accounts
+            .iter()
+            .filter_map(|a| a.keys.as_ref())
+            .flatten()
+            .cloned()
+            .collect();
+        if any {
+            let loading = self.keys.is_loading();
+            self.keys = Loadable::Ready(keys);
+            if loading
+                && self
+                    .accounts
+                    .iter()
+                    .any(|a| a.connection == Connection::Connecting)
+            {
+                self.keys.start();
+            }
+        }
+        if let Some(selected) = &self.selected
+            && self.key(selected).is_none()
+        {
+            self.selected = None;
+        }
+        self.view_dirty = true;
+    }
+
     /// Recomputes the rows shown and the expiring keys when something changed or a minute passed.
     pub fn refresh_view(&mut self, now: DateTime<Utc>) {
         let minute = |at: DateTime<Utc>| at.timestamp().div_euclid(60);
@@ -351,41 +612,48 @@ impl State {
             self.soon.clear();
             return;
         };
-        let me = self.my_user_id();
         let mut soon: Vec<usize> = (0..keys.len())
             .filter(|&i| {
                 let key = &keys[i];
-                (Some(key.user_id) == me || self.held.contains(&key.id))
+                self.is_mine_or_held(key)
                     && key_class(key, now, &self.config.thresholds)
                         .is_some_and(ExpiryClass::is_soon)
             })
             .collect();
-        soon.sort_by_key(|&i| (keys[i].expires_at, keys[i].id));
+        soon.sort_by(|&a, &b| {
+            (keys[a].expires_at, &keys[a].id).cmp(&(keys[b].expires_at, &keys[b].id))
+        });
         self.soon = soon;
         let needle = self.search.trim().to_lowercase();
         let mut rows: Vec<usize> = (0..keys.len())
             .filter(|&i| {
                 let key = &keys[i];
                 self.view.filter.matches(key, now, &self.config.thresholds)
+                    && self.view.source.as_ref().is_none_or(|s| *s == key.source)
                     && (needle.is_empty()
                         || key.name.to_lowercase().contains(&needle)
                         || key.description.to_lowercase().contains(&needle))
             })
             .collect();
         let held = &self.held;
-        let status = |k: &KeyInfo| k.status_at(now);
+        let status = |k: &SourceKey| k.status_at(now);
+        // Keys that never expire sort after every date.
+        let expiry = |k: &SourceKey| (k.expires_at.is_none(), k.expires_at);
         rows.sort_by(|&a, &b| {
             let (a, b) = (&keys[a], &keys[b]);
             let order = match self.view.sort {
                 SortColumn::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+                SortColumn::Source => a.source.cmp(&b.source),
                 SortColumn::Status => status(a).as_str().cmp(status(b).as_str()),
-                SortColumn::Expires => a.expires_at.cmp(&b.expires_at),
+                SortColumn::Expires => expiry(a).cmp(&expiry(b)),
                 SortColumn::Created => a.created_at.cmp(&b.created_at),
                 SortColumn::LastUsed => a.last_used_at.cmp(&b.last_used_at),
-                SortColumn::Owner => a.user_id.cmp(&b.user_id),
-                SortColumn::Held => held.contains(&a.id).cmp(&held.contains(&b.id)),
+                SortColumn::Owner => a.owner.cmp(&b.owner),
+                SortColumn::Held => held
+                    .contains(&a.key_ref())
+                    .cmp(&held.contains(&b.key_ref())),
             };
-            let order = order.then(a.id.cmp(&b.id));
+            let order = order.then_with(|| (&a.source, &a.id).cmp(&(&b.source, &b.id)));
             if self.view.ascending {
                 order
             } else {
@@ -396,31 +664,46 @@ impl State {
     }
 }
 
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// What a panel asks for; the app applies it in one place.
 #[derive(Debug, Clone)]
 pub enum Action {
     Refresh,
     Reconnect,
-    Select(i64),
+    Select(KeyRef),
     MoveSelection(isize),
     SetFilter(Filter),
+    SetSource(Option<String>),
     SetSearch(String),
     SetFocusSearch,
     SortBy(SortColumn),
     OpenGenerate,
-    Generate(crate::api::CreateKeyRequest),
-    Copy(i64, CopyFormat),
+    Generate(String, NewKey),
+    OpenAdd,
+    /// Puts the clipboard's text into the add dialog's key field.
+    PasteKey,
+    Add(NewTracked, Secret),
+    Copy(KeyRef, CopyFormat),
     CopyShown(CopyFormat),
     ToggleReveal,
-    AskRevoke(i64),
-    Revoke(i64),
-    SetEnabled(i64, bool),
-    OpenEdit(i64),
-    SaveEdit(i64, crate::api::UpdateKeyRequest),
-    AskDelete(i64),
-    Delete(i64),
-    AskRenew(i64),
-    Renew(i64, crate::api::RotateKeyRequest),
+    Test(KeyRef),
+    OpenKeyPage(KeyRef),
+    AskRevoke(KeyRef),
+    Revoke(KeyRef),
+    SetEnabled(KeyRef, bool),
+    OpenEdit(KeyRef),
+    SaveEdit(KeyRef, Edit),
+    AskDelete(KeyRef),
+    Delete(KeyRef),
+    AskRenew(KeyRef),
+    Renew(KeyRef, Renewal),
     CloseDialog,
     OpenServers,
     OpenSignIn,
@@ -428,9 +711,11 @@ pub enum Action {
         url: String,
         email: String,
         password: Secret,
+        kind: SourceKind,
+        name: Option<String>,
     },
     SwitchServer(String),
-    SignOut,
+    SignOut(String),
     OpenSettings,
     SaveSettings(Config),
 }
@@ -439,22 +724,27 @@ pub enum Action {
 mod tests {
     use super::*;
 
+    fn account_with(keys: Vec<SourceKey>) -> AccountView {
+        let mut account = AccountView::new("tracked", SourceKind::Tracked, None, "");
+        account.connection = Connection::Connected;
+        account.keys = Some(keys);
+        account
+    }
+
     /// Filters and the expiring banner move with the clock: a minute later the view is computed
     /// again even though nothing marked it dirty, and not before.
     #[test]
     fn the_view_follows_the_clock_once_a_minute() {
         let now = "2026-11-23T12:00:10Z".parse::<DateTime<Utc>>().unwrap();
         // Expiring (within 30 days) from 12:01 on, not at 12:00.
-        let key = KeyInfo {
-            expires_at: now + chrono::Duration::days(30) + chrono::Duration::seconds(30),
-            ..KeyInfo::sample(7, 0, now)
-        };
+        let mut key = crate::sources::sample_key("tracked", "7", None);
+        key.expires_at = Some(now + chrono::Duration::days(30) + chrono::Duration::seconds(30));
         let mut state = State {
-            keys: Loadable::Ready(vec![key]),
-            held: BTreeSet::from([7]),
-            view_dirty: true,
+            accounts: vec![account_with(vec![key.clone()])],
+            held: BTreeSet::from([key.key_ref()]),
             ..Default::default()
         };
+        state.rebuild_keys();
         state.view.filter = Filter::Expiring;
         state.refresh_view(now);
         assert!(state.visible.is_empty() && state.expiring_soon().is_none());
@@ -464,7 +754,46 @@ mod tests {
 
         state.refresh_view(now + chrono::Duration::seconds(60));
         assert_eq!(state.visible, vec![0]);
-        assert_eq!(state.expiring_soon().map(|(k, n)| (k.id, n)), Some((7, 1)));
+        assert_eq!(
+            state.expiring_soon().map(|(k, n)| (k.id.clone(), n)),
+            Some(("7".to_string(), 1))
+        );
+    }
+
+    #[test]
+    fn the_source_filter_and_never_expiring_keys() {
+        let now = Utc::now();
+        let never = crate::sources::sample_key("tracked", "n", None);
+        let soon = crate::sources::sample_key("tracked", "s", Some(3));
+        let mut other = crate::sources::sample_key("tb", "t", Some(100));
+        other.kind = SourceKind::Thingsboard;
+        let mut tb = AccountView::new(
+            "tb",
+            SourceKind::Thingsboard,
+            Some("http://tb".into()),
+            "a@b",
+        );
+        tb.keys = Some(vec![other]);
+        let mut state = State {
+            accounts: vec![account_with(vec![never, soon]), tb],
+            ..Default::default()
+        };
+        state.rebuild_keys();
+        state.refresh_view(now);
+        let ids = |state: &State| -> Vec<String> {
+            let keys = state.keys.value().unwrap();
+            state.visible.iter().map(|&i| keys[i].id.clone()).collect()
+        };
+        assert_eq!(ids(&state), ["s", "t", "n"], "never sorts last");
+        assert_eq!(
+            state.soon.len(),
+            1,
+            "a key that never expires is never expiring"
+        );
+        state.view.source = Some("tb".into());
+        state.view_dirty = true;
+        state.refresh_view(now);
+        assert_eq!(ids(&state), ["t"]);
     }
 
     #[test]
@@ -473,10 +802,15 @@ mod tests {
             password: "hunter2hunter2".into(),
             ..Default::default()
         };
+        let add = AddDraft {
+            secret: "ghp_pastedsecretvalue".into(),
+            ..Default::default()
+        };
         let state = State {
             dialog: Some(Dialog::SignIn(draft)),
             ..Default::default()
         };
         assert!(!format!("{state:?}").contains("hunter2"));
+        assert!(!format!("{add:?}").contains("pastedsecret"));
     }
 }

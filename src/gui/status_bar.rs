@@ -15,29 +15,33 @@ pub fn status_bar_ui(
     utc_now: DateTime<Utc>,
 ) {
     ui.horizontal(|ui| {
-        let server = if state.config.is_local() {
-            "this computer".to_string()
-        } else {
-            state.server.clone()
-        };
-        match state.connection.value() {
-            Some(connected) => ui.label(format!(
-                "{} on {server} ({})",
-                connected.me.user.email,
-                connected.me.role.as_str()
+        match state.current_account() {
+            Some(account) if account.is_connected() => ui.label(format!(
+                "{} on {} ({})",
+                account.who,
+                account.label(),
+                account.role
             )),
-            None => ui.label(format!("Not signed in to {server}")),
+            Some(account) => ui.label(format!("Not signed in to {}", account.label())),
+            None => ui.label("No account"),
         };
+        let offline: Vec<String> = state
+            .accounts
+            .iter()
+            .filter(|a| a.saved_at.is_some())
+            .map(|a| a.label())
+            .collect();
         if busy {
             ui.spinner();
         }
-        if let Some(saved_at) = state.keys_saved_at {
+        if let Some(saved_at) = state.accounts.iter().filter_map(|a| a.saved_at).min() {
             ui.separator();
             ui.label(format!(
-                "Showing the list saved {}",
-                relative_time(saved_at, utc_now)
+                "Showing the list saved {} for {}",
+                relative_time(saved_at, utc_now),
+                offline.join(", ")
             ))
-            .on_hover_text("The server has not sent a fresh list yet.");
+            .on_hover_text("These accounts have not sent a fresh list yet.");
         }
         if let Some(at) = state.clipboard_clears_at {
             let left = at.saturating_duration_since(now).as_secs();

@@ -176,6 +176,12 @@ pub struct KeyRef {
     pub id: String,
 }
 
+impl From<&SourceKey> for KeyRef {
+    fn from(key: &SourceKey) -> KeyRef {
+        key.key_ref()
+    }
+}
+
 /// What a source can do. Actions a source cannot do are absent or disabled with [`Capabilities::why_not`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Capabilities {
@@ -325,6 +331,9 @@ pub enum SourceError {
     Vault(VaultError),
     #[error("{0}")]
     Storage(String),
+    /// Could not be asked, in the words of whatever failed (a session that could not be opened).
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl SourceError {
@@ -332,7 +341,10 @@ impl SourceError {
     pub fn is_unreachable(&self) -> bool {
         matches!(
             self,
-            SourceError::Unreachable { .. } | SourceError::Server(_) | SourceError::Storage(_)
+            SourceError::Unreachable { .. }
+                | SourceError::Server(_)
+                | SourceError::Storage(_)
+                | SourceError::Failed(_)
         )
     }
 

@@ -67,6 +67,9 @@ enum Command {
         clear_after: Option<Duration>,
         reply: mpsc::Sender<Result<(), ClipboardError>>,
     },
+    Read {
+        reply: mpsc::Sender<Result<Option<Secret>, ClipboardError>>,
+    },
 }
 
 /// The app's clipboard owner. Dropping it ends the thread.
@@ -112,6 +115,19 @@ impl ClipboardService {
     }
 }
 
+impl ClipboardService {
+    /// The clipboard's text (a key the user copied to paste it here); `None` when it holds no
+    /// text. Blocks briefly: call it off the UI thread.
+    pub fn read(&self) -> Result<Option<Secret>, ClipboardError> {
+        let (reply, result) = mpsc::channel();
+        let gone = || ClipboardError::Unavailable("the clipboard thread has stopped".to_string());
+        self.commands
+            .send(Command::Read { reply })
+            .map_err(|_| gone())?;
+        result.recv().map_err(|_| gone())?
+    }
+}
+
 fn serve(mut clipboard: arboard::Clipboard, commands: mpsc::Receiver<Command>) {
     let mut pending: Option<(Instant, Secret)> = None;
     loop {
@@ -134,6 +150,14 @@ fn serve(mut clipboard: arboard::Clipboard, commands: mpsc::Receiver<Command>) {
                     _ => None,
                 };
                 let _ = reply.send(result);
+            }
+            Ok(Command::Read { reply }) => {
+                let text = match clipboard.get_text() {
+                    Ok(text) => Ok(Some(Secret::new(text))),
+                    Err(arboard::Error::ContentNotAvailable) => Ok(None),
+                    Err(err) => Err(failed(err)),
+                };
+                let _ = reply.send(text);
             }
             Err(RecvTimeoutError::Timeout) => {
                 if let Some((_, text)) = pending.take() {

@@ -81,12 +81,12 @@ fn the_copy_buttons_copy_each_format_from_the_keychain() {
     });
     fx.wait_connected();
     let key = fx.generate("Stripe live");
-    let secret = fx.held_secret(key.id).unwrap();
+    let secret = fx.held_secret(&key).unwrap();
     let server = fx.app().local_server_url().unwrap();
     for (button, expected) in [
         ("Copy key", secret.expose().to_string()),
         (
-            "Copy as Authorization header",
+            "Copy as header",
             format!("Authorization: Bearer {}", secret.expose()),
         ),
         (

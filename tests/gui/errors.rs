@@ -7,7 +7,7 @@ use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use keywarden::api::{Role, SetMemberRequest};
 use keywarden::client::ApiClient;
 use keywarden::client::config::{Config, ServerEntry};
-use keywarden::gui::state::Dialog;
+use keywarden::gui::state::{Connection, Dialog};
 use keywarden::secret::Secret;
 use keywarden::vault::{self, MemoryVault, Vault};
 
@@ -66,17 +66,18 @@ fn unreachable_server_offers_retry() {
         config,
         ..Default::default()
     });
-    fx.wait_until("the connection failed", |app| {
-        app.state.connection.error().is_some()
-    });
+    let failed = |app: &keywarden::gui::KeywardenApp| {
+        app.state
+            .account("http://127.0.0.1:9")
+            .is_some_and(|a| matches!(a.connection, Connection::Failed(_)))
+    };
+    fx.wait_until("the connection failed", failed);
     assert!(
         fx.has_label_containing("cannot reach the server at http://127.0.0.1:9"),
         "says which server"
     );
     fx.click("Retry");
-    fx.wait_until("the retry failed too", |app| {
-        app.state.connection.error().is_some()
-    });
+    fx.wait_until("the retry failed too", failed);
     assert!(fx.has_label("Retry"));
 }
 
@@ -132,9 +133,13 @@ fn sign_in_to_a_remote_server_then_expired_session_asks_again_keeping_the_window
     fx.type_into("Password", "member password");
     fx.click("Sign in");
     fx.wait_until("signed in again", |app| {
-        app.state.dialog.is_none() && app.state.connection.value().is_some()
+        app.state.dialog.is_none()
+            && app
+                .state
+                .current_account()
+                .is_some_and(|a| a.is_connected())
     });
-    assert!(fx.app().state.key(key.id).is_some());
+    assert!(fx.app().state.key(&key.key_ref()).is_some());
 
     // Switching back to this computer and signing out of the remote.
     fx.sign_out();
@@ -157,7 +162,8 @@ fn a_lost_right_is_a_sentence_not_a_crash() {
     fx.select("mine");
 
     // An admin demotes the user to viewer while the app is open.
-    let me = fx.app().state.connection.value().unwrap().me.clone();
+    let user_id = fx.account(&url).user_id.unwrap();
+    let workspace_id = fx.key("mine").workspace.unwrap();
     fx.runtime.block_on(async {
         let login = ApiClient::new(&url)
             .login("admin@example.com", &Secret::new("admin password"))
@@ -165,8 +171,7 @@ fn a_lost_right_is_a_sentence_not_a_crash() {
             .unwrap();
         let response = reqwest::Client::new()
             .put(format!(
-                "{url}/v1/workspaces/{}/members/{}",
-                me.workspace_id, me.user.id
+                "{url}/v1/workspaces/{workspace_id}/members/{user_id}"
             ))
             .bearer_auth(login.token.expose())
             .json(&SetMemberRequest { role: Role::Viewer })
@@ -183,7 +188,7 @@ fn a_lost_right_is_a_sentence_not_a_crash() {
     assert!(
         fx.app()
             .state
-            .key(fx.key("mine").id)
+            .key(&fx.key("mine").key_ref())
             .is_some_and(|k| k.enabled),
         "nothing changed"
     );
@@ -196,7 +201,7 @@ fn a_failed_sign_in_to_another_server_keeps_the_current_one() {
     fx.wait_connected();
     fx.generate("stays here");
     let (url, _remote) = remote_server(&fx, "dev@example.com", Role::Member);
-    fx.click("Servers");
+    fx.click("Accounts");
     fx.click("Add server");
     fx.type_into("Server URL", &url);
     fx.type_into("Email", "dev@example.com");
@@ -208,12 +213,11 @@ fn a_failed_sign_in_to_another_server_keeps_the_current_one() {
     );
     fx.click("Cancel");
     let state = &fx.app().state;
-    assert_eq!(state.server, "local");
+    assert_eq!(state.config.current_server, "local");
     assert!(
         state
-            .connection
-            .value()
-            .is_some_and(|c| c.me.user.email == "owner@localhost"),
+            .current_account()
+            .is_some_and(|a| a.is_connected() && a.who == "owner@localhost"),
         "still signed in to this computer's server"
     );
     assert!(fx.has_label("stays here"), "its keys are still listed");
@@ -230,7 +234,9 @@ fn signing_in_as_another_user_of_the_same_server_drops_the_previous_view() {
 
     // The admin of the same server signs in on this computer; the admin sees the key too.
     fx.sign_in(&url, "admin@example.com", "admin password");
-    fx.wait_until("the admin's list", |app| app.state.key(key.id).is_some());
+    fx.wait_until("the admin's list", |app| {
+        app.state.key(&key.key_ref()).is_some()
+    });
     assert_eq!(
         fx.app().state.selected,
         None,

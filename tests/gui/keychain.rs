@@ -58,7 +58,7 @@ fn secrets_go_into_the_real_keychain_and_leave_it_on_revoke() {
             && keywarden::key::parse(keywarden::key::TokenKind::ApiKey, stored.trim()).is_ok()
     );
     assert_eq!(
-        fx.held_secret(key.id).map(|s| s.expose().to_string()),
+        fx.held_secret(&key).map(|s| s.expose().to_string()),
         Some(stored.trim().to_string())
     );
 
@@ -67,7 +67,7 @@ fn secrets_go_into_the_real_keychain_and_leave_it_on_revoke() {
     fx.click("Yes, revoke");
     fx.wait_until("revoked", |app| {
         app.state
-            .key(key.id)
+            .key(&key.key_ref())
             .is_some_and(|k| k.revoked_at.is_some())
     });
     let after = secret_tool(&["lookup", "service", "keywarden", "username", &account]);

@@ -54,28 +54,28 @@ fn no_secret_lands_in_a_file_or_the_log() {
     ];
 
     let key = fx.generate("leak check");
-    secrets.push(fx.held_secret(key.id).unwrap());
+    secrets.push(fx.held_secret(&key).unwrap());
     fx.select("leak check");
     fx.click("Copy as curl command");
     fx.wait_until("copied", |app| app.state.clipboard_clears_at.is_some());
-    fx.click("Rotate");
-    fx.click("Yes, rotate");
+    fx.click("Renew");
+    fx.click(keywarden::gui::RENEW);
     fx.wait_until(
         "rotated",
         |app| matches!(&app.state.dialog, Some(Dialog::Secret(s)) if s.key.id != key.id),
     );
-    let new_id = match &fx.app().state.dialog {
-        Some(Dialog::Secret(shown)) => shown.key.id,
+    let new_key = match &fx.app().state.dialog {
+        Some(Dialog::Secret(shown)) => shown.key.clone(),
         _ => unreachable!(),
     };
-    secrets.push(fx.held_secret(new_id).unwrap());
+    secrets.push(fx.held_secret(&new_key).unwrap());
     fx.click(keywarden::gui::GOT_IT);
-    fx.select_id(new_id);
+    fx.select_id(&new_key.key_ref());
     fx.click("Revoke");
     fx.click("Yes, revoke");
     fx.wait_until("revoked", |app| {
         app.state
-            .key(new_id)
+            .key(&new_key.key_ref())
             .is_some_and(|k| k.revoked_at.is_some())
     });
 

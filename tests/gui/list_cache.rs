@@ -25,11 +25,14 @@ fn a_restart_shows_the_last_list_while_the_server_is_down_and_sign_out_forgets_i
     fx.select("disabled later");
     fx.click("Disable");
     fx.wait_until("the change arrived", |app| {
-        app.state.key(disabled.id).is_some_and(|k| !k.enabled)
+        app.state
+            .key(&disabled.key_ref())
+            .is_some_and(|k| !k.enabled)
     });
     let cache = ListCache::new(fx.dir.path().join("cache/keywarden/lists"));
+    let cache_key = format!("keywarden:{url}");
     let saved = cache
-        .load::<keywarden::api::KeyInfo>(&url, "dev@example.com")
+        .load::<keywarden::sources::SourceKey>(&cache_key, "dev@example.com")
         .expect("the list is saved for the next start");
     let mut names: Vec<_> = saved
         .keys
@@ -65,11 +68,13 @@ fn a_restart_shows_the_last_list_while_the_server_is_down_and_sign_out_forgets_i
         clipboard: Ok(real_clipboard()),
     });
     fx.wait_until("the connection failed", |app| {
-        app.state.connection.error().is_some()
+        app.state
+            .account(&url)
+            .is_some_and(|a| matches!(a.connection, keywarden::gui::state::Connection::Failed(_)))
     });
     assert!(fx.has_label_containing("cannot reach the server"));
     assert!(
-        fx.app().state.keys_saved_at.is_some(),
+        fx.account(&url).saved_at.is_some(),
         "the list shown is the saved one"
     );
     assert!(fx.has_label_containing("Showing the list saved"));
@@ -90,11 +95,11 @@ fn a_restart_shows_the_last_list_while_the_server_is_down_and_sign_out_forgets_i
         Some(secret.expose()),
         "a key held in the keychain is copied while the server is down"
     );
-    assert_eq!(fx.app().state.selected, Some(kept.id));
+    assert_eq!(fx.app().state.selected, Some(kept.key_ref()));
 
     fx.sign_out();
     assert_eq!(
-        cache.load::<keywarden::api::KeyInfo>(&url, "dev@example.com"),
+        cache.load::<keywarden::sources::SourceKey>(&cache_key, "dev@example.com"),
         None,
         "signing out forgets the server's list"
     );

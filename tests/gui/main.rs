@@ -11,3 +11,4 @@ mod keychain;
 mod leaks;
 mod list_cache;
 mod reminders;
+mod sources;

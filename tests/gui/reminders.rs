@@ -6,7 +6,7 @@ use keywarden::api::{CreateKeyRequest, KeyStatus};
 use keywarden::gui::state::{Dialog, Filter};
 use keywarden::gui::{GOT_IT, RENEW};
 
-use crate::support::{Fixture, Options};
+use crate::support::{Fixture, Options, local_key};
 
 fn create(fx: &Fixture, name: &str, days: i64) -> i64 {
     let client = fx.owner_client();
@@ -69,9 +69,11 @@ fn renew_with_an_overlap_keeps_the_old_key_until_then() {
     fx.wait_connected();
     let old_id = create(&fx, "payments", 5);
     fx.click("Refresh");
-    fx.wait_until("the key is listed", |app| app.state.key(old_id).is_some());
+    fx.wait_until("the key is listed", |app| {
+        app.state.key(&local_key(old_id)).is_some()
+    });
     fx.select("payments");
-    let old_secret_was_held = fx.held_secret(old_id).is_some();
+    let old_secret_was_held = fx.held_secret(local_key(old_id)).is_some();
     assert!(
         !old_secret_was_held,
         "created behind the app's back: not held here"
@@ -79,39 +81,41 @@ fn renew_with_an_overlap_keeps_the_old_key_until_then() {
 
     // From the banner: one dialog, prefilled from the old key.
     fx.click("Renew \"payments\"");
-    assert!(matches!(&fx.app().state.dialog, Some(Dialog::Renew(d)) if d.key.id == old_id));
+    assert!(
+        matches!(&fx.app().state.dialog, Some(Dialog::Renew(d)) if d.key.id == old_id.to_string())
+    );
     assert!(fx.has_label_containing("Replace \"payments\" with a new key"));
     fx.click("in 1 hour");
     fx.click("30 days");
     fx.click(RENEW);
     fx.wait_until(
         "the new secret is shown",
-        |app| matches!(&app.state.dialog, Some(Dialog::Secret(s)) if s.key.id != old_id),
+        |app| matches!(&app.state.dialog, Some(Dialog::Secret(s)) if s.key.id != old_id.to_string()),
     );
     let new_key = match &fx.app().state.dialog {
         Some(Dialog::Secret(shown)) => shown.key.clone(),
         _ => unreachable!(),
     };
     fx.click(GOT_IT);
-    assert_eq!(new_key.replaces, Some(old_id));
-    assert_eq!((new_key.expires_at - new_key.created_at).num_days(), 30);
-    assert!(
-        fx.held_secret(new_key.id).is_some(),
-        "the new secret is kept"
+    assert_eq!(new_key.replaces, Some(old_id.to_string()));
+    assert_eq!(
+        (new_key.expires_at.unwrap() - new_key.created_at).num_days(),
+        30
     );
+    assert!(fx.held_secret(&new_key).is_some(), "the new secret is kept");
     fx.wait_until("the old key shows its scheduled revocation", |app| {
         app.state
-            .key(old_id)
+            .key(&local_key(old_id))
             .is_some_and(|k| k.revoked_at.is_some())
     });
     let old = fx.key("payments");
-    let old = if old.id == old_id {
+    let old = if old.id == old_id.to_string() {
         old
     } else {
-        fx.app().state.key(old_id).unwrap().clone()
+        fx.app().state.key(&local_key(old_id)).unwrap().clone()
     };
     assert_eq!(
-        old.status,
+        old.status_at(Utc::now()),
         KeyStatus::Active,
         "the old key still works during the overlap"
     );
@@ -122,20 +126,20 @@ fn renew_with_an_overlap_keeps_the_old_key_until_then() {
     );
 
     // Renew the new key with no overlap: the old one is revoked at once and leaves the keychain.
-    fx.select_id(new_key.id);
-    fx.click("Rotate");
+    fx.select_id(&new_key.key_ref());
+    fx.click("Renew");
     fx.click(RENEW);
     fx.wait_until("the third secret is shown", |app| {
-        matches!(&app.state.dialog, Some(Dialog::Secret(s)) if s.key.id != new_key.id && s.key.id != old_id)
+        matches!(&app.state.dialog, Some(Dialog::Secret(s)) if s.key.id != new_key.id && s.key.id != old_id.to_string())
     });
     fx.click(GOT_IT);
     fx.wait_until("the second key is revoked", |app| {
         app.state
-            .key(new_key.id)
-            .is_some_and(|k| k.status == KeyStatus::Revoked)
+            .key(&new_key.key_ref())
+            .is_some_and(|k| k.status_at(chrono::Utc::now()) == KeyStatus::Revoked)
     });
     assert!(
-        fx.held_secret(new_key.id).is_none(),
+        fx.held_secret(&new_key).is_none(),
         "its secret left the keychain at once"
     );
 }
@@ -145,16 +149,18 @@ fn a_held_secret_leaves_the_keychain_when_its_overlap_ends() {
     let mut fx = Fixture::new();
     fx.wait_connected();
     let key = fx.generate("overlapped");
-    assert!(fx.held_secret(key.id).is_some());
+    assert!(fx.held_secret(&key).is_some());
     // The overlap ends (here: the server revokes it) while the app runs; the next refresh notices.
     let client = fx.owner_client();
-    fx.runtime.block_on(client.revoke_key(key.id)).unwrap();
+    fx.runtime
+        .block_on(client.revoke_key(key.id.parse().unwrap()))
+        .unwrap();
     fx.click("Refresh");
     fx.wait_until("the revoked key's secret is dropped", |app| {
-        !app.state.held.contains(&key.id)
+        !app.state.held.contains(&key.key_ref())
     });
     fx.settle();
-    assert!(fx.held_secret(key.id).is_none());
+    assert!(fx.held_secret(&key).is_none());
 }
 
 #[test]

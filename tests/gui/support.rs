@@ -9,13 +9,15 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use keywarden::api::LOCAL_OWNER_EMAIL;
-use keywarden::api::{KeyInfo, Role};
+use keywarden::api::Role;
 use keywarden::client::ApiClient;
 use keywarden::client::config::Config;
 use keywarden::client::list_cache::ListCache;
+use keywarden::gui::state::Connection;
 use keywarden::gui::{AppDeps, KeywardenApp};
 use keywarden::secret::Secret;
 use keywarden::server::{self, accounts};
+use keywarden::sources::{KeyRef, SourceKey};
 use keywarden::vault::clipboard::{ClipboardError, ClipboardService};
 use keywarden::vault::{self, LOCAL_OWNER_ACCOUNT, MemoryVault, Vault};
 use tempfile::TempDir;
@@ -90,7 +92,7 @@ impl Fixture {
                 dir.path().join("data/keywarden/server.db").display()
             ),
             view: None,
-            reminders_path: Some(dir.path().join("data/keywarden/reminders.json")),
+            data_dir: Some(dir.path().join("data/keywarden")),
             list_cache: Some(ListCache::new(dir.path().join("cache/keywarden/lists"))),
         };
         let state = TestApp {
@@ -145,9 +147,15 @@ impl Fixture {
         self.wait_until("background work finished", |_| true);
     }
 
+    /// Waits until every account answered (signed in or failed) and the list is shown.
     pub fn wait_connected(&mut self) {
         self.wait_until("the key list is loaded", |app| {
             app.state.keys.value().is_some()
+                && app
+                    .state
+                    .accounts
+                    .iter()
+                    .all(|a| a.connection != Connection::Connecting)
         });
     }
 
@@ -182,7 +190,7 @@ impl Fixture {
     }
 
     /// Generates a key through the dialog and closes the secret with "Got it"; returns the key.
-    pub fn generate(&mut self, name: &str) -> KeyInfo {
+    pub fn generate(&mut self, name: &str) -> SourceKey {
         self.click("Generate key");
         self.type_into("Name", name);
         self.click("Generate");
@@ -197,7 +205,7 @@ impl Fixture {
         key
     }
 
-    pub fn key(&self, name: &str) -> KeyInfo {
+    pub fn key(&self, name: &str) -> SourceKey {
         self.app()
             .state
             .keys
@@ -207,44 +215,53 @@ impl Fixture {
     }
 
     pub fn select(&mut self, name: &str) {
-        let id = self.key(name).id;
+        let key = self.key(name).key_ref();
         self.harness
             .get_all_by_label(name)
             .next()
             .expect("row")
             .click();
-        self.wait_until("the key is selected", |app| app.state.selected == Some(id));
+        self.wait_until("the key is selected", |app| {
+            app.state.selected.as_ref() == Some(&key)
+        });
     }
 
     /// Selects a key with the arrow keys, as a keyboard user would.
-    pub fn select_id(&mut self, id: i64) {
+    pub fn select_id(&mut self, key: &KeyRef) {
         let rows = self.app().state.visible.len();
         for _ in 0..rows {
             self.harness.key_press(egui::Key::ArrowUp);
             self.settle();
         }
         for _ in 0..rows {
-            if self.app().state.selected == Some(id) {
+            if self.app().state.selected.as_ref() == Some(key) {
                 return;
             }
             self.harness.key_press(egui::Key::ArrowDown);
             self.settle();
         }
         assert_eq!(
-            self.app().state.selected,
-            Some(id),
-            "could not select key {id}"
+            self.app().state.selected.as_ref(),
+            Some(key),
+            "could not select key {key:?}"
         );
     }
 
-    pub fn held_secret(&self, key_id: i64) -> Option<Secret> {
+    /// The secret the keychain holds for `key`, under the name that carries its source.
+    pub fn held_secret(&self, key: impl Into<KeyRef>) -> Option<Secret> {
+        let key = key.into();
         self.vault
-            .get(&vault::key_account(
-                "keywarden",
-                "local",
-                &key_id.to_string(),
-            ))
+            .get(&vault::key_account(key.kind.as_str(), &key.source, &key.id))
             .unwrap()
+    }
+
+    /// The account the app shows.
+    pub fn account(&self, name: &str) -> keywarden::gui::state::AccountView {
+        self.app()
+            .state
+            .account(name)
+            .unwrap_or_else(|| panic!("no account {name:?}"))
+            .clone()
     }
 
     /// A client signed in as the local owner, for setting up data behind the app's back.
@@ -269,7 +286,7 @@ impl Fixture {
 
     /// Adds a remote server through the Servers dialog and signs in to it as `email`.
     pub fn sign_in(&mut self, url: &str, email: &str, password: &str) {
-        self.click("Servers");
+        self.click("Accounts");
         self.click("Add server");
         self.type_into("Server URL", url);
         self.type_into("Email", email);
@@ -278,25 +295,35 @@ impl Fixture {
         self.wait_signed_in_as(email);
     }
 
-    /// Signs out of the current remote server through the Servers dialog, back to this computer's.
+    /// Signs out of the current remote account through the Accounts dialog, back to this
+    /// computer's server.
     pub fn sign_out(&mut self) {
-        self.click("Servers");
-        self.click("Sign out");
+        let name = self.app().state.config.current_server.clone();
+        self.click("Accounts");
+        self.click(&format!("Sign out of {name}"));
         self.wait_signed_in_as(LOCAL_OWNER_EMAIL);
     }
 
-    /// Waits until the app is connected as `email`.
+    /// Waits until the current account is connected as `email`.
     pub fn wait_signed_in_as(&mut self, email: &str) {
         self.wait_until(&format!("signed in as {email}"), |app| {
             app.state
-                .connection
-                .value()
-                .is_some_and(|c| c.me.user.email == email)
+                .current_account()
+                .is_some_and(|a| a.is_connected() && a.who == email)
         });
     }
 
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
+    }
+}
+
+/// A key of this computer's server, by its id there.
+pub fn local_key(id: i64) -> KeyRef {
+    KeyRef {
+        kind: keywarden::sources::SourceKind::Keywarden,
+        source: "local".into(),
+        id: id.to_string(),
     }
 }
 

@@ -8,7 +8,8 @@
 //! - smenso `GET /skyisland/api/integration/timezones/json`, `Authorization: Basic K`; 401 without.
 //! - SmartSuite `GET /api/v1/solutions/`, `Authorization: Token K` and `Account-Id: WORKSPACE`.
 //! - GitHub `GET /user`, `Authorization: Bearer K`; the answer carries
-//!   `github-authentication-token-expiration: 2027-03-01 10:00:00 UTC`; refusals
+//!   `github-authentication-token-expiration: 2027-03-01 10:00:00 UTC` (it also accepts
+//!   `GITHUB_KEY`, a key in GitHub's `ghp_` form); refusals
 //!   `{"message": "Bad credentials"}`.
 //! - GitLab `GET /api/v4/personal_access_tokens/self`, `PRIVATE-TOKEN: K` -> `expires_at`
 //!   `2027-02-01`; refusals `{"message": "401 Unauthorized"}`.
@@ -22,6 +23,8 @@ use axum::routing::get;
 use serde_json::json;
 
 pub const GOOD_KEY: &str = "GoodKey0123456789abcdefghijklmnopqrs";
+/// A GitHub token the GitHub route accepts too: its form tells its service.
+pub const GITHUB_KEY: &str = "ghp_GoodKey0123456789abcdefghijklmnopqrs";
 pub const WORKSPACE: &str = "acct-42";
 pub const GITHUB_EXPIRY: &str = "2027-03-01T10:00:00+00:00";
 pub const GITLAB_EXPIRY: &str = "2027-02-01T00:00:00+00:00";
@@ -64,7 +67,8 @@ async fn smartsuite(headers: HeaderMap) -> Response {
 }
 
 async fn github(headers: HeaderMap) -> Response {
-    if header(&headers, "Authorization") == format!("Bearer {GOOD_KEY}") {
+    let given = header(&headers, "Authorization");
+    if given == format!("Bearer {GOOD_KEY}") || given == format!("Bearer {GITHUB_KEY}") {
         (
             [(
                 "github-authentication-token-expiration",

@@ -1,0 +1,481 @@
+//! Results of background work, folded into the state at the start of each frame.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::KeywardenApp;
+use crate::api::{AuditEvent, MemberInfo};
+use crate::client::ApiClient;
+use crate::client::config::ServerEntry;
+use crate::client::list_cache::CachedList;
+use crate::gui::state::{Connection, Dialog, SecretShown, SignInDraft, Tested};
+use crate::secret::Secret;
+use crate::sources::keeper::Kept;
+use crate::sources::services::TestOutcome;
+use crate::sources::{Created, KeyRef, KeySource, Renewed, SourceError, SourceKey, SourceKind};
+use crate::vault::VaultError;
+
+/// An account signed in to.
+pub struct Opened {
+    pub source: Arc<dyn KeySource>,
+    /// A Keywarden account's client (audit events, members).
+    pub client: Option<ApiClient>,
+    pub role: String,
+    pub admin: bool,
+    pub workspace_id: Option<i64>,
+    /// Keychain trouble to show.
+    pub warning: Option<String>,
+}
+
+/// A sign-in from the dialog: where, as whom, under which name.
+pub struct SignedIn {
+    pub entry: ServerEntry,
+    pub opened: Opened,
+}
+
+pub enum Msg {
+    Opened {
+        name: String,
+        result: Result<Opened, SourceError>,
+    },
+    SignedIn(Result<SignedIn, SignInDraft>),
+    Listed {
+        name: String,
+        result: Result<(Vec<SourceKey>, Kept), SourceError>,
+    },
+    /// The watcher saw an account's list change elsewhere.
+    Changed(String),
+    Cached {
+        name: String,
+        list: Option<CachedList<SourceKey>>,
+    },
+    Held(Result<BTreeMap<String, BTreeSet<String>>, VaultError>),
+    Members(Vec<MemberInfo>),
+    Audit(KeyRef, Result<Vec<AuditEvent>, SourceError>),
+    Created(Box<Result<(Created, Kept), SourceError>>),
+    Added(Result<SourceKey, SourceError>),
+    Renewed(Box<Result<(Renewed, Kept, bool), SourceError>>),
+    KeyChanged(Result<(SourceKey, Kept), SourceError>, &'static str),
+    Deleted(KeyRef, Result<Kept, SourceError>),
+    Tested(KeyRef, TestOutcome, Option<SourceKey>),
+    Pasted(Result<Option<Secret>, String>),
+    Copied(Result<Option<Duration>, String>),
+    Notified(Result<usize, String>),
+    /// Background work with nothing to report.
+    Idle,
+    ConfigSaved(Result<(), String>),
+}
+
+impl KeywardenApp {
+    /// Folds finished background work into the state.
+    pub(super) fn receive(&mut self) {
+        for message in self.bridge.drain() {
+            self.handle(message);
+        }
+    }
+
+    fn handle(&mut self, message: Msg) {
+        match message {
+            Msg::Opened { name, result } => self.opened(&name, result),
+            Msg::SignedIn(result) => match result {
+                Ok(signed_in) => {
+                    let name = signed_in.entry.name().to_string();
+                    let state = &mut self.state;
+                    state.config.use_server(signed_in.entry.clone());
+                    if let Some(account) = state.account_mut(&name)
+                        && account.who != signed_in.entry.email
+                    {
+                        // Another user of the same account: nothing of the previous view stays.
+                        account.keys = None;
+                        account.saved_at = None;
+                        account.who = signed_in.entry.email.clone();
+                        if state.selected.as_ref().is_some_and(|k| k.source == name) {
+                            state.selected = None;
+                            state.audit = Default::default();
+                        }
+                        state.tests.retain(|k, _| k.source != name);
+                        state.members.clear();
+                        state.rebuild_keys();
+                    }
+                    if state.account(&name).is_none() {
+                        let tracked_at = state
+                            .accounts
+                            .iter()
+                            .position(|a| a.kind == SourceKind::Tracked)
+                            .unwrap_or(state.accounts.len());
+                        state.accounts.insert(
+                            tracked_at,
+                            crate::gui::state::AccountView::new(
+                                &name,
+                                signed_in.entry.kind,
+                                Some(signed_in.entry.url.clone()),
+                                &signed_in.entry.email,
+                            ),
+                        );
+                    }
+                    if matches!(state.dialog, Some(Dialog::SignIn(_))) {
+                        state.dialog = None;
+                    }
+                    self.save_config();
+                    self.opened(&name, Ok(signed_in.opened));
+                }
+                Err(draft) => self.state.dialog = Some(Dialog::SignIn(draft)),
+            },
+            Msg::Listed { name, result } => self.listed(&name, result),
+            Msg::Changed(name) => self.list_account(&name),
+            Msg::Cached { name, list } => {
+                let Some(list) = list else {
+                    return;
+                };
+                let Some(account) = self.state.account_mut(&name) else {
+                    return;
+                };
+                if account.keys.is_none() {
+                    account.keys = Some(list.keys);
+                    account.saved_at = Some(list.saved_at);
+                    self.state.rebuild_keys();
+                }
+            }
+            Msg::Held(result) => {
+                let state = &mut self.state;
+                match result {
+                    Ok(held) => {
+                        state.held = held
+                            .into_iter()
+                            .flat_map(|(source, ids)| {
+                                let kind = state
+                                    .account(&source)
+                                    .map_or(SourceKind::Keywarden, |a| a.kind);
+                                ids.into_iter().map(move |id| KeyRef {
+                                    kind,
+                                    source: source.clone(),
+                                    id,
+                                })
+                            })
+                            .collect();
+                        state.vault_error = None;
+                    }
+                    Err(err) => state.vault_error = Some(err.to_string()),
+                }
+                state.view_dirty = true;
+            }
+            Msg::Members(members) => self.state.members = members,
+            Msg::Audit(key, result) => {
+                if self.state.selected.as_ref() == Some(&key) {
+                    self.state.audit.finish(result);
+                }
+            }
+            Msg::Created(result) => match *result {
+                Ok((created, kept)) => {
+                    let key = created.key.key_ref();
+                    self.report(&kept);
+                    self.show_secret(created.key, created.secret, &kept);
+                    self.select(key);
+                }
+                Err(err) => {
+                    if let Some(Dialog::Generate(draft)) = &mut self.state.dialog {
+                        draft.error = Some(err.to_string());
+                    }
+                    self.source_error(err);
+                }
+            },
+            Msg::Added(result) => match result {
+                Ok(key) => {
+                    let key_ref = key.key_ref();
+                    let name = key.name.clone();
+                    self.put_key(key);
+                    self.state.held.insert(key_ref.clone());
+                    self.state.dialog = None;
+                    self.state.notify(format!("\"{name}\" added"));
+                    self.select(key_ref);
+                }
+                Err(err) => match &mut self.state.dialog {
+                    Some(Dialog::Add(draft)) => draft.error = Some(err.to_string()),
+                    _ => self.state.fail(err.to_string()),
+                },
+            },
+            Msg::Renewed(result) => match *result {
+                Ok((renewed, kept, pasted)) => {
+                    let key = renewed.key.key_ref();
+                    let name = renewed.key.name.clone();
+                    self.report(&kept);
+                    self.put_key(renewed.old);
+                    if pasted {
+                        self.put_key(renewed.key);
+                        self.state.held.insert(key.clone());
+                        self.state.notify(format!(
+                            "\"{name}\" renewed; forget the old key once it is retired on its \
+                             service"
+                        ));
+                    } else {
+                        self.show_secret(renewed.key, renewed.secret, &kept);
+                        self.state.notify(format!("\"{name}\" renewed"));
+                    }
+                    self.list_account(&key.source);
+                    self.select(key);
+                }
+                Err(err) => match &mut self.state.dialog {
+                    Some(Dialog::Renew(draft)) => draft.error = Some(err.to_string()),
+                    _ => self.source_error(err),
+                },
+            },
+            Msg::KeyChanged(result, done) => match result {
+                Ok((key, kept)) => {
+                    self.report(&kept);
+                    let key_ref = key.key_ref();
+                    self.state.notify(format!("\"{}\" {done}", key.name));
+                    if kept.removed.iter().any(|(_, r)| r.is_ok()) {
+                        self.state.held.remove(&key_ref);
+                    }
+                    self.put_key(key);
+                    if self.state.selected.as_ref() == Some(&key_ref) {
+                        self.select(key_ref);
+                    }
+                }
+                Err(err) => self.source_error(err),
+            },
+            Msg::Deleted(key, result) => match result {
+                Ok(kept) => {
+                    self.report(&kept);
+                    let state = &mut self.state;
+                    state.held.remove(&key);
+                    if let Some(account) = state.account_mut(&key.source)
+                        && let Some(keys) = &mut account.keys
+                    {
+                        keys.retain(|k| k.id != key.id);
+                    }
+                    state.rebuild_keys();
+                    self.save_cached_list(&key.source);
+                    self.state.notify("Key deleted");
+                }
+                Err(err) => self.source_error(err),
+            },
+            Msg::Tested(key, outcome, updated) => {
+                let tested = match outcome {
+                    TestOutcome::Accepted { .. } => Tested {
+                        ok: true,
+                        text: "Accepted by the service".to_string(),
+                    },
+                    TestOutcome::Refused { status, message } => Tested {
+                        ok: false,
+                        text: format!("Refused (HTTP {status}): {message}"),
+                    },
+                    TestOutcome::Unreachable(why) => Tested {
+                        ok: false,
+                        text: format!("Could not test: {why}"),
+                    },
+                };
+                self.state.tests.insert(key, tested);
+                if let Some(updated) = updated {
+                    self.put_key(updated);
+                }
+            }
+            Msg::Pasted(result) => match result {
+                Ok(Some(text)) => {
+                    if let Some(Dialog::Add(draft)) = &mut self.state.dialog {
+                        draft.secret = text.expose().trim().to_string();
+                    }
+                }
+                Ok(None) => self.state.fail("The clipboard holds no text"),
+                Err(err) => self.state.fail(err),
+            },
+            Msg::Idle => {}
+            Msg::Notified(result) => match result {
+                Ok(0) => {}
+                Ok(shown) => self
+                    .state
+                    .notify(format!("{shown} expiry reminder(s) sent")),
+                Err(err) => self.state.fail(err),
+            },
+            Msg::Copied(result) => match result {
+                Ok(clear_after) => {
+                    self.state.clipboard_clears_at =
+                        clear_after.map(|after| Instant::now() + after);
+                    self.state.notify("Copied to the clipboard");
+                }
+                Err(err) => self.state.fail(err),
+            },
+            Msg::ConfigSaved(result) => {
+                if let Err(err) = result {
+                    self.state.fail(err);
+                }
+            }
+        }
+    }
+
+    fn opened(&mut self, name: &str, result: Result<Opened, SourceError>) {
+        let is_current = self.state.config.current_server == name;
+        match result {
+            Ok(opened) => {
+                let source = opened.source.clone();
+                if let Some(account) = self.state.account_mut(name) {
+                    account.connection = Connection::Connected;
+                    account.who = source.who();
+                    account.role = opened.role;
+                    account.admin = opened.admin;
+                    account.user_id = source.user_id();
+                    account.capabilities = source.capabilities();
+                }
+                if let Some(warning) = opened.warning {
+                    self.state.fail(warning);
+                }
+                if let Some(client) = opened.client {
+                    if is_current
+                        && opened.admin
+                        && let Some(workspace_id) = opened.workspace_id
+                    {
+                        let client = client.clone();
+                        self.bridge.spawn(async move {
+                            Msg::Members(client.members(workspace_id).await.unwrap_or_default())
+                        });
+                    }
+                    self.clients.insert(name.to_string(), client);
+                }
+                self.watched
+                    .sources
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(name.to_string(), source);
+                self.state.view_dirty = true;
+                self.list_account(name);
+            }
+            Err(err) => {
+                let needs_sign_in = err.needs_sign_in();
+                let reason = match &err {
+                    SourceError::NeedsSignIn { reason, .. } => reason.clone(),
+                    other => other.to_string(),
+                };
+                let Some(account) = self.state.account_mut(name) else {
+                    return;
+                };
+                let (url, who) = (account.url.clone(), account.who.clone());
+                account.connection = if needs_sign_in {
+                    Connection::NeedsSignIn(reason.clone())
+                } else {
+                    Connection::Failed(reason)
+                };
+                if needs_sign_in && is_current && self.state.dialog.is_none() {
+                    self.state.dialog = Some(Dialog::SignIn(self.sign_in_draft(
+                        name,
+                        url.unwrap_or_default(),
+                        who,
+                        &err,
+                    )));
+                }
+                self.state.rebuild_keys();
+            }
+        }
+    }
+
+    /// A sign-in dialog for an account whose session ended.
+    pub(super) fn sign_in_draft(
+        &self,
+        name: &str,
+        url: String,
+        email: String,
+        err: &SourceError,
+    ) -> SignInDraft {
+        let reason = match err {
+            SourceError::NeedsSignIn { reason, .. } => reason.clone(),
+            other => other.to_string(),
+        };
+        let entry = self.state.config.entry(name);
+        SignInDraft {
+            url,
+            email,
+            kind: entry.map_or(SourceKind::Keywarden, |e| e.kind),
+            name: entry.and_then(|e| e.name.clone()).unwrap_or_default(),
+            reason: Some(format!("{reason}. Sign in again.")),
+            ..Default::default()
+        }
+    }
+
+    fn listed(&mut self, name: &str, result: Result<(Vec<SourceKey>, Kept), SourceError>) {
+        match result {
+            Ok((keys, kept)) => {
+                self.report(&kept);
+                if let Some(account) = self.state.account_mut(name) {
+                    account.keys = Some(keys);
+                    account.saved_at = None;
+                    account.error = None;
+                }
+                self.state.rebuild_keys();
+                self.save_cached_list(name);
+                self.load_held();
+                self.send_reminders(name);
+            }
+            Err(err) if err.needs_sign_in() => self.opened(name, Err(err)),
+            Err(err) => {
+                if let Some(account) = self.state.account_mut(name) {
+                    account.error = Some(err.to_string());
+                }
+                self.state.rebuild_keys();
+            }
+        }
+    }
+
+    /// Puts a changed or new key into its account's list.
+    pub(super) fn put_key(&mut self, key: SourceKey) {
+        let source = key.source.clone();
+        if let Some(account) = self.state.account_mut(&source) {
+            let keys = account.keys.get_or_insert_with(Vec::new);
+            match keys.iter_mut().find(|k| k.id == key.id) {
+                Some(existing) => *existing = key,
+                None => keys.push(key),
+            }
+        }
+        self.state.rebuild_keys();
+        self.save_cached_list(&source);
+    }
+
+    fn show_secret(&mut self, key: SourceKey, secret: Secret, kept: &Kept) {
+        let stored = kept.stored();
+        if stored {
+            self.state.held.insert(key.key_ref());
+        }
+        let store_error = kept.store_error().map(ToString::to_string);
+        self.put_key(key.clone());
+        self.state.dialog = Some(Dialog::Secret(SecretShown {
+            key,
+            secret,
+            revealed: false,
+            store_error,
+            stored,
+        }));
+    }
+
+    /// Keychain steps that failed, said in the status bar (never ignored).
+    fn report(&mut self, kept: &Kept) {
+        let problems = kept.problems();
+        if !problems.is_empty() {
+            self.state.fail(problems.join("; "));
+        }
+    }
+
+    /// Turns a source's error into what the user sees: a session that ended asks to sign in again
+    /// (the window keeps its state), anything else is a sentence in the status bar.
+    pub(super) fn source_error(&mut self, err: SourceError) {
+        if let SourceError::NeedsSignIn { account, .. } = &err {
+            let account = account.clone();
+            if account == crate::client::config::LOCAL_SERVER {
+                self.connect(&account);
+            } else {
+                self.opened(&account, Err(err));
+                if self.state.dialog.is_none()
+                    && let Some(view) = self.state.account(&account)
+                {
+                    let draft = self.sign_in_draft(
+                        &account,
+                        view.url.clone().unwrap_or_default(),
+                        view.who.clone(),
+                        &SourceError::Refused("the session has ended".into()),
+                    );
+                    self.state.dialog = Some(Dialog::SignIn(draft));
+                }
+            }
+            return;
+        }
+        self.state.fail(err.to_string());
+    }
+}

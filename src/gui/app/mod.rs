@@ -1,0 +1,183 @@
+//! The desktop app, split as rerun splits its viewer: `mod.rs` holds the app and what it owns,
+//! `ui.rs` draws a frame, `actions.rs` applies what panels ask for, `effects.rs` starts background
+//! work on the sources (through the keeper, which decides the keychain), and `messages.rs` folds
+//! the results back into the state.
+
+mod actions;
+mod effects;
+mod messages;
+mod ui;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use tokio::runtime::Handle;
+use tokio::sync::OnceCell;
+
+use super::bridge::Bridge;
+use super::state::{AccountView, State, ViewPrefs};
+use crate::client::ApiClient;
+use crate::client::config::{Config, LOCAL_SERVER, ThemeChoice};
+use crate::client::list_cache::ListCache;
+use crate::server::LocalServer;
+use crate::sources::keeper::Keeper;
+use crate::sources::{KeySource, SourceKind, TRACKED};
+use crate::vault::Vault;
+use crate::vault::clipboard::{ClipboardError, ClipboardService};
+use messages::Msg;
+
+/// What the app needs from the outside world; tests pass in-memory or real parts.
+pub struct AppDeps {
+    pub runtime: Handle,
+    pub vault: Arc<dyn Vault>,
+    pub clipboard: Result<Arc<ClipboardService>, ClipboardError>,
+    pub config: Config,
+    /// Where settings are saved; `None` keeps them in memory (tests).
+    pub config_path: Option<PathBuf>,
+    /// Why the config file could not be read (the file is then left untouched).
+    pub config_error: Option<String>,
+    /// The embedded server's database.
+    pub local_database_url: String,
+    pub view: Option<ViewPrefs>,
+    /// The data directory: tracked keys, renewals to finish, the record of sent reminders. `None`
+    /// keeps no tracked keys and sends no reminders.
+    pub data_dir: Option<PathBuf>,
+    /// The last key list of each account, shown at once on start; `None` keeps no such list.
+    pub list_cache: Option<ListCache>,
+}
+
+/// What the live-list watcher looks at, shared with its background task.
+#[derive(Default)]
+struct Watched {
+    /// The sources signed in to, by account name.
+    sources: std::sync::Mutex<BTreeMap<String, Arc<dyn KeySource>>>,
+    /// The revision each Keywarden account had when its list was last fetched.
+    revisions: std::sync::Mutex<BTreeMap<String, String>>,
+    /// Cleared while the window is minimised: nothing is polled then.
+    visible: AtomicBool,
+}
+
+pub struct KeywardenApp {
+    pub state: State,
+    bridge: Bridge<Msg>,
+    keeper: Keeper,
+    vault: Arc<dyn Vault>,
+    clipboard: Option<Arc<ClipboardService>>,
+    config_path: Option<PathBuf>,
+    local_database_url: String,
+    local: Arc<OnceCell<LocalServer>>,
+    data_dir: Option<PathBuf>,
+    /// Keywarden accounts' clients, for what only they have (audit events, members).
+    clients: BTreeMap<String, ApiClient>,
+    watched: Arc<Watched>,
+    search_draft: String,
+    list_cache: Option<ListCache>,
+    /// Whether the first frame with a key list was logged (start-up time, see BENCHMARKS.md).
+    list_shown: bool,
+    last_refresh: Option<Instant>,
+}
+
+impl KeywardenApp {
+    pub fn new(ctx: &egui::Context, deps: AppDeps) -> KeywardenApp {
+        let mut state = State {
+            config: deps.config,
+            view: deps.view.unwrap_or_default(),
+            ..State::default()
+        };
+        if let Some(error) = deps.config_error {
+            state.fail(error);
+        }
+        let clipboard = match deps.clipboard {
+            Ok(clipboard) => Some(clipboard),
+            Err(err) => {
+                state.clipboard_error = Some(err.to_string());
+                None
+            }
+        };
+        apply_theme(ctx, state.config.theme);
+        let keeper = Keeper::new(
+            deps.vault.clone(),
+            state.config.store_secrets,
+            deps.data_dir.clone(),
+        );
+        let watched = Arc::new(Watched::default());
+        watched
+            .visible
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut app = KeywardenApp {
+            state,
+            bridge: Bridge::new(deps.runtime, ctx.clone()),
+            keeper,
+            vault: deps.vault,
+            clipboard,
+            config_path: deps.config_path,
+            local_database_url: deps.local_database_url,
+            local: Arc::new(OnceCell::new()),
+            data_dir: deps.data_dir,
+            clients: BTreeMap::new(),
+            watched,
+            search_draft: String::new(),
+            list_cache: deps.list_cache,
+            list_shown: false,
+            last_refresh: None,
+        };
+        app.start_watching();
+        app.connect_all();
+        app
+    }
+
+    /// Base URL of the embedded server, once it runs.
+    pub fn local_server_url(&self) -> Option<String> {
+        self.local.get().map(LocalServer::base_url)
+    }
+
+    /// True while background work is in flight.
+    pub fn busy(&self) -> bool {
+        self.bridge.busy()
+    }
+
+    /// The accounts the config names, in order: this computer's, the remote ones, tracked keys.
+    fn configured_accounts(&self) -> Vec<AccountView> {
+        let config = &self.state.config;
+        let mut accounts = vec![AccountView::new(
+            LOCAL_SERVER,
+            SourceKind::Keywarden,
+            None,
+            crate::api::LOCAL_OWNER_EMAIL,
+        )];
+        accounts.extend(
+            config
+                .servers
+                .iter()
+                .map(|s| AccountView::new(s.name(), s.kind, Some(s.url.clone()), &s.email)),
+        );
+        if self.data_dir.is_some() {
+            accounts.push(AccountView::new(TRACKED, SourceKind::Tracked, None, ""));
+        }
+        accounts
+    }
+}
+
+fn apply_theme(ctx: &egui::Context, theme: ThemeChoice) {
+    ctx.set_theme(match theme {
+        ThemeChoice::System => egui::ThemePreference::System,
+        ThemeChoice::Light => egui::ThemePreference::Light,
+        ThemeChoice::Dark => egui::ThemePreference::Dark,
+    });
+}
+
+impl eframe::App for KeywardenApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        KeywardenApp::ui(self, ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, VIEW_KEY, &self.state.view);
+    }
+}
+
+/// Where the view preferences are kept in eframe's storage.
+pub const VIEW_KEY: &str = "keywarden.view";
