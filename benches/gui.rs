@@ -1,7 +1,9 @@
 //! Frame time of the real key-list UI with 10,000 keys, headless: the whole app (toolbar, virtualised
 //! table, detail panel, status bar) laid out by egui and tessellated, as a frame costs on the CPU
 //! before the GPU. Compared side by side with the same app holding 100 keys (enough to fill the
-//! window, so the same rows are drawn) and 10 keys (fewer rows), idle and while scrolling.
+//! window, so the same rows are drawn) and 10 keys (fewer rows), idle and while scrolling; and the
+//! same 10,000 keys spread over five accounts (this computer's server, two Keywarden servers, a
+//! ThingsBoard account and tracked keys), with the Source column and per-account lookups.
 //!
 //! ```sh
 //! cargo bench --bench gui
@@ -54,7 +56,7 @@ fn input(scroll: bool) -> egui::RawInput {
 }
 
 impl Bench {
-    fn new(key_count: usize) -> Bench {
+    fn new(key_count: usize, sources: usize) -> Bench {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -86,6 +88,10 @@ impl Bench {
             let _ = ctx.run_ui(input(false), |ui| app.ui(ui));
             std::thread::sleep(Duration::from_millis(5));
         }
+        if sources > 1 {
+            spread_over_accounts(&mut app, sources);
+            let _ = ctx.run_ui(input(false), |ui| app.ui(ui));
+        }
         // Select one key so the detail panel is part of every frame, as in daily use.
         let first = app
             .state
@@ -108,6 +114,36 @@ impl Bench {
             .tessellate(output.shapes, output.pixels_per_point)
             .len()
     }
+}
+
+/// Moves the keys into `sources` accounts of every kind, as if each had listed its share.
+fn spread_over_accounts(app: &mut KeywardenApp, sources: usize) {
+    use keywarden::gui::state::{AccountView, Connection};
+    use keywarden::sources::SourceKind;
+    let state = &mut app.state;
+    let mut keys = state.accounts[0].keys.take().unwrap_or_default();
+    let extra = [
+        ("https://a.example", SourceKind::Keywarden, "keywarden"),
+        ("https://b.example", SourceKind::Keywarden, "keywarden"),
+        ("tb", SourceKind::Thingsboard, "thingsboard"),
+        ("tracked", SourceKind::Tracked, "github"),
+    ];
+    let share = keys.len() / sources;
+    state.accounts.retain(|a| a.name == "local");
+    for (name, kind, service) in extra.into_iter().take(sources - 1) {
+        let mut account = AccountView::new(name, kind, Some(name.to_string()), "dev@example.com");
+        account.connection = Connection::Connected;
+        let mut mine: Vec<_> = keys.split_off(keys.len() - share);
+        for key in &mut mine {
+            key.source = name.to_string();
+            key.kind = kind;
+            key.service = service.to_string();
+        }
+        account.keys = Some(mine);
+        state.accounts.push(account);
+    }
+    state.accounts[0].keys = Some(keys);
+    state.rebuild_keys();
 }
 
 async fn seed(url: &str, count: usize) {
@@ -148,7 +184,7 @@ fn frames(c: &mut Criterion) {
     let mut group = c.benchmark_group("frame");
     group.measurement_time(Duration::from_secs(5));
     for key_count in [10, 100, 10_000] {
-        let mut bench = Bench::new(key_count);
+        let mut bench = Bench::new(key_count, 1);
         group.bench_with_input(BenchmarkId::new("idle", key_count), &key_count, |b, _| {
             b.iter(|| black_box(bench.frame(false)))
         });
@@ -158,6 +194,14 @@ fn frames(c: &mut Criterion) {
             |b, _| b.iter(|| black_box(bench.frame(true))),
         );
     }
+    let mut bench = Bench::new(10_000, 5);
+    assert_eq!(bench.app.state.accounts.len(), 5);
+    group.bench_function("idle/10000 keys in five sources", |b| {
+        b.iter(|| black_box(bench.frame(false)))
+    });
+    group.bench_function("scrolling/10000 keys in five sources", |b| {
+        b.iter(|| black_box(bench.frame(true)))
+    });
     group.finish();
 }
 

@@ -4,9 +4,13 @@
 #
 #   bash benches/startup.sh            # STARTUP_RUNS=5 STARTUP_KEYS=10000 by default
 #
-# Three programs, run in turn (interleaved) after one unmeasured warm-up run each:
+# Five programs, run in turn (interleaved) after one unmeasured warm-up run each:
 #   keywarden (cached list)  the usual start: the list saved by the last run is shown at once
 #   keywarden (no cache)     the saved list is deleted first: the list comes from the server
+#   keywarden (five sources) the same 10,000 keys spread over five accounts: this computer's
+#                            server, two Keywarden servers and a ThingsBoard account that cannot be
+#                            reached (their saved lists are shown), and tracked keys
+#   keywarden (empty)        a fresh data directory: no key at all (the memory target)
 #   keepassxc                Debian's KeePassXC opening a 10,000-entry database (--pw-stdin)
 # For each run it records, from the moment the program is started:
 #   window  the first visible window (polling `xdotool search --pid PID --onlyvisible`)
@@ -41,6 +45,46 @@ echo "seeding $KEYS keys for the app's local owner" >&2
 target/release/examples/seed --database-url "sqlite://$XDG_DATA_HOME/keywarden/server.db" \
   --keys "$KEYS" --workspace default --owner owner@localhost >/dev/null
 
+# Five sources: a home of its own with 2,000 keys in each of the five accounts.
+FIVE="$WORK/five"
+PER=$((KEYS / 5))
+mkdir -p "$FIVE/config/keywarden" "$FIVE/data/keywarden" "$FIVE/cache/keywarden/lists"
+target/release/examples/seed --database-url "sqlite://$FIVE/data/keywarden/server.db" \
+  --keys "$PER" --workspace default --owner owner@localhost >/dev/null
+python3 - "$FIVE" "$PER" <<'PY'
+import datetime, hashlib, json, os, sys
+home, per = sys.argv[1], int(sys.argv[2])
+now = datetime.datetime.now(datetime.timezone.utc)
+def key(source, kind, service, i):
+    return {"source": source, "kind": kind, "service": service, "id": f"{kind[:2]}{i}",
+            "name": f"{source} key {i:05d}", "description": f"seeded key number {i}",
+            "hint": "…abcd", "owner": "7", "created_at": now.isoformat(),
+            "expires_at": (now + datetime.timedelta(days=1 + i % 365)).isoformat(),
+            "enabled": True}
+accounts = [("https://a.example", "keywarden", "keywarden"),
+            ("https://b.example", "keywarden", "keywarden"), ("tb", "thingsboard", "thingsboard")]
+config = ['current_server = "local"']
+for name, kind, service in accounts:
+    url = "http://127.0.0.1:9/" + name.replace("https://", "") if kind == "thingsboard" else name
+    config += ["[[servers]]", f'url = "{url}"', 'email = "dev@example.com"', f'kind = "{kind}"']
+    if kind == "thingsboard":
+        config.append(f'name = "{name}"')
+    cache_key = f"{kind}:{name}"
+    file = hashlib.sha256(cache_key.encode()).hexdigest()[:16] + ".json"
+    with open(os.path.join(home, "cache/keywarden/lists", file), "w") as out:
+        json.dump({"server": cache_key, "email": "dev@example.com", "user_id": "7",
+                   "saved_at": now.isoformat(),
+                   "keys": [key(name, kind, service, i) for i in range(per)]}, out)
+with open(os.path.join(home, "config/keywarden/config.toml"), "w") as out:
+    out.write("\n".join(config) + "\n")
+tracked = [{"id": f"t{i:05d}", "service": "github", "name": f"tracked key {i:05d}",
+            "expires_at": (now + datetime.timedelta(days=1 + i % 365)).isoformat(),
+            "added_at": now.isoformat()} for i in range(per)]
+with open(os.path.join(home, "data/keywarden/tracked.json"), "w") as out:
+    json.dump({"keys": tracked}, out)
+PY
+EMPTY="$WORK/empty"
+
 echo "creating a KeePassXC database with $KEYS entries" >&2
 awk -v n="$KEYS" 'BEGIN {
   srand(); b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -66,12 +110,17 @@ cpu_ms() { awk -v t="$TICK_MS" '{ sub(/^.*\) /, ""); print ($12 + $13) * t }' "/
 # or keepassxc.
 measure() {
   local kind=$1 log="$WORK/$1.log" pid window="" window_ms="" list_ms="" start
+  local home_env=()
   case $kind in
   keywarden-fresh) rm -rf "$XDG_CACHE_HOME/keywarden/lists" ;;
+  keywarden-five) home_env=(XDG_CONFIG_HOME="$FIVE/config" XDG_DATA_HOME="$FIVE/data" XDG_CACHE_HOME="$FIVE/cache") ;;
+  keywarden-empty)
+    rm -rf "$EMPTY"
+    home_env=(XDG_CONFIG_HOME="$EMPTY/config" XDG_DATA_HOME="$EMPTY/data" XDG_CACHE_HOME="$EMPTY/cache") ;;
   esac
   start=$(now_ms)
   case $kind in
-  keywarden-*) RUST_LOG=keywarden=info "$KEYWARDEN" 2>"$log" & pid=$! ;;
+  keywarden-*) env "${home_env[@]}" RUST_LOG=keywarden=info "$KEYWARDEN" 2>"$log" & pid=$! ;;
   keepassxc) echo bench | keepassxc --pw-stdin "$WORK/bench.kdbx" >"$log" 2>&1 & pid=$! ;;
   esac
   while [ -z "$list_ms" ] || [ -z "$window_ms" ]; do
@@ -102,13 +151,18 @@ measure() {
     fail "keywarden did not show the saved list first: $(grep 'first frame' "$log")" ;;
   keywarden-fresh) grep -q "first frame with the key list: $KEYS keys from the server" "$log" ||
     fail "keywarden did not show the server's list: $(grep 'first frame' "$log")" ;;
+  keywarden-five) grep -q "first frame with the key list: $KEYS keys from the cache" "$log" ||
+    fail "keywarden did not show the five saved lists: $(grep 'first frame' "$log")" ;;
+  keywarden-empty) grep -q "first frame with the key list: 0 keys" "$log" ||
+    fail "keywarden did not start empty: $(grep 'first frame' "$log")" ;;
   esac
   echo "$window_ms $list_ms $rss $((cpu_after - cpu_before))"
 }
 
-kinds=(keywarden-cached keywarden-fresh keepassxc)
+kinds=(keywarden-cached keywarden-fresh keywarden-five keywarden-empty keepassxc)
 echo "warm-up run of each" >&2
 for kind in keywarden-fresh "${kinds[@]}"; do measure "$kind" >/dev/null; done
+# The five-source home's own server list is saved by its warm-up run; the others stay as written.
 for run in $(seq "$RUNS"); do
   for kind in "${kinds[@]}"; do
     result=$(measure "$kind")

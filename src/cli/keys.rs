@@ -77,6 +77,10 @@ pub enum Command {
         /// without it the key only reads and verifies.
         #[arg(long)]
         manage: bool,
+        /// Make the key for another user of the account (administrators: a Keywarden user id, a
+        /// ThingsBoard user's id); the secret still comes to you, once.
+        #[arg(long, value_name = "USER_ID")]
+        owner: Option<String>,
         /// Put the secret on the clipboard (served until it is cleared).
         #[arg(long)]
         copy: bool,
@@ -279,6 +283,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             description,
             expires,
             manage,
+            owner,
             copy,
             print,
             json,
@@ -297,7 +302,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 description: description.unwrap_or_default(),
                 expires_at: expires.at(now),
                 manage,
-                owner: None,
+                owner,
             };
             let (created, kept) = keeper.create(source.as_ref(), &new, print).await?;
             warn_kept(&kept);

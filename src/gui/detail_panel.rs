@@ -259,10 +259,8 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
                             || "someone".to_string(),
                             |id| {
                                 state
-                                    .members
-                                    .iter()
-                                    .find(|m| m.user_id == id)
-                                    .map_or_else(|| format!("user {id}"), |m| m.email.clone())
+                                    .owner_email(&key.source, &id.to_string())
+                                    .unwrap_or_else(|| format!("user {id}"))
                             },
                         );
                         let from = event

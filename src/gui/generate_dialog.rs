@@ -1,6 +1,6 @@
 //! Generate a key on an account that makes keys (a Keywarden server, a ThingsBoard account): name,
-//! description, expiry (preset, date, or never where the account allows it) and, for Keywarden
-//! administrators, the owner.
+//! description, expiry (preset, date, or never where the account allows it) and, for
+//! administrators (of a Keywarden workspace, of a ThingsBoard tenant), the owner.
 
 use super::modal::{dialog_ui, text_field_ui};
 use super::state::{Action, EXPIRY_DAYS, ExpiryChoice, GenerateDraft, NEVER, State, expiry_from};
@@ -58,26 +58,19 @@ pub fn generate_dialog_ui(
             text_field_ui(ui, "Expiry date", &mut draft.date, false)
                 .on_hover_text("YYYY-MM-DD, at most a year away");
         }
-        let admin =
-            account.is_some_and(|a| a.admin) && draft.account == state.config.current_server;
-        if admin && !state.members.is_empty() {
-            let me = account.and_then(|a| a.user_id.as_ref()?.parse::<i64>().ok());
-            let selected = draft.owner.or(me).map_or_else(
+        let users = state.owners.get(&draft.account).filter(|u| !u.is_empty());
+        if let (Some(users), Some(account)) = (users, account) {
+            let me = account.user_id.clone();
+            let selected = draft.owner.clone().or(me.clone()).map_or_else(
                 || "me".to_string(),
-                |id| {
-                    state
-                        .members
-                        .iter()
-                        .find(|m| m.user_id == id)
-                        .map_or_else(|| format!("user {id}"), |m| m.email.clone())
-                },
+                |id| state.owner_email(&draft.account, &id).unwrap_or(id),
             );
             egui::ComboBox::from_label("Owner")
                 .selected_text(selected)
                 .show_ui(ui, |ui| {
-                    for member in &state.members {
-                        let value = (Some(member.user_id) != me).then_some(member.user_id);
-                        ui.selectable_value(&mut draft.owner, value, &member.email);
+                    for (id, email) in users {
+                        let value = (Some(id) != me.as_ref()).then(|| id.clone());
+                        ui.selectable_value(&mut draft.owner, value, email);
                     }
                 });
         }
@@ -128,6 +121,6 @@ fn new_key(draft: &GenerateDraft, never_ok: bool) -> Result<NewKey, String> {
         description: draft.description.trim().to_string(),
         expires_at: expiry_from(draft.expiry, &draft.date, max, never_ok)?,
         manage: draft.manage,
-        owner: draft.owner.map(|id| id.to_string()),
+        owner: draft.owner.clone(),
     })
 }

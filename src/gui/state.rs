@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::loadable::Loadable;
-use crate::api::{AuditEvent, KeyStatus, MemberInfo};
+use crate::api::{AuditEvent, KeyStatus};
 use crate::client::CopyFormat;
 use crate::client::config::Config;
 use crate::reminders::{ExpiryClass, Thresholds, key_class};
@@ -152,8 +152,8 @@ pub struct GenerateDraft {
     pub expiry: ExpiryChoice,
     /// `YYYY-MM-DD` when `expiry` is `Date`.
     pub date: String,
-    /// For administrators of a Keywarden server: the owner; `None` = me.
-    pub owner: Option<i64>,
+    /// For administrators: the owner's id on the account; `None` = me.
+    pub owner: Option<String>,
     /// The key may manage keys and accounts like a session (scope `keywarden:manage`).
     pub manage: bool,
     pub error: Option<String>,
@@ -436,8 +436,9 @@ pub struct State {
     pub search: String,
     pub selected: Option<KeyRef>,
     pub audit: Loadable<Vec<AuditEvent>>,
-    /// Members of the current Keywarden account's workspace (for owners' emails).
-    pub members: Vec<MemberInfo>,
+    /// For each account an administrator's: its users, as (id, email), for owners' emails and
+    /// keys made for others.
+    pub owners: BTreeMap<String, Vec<(String, String)>>,
     pub tests: BTreeMap<KeyRef, Tested>,
     pub dialog: Option<Dialog>,
     pub notice: Option<Notice>,
@@ -478,7 +479,7 @@ impl State {
         self.account(&self.config.current_server)
     }
 
-    /// Whether the current account is a Keywarden administrator's (owners, members column).
+    /// Whether the current account is an administrator's (the Owner column).
     pub fn is_admin(&self) -> bool {
         self.current_account().is_some_and(|a| a.admin)
     }
@@ -536,7 +537,7 @@ impl State {
             || self.held.contains(&key.key_ref())
     }
 
-    /// An owner's email where the current account's members tell it, else the id.
+    /// An owner's email where the account's users are known, else the id.
     pub fn owner_label(&self, key: &SourceKey) -> String {
         let Some(owner) = &key.owner else {
             return "—".to_string();
@@ -546,13 +547,17 @@ impl State {
         {
             return account.who.clone();
         }
-        self.members
+        self.owner_email(&key.source, owner)
+            .unwrap_or_else(|| format!("user {owner}"))
+    }
+
+    /// The email of user `id` of `account`, where the account's users are known.
+    pub fn owner_email(&self, account: &str, id: &str) -> Option<String> {
+        self.owners
+            .get(account)?
             .iter()
-            .find(|m| {
-                Some(&m.user_id.to_string()) == Some(owner)
-                    && key.source == self.config.current_server
-            })
-            .map_or_else(|| format!("user {owner}"), |m| m.email.clone())
+            .find(|(user, _)| user == id)
+            .map(|(_, email)| email.clone())
     }
 
     pub fn notify(&mut self, text: impl Into<String>) {

@@ -1,8 +1,8 @@
 //! Passwords: argon2id hashing and checking, off the async threads and bounded. Each hash takes
 //! about 19 MiB and most of a core, so an unbounded number of logins at once could take the
 //! server's memory. A fixed set of worker threads (one per core) runs them, each with its own block
-//! memory allocated once and reused, so memory stays at one hash per worker however many logins
-//! come; a few more wait in a queue; beyond that the caller is told the server is busy (429 with
+//! memory, reused while logins keep coming and given back when none is left to do, so memory
+//! stays at one hash per worker however many logins come; a few more wait in a queue; beyond that the caller is told the server is busy (429 with
 //! `Retry-After`), at once and without hashing.
 //!
 //! (Hashing with argon2's own allocation on whichever thread left up to three hashes' memory in
@@ -10,7 +10,8 @@
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
-use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -32,6 +33,18 @@ const MAX_MEMORY_KIB: u32 = 256 * 1024;
 thread_local! {
     /// This thread's argon2 block memory, grown to the largest hash it has computed and kept.
     static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Frees this thread's block memory and hands the freed pages back to the system: a burst of
+/// logins reuses it, an idle server (or the app's embedded one after its sign-in) does not keep
+/// 19 MiB per worker for nothing.
+fn release_blocks() {
+    BLOCKS.with_borrow_mut(|blocks| *blocks = Vec::new());
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory of glibc's heaps to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Computes argon2 with `params` into `out`, in this thread's reused block memory.
@@ -156,6 +169,8 @@ pub async fn verify(password: Secret, stored_hash: Option<String>) -> Result<boo
 
 struct Pool {
     jobs: SyncSender<Job>,
+    /// Jobs queued or running: when the last one ends, its worker gives its memory back.
+    waiting: std::sync::Arc<AtomicUsize>,
 }
 
 fn pool() -> &'static Pool {
@@ -167,8 +182,9 @@ fn pool() -> &'static Pool {
             .clamp(1, 8);
         let (jobs, queue) = sync_channel::<Job>(queue_len(workers));
         let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        let waiting = std::sync::Arc::new(AtomicUsize::new(0));
         for index in 0..workers {
-            let queue = queue.clone();
+            let (queue, waiting) = (queue.clone(), waiting.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("keywarden-hash-{index}"))
                 .spawn(move || {
@@ -179,7 +195,13 @@ fn pool() -> &'static Pool {
                             queue.recv()
                         };
                         match job {
-                            Ok(job) => job(),
+                            Ok(job) => {
+                                job();
+                                // The last of a burst gives its memory back.
+                                if waiting.fetch_sub(1, Ordering::AcqRel) == 1 {
+                                    release_blocks();
+                                }
+                            }
                             Err(_) => return,
                         }
                     }
@@ -188,7 +210,7 @@ fn pool() -> &'static Pool {
                 tracing::error!("cannot start a password hashing thread: {err}");
             }
         }
-        Pool { jobs }
+        Pool { jobs, waiting }
     })
 }
 
@@ -205,10 +227,11 @@ async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Re
     let job: Job = Box::new(move || {
         let _ = tx.send(work());
     });
-    match pool().jobs.try_send(job) {
-        Ok(()) => {}
-        Err(TrySendError::Full(_)) => return Err(Busy),
-        Err(TrySendError::Disconnected(_)) => return Err(Busy),
+    let pool = pool();
+    pool.waiting.fetch_add(1, Ordering::AcqRel);
+    if pool.jobs.try_send(job).is_err() {
+        pool.waiting.fetch_sub(1, Ordering::AcqRel);
+        return Err(Busy);
     }
     // A worker that panicked dropped the sender: report busy rather than hang.
     rx.await.map_err(|_| Busy)

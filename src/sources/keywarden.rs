@@ -121,6 +121,21 @@ impl KeySource for KeywardenSource {
         Ok(keys.into_iter().map(|k| self.key(k)).collect())
     }
 
+    async fn users(&self) -> Result<Vec<(String, String)>, SourceError> {
+        if self.me.role < crate::api::Role::Admin {
+            return Ok(Vec::new());
+        }
+        let members = self
+            .client
+            .members(self.me.workspace_id)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(members
+            .into_iter()
+            .map(|m| (m.user_id.to_string(), m.email))
+            .collect())
+    }
+
     async fn revision(&self) -> Result<Option<String>, SourceError> {
         let revision = self
             .client

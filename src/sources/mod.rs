@@ -401,6 +401,11 @@ pub trait KeySource: Send + Sync {
     async fn revision(&self) -> Result<Option<String>, SourceError> {
         Ok(None)
     }
+    /// The users an administrator of the account may make keys for, as (id, email); empty for
+    /// anyone else.
+    async fn users(&self) -> Result<Vec<(String, String)>, SourceError> {
+        Ok(Vec::new())
+    }
     async fn create(&self, _new: &NewKey) -> Result<Created, SourceError> {
         Err(self.unsupported(Capability::Generate))
     }

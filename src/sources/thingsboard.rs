@@ -289,20 +289,15 @@ impl ThingsBoardSource {
 
     /// The users whose keys this account sees: itself, and for a tenant administrator every
     /// user of the tenant.
-    async fn users(&self) -> Result<Vec<String>, SourceError> {
-        let mut users = vec![self.user.id.id.clone()];
+    async fn tenant_users(&self) -> Result<Vec<User>, SourceError> {
+        let mut users = vec![self.user.clone()];
         if self.user.authority != "TENANT_ADMIN" {
             return Ok(users);
         }
         for page in 0.. {
             let path = format!("/api/users?pageSize={PAGE_SIZE}&page={page}");
             let page: Page<User> = json(self.call(Method::GET, &path, Body::None).await?)?;
-            users.extend(
-                page.data
-                    .into_iter()
-                    .map(|u| u.id.id)
-                    .filter(|id| *id != self.user.id.id),
-            );
+            users.extend(page.data.into_iter().filter(|u| u.id.id != self.user.id.id));
             if !page.has_next {
                 break;
             }
@@ -530,10 +525,27 @@ impl KeySource for ThingsBoardSource {
 
     async fn list(&self) -> Result<Vec<SourceKey>, SourceError> {
         let mut keys = Vec::new();
-        for user in self.users().await? {
-            keys.extend(self.keys_of(&user).await?.into_iter().map(|k| self.key(k)));
+        for user in self.tenant_users().await? {
+            keys.extend(
+                self.keys_of(&user.id.id)
+                    .await?
+                    .into_iter()
+                    .map(|k| self.key(k)),
+            );
         }
         Ok(keys)
+    }
+
+    async fn users(&self) -> Result<Vec<(String, String)>, SourceError> {
+        if self.user.authority != "TENANT_ADMIN" {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .tenant_users()
+            .await?
+            .into_iter()
+            .map(|u| (u.id.id, u.email))
+            .collect())
     }
 
     async fn create(&self, new: &NewKey) -> Result<Created, SourceError> {

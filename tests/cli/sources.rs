@@ -346,7 +346,31 @@ fn a_thingsboard_account_from_the_command_line() {
         0
     );
 
-    // A tenant administrator sees the tenant's users' keys; every page is followed.
+    // A tenant administrator makes keys for the tenant's users...
+    let other = tb.user_id("user@tb.example");
+    let theirs = setup.json(&[
+        "keys",
+        "generate",
+        "--name",
+        "for the user",
+        "--owner",
+        &other,
+        "--json",
+    ]);
+    assert_eq!(theirs["key"]["owner"], other.as_str());
+    assert!(
+        tb.keys()
+            .iter()
+            .any(|k| k.user_id == other && k.description == "for the user")
+    );
+    let out = setup.run(&[
+        "keys",
+        "delete",
+        theirs["key"]["id"].as_str().unwrap(),
+        "--yes",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // ...and sees the tenant's users' keys; every page is followed.
     tb.insert_keys("user@tb.example", 150, 200);
     let list = setup.json(&["keys", "list", "--account", "tb", "--json"]);
     assert_eq!(list.as_array().unwrap().len(), 152);

@@ -166,6 +166,12 @@ fn a_thingsboard_account_signs_in_generates_disables_renews_and_deletes() {
     fx.click("Sign in");
     fx.wait_signed_in_as("admin@tb.example");
     assert_eq!(fx.app().state.config.current_server, "tb");
+    fx.wait_until("the tenant's users are known", |app| {
+        app.state
+            .owners
+            .get("tb")
+            .is_some_and(|users| users.len() == 2)
+    });
 
     // Generate on the ThingsBoard account: a key that never expires, enabled.
     fx.click("Generate key");

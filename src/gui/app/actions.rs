@@ -223,7 +223,6 @@ impl KeywardenApp {
             Action::SwitchServer(name) => {
                 state.dialog = None;
                 state.config.current_server = name;
-                state.members.clear();
                 self.save_config();
             }
             Action::SignOut(name) => self.sign_out(&name),

@@ -67,7 +67,6 @@ impl KeywardenApp {
                     client: None,
                     role: "tracked".into(),
                     admin: false,
-                    workspace_id: None,
                     warning: None,
                 };
                 self.bridge.spawn(async move {
@@ -622,7 +621,6 @@ fn keywarden_opened(name: &str, session: session::Session) -> Opened {
         client: Some(client),
         role: me.role.as_str().to_string(),
         admin: me.role >= crate::api::Role::Admin,
-        workspace_id: Some(me.workspace_id),
         warning: session.warning,
     }
 }
@@ -630,11 +628,10 @@ fn keywarden_opened(name: &str, session: session::Session) -> Opened {
 fn thingsboard_opened(source: ThingsBoardSource) -> Opened {
     let role = source.authority().to_string();
     Opened {
-        admin: false,
+        admin: role == "TENANT_ADMIN",
         source: Arc::new(source),
         client: None,
         role,
-        workspace_id: None,
         warning: None,
     }
 }

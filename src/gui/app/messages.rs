@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::KeywardenApp;
-use crate::api::{AuditEvent, MemberInfo};
+use crate::api::AuditEvent;
 use crate::client::ApiClient;
 use crate::client::config::ServerEntry;
 use crate::client::list_cache::CachedList;
@@ -19,11 +19,10 @@ use crate::vault::VaultError;
 /// An account signed in to.
 pub struct Opened {
     pub source: Arc<dyn KeySource>,
-    /// A Keywarden account's client (audit events, members).
+    /// A Keywarden account's client (audit events).
     pub client: Option<ApiClient>,
     pub role: String,
     pub admin: bool,
-    pub workspace_id: Option<i64>,
     /// Keychain trouble to show.
     pub warning: Option<String>,
 }
@@ -51,7 +50,7 @@ pub enum Msg {
         list: Option<CachedList<SourceKey>>,
     },
     Held(Result<BTreeMap<String, BTreeSet<String>>, VaultError>),
-    Members(Vec<MemberInfo>),
+    Owners(String, Vec<(String, String)>),
     Audit(KeyRef, Result<Vec<AuditEvent>, SourceError>),
     Created(Box<Result<(Created, Kept), SourceError>>),
     Added(Result<SourceKey, SourceError>),
@@ -95,7 +94,7 @@ impl KeywardenApp {
                             state.audit = Default::default();
                         }
                         state.tests.retain(|k, _| k.source != name);
-                        state.members.clear();
+                        state.owners.remove(&name);
                         state.rebuild_keys();
                     }
                     if state.account(&name).is_none() {
@@ -160,7 +159,10 @@ impl KeywardenApp {
                 }
                 state.view_dirty = true;
             }
-            Msg::Members(members) => self.state.members = members,
+            Msg::Owners(account, users) => {
+                self.state.owners.insert(account, users);
+                self.state.view_dirty = true;
+            }
             Msg::Audit(key, result) => {
                 if self.state.selected.as_ref() == Some(&key) {
                     self.state.audit.finish(result);
@@ -321,16 +323,13 @@ impl KeywardenApp {
                     self.state.fail(warning);
                 }
                 if let Some(client) = opened.client {
-                    if is_current
-                        && opened.admin
-                        && let Some(workspace_id) = opened.workspace_id
-                    {
-                        let client = client.clone();
-                        self.bridge.spawn(async move {
-                            Msg::Members(client.members(workspace_id).await.unwrap_or_default())
-                        });
-                    }
                     self.clients.insert(name.to_string(), client);
+                }
+                if opened.admin {
+                    let (source, account) = (source.clone(), name.to_string());
+                    self.bridge.spawn(async move {
+                        Msg::Owners(account, source.users().await.unwrap_or_default())
+                    });
                 }
                 self.watched
                     .sources

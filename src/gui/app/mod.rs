@@ -70,7 +70,7 @@ pub struct KeywardenApp {
     local_database_url: String,
     local: Arc<OnceCell<LocalServer>>,
     data_dir: Option<PathBuf>,
-    /// Keywarden accounts' clients, for what only they have (audit events, members).
+    /// Keywarden accounts' clients, for what only they have (audit events).
     clients: BTreeMap<String, ApiClient>,
     watched: Arc<Watched>,
     search_draft: String,
