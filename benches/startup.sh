@@ -14,7 +14,7 @@
 #   keepassxc                Debian's KeePassXC opening a 10,000-entry database (--pw-stdin)
 # For each run it records, from the moment the program is started:
 #   window  the first visible window (polling `xdotool search --pid PID --onlyvisible`)
-#   list    the first frame that shows the list: Keywarden's log line "first frame with the key
+#   list    the first frame that shows every account's list: Keywarden's log line "first frame with the key
 #           list" (RUST_LOG=keywarden=info); for KeePassXC the window title naming the open database
 #   RSS     VmRSS from /proc/PID/status 2 s after the window showed
 #   idle    the CPU time (user + system, /proc/PID/stat) the program uses in the next

@@ -110,7 +110,7 @@ async fn check(args: Args) -> anyhow::Result<ExitCode> {
         })
         .await??;
         if sent > 0 && !args.json {
-            eprintln!("keywarden: sent {sent} notification(s)");
+            eprintln!("keywarden: sent the reminders of {sent} key(s)");
         }
     }
 

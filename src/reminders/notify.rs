@@ -135,17 +135,46 @@ impl NotifiedLog {
     }
 }
 
+/// More reminders due at once than this are told in one notification, not one each.
+pub const MAX_SEPARATE: usize = 3;
+
+/// One notification for many due reminders: how many, and the soonest.
+pub fn summary_of(due: &[Reminder]) -> (String, String) {
+    let soonest = due.iter().min_by_key(|r| r.expires_at);
+    let body = match soonest {
+        Some(first) => format!(
+            "The soonest is \"{}\" on {}: {}. Open Keywarden to renew them, or run keywarden \
+             check in a terminal.",
+            first.name,
+            first.server,
+            match first.class {
+                ExpiryClass::Expired => "it has expired".to_string(),
+                _ => format!(
+                    "it expires {}",
+                    crate::reminders::time_left(first.expires_at)
+                ),
+            }
+        ),
+        None => String::new(),
+    };
+    (format!("{} API keys need renewal", due.len()), body)
+}
+
 /// Shows one desktop notification (D-Bus on Linux, native on macOS and Windows). Blocks briefly.
 pub fn show(reminder: &Reminder) -> Result<(), NotifyError> {
-    let urgency = match reminder.class {
+    show_text(&reminder.summary(), &reminder.body(), reminder.class)
+}
+
+fn show_text(summary: &str, body: &str, class: ExpiryClass) -> Result<(), NotifyError> {
+    let urgency = match class {
         ExpiryClass::Critical | ExpiryClass::Expired => notify_rust::Urgency::Critical,
         _ => notify_rust::Urgency::Normal,
     };
     let mut notification = notify_rust::Notification::new();
     notification
         .appname("Keywarden")
-        .summary(&reminder.summary())
-        .body(&reminder.body())
+        .summary(summary)
+        .body(body)
         .icon("keywarden");
     #[cfg(all(unix, not(target_os = "macos")))]
     notification.urgency(urgency);
@@ -157,7 +186,10 @@ pub fn show(reminder: &Reminder) -> Result<(), NotifyError> {
         .map_err(|err| NotifyError::Desktop(err.to_string()))
 }
 
-/// Loads the log, shows what is due, saves the log. Returns how many were shown.
+/// Loads the log, records what is due, saves the log, then shows it: one notification each, or
+/// one for all when more than [`MAX_SEPARATE`] are due at once (a first start with many keys
+/// must not flood the desktop). Recorded before shown, so a process stopped meanwhile does not
+/// tell them again. Returns how many reminders were due.
 pub fn notify_due<K: Reminded>(
     log_path: &Path,
     server: &str,
@@ -167,10 +199,23 @@ pub fn notify_due<K: Reminded>(
 ) -> Result<usize, NotifyError> {
     let mut log = NotifiedLog::load(log_path)?;
     let due = log.due(server, keys, now, thresholds);
-    for reminder in &due {
-        show(reminder)?;
+    if due.is_empty() {
+        return Ok(0);
     }
     log.save(log_path)?;
+    if due.len() > MAX_SEPARATE {
+        let (summary, body) = summary_of(&due);
+        let class = due
+            .iter()
+            .map(|r| r.class)
+            .max()
+            .unwrap_or(ExpiryClass::Expiring);
+        show_text(&summary, &body, class)?;
+    } else {
+        for reminder in &due {
+            show(reminder)?;
+        }
+    }
     Ok(due.len())
 }
 
@@ -210,6 +255,21 @@ mod tests {
                 );
             }
             assert!(reminder.body().contains("keywarden keys rotate 12"));
+        }
+    }
+
+    #[test]
+    fn many_reminders_at_once_are_one_plain_sentence() {
+        let now = Utc::now();
+        let mut log = NotifiedLog::default();
+        let keys: Vec<KeyInfo> = (1..=5).map(|id| key(id, 10 + id, now)).collect();
+        let due = log.due("this computer", &keys, now, &Thresholds::default());
+        assert!(due.len() > MAX_SEPARATE);
+        let (summary, body) = summary_of(&due);
+        assert_eq!(summary, "5 API keys need renewal");
+        assert!(body.contains(&format!("\"{}\"", keys[0].name)), "{body}");
+        for text in [summary, body] {
+            assert!(!text.contains(['`', '*', '<', '>']), "{text}");
         }
     }
 

@@ -609,6 +609,52 @@ fn check_notify_tells_once_per_threshold_across_runs() {
     );
 }
 
+/// Found by the five-source start-up benchmark: a start with many keys due sent one notification
+/// per key (170 on that run), kept the app busy for seconds, and, stopped meanwhile, sent them all
+/// again next time. More than three due at once are one notification now, recorded first.
+#[test]
+fn many_due_keys_are_one_notification() {
+    let setup = Setup::new();
+    setup.login();
+    let tag = format!("bulk-{}", std::process::id());
+    for i in 0..5 {
+        setup.insert_key(&format!("{tag}-{i}"), Duration::days(5 + i));
+    }
+    let out = setup.run(&["check", "--notify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let runtime_dir =
+        std::env::var("XDG_RUNTIME_DIR").expect("XDG_RUNTIME_DIR is set by tests/run.sh");
+    let log = std::fs::read_to_string(PathBuf::from(runtime_dir).join("dunst.log"))
+        .expect("this test needs the dunst notification daemon started by tests/run.sh");
+    let bodies = log
+        .lines()
+        .filter(|l| l.trim_start().starts_with("body:") && l.contains(&format!("{tag}-0")))
+        .count();
+    assert_eq!(bodies, 1, "one notification names the soonest: {log}");
+    for i in 0..5 {
+        assert_eq!(
+            notifications_about(&format!("{tag}-{i}")),
+            0,
+            "none per key"
+        );
+    }
+    let again = setup.run(&["check", "--notify"]);
+    assert_eq!(again.status.code(), Some(1));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let log = std::fs::read_to_string(
+        PathBuf::from(std::env::var("XDG_RUNTIME_DIR").unwrap()).join("dunst.log"),
+    )
+    .unwrap();
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.trim_start().starts_with("body:") && l.contains(&format!("{tag}-0")))
+            .count(),
+        1,
+        "not again"
+    );
+}
+
 #[test]
 fn the_local_server_works_from_the_command_line_on_the_apps_database() {
     let setup = Setup::new();
