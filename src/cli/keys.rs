@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration as StdDuration;
 
 use anyhow::bail;
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::context::{Context, Expiry, confirm, parse_duration, parse_expiry, warn_kept};
@@ -418,20 +418,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             print,
             json,
         } => {
-            let renewal = Renewal {
-                expires_at: expires.map(|lifetime| now + lifetime),
-                overlap: grace,
-                secret: None,
-                new_id: None,
-            };
-            renew(
-                &context,
-                account,
-                &key,
-                renewal,
-                Flags { copy, print, json },
-            )
-            .await?;
+            let expires_at = expires.map(|lifetime| now + lifetime);
+            let flags = Flags { copy, print, json };
+            renew(&context, account, &key, (expires_at, grace), flags).await?;
         }
         Command::Renew {
             key,
@@ -441,20 +430,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             print,
             json,
         } => {
-            let renewal = Renewal {
-                expires_at: expires.and_then(|e| e.at(now)),
-                overlap,
-                secret: None,
-                new_id: None,
-            };
-            renew(
-                &context,
-                account,
-                &key,
-                renewal,
-                Flags { copy, print, json },
-            )
-            .await?;
+            let expires_at = expires.and_then(|e| e.at(now));
+            let flags = Flags { copy, print, json };
+            renew(&context, account, &key, (expires_at, overlap), flags).await?;
         }
         Command::Delete { key, yes } => {
             let gathered = context.gather(account).await?;
@@ -498,13 +476,21 @@ struct Flags {
     json: bool,
 }
 
+/// Renews a key: the new one expires at the given time (`None`: the old key's lifetime), the old
+/// one works for the overlap.
 async fn renew(
     context: &Context,
     account: Option<&str>,
     key: &str,
-    mut renewal: Renewal,
+    (expires_at, overlap): (Option<DateTime<Utc>>, Duration),
     flags: Flags,
 ) -> anyhow::Result<()> {
+    let mut renewal = Renewal {
+        expires_at,
+        overlap,
+        secret: None,
+        new_id: None,
+    };
     let gathered = context.gather(account).await?;
     let old = gathered.find(key)?;
     let source = gathered.source(&old.source)?;

@@ -2,8 +2,8 @@
 //! form where it can be (`kw_`, `tb_`, `ghp_`/`github_pat_`, `glpat-`); otherwise choose it. Then a
 //! name, the expiry the service showed, and where the key is used.
 
-use super::modal::{dialog_ui, text_field_ui};
-use super::state::{Action, AddDraft, EXPIRY_DAYS, ExpiryChoice, NEVER, expiry_from};
+use super::modal::{dialog_ui, expiry_ui, text_field_ui};
+use super::state::{Action, AddDraft, expiry_from};
 use super::theme;
 use crate::secret::Secret;
 use crate::sources::services::{self, SERVICES};
@@ -53,24 +53,14 @@ pub fn add_dialog_ui(
         text_field_ui(ui, "Name", &mut draft.name, false);
         text_field_ui(ui, "Description", &mut draft.description, false);
         let max = service.and_then(|s| s.max_lifetime_days);
-        ui.horizontal_wrapped(|ui| {
-            ui.label("Expires in");
-            for days in EXPIRY_DAYS {
-                ui.radio_value(
-                    &mut draft.expiry,
-                    ExpiryChoice::Days(days),
-                    format!("{days} days"),
-                );
-            }
-            ui.radio_value(&mut draft.expiry, ExpiryChoice::Date, "on a date");
-            if max.is_none() {
-                ui.radio_value(&mut draft.expiry, ExpiryChoice::Never, NEVER);
-            }
-        });
-        if draft.expiry == ExpiryChoice::Date {
-            text_field_ui(ui, "Expiry date", &mut draft.date, false)
-                .on_hover_text("YYYY-MM-DD: the date the service showed");
-        }
+        expiry_ui(
+            ui,
+            "Expires in",
+            &mut draft.expiry,
+            &mut draft.date,
+            max.is_none(),
+            "YYYY-MM-DD: the date the service showed",
+        );
         let url = text_field_ui(ui, "Base URL", &mut draft.base_url, false);
         if let Some(default) = service.and_then(|s| s.default_base_url) {
             url.on_hover_text(format!("Empty: {default}"));

@@ -34,7 +34,16 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
             let source = state
                 .account(&key.source)
                 .map_or_else(|| key.source.clone(), |a| a.label());
-            field(ui, "Source", format!("{source} ({})", key.kind.label()));
+            let kind = key.kind.label();
+            field(
+                ui,
+                "Source",
+                if source.eq_ignore_ascii_case(kind) {
+                    source
+                } else {
+                    format!("{source} ({kind})")
+                },
+            );
             field(ui, "Service", service.name.to_string());
             field(ui, "Key", key.hint.clone());
             field(

@@ -2,8 +2,8 @@
 //! description, expiry (preset, date, or never where the account allows it) and, for
 //! administrators (of a Keywarden workspace, of a ThingsBoard tenant), the owner.
 
-use super::modal::{dialog_ui, text_field_ui};
-use super::state::{Action, EXPIRY_DAYS, ExpiryChoice, GenerateDraft, NEVER, State, expiry_from};
+use super::modal::{dialog_ui, expiry_ui, text_field_ui};
+use super::state::{Action, GenerateDraft, State, expiry_from};
 use super::theme;
 use crate::sources::{NewKey, SourceKind};
 
@@ -40,24 +40,14 @@ pub fn generate_dialog_ui(
         if kind == SourceKind::Keywarden {
             text_field_ui(ui, "Description", &mut draft.description, false);
         }
-        ui.horizontal_wrapped(|ui| {
-            ui.label("Expires in");
-            for days in EXPIRY_DAYS {
-                ui.radio_value(
-                    &mut draft.expiry,
-                    ExpiryChoice::Days(days),
-                    format!("{days} days"),
-                );
-            }
-            ui.radio_value(&mut draft.expiry, ExpiryChoice::Date, "on a date");
-            if never_ok {
-                ui.radio_value(&mut draft.expiry, ExpiryChoice::Never, NEVER);
-            }
-        });
-        if draft.expiry == ExpiryChoice::Date {
-            text_field_ui(ui, "Expiry date", &mut draft.date, false)
-                .on_hover_text("YYYY-MM-DD, at most a year away");
-        }
+        expiry_ui(
+            ui,
+            "Expires in",
+            &mut draft.expiry,
+            &mut draft.date,
+            never_ok,
+            "YYYY-MM-DD, at most a year away",
+        );
         let users = state.owners.get(&draft.account).filter(|u| !u.is_empty());
         if let (Some(users), Some(account)) = (users, account) {
             let me = account.user_id.clone();

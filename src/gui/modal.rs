@@ -47,3 +47,29 @@ pub fn text_field_ui(
     })
     .inner
 }
+
+/// The expiry choice of the generate, add and renew dialogs: the presets, a date (its field shown
+/// when chosen, with `date_hint` as hover text), and "does not expire" where `never_ok`.
+pub fn expiry_ui(
+    ui: &mut egui::Ui,
+    label: &str,
+    choice: &mut super::state::ExpiryChoice,
+    date: &mut String,
+    never_ok: bool,
+    date_hint: &str,
+) {
+    use super::state::{EXPIRY_DAYS, ExpiryChoice, NEVER};
+    ui.horizontal_wrapped(|ui| {
+        ui.label(label);
+        for days in EXPIRY_DAYS {
+            ui.radio_value(choice, ExpiryChoice::Days(days), format!("{days} days"));
+        }
+        ui.radio_value(choice, ExpiryChoice::Date, "on a date");
+        if never_ok {
+            ui.radio_value(choice, ExpiryChoice::Never, NEVER);
+        }
+    });
+    if *choice == ExpiryChoice::Date {
+        text_field_ui(ui, "Expiry date", date, false).on_hover_text(date_hint);
+    }
+}

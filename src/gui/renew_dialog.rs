@@ -3,8 +3,8 @@
 //! on its service's page (opened from here), and the old one stays, marked replaced, until it is
 //! retired there.
 
-use super::modal::{dialog_ui, text_field_ui};
-use super::state::{Action, EXPIRY_DAYS, ExpiryChoice, NEVER, Overlap, RenewDraft, expiry_from};
+use super::modal::{dialog_ui, expiry_ui, text_field_ui};
+use super::state::{Action, Overlap, RenewDraft, expiry_from};
 use super::theme;
 use crate::secret::Secret;
 use crate::sources::{Renewal, SourceKind};
@@ -43,23 +43,14 @@ pub fn renew_dialog_ui(
             ));
         }
         let max = service.max_lifetime_days.filter(|_| !never_ok);
-        ui.horizontal_wrapped(|ui| {
-            ui.label("New key expires in");
-            for days in EXPIRY_DAYS {
-                ui.radio_value(
-                    &mut draft.expiry,
-                    ExpiryChoice::Days(days),
-                    format!("{days} days"),
-                );
-            }
-            ui.radio_value(&mut draft.expiry, ExpiryChoice::Date, "on a date");
-            if never_ok {
-                ui.radio_value(&mut draft.expiry, ExpiryChoice::Never, NEVER);
-            }
-        });
-        if draft.expiry == ExpiryChoice::Date {
-            text_field_ui(ui, "Expiry date", &mut draft.date, false);
-        }
+        expiry_ui(
+            ui,
+            "New key expires in",
+            &mut draft.expiry,
+            &mut draft.date,
+            never_ok,
+            "YYYY-MM-DD",
+        );
         if key.kind != SourceKind::Tracked {
             ui.horizontal_wrapped(|ui| {
                 ui.label(if key.kind == SourceKind::Thingsboard {
