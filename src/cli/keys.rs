@@ -1,7 +1,7 @@
 //! `keywarden keys …`: every key of every account (the local server, remote Keywarden and
 //! ThingsBoard accounts, tracked keys): list, show, generate, add, test, copy, revoke, enable,
-//! disable, rotate, renew, delete. `--account NAME` narrows to one account; commands that make a
-//! key act on the current account without it.
+//! disable, rotate, renew, delete. `--account NAME` narrows to one account; `generate`, `enable`,
+//! `disable`, `rotate` and `delete` act on the current account without it.
 //!
 //! `--json` output is stable: `keys list` prints an array of key objects (`source` (the account),
 //! `kind`, `service`, `id` (a string), `name`, `description`, `hint`, `owner`, `created_at`,
@@ -234,6 +234,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
     let thresholds = context.config.thresholds;
     let keeper = context.keeper()?;
+    // What changes a key (generate, enable, disable, rotate, delete) acts on the current account
+    // unless --account names another; what reads or renews looks at every account.
+    let current = account
+        .map(str::to_string)
+        .unwrap_or_else(|| context.config.current_server.clone());
     match args.command {
         Command::List {
             status,
@@ -408,8 +413,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 text::for_terminal(&revoked.name)
             );
         }
-        Command::Enable { key } => set_enabled(&context, account, &key, true).await?,
-        Command::Disable { key } => set_enabled(&context, account, &key, false).await?,
+        Command::Enable { key } => set_enabled(&context, &current, &key, true).await?,
+        Command::Disable { key } => set_enabled(&context, &current, &key, false).await?,
         Command::Rotate {
             key,
             grace,
@@ -420,7 +425,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         } => {
             let expires_at = expires.map(|lifetime| now + lifetime);
             let flags = Flags { copy, print, json };
-            renew(&context, account, &key, (expires_at, grace), flags).await?;
+            renew(&context, Some(&current), &key, (expires_at, grace), flags).await?;
         }
         Command::Renew {
             key,
@@ -435,7 +440,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             renew(&context, account, &key, (expires_at, overlap), flags).await?;
         }
         Command::Delete { key, yes } => {
-            let gathered = context.gather(account).await?;
+            let gathered = context.gather(Some(&current)).await?;
             let key = gathered.find(&key)?;
             let source = gathered.source(&key.source)?;
             require(source, Capability::Delete)?;
@@ -536,11 +541,11 @@ async fn renew(
 
 async fn set_enabled(
     context: &Context,
-    account: Option<&str>,
+    account: &str,
     key: &str,
     enabled: bool,
 ) -> anyhow::Result<()> {
-    let gathered = context.gather(account).await?;
+    let gathered = context.gather(Some(account)).await?;
     let key = gathered.find(key)?;
     let source = gathered.source(&key.source)?;
     require(source, Capability::Enable)?;

@@ -221,7 +221,12 @@ fn tracked_keys_are_added_tested_copied_renewed_and_retired() {
             .any(|l| l.starts_with(&old_id) && l.contains("replaced")),
         "{table}"
     );
-    let out = setup.run(&["keys", "delete", &old_id, "--yes"]);
+    // Deleting acts on the current account (this computer's server) unless told otherwise.
+    assert_one_line_error(
+        &setup.run(&["keys", "delete", &old_id, "--yes"]),
+        "no key is named",
+    );
+    let out = setup.run(&["keys", "delete", &old_id, "--yes", "--account", "tracked"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_one_line_error(&setup.run(&["keys", "show", &old_id]), "no key is named");
 
