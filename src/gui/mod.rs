@@ -7,6 +7,7 @@ mod banners;
 mod bridge;
 mod confirm_dialog;
 mod detail_panel;
+mod drafts;
 mod edit_dialog;
 mod generate_dialog;
 mod key_table;
