@@ -76,8 +76,8 @@ impl Gathered {
         self.keys
             .iter()
             .filter(|k| {
-                let me = self.users.get(&k.source).cloned().flatten();
-                me.is_none() || k.owner.is_none() || k.owner == me || self.is_held(k)
+                let me = self.users.get(&k.source).and_then(|me| me.as_deref());
+                k.is_mine_or_held(me, self.is_held(k))
             })
             .cloned()
             .collect()

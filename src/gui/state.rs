@@ -302,11 +302,8 @@ impl State {
 
     /// The user's own keys and those held here: what reminders and the banner are about.
     pub fn is_mine_or_held(&self, key: &SourceKey) -> bool {
-        let me = self.account(&key.source).and_then(|a| a.user_id.as_ref());
-        key.owner.is_none()
-            || me.is_none()
-            || key.owner.as_ref() == me
-            || self.held.contains(&key.key_ref())
+        let me = self.account(&key.source).and_then(|a| a.user_id.as_deref());
+        key.is_mine_or_held(me, self.held.contains(&key.key_ref()))
     }
 
     /// An owner's email where the account's users are known, else the id.

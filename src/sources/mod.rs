@@ -123,6 +123,12 @@ impl SourceKey {
         }
     }
 
+    /// Whether reminders and `check` are about this key: the signed-in user's own (`me`, where
+    /// the source has users), or one whose secret this computer holds.
+    pub fn is_mine_or_held(&self, me: Option<&str>, held: bool) -> bool {
+        held || me.is_none() || self.owner.is_none() || self.owner.as_deref() == me
+    }
+
     /// Where the secret lives in the keychain.
     pub fn key_ref(&self) -> KeyRef {
         KeyRef {
@@ -539,6 +545,21 @@ mod tests {
         renewed[0].replaced_by = Some("2".into());
         assert_eq!(find(&renewed, "deploy").unwrap().id, "x1", "the one in use");
         assert!(find(&keys, "nothing").is_err());
+    }
+
+    #[test]
+    fn reminders_are_about_my_keys_and_the_ones_held_here() {
+        let mut key = sample_key("tb", "k", Some(3));
+        assert!(
+            key.is_mine_or_held(Some("me"), false),
+            "no owner: a tracked key"
+        );
+        key.owner = Some("someone".into());
+        assert!(!key.is_mine_or_held(Some("me"), false), "another user's");
+        assert!(key.is_mine_or_held(Some("me"), true), "held here");
+        assert!(key.is_mine_or_held(None, false), "who I am is not known");
+        key.owner = Some("me".into());
+        assert!(key.is_mine_or_held(Some("me"), false));
     }
 
     #[test]
