@@ -16,20 +16,8 @@ packages=(
 )
 read -r -a extra <<<"${KW_EXTRA_PACKAGES:-}"
 packages+=("${extra[@]}")
-missing=()
-for package in "${packages[@]}"; do
-  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
-done
-if ((${#missing[@]})); then
-  if [ "$(id -u)" -eq 0 ]; then sudo=(); elif sudo -n true 2>/dev/null; then sudo=(sudo -n); else
-    echo "$0: this needs these Debian packages: ${missing[*]}" >&2
-    echo "$0: install them with: sudo apt-get install ${missing[*]}" >&2
-    exit 1
-  fi
-  echo "$0: installing ${missing[*]}" >&2
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source "$(dirname "$0")/packages.sh"
+ensure_packages "${packages[@]}"
 
 # A fresh private session every run: an old keyring with another password would make
 # gnome-keyring open an unlock prompt and hang every keychain call.

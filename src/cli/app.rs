@@ -38,7 +38,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let config_path = config_error.is_none().then_some(config_path);
     let (vault, _) = vault::open_keychain();
     let clipboard = ClipboardService::start().map(Arc::new);
-    let local_database_url = super::database_url(None)?;
+    let local_database_url = super::local_database_url()?;
     let data_dir = super::data_dir()?;
     let handle = runtime.handle().clone();
 

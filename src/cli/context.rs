@@ -201,7 +201,7 @@ impl Context {
     async fn local_session(&self) -> anyhow::Result<Session> {
         let (kept, warning) = session::kept_local_password(self.vault.clone()).await;
         let opened =
-            crate::server::open_local(&self.local, &super::database_url(None)?, kept.as_ref())
+            crate::server::open_local(&self.local, &super::local_database_url()?, kept.as_ref())
                 .await
                 .context("cannot start the local server")?;
         let session = session::local_session(

@@ -14,6 +14,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+
+use crate::server::store::DatabaseUrl;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -75,13 +77,18 @@ pub fn data_dir() -> anyhow::Result<PathBuf> {
         .join("keywarden"))
 }
 
-/// The server database URL: the one given, or `sqlite://` the default file in the data directory.
-pub fn database_url(given: Option<String>) -> anyhow::Result<String> {
+/// The database of this computer's server: `sqlite://` the default file in the data directory.
+pub fn local_database_url() -> anyhow::Result<String> {
+    Ok(format!(
+        "sqlite://{}",
+        data_dir()?.join("server.db").display()
+    ))
+}
+
+/// The server database URL: the one given, or [`local_database_url`].
+pub fn database_url(given: Option<DatabaseUrl>) -> anyhow::Result<DatabaseUrl> {
     match given {
         Some(url) => Ok(url),
-        None => Ok(format!(
-            "sqlite://{}",
-            data_dir()?.join("server.db").display()
-        )),
+        None => Ok(DatabaseUrl::new(local_database_url()?)),
     }
 }

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::server::http::Limits;
+use crate::server::store::DatabaseUrl;
 use crate::server::throttle::AddrBlock;
 use crate::server::{self, AppState, ServerConfig};
 
@@ -12,9 +13,10 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, env = "KEYWARDEN_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
-    /// `sqlite://PATH` (created when missing); default `$XDG_DATA_HOME/keywarden/server.db`.
-    #[arg(long, env = "KEYWARDEN_DATABASE_URL")]
-    database_url: Option<String>,
+    /// `postgres://USER:PASSWORD@HOST/DATABASE`, or `sqlite://PATH` (created when missing); default
+    /// `$XDG_DATA_HOME/keywarden/server.db`.
+    #[arg(long, env = "KEYWARDEN_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<DatabaseUrl>,
     /// Longest key lifetime this server accepts, in days (at most 365).
     #[arg(long, env = "KEYWARDEN_MAX_KEY_DAYS", default_value_t = 365, value_parser = clap::value_parser!(i64).range(1..=365))]
     max_key_days: i64,
@@ -43,7 +45,7 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
     let database_url = super::database_url(args.database_url)?;
-    let store = server::open_store(&database_url).await?;
+    let store = server::open_store(database_url.expose()).await?;
     let listener = server::bind(&args.listen).await?;
     let config = ServerConfig {
         max_key_days: args.max_key_days,

@@ -9,6 +9,7 @@ use anyhow::{Context as _, bail};
 use crate::api::Role;
 use crate::secret::Secret;
 use crate::server::store::AuditContext;
+use crate::server::store::DatabaseUrl;
 use crate::server::{self, accounts};
 
 #[derive(Debug, clap::Subcommand)]
@@ -26,9 +27,10 @@ pub struct AddArgs {
     /// The user's default workspace; created when missing.
     #[arg(long, default_value = "default")]
     workspace: String,
-    /// `sqlite://PATH`; default `$XDG_DATA_HOME/keywarden/server.db`.
-    #[arg(long, env = "KEYWARDEN_DATABASE_URL")]
-    database_url: Option<String>,
+    /// `postgres://USER:PASSWORD@HOST/DATABASE` or `sqlite://PATH`; default
+    /// `$XDG_DATA_HOME/keywarden/server.db`.
+    #[arg(long, env = "KEYWARDEN_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<DatabaseUrl>,
 }
 
 fn parse_role(text: &str) -> Result<Role, String> {
@@ -48,7 +50,7 @@ async fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
     let password = read_password(true)?;
     accounts::validate_password(&password)?;
     let database_url = super::database_url(args.database_url)?;
-    let store = server::open_store(&database_url).await?;
+    let store = server::open_store(database_url.expose()).await?;
     let workspace_id = accounts::ensure_workspace(store.as_ref(), &args.workspace).await?;
     let user = accounts::create_user(
         store.as_ref(),

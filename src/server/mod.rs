@@ -31,7 +31,7 @@ use tokio::task::JoinHandle;
 
 use self::cache::AuthCache;
 pub use self::embedded::{LocalSignIn, open_local};
-use self::store::{SqliteStore, Store, StoreError};
+use self::store::{PostgresStore, SqliteStore, Store, StoreError};
 use self::throttle::Throttle;
 
 /// Policy a server enforces.
@@ -116,12 +116,11 @@ pub fn router(state: AppState) -> Router {
     routes::router(state)
 }
 
-/// Opens the store a database URL names: `sqlite://PATH` (or a plain path).
+/// Opens the store a database URL names: `postgres://USER:PASSWORD@HOST/DB`, or `sqlite://PATH`
+/// (or a plain path).
 pub async fn open_store(database_url: &str) -> Result<Arc<dyn Store>, ServerError> {
-    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        return Err(ServerError::Invalid(
-            "PostgreSQL is not supported by this build yet; use a sqlite:// URL".to_string(),
-        ));
+    if store::is_postgres_url(database_url) {
+        return Ok(Arc::new(PostgresStore::open(database_url).await?));
     }
     Ok(Arc::new(SqliteStore::open(database_url).await?))
 }

@@ -1,4 +1,6 @@
-//! Test harness: a real server on 127.0.0.1 over a real SQLite file in a temporary directory.
+//! Test harness: a real server on 127.0.0.1 over a real database: a SQLite file in a temporary
+//! directory, or a fresh database on the throwaway PostgreSQL cluster `tests/postgres.sh` starts
+//! (`KEYWARDEN_TEST_BACKEND=postgres`; `tests/run.sh` runs the server tests on both).
 #![allow(dead_code)]
 
 use std::sync::Arc;
@@ -13,11 +15,73 @@ use tempfile::TempDir;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// A database backend the server can run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+    /// The backend the end-to-end tests run on: `KEYWARDEN_TEST_BACKEND` (`sqlite` by default).
+    pub fn under_test() -> Backend {
+        match std::env::var("KEYWARDEN_TEST_BACKEND").as_deref() {
+            Err(_) | Ok("sqlite") => Backend::Sqlite,
+            Ok("postgres") => Backend::Postgres,
+            Ok(other) => panic!("KEYWARDEN_TEST_BACKEND is {other:?}: use sqlite or postgres"),
+        }
+    }
+
+    /// The URL of a fresh, empty database: a file in `dir`, or a new database on the test cluster.
+    pub async fn fresh_database(self, dir: &std::path::Path) -> String {
+        match self {
+            Backend::Sqlite => format!("sqlite://{}", dir.join("server.db").display()),
+            Backend::Postgres => fresh_postgres_database().await,
+        }
+    }
+}
+
+/// The superuser URL of the throwaway cluster `tests/postgres.sh` starts.
+pub fn postgres_admin_url() -> String {
+    std::env::var("KEYWARDEN_TEST_POSTGRES").unwrap_or_else(|_| {
+        panic!(
+            "KEYWARDEN_TEST_POSTGRES is not set, so there is no PostgreSQL to test against: run the \
+             tests with tests/run.sh, which starts a throwaway cluster (or wrap cargo test in \
+             tests/postgres.sh)"
+        )
+    })
+}
+
+/// Creates an empty database on the test cluster and returns its URL (same user and password).
+pub async fn fresh_postgres_database() -> String {
+    use sqlx::Connection as _;
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let admin = postgres_admin_url();
+    let name = format!(
+        "kw_{}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        chrono::Utc::now().timestamp_micros() % 1_000_000
+    );
+    let mut connection = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connect to the test cluster");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut connection)
+        .await
+        .expect("create a test database");
+    let base = admin.rsplit_once('/').expect("a database in the URL").0;
+    format!("{base}/{name}")
+}
+
 pub struct TestServer {
     pub server: LocalServer,
     pub store: Arc<dyn Store>,
     pub http: reqwest::Client,
     pub dir: TempDir,
+    database_url: String,
 }
 
 impl TestServer {
@@ -27,8 +91,8 @@ impl TestServer {
 
     pub async fn start_with(config: ServerConfig) -> TestServer {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let url = format!("sqlite://{}", dir.path().join("server.db").display());
-        let store = server::open_store(&url)
+        let database_url = Backend::under_test().fresh_database(dir.path()).await;
+        let store = server::open_store(&database_url)
             .await
             .expect("open the test database");
         let server = server::spawn_local(store.clone(), config)
@@ -39,11 +103,12 @@ impl TestServer {
             store,
             http: reqwest::Client::new(),
             dir,
+            database_url,
         }
     }
 
     pub fn database_url(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("server.db").display())
+        self.database_url.clone()
     }
 
     pub fn url(&self, path: &str) -> String {

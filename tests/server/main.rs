@@ -1,5 +1,6 @@
-//! The server, tested for real: HTTP on loopback, a SQLite file in a temporary directory, and the
-//! built binary for the command line.
+//! The server, tested for real: HTTP on loopback, a SQLite file in a temporary directory or a
+//! database on a throwaway PostgreSQL cluster (`KEYWARDEN_TEST_BACKEND`), and the built binary for
+//! the command line.
 
 mod common;
 
@@ -11,6 +12,8 @@ mod lifecycle;
 mod limits;
 mod live;
 mod permissions;
+mod postgres;
 mod revocation;
 mod router;
 mod status_codes;
+mod store;

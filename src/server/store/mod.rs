@@ -1,5 +1,9 @@
 //! Persistence behind one trait, so SQLite and PostgreSQL are two implementations, not two servers.
+//! Their queries are written once (`sql.rs`); each backend module supplies its types and locking.
 
+#[macro_use]
+mod sql;
+mod postgres;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -9,7 +13,79 @@ use crate::api::{
     AuditAction, AuditEvent, Invitation, KeyInfo, KeyStatus, MemberInfo, Role, UserInfo,
 };
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+/// A database URL as given (`--database-url`, `KEYWARDEN_DATABASE_URL`): it may hold a password, so
+/// `Debug` and `Display` show it with the password replaced by `***`; [`DatabaseUrl::expose`] is for
+/// opening the database only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> DatabaseUrl {
+        DatabaseUrl(url.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(url: &str) -> Result<DatabaseUrl, Self::Err> {
+        Ok(DatabaseUrl::new(url))
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_url(&self.0))
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({:?})", redact_url(&self.0))
+    }
+}
+
+/// Whether a database URL names PostgreSQL (`postgres://` or `postgresql://`).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// `url` with its password (in the user part or a `password=` parameter) replaced by `***`, for
+/// log lines, error messages and `Debug`.
+pub fn redact_url(url: &str) -> String {
+    let mut redacted = url.to_string();
+    if let Some(scheme_end) = redacted.find("://") {
+        let authority_start = scheme_end + 3;
+        let authority_end = redacted[authority_start..]
+            .find(['/', '?', '#'])
+            .map_or(redacted.len(), |i| authority_start + i);
+        if let Some(at) = redacted[authority_start..authority_end].rfind('@') {
+            let userinfo = authority_start..authority_start + at;
+            if let Some(colon) = redacted[userinfo.clone()].find(':') {
+                redacted.replace_range(userinfo.start + colon + 1..userinfo.end, "***");
+            }
+        }
+    }
+    if let Some(query_start) = redacted.find('?') {
+        let (head, query) = redacted.split_at(query_start + 1);
+        let query = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if name.eq_ignore_ascii_case("password") => format!("{name}=***"),
+                _ => pair.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        redacted = format!("{head}{query}");
+    }
+    redacted
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -313,6 +389,53 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_key(&self, id: i64, at: DateTime<Utc>) -> StoreResult<()>;
 
     async fn list_audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditEvent>>;
+}
+
+/// What an audit event is about, beside its action and its actor.
+#[derive(Default)]
+pub(crate) struct About<'a> {
+    pub key: Option<&'a KeyRecord>,
+    pub workspace_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub role: Option<Role>,
+}
+
+impl<'a> About<'a> {
+    pub fn key(key: &'a KeyRecord) -> About<'a> {
+        About {
+            key: Some(key),
+            ..About::default()
+        }
+    }
+
+    pub fn member(user_id: i64, workspace_id: i64, role: Option<Role>) -> About<'a> {
+        About {
+            workspace_id: Some(workspace_id),
+            user_id: Some(user_id),
+            role,
+            ..About::default()
+        }
+    }
+}
+
+pub(crate) fn conflict_on_unique(err: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(message()),
+        _ => StoreError::Database(err),
+    }
+}
+
+pub(crate) fn parse_role(text: &str) -> StoreResult<Role> {
+    Role::parse(text).ok_or_else(|| StoreError::Corrupt(format!("unknown role {text:?}")))
+}
+
+/// A `LIKE` pattern matching `query` anywhere, its wildcards escaped with `\`.
+pub(crate) fn like_pattern(query: &str) -> String {
+    let escaped = query
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 pub(crate) fn to_millis(at: DateTime<Utc>) -> i64 {

@@ -1,0 +1,74 @@
+//! The PostgreSQL store, for several server instances on one database. Its queries are in `sql.rs`;
+//! what differs from SQLite is here: `timestamptz` times, `text[]` scopes, and one advisory lock
+//! that every write transaction takes, so writers queue as on SQLite and the rights log's ids are
+//! handed out in commit order (a follower reading `id > last` never skips a slower transaction).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use super::{from_millis, redact_url, to_millis};
+
+/// The advisory lock of write transactions ("kwwr").
+const WRITE_LOCK: i64 = 0x6b77_7772;
+
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+/// Times are `timestamptz`, written with millisecond precision so both backends keep the same.
+type Time = DateTime<Utc>;
+
+fn db_time(at: DateTime<Utc>) -> Time {
+    from_millis(to_millis(at)).unwrap_or(at)
+}
+
+fn from_db_time(at: Time) -> StoreResult<DateTime<Utc>> {
+    Ok(at)
+}
+
+/// Scopes are a `text[]` column.
+type Scopes = Vec<String>;
+
+fn db_scopes(scopes: &[String]) -> StoreResult<Scopes> {
+    Ok(scopes.to_vec())
+}
+
+fn from_db_scopes(scopes: Scopes) -> StoreResult<Vec<String>> {
+    Ok(scopes)
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://USER:PASSWORD@HOST[:PORT]/DATABASE`) and brings the schema up
+    /// to date (instances starting together take turns: the migrator holds a lock). Errors name
+    /// the URL without its password.
+    pub async fn open(url: &str) -> StoreResult<PostgresStore> {
+        let open_error = |source| StoreError::Open {
+            url: redact_url(url),
+            source,
+        };
+        let options = PgConnectOptions::from_str(url).map_err(open_error)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(open_error)?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(PostgresStore { pool })
+    }
+
+    async fn write(&self) -> StoreResult<Tx> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(WRITE_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+}
+
+sql_store!(PostgresStore, sqlx::Postgres, like = "ILIKE");
