@@ -37,6 +37,11 @@ pub struct Args {
     /// Open connections at most; lowered to stay below the open-file limit.
     #[arg(long, env = "KEYWARDEN_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_connections: u64,
+    /// Seconds the credential cache may go without confirming it knows every change of rights
+    /// (revocations made through other instances) before each credential is checked against the
+    /// database instead; when that fails too, requests get 503.
+    #[arg(long, env = "KEYWARDEN_MAX_STALENESS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    max_staleness: u64,
     /// Seconds requests in flight get after SIGTERM or SIGINT before they are dropped.
     #[arg(long, env = "KEYWARDEN_SHUTDOWN_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
     shutdown_timeout: u64,
@@ -56,6 +61,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
             shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
         },
+        max_staleness: Duration::from_secs(args.max_staleness),
         ..ServerConfig::default()
     };
     tracing::info!(

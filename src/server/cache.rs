@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use quick_cache::sync::Cache;
@@ -27,8 +28,13 @@ use crate::key;
 /// after. Other users' entries stay: one member toggling their own key does not empty the cache
 /// for everyone. A credential that did not exist cannot have been presented before it was made
 /// (it is 190 random bits), so making one needs no invalidation. Changes made by another process
-/// on the same database arrive through the store's log of rights changes, polled by
+/// on the same database arrive through the store's log of rights changes, followed by
 /// [`super::serve`].
+///
+/// Fail closed: once a server follows that log ([`AuthCache::follow`]), the cache is trusted only
+/// while the log was read successfully within the staleness bound. Past it every lookup goes to the
+/// database, and when that fails too the request fails (503): a credential that cannot be
+/// confirmed is never accepted.
 pub struct AuthCache {
     keys: Cache<[u8; 32], Entry<CachedKey>>,
     sessions: Cache<[u8; 32], Entry<SessionAuth>>,
@@ -38,6 +44,13 @@ pub struct AuthCache {
     user_epochs: RwLock<HashMap<i64, u64>>,
     /// The epoch of the latest invalidation of everything.
     all_epoch: AtomicU64,
+    /// Milliseconds after `clock` up to which every change of rights is known to have been applied
+    /// (the start of the last successful read of the log).
+    confirmed_ms: AtomicU64,
+    /// How old that may be before the cache is bypassed; 0 while nothing follows the log (a router
+    /// driven in-process by tests and benchmarks, where all changes are this process's own).
+    max_staleness_ms: AtomicU64,
+    clock: Instant,
 }
 
 /// A cached answer (`None`: no such credential) and the epoch its database read began at.
@@ -84,6 +97,9 @@ impl Default for AuthCache {
             epoch: AtomicU64::new(0),
             user_epochs: RwLock::new(HashMap::new()),
             all_epoch: AtomicU64::new(0),
+            confirmed_ms: AtomicU64::new(0),
+            max_staleness_ms: AtomicU64::new(0),
+            clock: Instant::now(),
         }
     }
 }
@@ -116,6 +132,32 @@ impl CachedKey {
 }
 
 impl AuthCache {
+    /// From now on the cache is trusted only while [`AuthCache::confirm`] was called within
+    /// `max_staleness`.
+    pub fn follow(&self, max_staleness: Duration) {
+        let ms = u64::try_from(max_staleness.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.max_staleness_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// Every change of rights committed before `read_began` has been applied.
+    pub fn confirm(&self, read_began: Instant) {
+        let ms = u64::try_from(read_began.saturating_duration_since(self.clock).as_millis())
+            .unwrap_or(u64::MAX);
+        self.confirmed_ms.fetch_max(ms, Ordering::SeqCst);
+    }
+
+    /// Whether cached answers may be used: nothing to follow, or followed recently enough.
+    pub fn is_fresh(&self) -> bool {
+        let bound = self.max_staleness_ms.load(Ordering::SeqCst);
+        if bound == 0 {
+            return true;
+        }
+        let now = u64::try_from(self.clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+        now.saturating_sub(self.confirmed_ms.load(Ordering::SeqCst)) <= bound
+    }
+
     /// Drops every cached credential of `user_id`, here and for reads already under way.
     pub fn invalidate_user(&self, user_id: i64) {
         // A poisoned lock guards a plain map: use it as it is, since skipping an invalidation
@@ -178,7 +220,8 @@ impl AuthCache {
     where
         F: Future<Output = StoreResult<Option<T>>>,
     {
-        if let Some(entry) = map.get(&hash)
+        if self.is_fresh()
+            && let Some(entry) = map.get(&hash)
             && self.is_current(&entry)
         {
             return Ok(entry.value);

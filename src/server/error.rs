@@ -51,9 +51,16 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u64,
     },
+    /// 503: the database cannot be reached, so nothing can be confirmed; `Retry-After` says when
+    /// to try again. The detail is logged, not sent.
+    #[error("the server cannot reach its database; try again shortly")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(String),
 }
+
+/// Seconds a 503 asks the client to wait.
+const UNAVAILABLE_RETRY_SECS: u64 = 2;
 
 impl ApiError {
     pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
@@ -89,6 +96,7 @@ impl ApiError {
                 "headers_too_large",
             ),
             ApiError::UriTooLong => (StatusCode::URI_TOO_LONG, "uri_too_long"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -108,6 +116,7 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::NotFound => ApiError::NotFound("not found".to_string()),
             StoreError::Conflict(message) => ApiError::Conflict(message),
+            other if other.is_unavailable() => ApiError::Unavailable(other.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -144,21 +153,27 @@ impl From<PathRejection> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        if let ApiError::Internal(detail) = &self {
-            tracing::error!("internal error: {detail}");
+        match &self {
+            ApiError::Internal(detail) => tracing::error!("internal error: {detail}"),
+            ApiError::Unavailable(detail) => tracing::warn!("database unavailable: {detail}"),
+            _ => {}
         }
         let body = ErrorBody {
             error: self.to_string(),
             code: code.to_string(),
         };
         let mut response = (status, axum::Json(body)).into_response();
-        if let ApiError::TooManyRequests {
-            retry_after_secs, ..
-        } = &self
-        {
+        let retry_after = match &self {
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            ApiError::Unavailable(_) => Some(UNAVAILABLE_RETRY_SECS),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

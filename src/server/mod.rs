@@ -49,6 +49,9 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<throttle::AddrBlock>,
     /// Deadlines and the connection cap.
     pub limits: http::Limits,
+    /// How long the credential cache may go without confirming it holds every change of rights
+    /// before it is bypassed (fail closed).
+    pub max_staleness: Duration,
 }
 
 /// The window per-account sign-in failures are counted in.
@@ -63,6 +66,7 @@ impl Default for ServerConfig {
             account_failures: 10,
             trusted_proxies: Vec::new(),
             limits: http::Limits::default(),
+            max_staleness: Duration::from_secs(5),
         }
     }
 }
@@ -150,8 +154,13 @@ pub async fn serve(
         );
     }
     // Read before the first request, so no change logged after it can be missed.
+    state.cache.follow(state.config.max_staleness);
+    let read_began = std::time::Instant::now();
     let last_change = match state.store.last_rights_change().await {
-        Ok(id) => id,
+        Ok(id) => {
+            state.cache.confirm(read_began);
+            id
+        }
         Err(err) => {
             tracing::warn!("cannot read the log of rights changes: {err}");
             0
@@ -168,18 +177,41 @@ pub async fn serve(
 /// drops its whole cache instead.
 const RIGHTS_LOG_KEPT: chrono::Duration = chrono::Duration::minutes(10);
 
-/// Follows the changes of rights other processes make on the same database (the desktop app and
-/// the command line may each run a server on one SQLite file) and drops the cached credentials of
-/// just the users they concern.
+/// How often the log of rights changes is read when nothing announces changes.
+const RIGHTS_POLL: Duration = Duration::from_millis(250);
+
+/// Follows the changes of rights other processes make on the same database (other instances on
+/// PostgreSQL; the desktop app and the command line on one SQLite file) and drops the cached
+/// credentials of just the users they concern. The log is read when the store announces a change
+/// (PostgreSQL's NOTIFY) and every [`RIGHTS_POLL`] in any case; each successful read confirms the
+/// cache as current up to when it began. While reads fail, the cache goes stale and is bypassed
+/// ([`cache::AuthCache::is_fresh`]).
 async fn follow_rights_changes(state: AppState, mut last: i64) {
-    let mut interval = tokio::time::interval(Duration::from_millis(250));
+    struct AbortOnDrop(Option<tokio::task::AbortHandle>);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            if let Some(handle) = &self.0 {
+                handle.abort();
+            }
+        }
+    }
+    let announced = Arc::new(tokio::sync::Notify::new());
+    let _watch = AbortOnDrop(state.store.watch_rights_changes(announced.clone()));
+    let mut interval = tokio::time::interval(RIGHTS_POLL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut pruned = tokio::time::Instant::now();
+    let mut failing = false;
     loop {
-        interval.tick().await;
+        tokio::select! {
+            _ = interval.tick() => {}
+            () = announced.notified() => {}
+        }
+        let read_began = std::time::Instant::now();
         match state.store.rights_changes_since(last).await {
             Ok(changes) => {
                 if changes.first().is_some_and(|&(id, _)| id > last + 1) {
-                    // Changes were pruned before this process read them: trust nothing cached.
+                    // Changes were pruned before this process read them (or, on PostgreSQL, a
+                    // rolled-back write left a gap): trust nothing cached.
                     state.cache.invalidate_all();
                 }
                 if let Some(&(id, _)) = changes.last() {
@@ -188,8 +220,21 @@ async fn follow_rights_changes(state: AppState, mut last: i64) {
                 state
                     .cache
                     .observe_changes(changes.into_iter().map(|(_, user)| user));
+                state.cache.confirm(read_began);
+                if failing {
+                    failing = false;
+                    tracing::info!("the log of rights changes can be read again");
+                }
             }
-            Err(err) => tracing::warn!("cannot read the log of rights changes: {err}"),
+            Err(err) => {
+                if !failing {
+                    failing = true;
+                    tracing::warn!(
+                        "cannot read the log of rights changes: {err}; credentials are checked \
+                         against the database until it can be read again"
+                    );
+                }
+            }
         }
         if pruned.elapsed() > Duration::from_secs(60) {
             pruned = tokio::time::Instant::now();

@@ -8,6 +8,7 @@ mod cli;
 mod escalation;
 mod guessing;
 mod held_up;
+mod instances;
 mod lifecycle;
 mod limits;
 mod live;

@@ -186,6 +186,7 @@ async fn openapi_document_matches_the_real_routes() {
     }
     let expected: BTreeSet<String> = [
         "GET /healthz",
+        "GET /readyz",
         "GET /v1/openapi.json",
         "GET /v1/ping",
         "GET /v1/me",

@@ -179,6 +179,17 @@ async fn a_key_reads_back_as_written_to_the_millisecond() {
             Some(millis(at(10))),
             "never moves back"
         );
+        // At most one write a minute per key, whichever instance records it.
+        store.touch_key(record.id, at(69)).await.unwrap();
+        let touched = store.key(record.id).await.unwrap().unwrap();
+        assert_eq!(
+            touched.last_used_at,
+            Some(millis(at(10))),
+            "not within a minute"
+        );
+        store.touch_key(record.id, at(70)).await.unwrap();
+        let touched = store.key(record.id).await.unwrap().unwrap();
+        assert_eq!(touched.last_used_at, Some(millis(at(70))), "a minute later");
     })
     .await;
 }

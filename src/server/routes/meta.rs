@@ -1,5 +1,7 @@
 //! Health, the OpenAPI document, ping and "who am I".
 
+use std::time::Duration;
+
 use axum::{Extension, Json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -13,6 +15,7 @@ use crate::server::error::ApiError;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(healthz))
+        .routes(routes!(readyz))
         .routes(routes!(openapi_json))
         .routes(routes!(ping))
         .routes(routes!(me))
@@ -24,6 +27,26 @@ async fn healthz() -> Json<Health> {
     Json(Health {
         status: "ok".to_string(),
     })
+}
+
+/// Readiness, for load balancers: 200 while the database answers, 503 with `Retry-After` while it
+/// does not (within 2 s). Needs no credential.
+#[utoipa::path(get, path = "/readyz", tag = "meta", security(()), responses(
+    (status = 200, body = Health), (status = 503, body = ErrorBody)))]
+async fn readyz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<Json<Health>, ApiError> {
+    let answer =
+        tokio::time::timeout(Duration::from_secs(2), state.store.last_rights_change()).await;
+    match answer {
+        Ok(Ok(_)) => Ok(Json(Health {
+            status: "ready".to_string(),
+        })),
+        Ok(Err(err)) => Err(ApiError::Unavailable(err.to_string())),
+        Err(_) => Err(ApiError::Unavailable(
+            "the database did not answer within 2 s".to_string(),
+        )),
+    }
 }
 
 /// This document; needs no credential.

@@ -6,8 +6,12 @@ mod sql;
 mod postgres;
 mod sqlite;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
 
 use crate::api::{
     AuditAction, AuditEvent, Invitation, KeyInfo, KeyStatus, MemberInfo, Role, UserInfo,
@@ -104,6 +108,38 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// Whether the database could not be reached or used for now (connection lost, refused or
+    /// timed out, server shutting down, file locked or unreadable), as opposed to a wrong request
+    /// or a bug: worth answering 503 and trying again.
+    pub fn is_unavailable(&self) -> bool {
+        let (StoreError::Database(err) | StoreError::Open { source: err, .. }) = self else {
+            return false;
+        };
+        match err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                // PostgreSQL's SQLSTATE classes: connection exception, invalid authorization
+                // (a role no longer allowed to log in), insufficient resources, operator
+                // intervention (connections terminated). SQLite's result codes: busy, locked,
+                // I/O error, cannot open.
+                ["08", "28", "53", "57"]
+                    .iter()
+                    .any(|class| code.starts_with(class))
+                    || code
+                        .parse::<i32>()
+                        .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 10 | 14))
+            }),
+            _ => false,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workspace {
@@ -385,11 +421,20 @@ pub trait Store: Send + Sync + 'static {
         audit: AuditContext,
     ) -> StoreResult<KeyRecord>;
     async fn delete_key(&self, id: i64, audit: AuditContext) -> StoreResult<bool>;
-    /// Records a successful use. Callers throttle this to once a minute per key.
+    /// Records a successful use at `at`, unless one was recorded less than [`TOUCH_INTERVAL`] before:
+    /// at most one write a minute per key, however many server instances see it used.
     async fn touch_key(&self, id: i64, at: DateTime<Utc>) -> StoreResult<()>;
 
     async fn list_audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditEvent>>;
+
+    /// Where the backend pushes committed changes of rights (PostgreSQL's LISTEN/NOTIFY): starts a
+    /// task that wakes `wake` after each one, and after each reconnection (a change may have come
+    /// meanwhile), and returns its handle. `None` where changes are found only by reading the log.
+    fn watch_rights_changes(&self, wake: Arc<Notify>) -> Option<AbortHandle>;
 }
+
+/// The shortest time between two recorded uses of one key.
+pub const TOUCH_INTERVAL: chrono::Duration = chrono::Duration::minutes(1);
 
 /// What an audit event is about, beside its action and its actor.
 #[derive(Default)]
@@ -445,4 +490,35 @@ pub(crate) fn to_millis(at: DateTime<Utc>) -> i64 {
 pub(crate) fn from_millis(ms: i64) -> StoreResult<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms)
         .ok_or_else(|| StoreError::Corrupt(format!("time {ms} out of range")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_urls_password_is_never_shown() {
+        let url = DatabaseUrl::new("postgres://kw:hunter2@db.example:5432/keys?sslmode=require");
+        let shown = "postgres://kw:***@db.example:5432/keys?sslmode=require";
+        assert_eq!(url.to_string(), shown);
+        assert_eq!(format!("{url:?}"), format!("DatabaseUrl({shown:?})"));
+        assert_eq!(
+            url.expose(),
+            "postgres://kw:hunter2@db.example:5432/keys?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgresql://kw@db/keys?password=hunter2&application_name=kw"),
+            "postgresql://kw@db/keys?password=***&application_name=kw"
+        );
+        // An @ in the password, and URLs with nothing to hide, stay readable.
+        assert_eq!(
+            redact_url("postgres://kw:a@b@db/keys"),
+            "postgres://kw:***@db/keys"
+        );
+        assert_eq!(
+            redact_url("sqlite:///var/lib/kw/server.db"),
+            "sqlite:///var/lib/kw/server.db"
+        );
+        assert_eq!(redact_url("/var/lib/kw/server.db"), "/var/lib/kw/server.db");
+    }
 }

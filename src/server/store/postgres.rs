@@ -4,15 +4,21 @@
 //! handed out in commit order (a follower reading `id > last` never skips a slower transaction).
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
 
 use super::{from_millis, redact_url, to_millis};
 
 /// The advisory lock of write transactions ("kwwr").
 const WRITE_LOCK: i64 = 0x6b77_7772;
+
+/// The channel a committed change of rights is announced on (NOTIFY); the log says what changed.
+const RIGHTS_CHANNEL: &str = "keywarden_rights";
 
 #[derive(Clone)]
 pub struct PostgresStore {
@@ -61,6 +67,11 @@ impl PostgresStore {
         Ok(PostgresStore { pool })
     }
 
+    fn watch(&self, wake: Arc<Notify>) -> Option<AbortHandle> {
+        let pool = self.pool.clone();
+        Some(tokio::spawn(listen(pool, wake)).abort_handle())
+    }
+
     async fn write(&self) -> StoreResult<Tx> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -68,6 +79,35 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await?;
         Ok(tx)
+    }
+}
+
+/// Delivered to every listening connection when the transaction commits, not before.
+async fn announce_rights_change(tx: &mut Tx) -> StoreResult<()> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(RIGHTS_CHANNEL)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Wakes `wake` on every announcement, listening again after a lost connection (and waking then,
+/// since announcements made meanwhile are lost; reading the log finds them).
+async fn listen(pool: PgPool, wake: Arc<Notify>) {
+    loop {
+        match PgListener::connect_with(&pool).await {
+            Ok(mut listener) => match listener.listen(RIGHTS_CHANNEL).await {
+                Ok(()) => {
+                    wake.notify_one();
+                    while listener.try_recv().await.ok().flatten().is_some() {
+                        wake.notify_one();
+                    }
+                }
+                Err(err) => tracing::debug!("cannot listen for changes of rights: {err}"),
+            },
+            Err(err) => tracing::debug!("cannot listen for changes of rights: {err}"),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 

@@ -9,6 +9,8 @@
 //!   text; PostgreSQL: `text[]`);
 //! - `self.pool` and `self.write()`, a transaction that holds the database's write lock, so writers
 //!   queue instead of failing, and the rights log's ids follow commit order;
+//! - `announce_rights_change(tx)`, which tells other instances at commit where the backend can, and
+//!   `self.watch(wake)`, which listens for that ([`Store::watch_rights_changes`](super::Store));
 //! - the case-insensitive `LIKE` operator (`like = "LIKE"` on SQLite, `"ILIKE"` on PostgreSQL).
 //!
 //! What a change means (its audit events, whose cached rights it drops) is decided here, once.
@@ -191,7 +193,7 @@ macro_rules! sql_store {
                 .bind(db_time(at))
                 .execute(&mut **tx)
                 .await?;
-            Ok(())
+            announce_rights_change(tx).await
         }
 
         async fn record_audit(
@@ -973,10 +975,11 @@ macro_rules! sql_store {
             async fn touch_key(&self, id: i64, at: chrono::DateTime<chrono::Utc>) -> StoreResult<()> {
                 sqlx::query(
                     "UPDATE api_keys SET last_used_at = $1 \
-                     WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+                     WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)",
                 )
                 .bind(db_time(at))
                 .bind(id)
+                .bind(db_time(at - $crate::server::store::TOUCH_INTERVAL))
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -1022,6 +1025,13 @@ macro_rules! sql_store {
                         })
                     })
                     .collect()
+            }
+
+            fn watch_rights_changes(
+                &self,
+                wake: std::sync::Arc<tokio::sync::Notify>,
+            ) -> Option<tokio::task::AbortHandle> {
+                self.watch(wake)
             }
         }
     };

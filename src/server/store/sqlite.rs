@@ -95,11 +95,23 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Other processes on the file find changes by reading the log; SQLite cannot tell them.
+    fn watch(
+        &self,
+        _wake: std::sync::Arc<tokio::sync::Notify>,
+    ) -> Option<tokio::task::AbortHandle> {
+        None
+    }
+
     async fn write(&self) -> StoreResult<Tx> {
         // IMMEDIATE takes the write lock up front, so two writers wait (busy timeout) instead of one
         // failing when it tries to upgrade a read transaction.
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
+}
+
+async fn announce_rights_change(_tx: &mut Tx) -> StoreResult<()> {
+    Ok(())
 }
 
 sql_store!(SqliteStore, sqlx::Sqlite, like = "LIKE");
