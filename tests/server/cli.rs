@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use keywarden::api::LoginResponse;
 use serde_json::json;
 
-use crate::common::{BIN, Backend, fresh_postgres_database, user_add_output};
+use crate::common::{BIN, Backend, fresh_database_blocking, user_add_output};
 
 fn user_add(database_url: &str, email: &str, role: &str, password: &str) -> std::process::Output {
     user_add_output(Some(database_url), email, role, password, &[])
@@ -23,9 +23,7 @@ fn user_add_then_serve_then_login_then_sigterm() {
     let database_url = match Backend::under_test() {
         // A database in a directory that does not exist yet: created with its migrations.
         Backend::Sqlite => format!("sqlite://{}", dir.path().join("nested/server.db").display()),
-        Backend::Postgres => tokio::runtime::Runtime::new()
-            .unwrap()
-            .block_on(fresh_postgres_database()),
+        Backend::Postgres => fresh_database_blocking(dir.path()),
     };
     let output = user_add(
         &database_url,

@@ -43,6 +43,13 @@ impl Backend {
     }
 }
 
+/// [`Backend::fresh_database`] of the backend under test, for tests without a runtime.
+pub fn fresh_database_blocking(dir: &std::path::Path) -> String {
+    tokio::runtime::Runtime::new()
+        .expect("a tokio runtime")
+        .block_on(Backend::under_test().fresh_database(dir))
+}
+
 /// The superuser URL of the throwaway cluster `tests/postgres.sh` starts.
 pub fn postgres_admin_url() -> String {
     std::env::var("KEYWARDEN_TEST_POSTGRES").unwrap_or_else(|_| {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{BIN, PASSWORD, ServeProcess, user_add};
+use crate::common::{BIN, PASSWORD, ServeProcess, fresh_database_blocking, user_add};
 
 fn database(dir: &tempfile::TempDir) -> (String, std::path::PathBuf) {
     let path = dir.path().join("server.db");
@@ -90,10 +90,11 @@ fn no_secret_in_the_database_its_wal_or_the_log_at_trace_level() {
     }
 }
 
+/// On the backend under test: a SQLite file, or PostgreSQL in the second pass of `tests/run.sh`.
 #[test]
 fn acknowledged_keys_survive_kill_9_under_write_load() {
     let dir = tempfile::tempdir().unwrap();
-    let (url, _) = database(&dir);
+    let url = fresh_database_blocking(dir.path());
     user_add(&url, "owner@example.com", "owner", PASSWORD);
     let mut server = ServeProcess::start(&url, &[]);
     let client = reqwest::blocking::Client::new();
