@@ -1,11 +1,14 @@
 //! `keywarden serve`: run the key-management server until SIGINT or SIGTERM.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::server::http::Limits;
 use crate::server::store::DatabaseUrl;
 use crate::server::throttle::AddrBlock;
+use crate::server::tls::Tls;
 use crate::server::{self, AppState, ServerConfig};
 
 #[derive(Debug, clap::Args)]
@@ -37,6 +40,12 @@ pub struct Args {
     /// Open connections at most; lowered to stay below the open-file limit.
     #[arg(long, env = "KEYWARDEN_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_connections: u64,
+    /// The server's certificate chain (PEM, leaf first): serve HTTPS. Read again on SIGHUP.
+    #[arg(long, env = "KEYWARDEN_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1). Read again on SIGHUP.
+    #[arg(long, env = "KEYWARDEN_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Seconds the credential cache may go without confirming it knows every change of rights
     /// (revocations made through other instances) before each credential is checked against the
     /// database instead; when that fails too, requests get 503.
@@ -49,6 +58,10 @@ pub struct Args {
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(Tls::load(cert, key)?)),
+        _ => None,
+    };
     let database_url = super::database_url(args.database_url)?;
     let store = server::open_store(database_url.expose()).await?;
     let listener = server::bind(&args.listen).await?;
@@ -65,10 +78,20 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..ServerConfig::default()
     };
     tracing::info!(
-        "listening on http://{} (database {database_url})",
+        "listening on {}://{} (database {database_url})",
+        if tls.is_some() { "https" } else { "http" },
         listener.local_addr()?
     );
-    server::serve(listener, AppState::new(store, config), shutdown_signal()).await?;
+    if let Some(tls) = &tls {
+        tokio::spawn(reload_on_hangup(tls.clone()));
+    }
+    server::serve(
+        listener,
+        AppState::new(store, config),
+        tls,
+        shutdown_signal(),
+    )
+    .await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -81,6 +104,29 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+}
+
+/// Reads the certificate and key again on every SIGHUP (a renewal put new files in place).
+async fn reload_on_hangup(tls: Arc<Tls>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot catch SIGHUP: the TLS certificate is read at start only");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!(
+                    "SIGHUP: reloaded the TLS certificate from {}",
+                    tls.cert_path().display()
+                ),
+                Err(err) => tracing::warn!("SIGHUP: kept the current TLS certificate: {err}"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tls;
 }
 
 async fn shutdown_signal() {

@@ -23,6 +23,7 @@ use tokio::task::JoinSet;
 use tower::ServiceExt as _;
 
 use super::error::ApiError;
+use super::tls::Tls;
 
 /// Largest request body the API reads; every request body it takes is a small JSON object.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -124,10 +125,12 @@ fn oversized<B>(request: &hyper::Request<B>) -> Option<ApiError> {
 
 /// Serves `app` on `listener` until `shutdown` completes; then stops accepting, lets requests in
 /// flight finish for up to `limits.shutdown_timeout`, and drops what is left.
+/// With `tls`, every connection's TLS handshake must end within `limits.header_timeout`.
 pub async fn serve_connections(
     listener: TcpListener,
     app: Router,
     limits: &Limits,
+    tls: Option<Arc<Tls>>,
     shutdown: impl Future<Output = ()>,
 ) {
     let cap = connection_cap(limits.max_connections);
@@ -157,7 +160,8 @@ pub async fn serve_connections(
                     }
                 };
                 let Ok(slot) = slots.clone().try_acquire_owned() else {
-                    if let Ok(refusal) = refusals.clone().try_acquire_owned() {
+                    // A TLS client cannot read a plain answer: it is just closed.
+                    if tls.is_none() && let Ok(refusal) = refusals.clone().try_acquire_owned() {
                         connections.spawn(async move {
                             refuse(stream).await;
                             drop(refusal);
@@ -172,9 +176,25 @@ pub async fn serve_connections(
                     let response = handle(app.clone(), request_timeout, peer, request);
                     async move { Ok::<_, Infallible>(response.await) }
                 });
-                let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                let Some(tls) = &tls else {
+                    let connection =
+                        graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                    connections.spawn(async move {
+                        let _ = connection.await;
+                        drop(slot);
+                    });
+                    continue;
+                };
+                let acceptor = tls.acceptor();
+                let handshake_timeout = limits.header_timeout;
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
                 connections.spawn(async move {
-                    let _ = connection.await;
+                    let handshake = tokio::time::timeout(handshake_timeout, acceptor.accept(stream));
+                    if let Ok(Ok(stream)) = handshake.await {
+                        let connection = builder.serve_connection(TokioIo::new(stream), service);
+                        let _ = watcher.watch(connection).await;
+                    }
                     drop(slot);
                 });
             }

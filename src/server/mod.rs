@@ -17,6 +17,7 @@ pub mod rights;
 mod routes;
 pub mod store;
 pub mod throttle;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -144,14 +145,20 @@ pub async fn bind(listen: &str) -> Result<TcpListener, ServerError> {
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    tls: Option<Arc<tls::Tls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let addr = listener.local_addr()?;
-    if !http::is_loopback(&addr) {
-        tracing::warn!(
-            "listening on {addr}, reachable from other machines, in plain HTTP: passwords, session \
-             tokens and keys cross the network unencrypted; put a TLS-terminating proxy in front"
-        );
+    if tls.is_none() {
+        if http::is_loopback(&addr) {
+            tracing::info!("speaking plain HTTP on {addr}, which only this machine reaches");
+        } else {
+            tracing::warn!(
+                "speaking plain HTTP on {addr}, which other machines reach: passwords, session \
+                 tokens and keys cross the network unencrypted; give --tls-cert and --tls-key, or \
+                 put a TLS-terminating proxy in front"
+            );
+        }
     }
     // Read before the first request, so no change logged after it can be missed.
     state.cache.follow(state.config.max_staleness);
@@ -168,7 +175,7 @@ pub async fn serve(
     };
     let follower = tokio::spawn(follow_rights_changes(state.clone(), last_change));
     let limits = state.config.limits.clone();
-    http::serve_connections(listener, router(state), &limits, shutdown).await;
+    http::serve_connections(listener, router(state), &limits, tls, shutdown).await;
     follower.abort();
     Ok(())
 }
@@ -280,7 +287,7 @@ pub async fn spawn_local(
     let addr = listener.local_addr()?;
     let state = AppState::new(store, config);
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, state.clone(), async move {
+    let task = tokio::spawn(serve(listener, state.clone(), None, async move {
         let _ = rx.await;
     }));
     Ok(LocalServer {

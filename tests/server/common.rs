@@ -239,6 +239,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_keywarden");
 /// `keywarden serve` as a process on a free loopback port; its log lines are collected as they come.
 pub struct ServeProcess {
     pub child: std::process::Child,
+    /// `http` or `https`.
+    pub scheme: String,
     pub address: String,
     pub log: Arc<std::sync::Mutex<Vec<String>>>,
 }
@@ -274,7 +276,7 @@ impl ServeProcess {
         let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
         let log = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut line = String::new();
-        let address = loop {
+        let (scheme, address) = loop {
             line.clear();
             assert!(
                 stderr.read_line(&mut line).expect("read the log") > 0,
@@ -282,8 +284,11 @@ impl ServeProcess {
                 log.lock().unwrap()
             );
             log.lock().unwrap().push(line.clone());
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                break rest.split_whitespace().next().expect("address").to_string();
+            if let Some(rest) = line.split("listening on ").nth(1)
+                && let Some((scheme, rest)) = rest.split_once("://")
+            {
+                let address = rest.split_whitespace().next().expect("address");
+                break (scheme.to_string(), address.to_string());
             }
         };
         let sink = log.clone();
@@ -297,13 +302,14 @@ impl ServeProcess {
         });
         ServeProcess {
             child,
+            scheme,
             address,
             log,
         }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
+        format!("{}://{}{path}", self.scheme, self.address)
     }
 
     pub fn log_text(&self) -> String {

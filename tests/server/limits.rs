@@ -317,21 +317,20 @@ async fn responses_carry_nosniff_and_no_store() {
     }
 }
 
-/// `serve` on an address other machines reach, without TLS, says so once at start; on loopback it
-/// does not.
+/// `serve` without TLS says once at start that it speaks plain HTTP: a warning on an address
+/// other machines reach, a plain note on loopback.
 #[test]
-fn plain_http_off_loopback_is_warned_about() {
+fn plain_http_is_said_once_and_warned_about_off_loopback() {
     let dir = tempfile::tempdir().unwrap();
     let local = ServeProcess::start(&database(&dir), &[]);
     assert!(local.wait_for_log("connections at once"));
-    assert!(
-        !local.log_text().contains("plain HTTP"),
-        "{}",
-        local.log_text()
-    );
+    let log = local.log_text();
+    assert_eq!(log.matches("plain HTTP").count(), 1, "{log}");
+    assert!(!log.contains("WARN"), "{log}");
     drop(local);
     let open = ServeProcess::start_with(Command::new(BIN), "0.0.0.0:0", &database(&dir), &[]);
     assert!(open.wait_for_log("connections at once"));
     let log = open.log_text();
     assert_eq!(log.matches("plain HTTP").count(), 1, "{log}");
+    assert!(log.contains("WARN") && log.contains("--tls-cert"), "{log}");
 }

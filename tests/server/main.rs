@@ -18,3 +18,4 @@ mod revocation;
 mod router;
 mod status_codes;
 mod store;
+mod tls;
