@@ -33,6 +33,7 @@ fn thingsboard_listing(c: &mut Criterion) {
             .block_on(ThingsBoardSource::sign_in(
                 "tb",
                 &tb.url,
+                false,
                 "user@tb.example",
                 &Secret::new("tb password"),
                 Arc::new(MemoryVault::default()),

@@ -32,6 +32,8 @@ pub struct Account {
     pub kind: SourceKind,
     pub url: Option<String>,
     pub email: Option<String>,
+    /// Plain `http://` to its server is allowed (`login --allow-http`).
+    pub allow_http: bool,
 }
 
 /// Every key of the accounts a command looked at, with what the keychain holds.
@@ -125,18 +127,21 @@ impl Context {
             kind: SourceKind::Keywarden,
             url: None,
             email: Some(crate::api::LOCAL_OWNER_EMAIL.to_string()),
+            allow_http: false,
         }];
         accounts.extend(self.config.servers.iter().map(|s| Account {
             name: s.name().to_string(),
             kind: s.kind,
             url: Some(s.url.clone()),
             email: Some(s.email.clone()),
+            allow_http: s.allow_http,
         }));
         accounts.push(Account {
             name: TRACKED.to_string(),
             kind: SourceKind::Tracked,
             url: None,
             email: None,
+            allow_http: false,
         });
         accounts
     }
@@ -182,7 +187,8 @@ impl Context {
                 ))
             }
             (SourceKind::Keywarden, Some(url)) => {
-                let session = session::open_remote(url, self.vault.clone()).await?;
+                let session =
+                    session::open_remote(url, account.allow_http, self.vault.clone()).await?;
                 Box::new(KeywardenSource::new(
                     &account.name,
                     session.client,
@@ -190,9 +196,14 @@ impl Context {
                 ))
             }
             (SourceKind::Thingsboard, Some(url)) => Box::new(
-                ThingsBoardSource::resume(&account.name, url, self.vault.clone())
-                    .await
-                    .map_err(|err| sign_in_hint(err, account))?,
+                ThingsBoardSource::resume(
+                    &account.name,
+                    url,
+                    account.allow_http,
+                    self.vault.clone(),
+                )
+                .await
+                .map_err(|err| sign_in_hint(err, account))?,
             ),
             (SourceKind::Thingsboard, None) => bail!("the account {} has no URL", account.name),
         })

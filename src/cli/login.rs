@@ -9,10 +9,10 @@ use serde::Serialize;
 use super::context::Context;
 use super::output::to_json;
 use super::user::read_password;
-use crate::client::ApiClient;
 use crate::client::config::{LOCAL_SERVER, ServerEntry};
 use crate::client::list_cache::ListCache;
 use crate::client::session;
+use crate::client::{ApiClient, plain_http_refusal};
 use crate::sources::thingsboard::{self, ThingsBoardSource};
 use crate::sources::{KeySource as _, SourceKind, TRACKED};
 use crate::text;
@@ -30,6 +30,10 @@ pub struct LoginArgs {
     /// The account's name in lists and `--account` (default: the URL).
     #[arg(long)]
     name: Option<String>,
+    /// Allow plain http:// to a server on another machine (a lab network): the password, the
+    /// session and keys then cross the network unencrypted. Remembered for the account.
+    #[arg(long)]
+    allow_http: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -81,6 +85,9 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
             existing.kind.as_str()
         );
     }
+    if let Some(refusal) = plain_http_refusal(&url, args.allow_http) {
+        bail!("{refusal}");
+    }
     if let Some(err) = &context.vault_error {
         bail!("{err}: the session could not be kept");
     }
@@ -90,6 +97,7 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
             let source = ThingsBoardSource::sign_in(
                 &name,
                 &url,
+                args.allow_http,
                 &args.email,
                 &password,
                 context.vault.clone(),
@@ -98,8 +106,14 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
             (source.who(), source.authority().to_string())
         }
         _ => {
-            let session =
-                session::sign_in(&url, &args.email, &password, context.vault.clone()).await?;
+            let session = session::sign_in(
+                &url,
+                args.allow_http,
+                &args.email,
+                &password,
+                context.vault.clone(),
+            )
+            .await?;
             if let Some(warning) = session.warning {
                 bail!("{warning}");
             }
@@ -114,6 +128,7 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
         email: email.clone(),
         kind: args.kind,
         name: args.name,
+        allow_http: args.allow_http,
     });
     context.save_config()?;
     println!(
@@ -146,7 +161,14 @@ pub async fn logout(args: LogoutArgs) -> anyhow::Result<ExitCode> {
     };
     match entry.kind {
         SourceKind::Thingsboard => {
-            match ThingsBoardSource::resume(&name, &entry.url, context.vault.clone()).await {
+            match ThingsBoardSource::resume(
+                &name,
+                &entry.url,
+                entry.allow_http,
+                context.vault.clone(),
+            )
+            .await
+            {
                 Ok(source) => source.sign_out().await?,
                 // The server may be gone; forgetting the refresh token here is what matters.
                 Err(_) => {
@@ -158,6 +180,7 @@ pub async fn logout(args: LogoutArgs) -> anyhow::Result<ExitCode> {
             let account = vault::session_account(&entry.url);
             if let Some(token) = context.vault.get(&account)? {
                 let _ = ApiClient::new(&entry.url)
+                    .allowing_http(entry.allow_http)
                     .with_credential(token)
                     .logout()
                     .await;

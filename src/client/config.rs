@@ -48,6 +48,9 @@ pub struct ServerEntry {
     /// The account's name (`--name`); the URL when none was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Plain `http://` to this server is allowed although it is another machine (`--allow-http`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_http: bool,
 }
 
 impl ServerEntry {
@@ -175,12 +178,14 @@ mod tests {
             email: "a@b".into(),
             kind: Default::default(),
             name: None,
+            allow_http: false,
         });
         config.use_server(ServerEntry {
             url: "https://tb.example.com".into(),
             email: "a@b".into(),
             kind: crate::sources::SourceKind::Thingsboard,
             name: Some("tb".into()),
+            allow_http: true,
         });
         config.clipboard_clear_secs = 5;
         config.save(&path).unwrap();

@@ -41,6 +41,32 @@ pub enum ClientError {
     Server(String),
     #[error("unexpected response from the server: {0}")]
     Protocol(String),
+    /// A credential would cross the network in plain HTTP; the text says how to proceed.
+    #[error("{0}")]
+    PlainHttp(String),
+}
+
+/// Why no password, session token or key may be sent to `url`: it is plain `http://` to a machine
+/// other than this one, and `allow_http` was not given for it. `None`: it may be sent.
+pub fn plain_http_refusal(url: &str, allow_http: bool) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    if parsed.scheme() != "http" || allow_http {
+        return None;
+    }
+    let host = parsed.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (!loopback).then(|| {
+        format!(
+            "refusing to send a password, session token or key to {url} over plain HTTP, where \
+             anyone on the network between could read it: use https://, or allow plain HTTP for \
+             this server on a network you trust (--allow-http, or \"Allow plain HTTP\" when \
+             signing in)"
+        )
+    })
 }
 
 impl ClientError {
@@ -55,6 +81,8 @@ pub struct ApiClient {
     http: reqwest::Client,
     base_url: String,
     credential: Option<Secret>,
+    /// Set when `base_url` is plain HTTP to another machine: every request is refused with it.
+    refusal: Option<String>,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -74,11 +102,19 @@ impl ApiClient {
             .user_agent(concat!("keywarden/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
+        let base_url = base_url.trim_end_matches('/').to_string();
         ApiClient {
             http,
-            base_url: base_url.trim_end_matches('/').to_string(),
+            refusal: plain_http_refusal(&base_url, false),
+            base_url,
             credential: None,
         }
+    }
+
+    /// Whether plain HTTP to another machine is allowed for this server (a lab network).
+    pub fn allowing_http(mut self, allow_http: bool) -> ApiClient {
+        self.refusal = plain_http_refusal(&self.base_url, allow_http);
+        self
     }
 
     pub fn with_credential(mut self, credential: Secret) -> ApiClient {
@@ -208,6 +244,9 @@ impl ApiClient {
     }
 
     async fn send(&self, request: RequestBuilder) -> Result<Response, ClientError> {
+        if let Some(refusal) = &self.refusal {
+            return Err(ClientError::PlainHttp(refusal.clone()));
+        }
         let response = request
             .send()
             .await
@@ -358,5 +397,34 @@ mod tests {
                 .expose(),
             "curl -H 'Authorization: Bearer kw_abc' http://127.0.0.1:9/v1/ping"
         );
+    }
+
+    #[test]
+    fn credentials_cross_the_network_only_encrypted_unless_allowed() {
+        for allowed in [
+            "https://keys.example.com",
+            "http://127.0.0.1:8080",
+            "http://127.0.0.2",
+            "http://localhost:3000",
+            "http://[::1]:8080",
+        ] {
+            assert_eq!(super::plain_http_refusal(allowed, false), None, "{allowed}");
+        }
+        for refused in [
+            "http://keys.example.com",
+            "http://192.168.1.10:8080",
+            "http://[fd00::2]",
+        ] {
+            let refusal = super::plain_http_refusal(refused, false).expect(refused);
+            assert!(
+                refusal.contains(refused) && refusal.contains("--allow-http"),
+                "{refusal}"
+            );
+            assert_eq!(
+                super::plain_http_refusal(refused, true),
+                None,
+                "{refused} allowed"
+            );
+        }
     }
 }

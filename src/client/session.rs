@@ -63,8 +63,16 @@ pub async fn local_session(
     })
 }
 
-/// Resumes the session kept in the keychain for a remote server.
-pub async fn open_remote(url: &str, vault: Arc<dyn Vault>) -> Result<Session, SessionError> {
+/// Resumes the session kept in the keychain for a remote server (`allow_http`: plain HTTP to it is
+/// allowed).
+pub async fn open_remote(
+    url: &str,
+    allow_http: bool,
+    vault: Arc<dyn Vault>,
+) -> Result<Session, SessionError> {
+    if let Some(refusal) = super::plain_http_refusal(url, allow_http) {
+        return Err(SessionError::Failed(refusal));
+    }
     let sign_in = |reason: Option<String>| SessionError::NeedsSignIn {
         url: url.to_string(),
         reason,
@@ -76,7 +84,9 @@ pub async fn open_remote(url: &str, vault: Arc<dyn Vault>) -> Result<Session, Se
         Ok(Err(err)) => return Err(sign_in(Some(err.to_string()))),
         Err(err) => return Err(SessionError::Failed(err.to_string())),
     };
-    let client = ApiClient::new(url).with_credential(token);
+    let client = ApiClient::new(url)
+        .allowing_http(allow_http)
+        .with_credential(token);
     match client.me().await {
         Ok(me) => Ok(Session {
             client,
@@ -91,11 +101,12 @@ pub async fn open_remote(url: &str, vault: Arc<dyn Vault>) -> Result<Session, Se
 /// Signs in to a remote server and keeps the session token in the keychain.
 pub async fn sign_in(
     url: &str,
+    allow_http: bool,
     email: &str,
     password: &crate::secret::Secret,
     vault: Arc<dyn Vault>,
 ) -> Result<Session, ClientError> {
-    let client = ApiClient::new(url);
+    let client = ApiClient::new(url).allowing_http(allow_http);
     let login = client.login(email, password).await?;
     let account = vault::session_account(url);
     let token = login.token.clone();

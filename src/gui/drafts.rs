@@ -204,6 +204,8 @@ pub struct SignInDraft {
     pub kind: SourceKind,
     /// The account's name; empty: the URL.
     pub name: String,
+    /// Plain `http://` to a server on another machine is allowed (a lab network).
+    pub allow_http: bool,
     /// Why sign-in is asked for (session expired, new server).
     pub reason: Option<String>,
     pub error: Option<String>,
@@ -217,6 +219,7 @@ impl Default for SignInDraft {
             password: String::new(),
             kind: SourceKind::Keywarden,
             name: String::new(),
+            allow_http: false,
             reason: None,
             error: None,
         }

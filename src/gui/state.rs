@@ -487,6 +487,7 @@ pub enum Action {
         password: Secret,
         kind: SourceKind,
         name: Option<String>,
+        allow_http: bool,
     },
     SwitchServer(String),
     SignOut(String),

@@ -283,7 +283,16 @@ pub async fn spawn_local(
     store: Arc<dyn Store>,
     config: ServerConfig,
 ) -> Result<LocalServer, ServerError> {
-    let listener = bind("127.0.0.1:0").await?;
+    spawn_at("127.0.0.1:0", store, config).await
+}
+
+/// Starts the server on `listen` (plain HTTP) over `store`, on the current tokio runtime.
+pub async fn spawn_at(
+    listen: &str,
+    store: Arc<dyn Store>,
+    config: ServerConfig,
+) -> Result<LocalServer, ServerError> {
+    let listener = bind(listen).await?;
     let addr = listener.local_addr()?;
     let state = AppState::new(store, config);
     let (tx, rx) = oneshot::channel::<()>();

@@ -383,6 +383,7 @@ impl SourceError {
             | ClientError::TooManyRequests(message) => SourceError::Invalid(message),
             ClientError::Server(message) => SourceError::Server(message),
             ClientError::Protocol(message) => SourceError::Protocol(message),
+            ClientError::PlainHttp(message) => SourceError::Refused(message),
         }
     }
 }

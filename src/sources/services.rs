@@ -402,6 +402,9 @@ pub async fn test_key(
                 .unwrap_or_default()
         ));
     };
+    if let Some(refusal) = crate::client::plain_http_refusal(&base, false) {
+        return TestOutcome::Unreachable(refusal);
+    }
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(15))

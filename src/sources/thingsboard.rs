@@ -26,6 +26,7 @@ use super::{
     Capabilities, Created, Edit, KeySource, NewKey, Renewal, Renewed, SourceError, SourceKey,
     SourceKind, services,
 };
+use crate::client::plain_http_refusal;
 use crate::secret::Secret;
 use crate::vault::Vault;
 
@@ -141,11 +142,15 @@ impl ThingsBoardSource {
     pub async fn sign_in(
         name: &str,
         base_url: &str,
+        allow_http: bool,
         email: &str,
         password: &Secret,
         vault: Arc<dyn Vault>,
     ) -> Result<ThingsBoardSource, SourceError> {
         let base_url = base_url.trim().trim_end_matches('/').to_string();
+        if let Some(refusal) = plain_http_refusal(&base_url, allow_http) {
+            return Err(SourceError::Refused(refusal));
+        }
         let http = http_client();
         #[derive(Serialize)]
         struct Login<'a> {
@@ -171,9 +176,13 @@ impl ThingsBoardSource {
     pub async fn resume(
         name: &str,
         base_url: &str,
+        allow_http: bool,
         vault: Arc<dyn Vault>,
     ) -> Result<ThingsBoardSource, SourceError> {
         let base_url = base_url.trim().trim_end_matches('/').to_string();
+        if let Some(refusal) = plain_http_refusal(&base_url, allow_http) {
+            return Err(SourceError::Failed(refusal));
+        }
         let sign_in = |reason: &str| SourceError::NeedsSignIn {
             account: name.to_string(),
             reason: reason.to_string(),

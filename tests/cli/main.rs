@@ -785,3 +785,96 @@ fn a_missing_keychain_is_named_for_what_it_is() {
         "{message}"
     );
 }
+
+/// This machine's address other than loopback (the one a route out would use; nothing is sent).
+fn non_loopback_address() -> std::net::IpAddr {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    socket
+        .connect("192.0.2.1:9")
+        .and_then(|()| socket.local_addr())
+        .map(|addr| addr.ip())
+        .ok()
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+        .expect(
+            "this machine has no network address besides loopback: the test needs one to reach \
+             a server the way another machine would",
+        )
+}
+
+/// A password, session token or key never crosses the network in plain HTTP unless the user said
+/// so for that server (`--allow-http`, remembered); loopback stays allowed.
+#[test]
+fn plain_http_to_another_machine_is_refused_unless_allowed() {
+    use std::io::BufRead as _;
+    let setup = Setup::new();
+    let listen = format!("{}:0", non_loopback_address());
+    let database = format!("sqlite://{}", setup.home.path().join("remote.db").display());
+    let mut serve = Command::new(BIN)
+        .args(["serve", "--listen", &listen, "--database-url", &database])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = std::io::BufReader::new(serve.stderr.take().unwrap());
+    let mut line = String::new();
+    let address = loop {
+        line.clear();
+        assert!(log.read_line(&mut line).unwrap() > 0, "serve exited");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let url = format!("http://{address}");
+    let logins = || {
+        let filter = keywarden::server::store::AuditFilter {
+            workspace_id: setup.workspace_id,
+            involving_user: None,
+            key_id: None,
+            before_id: None,
+            limit: 100,
+        };
+        let events = setup
+            .runtime
+            .block_on(setup.store.list_audit(filter))
+            .unwrap();
+        events
+            .iter()
+            .filter(|e| e.action == keywarden::api::AuditAction::Login)
+            .count()
+    };
+
+    let refused = setup.run_with_stdin(
+        &["login", &url, "--email", "dev@example.com"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_one_line_error(&refused, "refusing to send a password");
+    assert!(
+        stderr(&refused).contains("--allow-http"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(logins(), 0, "nothing was sent");
+
+    let allowed = setup.run_with_stdin(
+        &["login", &url, "--email", "dev@example.com", "--allow-http"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(allowed.status.success(), "{}", stderr(&allowed));
+    assert_eq!(logins(), 1);
+    let config =
+        std::fs::read_to_string(setup.home.path().join("config/keywarden/config.toml")).unwrap();
+    assert!(config.contains("allow_http = true"), "{config}");
+    // Remembered for the account: the session is used over plain HTTP from now on.
+    let listed = setup.run(&["keys", "list", "--account", &url]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+
+    // Loopback needs no permission.
+    let local = setup.run_with_stdin(
+        &["login", &setup.url, "--email", "dev@example.com"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(local.status.success(), "{}", stderr(&local));
+    let _ = serve.kill();
+    let _ = serve.wait();
+}

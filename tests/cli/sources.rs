@@ -558,6 +558,7 @@ fn the_thingsboard_source_follows_the_contract() {
         let source = ThingsBoardSource::sign_in(
             "tb",
             &tb.url,
+            false,
             "user@tb.example",
             &Secret::new("tb password"),
             vault.clone(),

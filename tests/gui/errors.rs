@@ -11,7 +11,7 @@ use keywarden::gui::state::{Connection, Dialog};
 use keywarden::secret::Secret;
 use keywarden::vault::{self, MemoryVault, Vault};
 
-use crate::support::{Fixture, Options, remote_server};
+use crate::support::{Fixture, Options, remote_server, remote_server_at};
 
 #[test]
 fn a_locked_keychain_leaves_metadata_working_and_says_why() {
@@ -60,6 +60,7 @@ fn unreachable_server_offers_retry() {
         email: "me@example.com".into(),
         kind: Default::default(),
         name: None,
+        allow_http: false,
     });
     let mut fx = Fixture::with(Options {
         vault,
@@ -242,4 +243,56 @@ fn signing_in_as_another_user_of_the_same_server_drops_the_previous_view() {
         None,
         "nothing chosen in another user's view stays selected"
     );
+}
+
+/// The sign-in dialog sends no password over plain HTTP to another machine: it says why, and
+/// signs in once "Allow plain HTTP" is ticked (remembered for the account).
+#[test]
+fn plain_http_to_another_machine_needs_allow_plain_http() {
+    let mut fx = Fixture::new();
+    fx.wait_connected();
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    let address = socket
+        .connect("192.0.2.1:9")
+        .and_then(|()| socket.local_addr())
+        .map(|a| a.ip())
+        .ok()
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+        .expect("this machine has no network address besides loopback: the test needs one");
+    let listen = format!("{address}:0");
+    let (url, _remote) = remote_server_at(&fx, &listen, "dev@example.com", Role::Member);
+    fx.click("Accounts");
+    fx.click("Add server");
+    fx.type_into("Server URL", &url);
+    // A plain http:// URL brings up the "Allow plain HTTP" box below it.
+    fx.settle();
+    assert!(fx.has_label("Allow plain HTTP"));
+    fx.type_into("Email", "dev@example.com");
+    fx.type_into("Password", "member password");
+    fx.click("Sign in");
+    fx.wait_until(
+        "the sign-in was refused",
+        |app| matches!(&app.state.dialog, Some(Dialog::SignIn(d)) if d.error.is_some()),
+    );
+    let error = match &fx.app().state.dialog {
+        Some(Dialog::SignIn(draft)) => draft.error.clone().unwrap(),
+        _ => unreachable!(),
+    };
+    assert!(
+        error.contains("plain HTTP") && error.contains("Allow plain HTTP"),
+        "{error}"
+    );
+    assert_eq!(fx.app().state.config.current_server, "local");
+
+    fx.click("Allow plain HTTP");
+    fx.type_into("Password", "member password");
+    fx.click("Sign in");
+    fx.wait_signed_in_as("dev@example.com");
+    let entry = fx
+        .app()
+        .state
+        .config
+        .entry(&url)
+        .expect("the account is kept");
+    assert!(entry.allow_http, "remembered for the account");
 }

@@ -329,6 +329,16 @@ pub fn local_key(id: i64) -> KeyRef {
 
 /// A remote server in the test's runtime, with one user: (url, the server, its store).
 pub fn remote_server(fx: &Fixture, email: &str, role: Role) -> (String, server::LocalServer) {
+    remote_server_at(fx, "127.0.0.1:0", email, role)
+}
+
+/// [`remote_server`] listening on `listen` (another address than loopback, say).
+pub fn remote_server_at(
+    fx: &Fixture,
+    listen: &str,
+    email: &str,
+    role: Role,
+) -> (String, server::LocalServer) {
     fx.runtime.block_on(async {
         let url = format!("sqlite://{}", fx.dir.path().join("remote.db").display());
         let store = server::open_store(&url).await.unwrap();
@@ -355,7 +365,7 @@ pub fn remote_server(fx: &Fixture, email: &str, role: Role) -> (String, server::
         )
         .await
         .unwrap();
-        let running = server::spawn_local(store, Default::default())
+        let running = server::spawn_at(listen, store, Default::default())
             .await
             .unwrap();
         (running.base_url(), running)

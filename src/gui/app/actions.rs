@@ -210,12 +210,14 @@ impl KeywardenApp {
                 password,
                 kind,
                 name,
+                allow_http,
             } => {
                 let draft = SignInDraft {
                     url,
                     email,
                     kind,
                     name: name.unwrap_or_default(),
+                    allow_http,
                     ..Default::default()
                 };
                 self.sign_in(draft, password);

@@ -54,6 +54,7 @@ impl KeywardenApp {
         };
         account.connection = Connection::Connecting;
         let (kind, url) = (account.kind, account.url.clone());
+        let allow_http = self.state.config.entry(name).is_some_and(|e| e.allow_http);
         let vault = self.vault.clone();
         let name = name.to_string();
         match (kind, url) {
@@ -105,7 +106,7 @@ impl KeywardenApp {
             }
             (SourceKind::Keywarden, Some(url)) => {
                 self.bridge.spawn(async move {
-                    let result = session::open_remote(&url, vault)
+                    let result = session::open_remote(&url, allow_http, vault)
                         .await
                         .map(|s| keywarden_opened(&name, s))
                         .map_err(|err| match err {
@@ -123,7 +124,7 @@ impl KeywardenApp {
             (SourceKind::Thingsboard, url) => {
                 let url = url.unwrap_or_default();
                 self.bridge.spawn(async move {
-                    let result = ThingsBoardSource::resume(&name, &url, vault)
+                    let result = ThingsBoardSource::resume(&name, &url, allow_http, vault)
                         .await
                         .map(thingsboard_opened);
                     Msg::Opened { name, result }
@@ -511,6 +512,7 @@ impl KeywardenApp {
             email: draft.email.clone(),
             kind: draft.kind,
             name: Some(draft.name.clone()).filter(|n| !n.is_empty()),
+            allow_http: draft.allow_http,
         };
         self.bridge.spawn(async move {
             let name = entry.name().to_string();
@@ -521,12 +523,20 @@ impl KeywardenApp {
             };
             let result = match entry.kind {
                 SourceKind::Thingsboard => {
-                    ThingsBoardSource::sign_in(&name, &entry.url, &entry.email, &password, vault)
-                        .await
-                        .map(thingsboard_opened)
-                        .map_err(|err| failed(err.to_string()))
+                    let url = &entry.url;
+                    ThingsBoardSource::sign_in(
+                        &name,
+                        url,
+                        entry.allow_http,
+                        &entry.email,
+                        &password,
+                        vault,
+                    )
+                    .await
+                    .map(thingsboard_opened)
+                    .map_err(|err| failed(err.to_string()))
                 }
-                _ => session::sign_in(&entry.url, &entry.email, &password, vault)
+                _ => session::sign_in(&entry.url, entry.allow_http, &entry.email, &password, vault)
                     .await
                     .map(|s| keywarden_opened(&name, s))
                     .map_err(|err| failed(err.to_string())),

@@ -385,6 +385,7 @@ impl KeywardenApp {
             email,
             kind: entry.map_or(SourceKind::Keywarden, |e| e.kind),
             name: entry.and_then(|e| e.name.clone()).unwrap_or_default(),
+            allow_http: entry.is_some_and(|e| e.allow_http),
             reason: Some(format!("{reason}. Sign in again.")),
             ..Default::default()
         }
