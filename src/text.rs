@@ -23,6 +23,11 @@ pub fn is_unsafe(c: char) -> bool {
         )
 }
 
+/// The characters [`is_unsafe`] refuses, as a regular-expression class body (ECMA-262, for the API
+/// document's `pattern`s).
+pub const UNSAFE_CLASS: &str =
+    r"\u0000-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069\u2028\u2029";
+
 /// `Err` with a sentence naming `field` when `text` holds a character it may not.
 pub fn check_field(field: &str, text: &str) -> Result<(), String> {
     match text.chars().find(|&c| is_unsafe(c)) {

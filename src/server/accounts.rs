@@ -11,6 +11,9 @@ use crate::secret::Secret;
 use crate::text;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
+/// The longest email address (RFC 5321's path limit).
+pub const EMAIL_MAX_CHARS: usize = 254;
+pub const WORKSPACE_NAME_MAX_CHARS: usize = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -43,7 +46,7 @@ pub async fn hash_password(password: &Secret) -> Result<String, AccountError> {
 pub fn validate_email(email: &str) -> Result<String, AccountError> {
     text::check_field("email", email).map_err(AccountError::Invalid)?;
     let email = email.trim();
-    let valid = email.len() <= 254
+    let valid = email.chars().count() <= EMAIL_MAX_CHARS
         && email
             .split_once('@')
             .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
@@ -118,10 +121,10 @@ pub async fn ensure_workspace(store: &dyn Store, name: &str) -> Result<i64, Acco
 pub fn validate_workspace_name(name: &str) -> Result<String, AccountError> {
     text::check_field("name", name).map_err(AccountError::Invalid)?;
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AccountError::Invalid(
-            "name: a workspace name is 1 to 100 characters".to_string(),
-        ));
+    if name.is_empty() || name.chars().count() > WORKSPACE_NAME_MAX_CHARS {
+        return Err(AccountError::Invalid(format!(
+            "name: a workspace name is 1 to {WORKSPACE_NAME_MAX_CHARS} characters"
+        )));
     }
     Ok(name.to_string())
 }

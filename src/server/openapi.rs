@@ -30,7 +30,11 @@ use utoipa::{Modify, OpenApi};
             `last_used_at` is updated on successful key authentication at most once a minute per key, so \
             authentication does not write to the database on every request. A revoked key fails from the \
             moment the revoke response is sent on the server that revoked it; other server processes sharing \
-            the database notice within a quarter of a second."
+            the database refuse it within a second (on PostgreSQL at once). A server that cannot confirm \
+            its cache is current checks credentials against the database, and answers 503 with \
+            `Retry-After` while it cannot reach it.\n\n\
+            Every operation lists every status it can answer, and the request schemas state the limits \
+            the server checks; rules that depend on the moment or on rights are in the descriptions."
     ),
     modifiers(&SecuritySchemes),
     security(("session_or_key" = []), ("api_key_header" = []))
@@ -50,5 +54,202 @@ impl Modify for SecuritySchemes {
             "api_key_header",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
         );
+    }
+}
+
+/// Adds to every operation of the generated document the answers the layers around the handlers
+/// give, so each route lists every status it can answer: a deadline (408), a URI or headers too
+/// long (414, 431), an unreachable database or too many connections (503), and, where they apply, a
+/// missing or rejected credential and the guessing limit (401, 429), a body that is not JSON, too
+/// large, of another type or with a wrong field (400, 413, 415, 422), a path naming nothing the
+/// credential may see (404) and a wrong query parameter (422). What a handler answers itself stays
+/// in its own annotation.
+pub fn add_generic_responses(document: &mut serde_json::Value) {
+    const AUTH: [(&str, &str); 2] = [
+        (
+            "401",
+            "No usable credential: missing, malformed, unknown, expired, disabled or revoked.",
+        ),
+        (
+            "429",
+            "Too many failed authentications from this address; `Retry-After` says when to try again.",
+        ),
+    ];
+    const BODY: [(&str, &str); 4] = [
+        ("400", "The body is not JSON."),
+        ("413", "The body is over 64 KiB."),
+        (
+            "415",
+            "The body is not sent as `Content-Type: application/json`.",
+        ),
+        ("422", "A field is missing or wrong; the message names it."),
+    ];
+    const ALWAYS: [(&str, &str); 4] = [
+        ("408", "The request took too long to arrive or to answer."),
+        ("414", "The path and query are over 8 KiB."),
+        ("431", "The headers are over 16 KiB."),
+        (
+            "503",
+            "The server cannot reach its database, or has too many open connections; \
+             `Retry-After` says when to try again.",
+        ),
+    ];
+    let Some(paths) = document.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, operation) in item.iter_mut() {
+            if !["get", "put", "post", "patch", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            // No `security` inherits the document's; `[{}]` is "no credential needed".
+            let secured = operation
+                .get("security")
+                .and_then(|s| s.as_array())
+                .is_none_or(|s| {
+                    s.iter()
+                        .any(|r| r.as_object().is_some_and(|r| !r.is_empty()))
+                });
+            let located = |place: &str| {
+                operation
+                    .get("parameters")
+                    .and_then(|p| p.as_array())
+                    .is_some_and(|p| p.iter().any(|p| p["in"] == place))
+            };
+            let (in_path, in_query) = (located("path"), located("query"));
+            let has_body = operation.get("requestBody").is_some();
+            let mut statuses: Vec<(&str, &str)> = ALWAYS.to_vec();
+            if secured {
+                statuses.extend(AUTH);
+            }
+            if has_body {
+                statuses.extend(BODY);
+            }
+            if in_path {
+                statuses.push(("404", "Not found, or not visible to this credential."));
+            }
+            if in_query {
+                statuses.push(("422", "A query parameter is wrong; the message names it."));
+            }
+            let Some(responses) = operation
+                .as_object_mut()
+                .map(|o| {
+                    o.entry("responses")
+                        .or_insert_with(|| serde_json::json!({}))
+                })
+                .and_then(|r| r.as_object_mut())
+            else {
+                continue;
+            };
+            for (status, description) in statuses {
+                responses.entry(status).or_insert_with(|| {
+                    serde_json::json!({
+                        "description": description,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+                    })
+                });
+            }
+        }
+    }
+}
+
+/// Writes into the request schemas the limits the server checks, from the same constants (and the
+/// server's `max_key_days`), so a request built within the document is never refused for a limit
+/// it does not state. Rules that depend on the moment or on rights (an expiry in the future, who
+/// may name an owner) are in the fields' descriptions.
+pub fn add_request_constraints(document: &mut serde_json::Value, max_key_days: i64) {
+    use serde_json::json;
+
+    use super::accounts::{EMAIL_MAX_CHARS, MIN_PASSWORD_CHARS, WORKSPACE_NAME_MAX_CHARS};
+    use super::routes::{
+        DESCRIPTION_MAX_CHARS, MAX_GRACE_SECONDS, MAX_SCOPES, NAME_MAX_CHARS, SCOPE_MAX_CHARS,
+    };
+    use crate::text::UNSAFE_CLASS;
+
+    let safe = format!("^[^{UNSAFE_CLASS}]*$");
+    // Not blank: names are trimmed before their length is checked.
+    let named = format!("^[^{UNSAFE_CLASS}]*[^\\s{UNSAFE_CLASS}][^{UNSAFE_CLASS}]*$");
+    let name = json!({"minLength": 1, "maxLength": NAME_MAX_CHARS, "pattern": named});
+    let description = json!({"maxLength": DESCRIPTION_MAX_CHARS, "pattern": safe});
+    let days = json!({"minimum": 1, "maximum": max_key_days});
+    let email = json!({
+        "maxLength": EMAIL_MAX_CHARS,
+        "pattern": format!("^[^@\\s{UNSAFE_CLASS}]+@[^\\s{UNSAFE_CLASS}]+$"),
+    });
+    let workspace_role = json!({"type": "string", "enum": ["viewer", "member", "admin"],
+        "description": "`admin`, `member` or `viewer` (`owner` is server-wide, not a workspace role)."});
+    let constraints = [
+        ("CreateKeyRequest", "name", name.clone()),
+        ("CreateKeyRequest", "description", description.clone()),
+        ("CreateKeyRequest", "expires_in_days", days.clone()),
+        (
+            "CreateKeyRequest",
+            "scopes",
+            json!({"maxItems": MAX_SCOPES, "items": {"type": "string", "minLength": 1,
+                "maxLength": SCOPE_MAX_CHARS, "pattern": format!("^[^\\s{UNSAFE_CLASS}]+$")}}),
+        ),
+        ("UpdateKeyRequest", "name", name.clone()),
+        ("UpdateKeyRequest", "description", description),
+        ("RotateKeyRequest", "expires_in_days", days),
+        (
+            "RotateKeyRequest",
+            "grace_seconds",
+            json!({"minimum": 0, "maximum": MAX_GRACE_SECONDS}),
+        ),
+        ("CreateUserRequest", "email", email.clone()),
+        (
+            "CreateUserRequest",
+            "password",
+            json!({"minLength": MIN_PASSWORD_CHARS}),
+        ),
+        (
+            "CreateWorkspaceRequest",
+            "name",
+            json!({"minLength": 1, "maxLength": WORKSPACE_NAME_MAX_CHARS,
+                "pattern": format!("^[^{UNSAFE_CLASS}]*[^\\s{UNSAFE_CLASS}][^{UNSAFE_CLASS}]*$")}),
+        ),
+        ("AddMemberRequest", "email", email),
+        ("AddMemberRequest", "role", workspace_role.clone()),
+        ("SetMemberRequest", "role", workspace_role),
+    ];
+    let Some(schemas) = document
+        .pointer_mut("/components/schemas")
+        .and_then(|s| s.as_object_mut())
+    else {
+        return;
+    };
+    // A new key's expiry: exactly one of the two, and not null.
+    if let Some(create) = schemas
+        .get_mut("CreateKeyRequest")
+        .and_then(|s| s.as_object_mut())
+    {
+        create.insert(
+            "oneOf".to_string(),
+            json!([
+                {"required": ["expires_in_days"],
+                 "properties": {"expires_in_days": {"type": "integer", "minimum": 1, "maximum": max_key_days}}},
+                {"required": ["expires_at"],
+                 "properties": {"expires_at": {"type": "string", "format": "date-time"}}},
+            ]),
+        );
+    }
+    for (schema, property, limits) in constraints {
+        let Some(target) = schemas
+            .get_mut(schema)
+            .and_then(|s| s.pointer_mut(&format!("/properties/{property}")))
+            .and_then(|p| p.as_object_mut())
+        else {
+            continue;
+        };
+        // A `$ref` cannot carry siblings that change it: the role is replaced, the rest merged.
+        if target.contains_key("$ref") {
+            target.clear();
+        }
+        for (name, value) in limits.as_object().into_iter().flatten() {
+            target.insert(name.clone(), value.clone());
+        }
     }
 }

@@ -12,6 +12,7 @@ mod instances;
 mod lifecycle;
 mod limits;
 mod live;
+mod openapi;
 mod permissions;
 mod postgres;
 mod revocation;

@@ -340,12 +340,13 @@ async fn workspace_level_endpoints_by_role() {
             StatusCode::CREATED,
         ),
         (
+            // Someone the admin may not see: 404, as for every such reference.
             "admin cannot create for a stranger",
             &admin,
             Method::POST,
             "/v1/keys".into(),
             Some(new_key(Some(beta_admin.id))),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::NOT_FOUND,
         ),
         (
             "admin cannot create in another workspace",

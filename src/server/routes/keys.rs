@@ -31,11 +31,17 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rotate_key))
 }
 
-const MAX_GRACE_SECONDS: i64 = 7 * 24 * 3600;
+pub(crate) const MAX_GRACE_SECONDS: i64 = 7 * 24 * 3600;
+/// A key's name is 1 to this many characters (after trimming).
+pub(crate) const NAME_MAX_CHARS: usize = 100;
+pub(crate) const DESCRIPTION_MAX_CHARS: usize = 500;
+pub(crate) const MAX_SCOPES: usize = 50;
+pub(crate) const SCOPE_MAX_CHARS: usize = 100;
 
 /// Issues a key. The secret is in this response and nowhere else, ever.
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = CreateKeyRequest, responses(
     (status = 201, body = CreatedKey), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody, description = "`user_id` or `workspace_id` names no member or workspace the caller may see"),
     (status = 422, body = ErrorBody)))]
 async fn create_key(
     State(state): State<AppState>,
@@ -72,7 +78,7 @@ async fn create_key(
         .await?
         .filter(|s| s.is_owner || s.role_here.is_some())
         .ok_or_else(|| {
-            ApiError::Invalid(format!(
+            ApiError::NotFound(format!(
                 "user_id: user {user_id} is not a member of this workspace"
             ))
         })?;
@@ -400,35 +406,39 @@ fn validate_name(name: &str) -> Result<String, ApiError> {
     text::check_field("name", name).map_err(ApiError::Invalid)?;
     let name = name.trim();
     match name.chars().count() {
-        1..=100 => Ok(name.to_string()),
-        _ => Err(ApiError::Invalid(
-            "name: must be 1 to 100 characters".to_string(),
-        )),
+        1..=NAME_MAX_CHARS => Ok(name.to_string()),
+        _ => Err(ApiError::Invalid(format!(
+            "name: must be 1 to {NAME_MAX_CHARS} characters"
+        ))),
     }
 }
 
 fn validate_description(description: &str) -> Result<String, ApiError> {
     text::check_field("description", description).map_err(ApiError::Invalid)?;
-    if description.chars().count() > 500 {
-        return Err(ApiError::Invalid(
-            "description: must be at most 500 characters".to_string(),
-        ));
+    if description.chars().count() > DESCRIPTION_MAX_CHARS {
+        return Err(ApiError::Invalid(format!(
+            "description: must be at most {DESCRIPTION_MAX_CHARS} characters"
+        )));
     }
     Ok(description.trim().to_string())
 }
 
 fn validate_scopes(scopes: Vec<String>) -> Result<Vec<String>, ApiError> {
-    if scopes.len() > 50 {
-        return Err(ApiError::Invalid("scopes: at most 50 scopes".to_string()));
+    if scopes.len() > MAX_SCOPES {
+        return Err(ApiError::Invalid(format!(
+            "scopes: at most {MAX_SCOPES} scopes"
+        )));
     }
     for scope in &scopes {
         if scope.is_empty()
-            || scope.len() > 100
-            || scope.chars().any(|c| c.is_whitespace() || c.is_control())
+            || scope.chars().count() > SCOPE_MAX_CHARS
+            || scope
+                .chars()
+                .any(|c| c.is_whitespace() || text::is_unsafe(c))
         {
-            return Err(ApiError::Invalid(
-                "scopes: each scope is 1 to 100 characters without spaces".to_string(),
-            ));
+            return Err(ApiError::Invalid(format!(
+                "scopes: each scope is 1 to {SCOPE_MAX_CHARS} characters without spaces"
+            )));
         }
     }
     Ok(scopes)

@@ -7,6 +7,10 @@ mod meta;
 mod session;
 mod verify;
 
+pub(super) use keys::{
+    DESCRIPTION_MAX_CHARS, MAX_GRACE_SECONDS, MAX_SCOPES, NAME_MAX_CHARS, SCOPE_MAX_CHARS,
+};
+
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -32,7 +36,9 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::routes())
         .merge(admin::routes())
         .split_for_parts();
-    let document = serde_json::to_value(&api).unwrap_or_default();
+    let mut document = serde_json::to_value(&api).unwrap_or_default();
+    super::openapi::add_generic_responses(&mut document);
+    super::openapi::add_request_constraints(&mut document, state.config.max_key_days);
     router
         .fallback(|| async { ApiError::NotFound("no such endpoint".to_string()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
