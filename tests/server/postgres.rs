@@ -48,13 +48,40 @@ async fn the_password_of_a_database_url_is_never_shown() {
         stderr.contains("cannot open database postgres://kw_admin:***@"),
         "{stderr}"
     );
-    assert!(
-        stderr.contains("password authentication failed"),
+    assert_eq!(
+        stderr.matches("password authentication failed").count(),
+        1,
         "{stderr}"
     );
     assert!(
         !stderr.contains("not-the-password") && !stderr.contains(&password),
         "{stderr}"
+    );
+
+    // Nothing listening: the cause, at once, not a pool's time-out.
+    let port = url.split('@').nth(1).unwrap().split('/').next().unwrap();
+    let closed = url.replace(port, "127.0.0.1:1");
+    let started = std::time::Instant::now();
+    let output = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &closed,
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("Connection refused") && !stderr.contains(&password),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
     );
 
     // Given through the environment, `--help` does not print it.

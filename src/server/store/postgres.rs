@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::Connection as _;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
@@ -57,6 +58,12 @@ impl PostgresStore {
             source,
         };
         let options = PgConnectOptions::from_str(url).map_err(open_error)?;
+        // One connection first: its error says why (refused, wrong password, no such database),
+        // where the pool's would only say that it timed out.
+        let first = PgConnection::connect_with(&options)
+            .await
+            .map_err(open_error)?;
+        let _ = first.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
