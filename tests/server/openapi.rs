@@ -11,6 +11,22 @@ use serde_json::Value;
 
 use crate::common::TestServer;
 
+/// A server without the guessing limit: the failed authentications these tests cause on purpose
+/// would turn their later requests into 429s (the limit is tested in guessing.rs).
+async fn unlimited_server() -> TestServer {
+    TestServer::start_with(ServerConfig {
+        failures_per_minute: u32::MAX,
+        ..ServerConfig::default()
+    })
+    .await
+}
+
+/// The document the server serves.
+async fn document(server: &TestServer) -> Value {
+    let response = server.http.get(server.url("/v1/openapi.json")).send().await;
+    response.unwrap().json().await.unwrap()
+}
+
 /// A value for a path parameter that names nothing.
 fn path_value(name: &str) -> &'static str {
     match name {
@@ -21,12 +37,7 @@ fn path_value(name: &str) -> &'static str {
 
 #[tokio::test]
 async fn every_status_a_route_answers_is_documented_for_it() {
-    // No guessing limit here: it would turn the later requests into 429s (tested in guessing.rs).
-    let server = TestServer::start_with(ServerConfig {
-        failures_per_minute: u32::MAX,
-        ..ServerConfig::default()
-    })
-    .await;
+    let server = unlimited_server().await;
     server
         .add_user("owner@example.com", Role::Owner, "alpha")
         .await;
@@ -34,15 +45,7 @@ async fn every_status_a_route_answers_is_documented_for_it() {
         .user_with_session("member@example.com", Role::Member, "alpha")
         .await;
     let member_key = server.create_key(&member, "member's key").await.secret;
-    let document: Value = server
-        .http
-        .get(server.url("/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = document(&server).await;
 
     let mut undocumented: BTreeMap<String, BTreeSet<u16>> = BTreeMap::new();
     let mut operations = 0;
@@ -281,27 +284,14 @@ fn string_for(schema: &Value, random: &mut Random) -> String {
 /// document's limits, sent with an owner's session to things that exist, gets no 400 or 422.
 #[tokio::test]
 async fn requests_built_from_the_document_are_not_refused_as_malformed() {
-    // Random sign-ins fail: no guessing limit here, or later requests would be 429s.
-    let server = TestServer::start_with(ServerConfig {
-        failures_per_minute: u32::MAX,
-        ..ServerConfig::default()
-    })
-    .await;
+    let server = unlimited_server().await;
     let (owner, owner_session) = server
         .user_with_session("owner@example.com", Role::Owner, "alpha")
         .await;
     let member = server
         .add_user("member@example.com", Role::Member, "alpha")
         .await;
-    let document: Value = server
-        .http
-        .get(server.url("/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = document(&server).await;
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

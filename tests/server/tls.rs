@@ -30,6 +30,15 @@ fn client_trusting(ca_pem: &str) -> reqwest::Client {
         .unwrap()
 }
 
+/// SIGHUP: read the certificate and key again.
+fn hang_up(server: &ServeProcess) {
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
 fn write(dir: &Path, cert: &str, key: &str) {
     std::fs::write(dir.join("cert.pem"), cert).unwrap();
     std::fs::write(dir.join("key.pem"), key).unwrap();
@@ -72,11 +81,7 @@ async fn https_with_a_certificate_renewed_on_sighup() {
     // Renewed by another authority: after SIGHUP new connections get the new certificate.
     let (second_ca, cert, key) = authority();
     write(dir.path(), &cert, &key);
-    let hup = std::process::Command::new("kill")
-        .args(["-HUP", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(hup.success());
+    hang_up(&server);
     assert!(
         server.wait_for_log("reloaded the TLS certificate"),
         "{}",
@@ -93,11 +98,7 @@ async fn https_with_a_certificate_renewed_on_sighup() {
 
     // A broken renewal is refused and the working certificate stays.
     std::fs::write(dir.path().join("key.pem"), "not a key").unwrap();
-    let hup = std::process::Command::new("kill")
-        .args(["-HUP", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(hup.success());
+    hang_up(&server);
     assert!(
         server.wait_for_log("kept the current TLS certificate"),
         "{}",
