@@ -58,6 +58,8 @@ pub struct Args {
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
+    // SIGHUP first, before anything slow: its default would end the server (`systemctl reload`).
+    let hangups = hangups();
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(Arc::new(Tls::load(cert, key)?)),
         _ => None,
@@ -82,9 +84,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         if tls.is_some() { "https" } else { "http" },
         listener.local_addr()?
     );
-    if let Some(tls) = &tls {
-        tokio::spawn(reload_on_hangup(tls.clone()));
-    }
+    tokio::spawn(reload_on_hangup(hangups, tls.clone()));
     server::serve(
         listener,
         AppState::new(store, config),
@@ -106,27 +106,36 @@ fn init_logging() {
         .try_init();
 }
 
-/// Reads the certificate and key again on every SIGHUP (a renewal put new files in place).
-async fn reload_on_hangup(tls: Arc<Tls>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot catch SIGHUP: the TLS certificate is read at start only");
-            return;
-        };
-        while hangups.recv().await.is_some() {
-            match tls.reload() {
+/// SIGHUP, caught from now on (`None` where it cannot be).
+fn hangups() -> Option<tokio::signal::unix::Signal> {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::hangup()) {
+        Ok(hangups) => Some(hangups),
+        Err(err) => {
+            tracing::warn!(
+                "cannot catch SIGHUP ({err}): the TLS certificate is read at start only"
+            );
+            None
+        }
+    }
+}
+
+/// Reads the certificate and key again on every SIGHUP (a renewal put new files in place);
+/// without TLS there is nothing to reload, and SIGHUP only says so.
+async fn reload_on_hangup(hangups: Option<tokio::signal::unix::Signal>, tls: Option<Arc<Tls>>) {
+    let Some(mut hangups) = hangups else { return };
+    while hangups.recv().await.is_some() {
+        match &tls {
+            Some(tls) => match tls.reload() {
                 Ok(()) => tracing::info!(
                     "SIGHUP: reloaded the TLS certificate from {}",
                     tls.cert_path().display()
                 ),
                 Err(err) => tracing::warn!("SIGHUP: kept the current TLS certificate: {err}"),
-            }
+            },
+            None => tracing::info!("SIGHUP: nothing to reload (no TLS certificate)"),
         }
     }
-    #[cfg(not(unix))]
-    let _ = tls;
 }
 
 async fn shutdown_signal() {

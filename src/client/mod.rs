@@ -96,7 +96,10 @@ impl std::fmt::Debug for ApiClient {
 
 impl ApiClient {
     pub fn new(base_url: &str) -> ApiClient {
+        // No redirects: one could lead a password, session or key to another host, or to plain
+        // HTTP, past `plain_http_refusal`.
         let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(20))
             .user_agent(concat!("keywarden/", env!("CARGO_PKG_VERSION")))

@@ -187,6 +187,10 @@ const RIGHTS_LOG_KEPT: chrono::Duration = chrono::Duration::minutes(10);
 /// How often the log of rights changes is read when nothing announces changes.
 const RIGHTS_POLL: Duration = Duration::from_millis(250);
 
+/// A read of the log that takes longer counts as failed (a connection that went silent would
+/// otherwise hold the follower for as long as the kernel waits on it).
+const RIGHTS_READ_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Follows the changes of rights other processes make on the same database (other instances on
 /// PostgreSQL; the desktop app and the command line on one SQLite file) and drops the cached
 /// credentials of just the users they concern. The log is read when the store announces a change
@@ -214,9 +218,24 @@ async fn follow_rights_changes(state: AppState, mut last: i64) {
             () = announced.notified() => {}
         }
         let read_began = std::time::Instant::now();
-        match state.store.rights_changes_since(last).await {
+        let read =
+            tokio::time::timeout(RIGHTS_READ_TIMEOUT, state.store.rights_changes_since(last))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(StoreError::Database(sqlx::Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the database did not answer within 2 s",
+                    ))))
+                });
+        match read {
             Ok(changes) => {
-                if changes.first().is_some_and(|&(id, _)| id > last + 1) {
+                let mut expected = last + 1;
+                let gap = changes.iter().any(|&(id, _)| {
+                    let missing = id != expected;
+                    expected = id + 1;
+                    missing
+                });
+                if gap {
                     // Changes were pruned before this process read them (or, on PostgreSQL, a
                     // rolled-back write left a gap): trust nothing cached.
                     state.cache.invalidate_all();
@@ -246,7 +265,12 @@ async fn follow_rights_changes(state: AppState, mut last: i64) {
         if pruned.elapsed() > Duration::from_secs(60) {
             pruned = tokio::time::Instant::now();
             let before = chrono::Utc::now() - RIGHTS_LOG_KEPT;
-            if let Err(err) = state.store.prune_rights_changes(before).await {
+            let pruned = tokio::time::timeout(
+                RIGHTS_READ_TIMEOUT,
+                state.store.prune_rights_changes(before),
+            )
+            .await;
+            if let Ok(Err(err)) = pruned {
                 tracing::warn!("cannot prune the log of rights changes: {err}");
             }
         }

@@ -405,7 +405,9 @@ pub async fn test_key(
     if let Some(refusal) = crate::client::plain_http_refusal(&base, false) {
         return TestOutcome::Unreachable(refusal);
     }
+    // No redirects: one could lead the key to another host or to plain HTTP.
     let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(15))
         .user_agent(concat!("keywarden/", env!("CARGO_PKG_VERSION")))

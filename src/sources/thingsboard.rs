@@ -114,8 +114,10 @@ pub struct ThingsBoardSource {
     user: User,
 }
 
+/// No redirects: one could lead the password, JWT or a key to another host or to plain HTTP.
 fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(20))
         .user_agent(concat!("keywarden/", env!("CARGO_PKG_VERSION")))

@@ -878,3 +878,44 @@ fn plain_http_to_another_machine_is_refused_unless_allowed() {
     let _ = serve.kill();
     let _ = serve.wait();
 }
+
+/// Found in review: the plain-HTTP refusal looked at the first URL only, and a redirect (307
+/// keeps the body) could lead the password to another host over plain HTTP. No redirect is
+/// followed with a credential now.
+#[test]
+fn a_redirect_never_leads_a_password_elsewhere() {
+    use std::io::{BufRead as _, Write as _};
+    let setup = Setup::new();
+    let elsewhere = std::net::TcpListener::bind((non_loopback_address(), 0)).unwrap();
+    elsewhere.set_nonblocking(true).unwrap();
+    let target = format!("http://{}/v1/auth/login", elsewhere.local_addr().unwrap());
+    let redirector = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", redirector.local_addr().unwrap());
+    let answering = std::thread::spawn(move || {
+        let (stream, _) = redirector.accept().unwrap();
+        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 2 {
+            line.clear();
+        }
+        let mut stream = stream;
+        write!(
+            stream,
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: {target}\r\nContent-Length: 0\r\n\
+             Connection: close\r\n\r\n"
+        )
+        .unwrap();
+    });
+    let out = setup.run_with_stdin(
+        &["login", &url, "--email", "dev@example.com"],
+        &format!("{PASSWORD}\n"),
+    );
+    answering.join().unwrap();
+    assert!(!out.status.success(), "{}", stdout(&out));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        matches!(elsewhere.accept(), Err(err) if err.kind() == std::io::ErrorKind::WouldBlock),
+        "the password was sent on to {}",
+        elsewhere.local_addr().unwrap()
+    );
+}

@@ -316,3 +316,52 @@ async fn concurrent_logins_cannot_take_the_memory() {
         before / 1024
     );
 }
+
+/// Found in review: PostgreSQL finds an account by more spellings of its email than one
+/// lower-casing (fullwidth letters, for one), while failed sign-ins were counted per lower-cased
+/// spelling, so each spelling had 10 guesses of its own. They are counted per account now.
+#[tokio::test]
+async fn failed_sign_ins_count_for_the_account_whatever_spelling_found_it() {
+    let server = TestServer::start().await;
+    server
+        .add_user("owner@example.com", Role::Owner, "alpha")
+        .await;
+    let spelling = "ｏwner@example.com";
+    let fresh = client_from("127.0.4.1");
+    match login(&server, &fresh, spelling, PASSWORD).await {
+        StatusCode::OK => {
+            assert_eq!(
+                crate::common::Backend::under_test(),
+                crate::common::Backend::Postgres
+            );
+            for i in 0..10 {
+                let client = client_from(&format!("127.0.5.{}", i + 1));
+                assert_eq!(
+                    login(&server, &client, spelling, "guess").await,
+                    StatusCode::UNAUTHORIZED
+                );
+            }
+            let failed_before = client_from("127.0.5.1");
+            assert_eq!(
+                login(&server, &failed_before, "owner@example.com", "guess").await,
+                StatusCode::TOO_MANY_REQUESTS,
+                "ten failures through another spelling count for the account"
+            );
+        }
+        // SQLite's NOCASE folds ASCII only: that spelling is no account there.
+        status => {
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+            assert_eq!(
+                crate::common::Backend::under_test(),
+                crate::common::Backend::Sqlite
+            );
+        }
+    }
+    // An email no account can have (a NUL byte, which PostgreSQL cannot even compare) is a failed
+    // sign-in like any other, not a server error.
+    let odd = client_from("127.0.4.2");
+    assert_eq!(
+        login(&server, &odd, "own\u{0}er@example.com", "guess").await,
+        StatusCode::UNAUTHORIZED
+    );
+}

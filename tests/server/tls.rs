@@ -150,3 +150,19 @@ fn a_missing_or_mismatched_certificate_stops_the_start_with_the_file_named() {
     assert!(!only_one.status.success());
     assert!(String::from_utf8_lossy(&only_one.stderr).contains("--tls-key"));
 }
+
+/// Found in review: `systemctl reload` (SIGHUP) ended a server running without TLS.
+#[tokio::test]
+async fn sighup_without_tls_keeps_the_server_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("server.db").display());
+    let server = ServeProcess::start(&url, &[]);
+    hang_up(&server);
+    assert!(
+        server.wait_for_log("nothing to reload"),
+        "{}",
+        server.log_text()
+    );
+    let response = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}

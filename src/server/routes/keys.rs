@@ -148,10 +148,13 @@ async fn list_keys(
         workspace_id,
         user_id,
         status: query.status,
-        query: query
-            .q
-            .map(|q| q.trim().to_string())
-            .filter(|q| !q.is_empty()),
+        query: match query.q.map(|q| q.trim().to_string()) {
+            Some(q) if !q.is_empty() => {
+                text::check_field("q", &q).map_err(ApiError::Invalid)?;
+                Some(q)
+            }
+            _ => None,
+        },
         before_id,
         limit: limit + 1,
         now,

@@ -35,7 +35,18 @@ async fn login(
 ) -> Result<Json<LoginResponse>, ApiError> {
     state.throttle.check(ip)?;
     let email = request.email.trim();
-    let account = key::hash(&email.to_lowercase());
+    // An email no account can have (control characters) is looked up nowhere.
+    let record = if email.chars().any(crate::text::is_unsafe) {
+        None
+    } else {
+        state.store.user_by_email(email).await?
+    };
+    // Failures count per account: the user an email finds, however it is spelt (PostgreSQL
+    // matches more spellings than one lower-casing), or the lower-cased email of no account.
+    let account = match &record {
+        Some(record) => key::hash(&format!("user:{}", record.info.id)),
+        None => key::hash(&email.to_lowercase()),
+    };
     let now = Utc::now();
     if state.throttle.has_failed(ip)
         && let Some((started, failures)) = state.store.login_failures(account).await?
@@ -48,7 +59,6 @@ async fn login(
             retry_after_secs: u64::try_from(left).unwrap_or(0) + 1,
         });
     }
-    let record = state.store.user_by_email(email).await?;
     let stored_hash = record.as_ref().map(|r| r.password_hash.clone());
     let verified = hashing::verify(request.password, stored_hash).await?;
     let record = match record {

@@ -64,13 +64,12 @@ pub fn is_postgres_url(url: &str) -> bool {
 /// log lines, error messages and `Debug`.
 pub fn redact_url(url: &str) -> String {
     let mut redacted = url.to_string();
+    // The user part ends at the last `@`: a password may hold `/`, `?`, `#` or `@` unencoded,
+    // and hiding too much is better than too little.
     if let Some(scheme_end) = redacted.find("://") {
-        let authority_start = scheme_end + 3;
-        let authority_end = redacted[authority_start..]
-            .find(['/', '?', '#'])
-            .map_or(redacted.len(), |i| authority_start + i);
-        if let Some(at) = redacted[authority_start..authority_end].rfind('@') {
-            let userinfo = authority_start..authority_start + at;
+        let start = scheme_end + 3;
+        if let Some(at) = redacted[start..].rfind('@') {
+            let userinfo = start..start + at;
             if let Some(colon) = redacted[userinfo.clone()].find(':') {
                 redacted.replace_range(userinfo.start + colon + 1..userinfo.end, "***");
             }
@@ -125,16 +124,19 @@ impl StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => true,
             sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-                // PostgreSQL's SQLSTATE classes: connection exception, invalid authorization
-                // (a role no longer allowed to log in), insufficient resources, operator
-                // intervention (connections terminated). SQLite's result codes: busy, locked,
-                // I/O error, cannot open.
-                ["08", "28", "53", "57"]
-                    .iter()
-                    .any(|class| code.starts_with(class))
-                    || code
-                        .parse::<i32>()
+                if code.len() == 5 {
+                    // A PostgreSQL SQLSTATE: connection exception, invalid authorization (a role
+                    // no longer allowed to log in), insufficient resources, operator
+                    // intervention (connections terminated).
+                    ["08", "28", "53", "57"]
+                        .iter()
+                        .any(|class| code.starts_with(class))
+                } else {
+                    // A SQLite result code (at most 4 digits with its extended part): busy,
+                    // locked, I/O error, cannot open.
+                    code.parse::<i32>()
                         .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 10 | 14))
+                }
             }),
             _ => false,
         }
@@ -510,9 +512,13 @@ mod tests {
             redact_url("postgresql://kw@db/keys?password=hunter2&application_name=kw"),
             "postgresql://kw@db/keys?password=***&application_name=kw"
         );
-        // An @ in the password, and URLs with nothing to hide, stay readable.
+        // A password holding @, /, ? or #, and URLs with nothing to hide, stay readable.
         assert_eq!(
             redact_url("postgres://kw:a@b@db/keys"),
+            "postgres://kw:***@db/keys"
+        );
+        assert_eq!(
+            redact_url("postgres://kw:a/b?c#d@db/keys"),
             "postgres://kw:***@db/keys"
         );
         assert_eq!(
