@@ -3,10 +3,15 @@
 mod app;
 mod check;
 mod context;
+mod dotenv;
+mod inject;
 mod keys;
 mod login;
+mod mask;
 mod output;
 mod remind;
+mod run;
+mod secrets;
 mod serve;
 mod user;
 
@@ -45,6 +50,11 @@ enum Command {
     /// Install or remove a daily expiry check that runs while the app is closed.
     #[command(subcommand)]
     Remind(remind::Command),
+    /// Run a command with keys in its environment (--env VAR=kw://ACCOUNT/KEY, --env-file),
+    /// their secrets concealed in its output.
+    Run(run::Args),
+    /// Write a template with each {{ kw://ACCOUNT/KEY }} replaced by the key's secret.
+    Inject(inject::Args),
 }
 
 /// Parses the command line and runs it; errors come back to `main`, which prints them once.
@@ -66,6 +76,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
             Command::Keys(command) => keys::run(command).await,
             Command::Check(args) => check::run(args).await,
             Command::Remind(command) => remind::run(command),
+            Command::Run(args) => run::run(args).await,
+            Command::Inject(args) => inject::run(args).await,
         }
     })
 }

@@ -7,6 +7,7 @@
 
 pub mod keeper;
 pub mod keywarden;
+pub mod reference;
 pub mod services;
 pub mod thingsboard;
 pub mod tracked;

@@ -16,6 +16,7 @@ use keywarden::server::{self, LocalServer, accounts};
 use serde_json::Value;
 use tempfile::TempDir;
 
+mod run;
 mod sources;
 
 const BIN: &str = env!("CARGO_BIN_EXE_keywarden");

@@ -259,18 +259,26 @@ fn string_for(schema: &Value, random: &mut Random) -> String {
     let pattern = schema["pattern"]
         .as_str()
         .map(|p| regex::Regex::new(p).unwrap_or_else(|err| panic!("pattern {p:?}: {err}")));
+    // Tried in turn: any of these characters; none that is a space; and the latter with one `@`
+    // inside (what an email pattern asks for). The pattern decides.
     const CHARS: &[char] = &[
         'a', 'Z', '0', '9', ' ', '-', '_', '.', 'é', 'ß', '名', '☃', '@',
     ];
-    for _ in 0..1000 {
+    const SOLID: &[char] = &['a', 'Z', '0', '9', '-', '_', '.', 'é', 'ß', '名', '☃'];
+    for attempt in 0..3000 {
         let length = match random.below(3) {
             0 => min,
             1 => max,
             _ => min + random.below(max - min + 1),
         };
-        let text: String = (0..length)
-            .map(|_| CHARS[random.below(CHARS.len() as u64) as usize])
+        let chars = if attempt % 3 == 0 { CHARS } else { SOLID };
+        let mut text: Vec<char> = (0..length)
+            .map(|_| chars[random.below(chars.len() as u64) as usize])
             .collect();
+        if attempt % 3 == 2 && length >= 3 {
+            text[1 + random.below(length - 2) as usize] = '@';
+        }
+        let text: String = text.into_iter().collect();
         if pattern.as_ref().is_none_or(|p| p.is_match(&text)) {
             return text;
         }

@@ -1,0 +1,97 @@
+//! `.env` files as developers write them: `NAME=value` lines, `export NAME=value`, `#` comments
+//! (whole lines, or after an unquoted value), blank lines, values in single quotes (taken as they
+//! are), in double quotes (with `\n`, `\t`, `\"`, `\\`) or bare (trimmed).
+
+/// The variables of `text`, in order; an error names the line that is not `NAME=value`.
+pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut variables = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
+        let bad = || format!("line {}: not NAME=value", number + 1);
+        let (name, value) = line.split_once('=').ok_or_else(bad)?;
+        let name = name.trim();
+        let valid_name = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_name {
+            return Err(format!(
+                "line {}: {:?} is not a variable name",
+                number + 1,
+                crate::text::for_terminal(name)
+            ));
+        }
+        let value = value.trim_start();
+        let value = if let Some(rest) = value.strip_prefix('\'') {
+            let end = rest
+                .find('\'')
+                .ok_or_else(|| format!("line {}: the single quote is not closed", number + 1))?;
+            rest[..end].to_string()
+        } else if let Some(rest) = value.strip_prefix('"') {
+            double_quoted(rest)
+                .ok_or_else(|| format!("line {}: the double quote is not closed", number + 1))?
+        } else {
+            match value.find(" #") {
+                Some(comment) => value[..comment].trim_end().to_string(),
+                None => value.trim_end().to_string(),
+            }
+        };
+        variables.push((name.to_string(), value));
+    }
+    Ok(variables)
+}
+
+fn double_quoted(rest: &str) -> Option<String> {
+    let mut value = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(value),
+            '\\' => match chars.next()? {
+                'n' => value.push('\n'),
+                't' => value.push('\t'),
+                'r' => value.push('\r'),
+                other => value.push(other),
+            },
+            other => value.push(other),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_quotes_and_export_as_developers_write_them() {
+        let text = "# the testo key\n\
+                    TESTO_KEY=kw://tracked/testo-prod\n\
+                    \n\
+                    export REGION = eu-west-1   # where\n\
+                    GREETING=\"hello \\\"world\\\"\\n\"\n\
+                    LITERAL='a # b \\n'\n\
+                    EMPTY=\n\
+                    URL=https://example.com/#anchor\n";
+        assert_eq!(
+            parse(text).unwrap(),
+            [
+                ("TESTO_KEY", "kw://tracked/testo-prod"),
+                ("REGION", "eu-west-1"),
+                ("GREETING", "hello \"world\"\n"),
+                ("LITERAL", "a # b \\n"),
+                ("EMPTY", ""),
+                ("URL", "https://example.com/#anchor"),
+            ]
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+        );
+        assert!(parse("no equals sign").unwrap_err().contains("line 1"));
+        assert!(parse("1BAD=x").unwrap_err().contains("not a variable name"));
+        assert!(parse("A='open").unwrap_err().contains("single quote"));
+    }
+}

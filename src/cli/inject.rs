@@ -1,0 +1,117 @@
+//! `keywarden inject`: a template with `{{ kw://ACCOUNT/KEY }}` placeholders written out with the
+//! keys' secrets, to stdout or to a file readable by its owner only (600) that it does not
+//! overwrite unless told to. The same expiry warnings and refusals as `keywarden run`.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+
+use super::context::Context;
+use super::secrets;
+use crate::files;
+use crate::sources::reference::{Reference, SCHEME};
+use crate::text;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The template: `{{ kw://ACCOUNT/KEY }}` marks where each secret goes.
+    #[arg(short = 'i', long = "in", value_name = "TEMPLATE")]
+    input: PathBuf,
+    /// Write here (created with mode 600) instead of stdout.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Replace FILE when it exists.
+    #[arg(long)]
+    force: bool,
+    /// Inject even an expired, revoked or disabled key (it is named on stderr).
+    #[arg(long)]
+    allow_expired: bool,
+}
+
+/// A piece of a template: text as it is, or a placeholder's reference.
+enum Piece<'a> {
+    Text(&'a str),
+    Reference(Reference),
+}
+
+/// The template cut at its `{{ kw://… }}` placeholders; other `{{ … }}` stay text.
+fn pieces(template: &str) -> anyhow::Result<Vec<Piece<'_>>> {
+    let mut pieces = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        let Some(close) = rest[open..].find("}}").map(|c| open + c) else {
+            break;
+        };
+        let inner = rest[open + 2..close].trim();
+        if inner.starts_with(SCHEME) {
+            pieces.push(Piece::Text(&rest[..open]));
+            pieces.push(Piece::Reference(secrets::parse(inner)?));
+        } else {
+            pieces.push(Piece::Text(&rest[..close + 2]));
+        }
+        rest = &rest[close + 2..];
+    }
+    pieces.push(Piece::Text(rest));
+    Ok(pieces)
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(output) = &args.output
+        && output.exists()
+        && !args.force
+    {
+        bail!(
+            "{} exists: give --force to replace it",
+            text::for_terminal(&output.display().to_string())
+        );
+    }
+    let template = std::fs::read_to_string(&args.input)
+        .with_context(|| format!("cannot read {}", args.input.display()))?;
+    let pieces = pieces(&template)?;
+    let references: Vec<Reference> = pieces
+        .iter()
+        .filter_map(|p| match p {
+            Piece::Reference(r) => Some(r.clone()),
+            Piece::Text(_) => None,
+        })
+        .collect();
+    let context = Context::load()?;
+    let resolved = secrets::resolve(&context, &references).await?;
+    let now = chrono::Utc::now();
+    match secrets::check(
+        &resolved,
+        now,
+        &context.config.thresholds,
+        args.allow_expired,
+    ) {
+        Ok(warnings) => {
+            for warning in warnings {
+                eprintln!("keywarden: {warning}");
+            }
+        }
+        Err(refusal) => {
+            eprintln!("keywarden: {refusal}; nothing was written");
+            return Ok(ExitCode::from(2));
+        }
+    }
+    let mut secrets = resolved.iter().map(|r| r.secret.expose());
+    let mut out = String::with_capacity(template.len());
+    for piece in &pieces {
+        match piece {
+            Piece::Text(text) => out.push_str(text),
+            Piece::Reference(_) => out.push_str(secrets.next().expect("one secret a reference")),
+        }
+    }
+    match &args.output {
+        Some(path) => files::write_atomic(path, out.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(out.as_bytes())?;
+            stdout.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,133 @@
+//! `kw://ACCOUNT/KEY` references made into secrets, for `keywarden run` and `keywarden inject`:
+//! the key from the account's list saved on this computer (its source is asked only when there is
+//! none), the secret from the keychain. Nothing is sent anywhere, and no secret is printed.
+
+use std::collections::BTreeMap;
+
+use anyhow::anyhow;
+use chrono::{DateTime, Utc};
+
+use super::context::Context;
+use crate::api::KeyStatus;
+use crate::client::list_cache::ListCache;
+use crate::reminders::{ExpiryClass, Reminded as _, Thresholds, key_class, relative_time};
+use crate::secret::Secret;
+use crate::sources::reference::Reference;
+use crate::sources::{self, KeyRef, SourceKey, SourceKind};
+use crate::text;
+
+/// A reference with its key and secret.
+pub struct Resolved {
+    pub reference: Reference,
+    pub key: SourceKey,
+    pub secret: Secret,
+}
+
+/// Each reference's key and secret; the error names the first that does not resolve and why.
+pub async fn resolve(context: &Context, references: &[Reference]) -> anyhow::Result<Vec<Resolved>> {
+    let keeper = context.keeper()?;
+    let mut lists: BTreeMap<String, Vec<SourceKey>> = BTreeMap::new();
+    let mut resolved = Vec::new();
+    for reference in references {
+        let shown = text::for_terminal(&reference.to_string()).into_owned();
+        if !lists.contains_key(&reference.account) {
+            let account = context
+                .account(&reference.account)
+                .map_err(|err| anyhow!("{shown}: {err}"))?;
+            lists.insert(reference.account.clone(), keys_of(context, &account).await?);
+        }
+        let key = sources::find(&lists[&reference.account], &reference.key)
+            .map_err(|err| anyhow!("{shown}: {}", text::for_terminal(&err)))?
+            .clone();
+        let secret = keeper.secret(&KeyRef::from(&key)).await?.ok_or_else(|| {
+            anyhow!(
+                "{shown}: the secret of \"{}\" is not held on this computer (the keychain keeps \
+                 the secrets of keys made, renewed or added here)",
+                text::for_terminal(&key.name)
+            )
+        })?;
+        resolved.push(Resolved {
+            reference: reference.clone(),
+            key,
+            secret,
+        });
+    }
+    Ok(resolved)
+}
+
+/// An account's keys: tracked keys from their file, others from the list saved here, or from
+/// their source when no list is saved.
+async fn keys_of(
+    context: &Context,
+    account: &super::context::Account,
+) -> anyhow::Result<Vec<SourceKey>> {
+    if account.kind != SourceKind::Tracked
+        && let Some(cache) = ListCache::default_dir().map(ListCache::new)
+        && let Some(saved) = cache.load::<SourceKey>(
+            &format!("{}:{}", account.kind.as_str(), account.name),
+            account.email.as_deref().unwrap_or_default(),
+        )
+    {
+        return Ok(saved.keys);
+    }
+    Ok(context.gather(Some(&account.name)).await?.keys)
+}
+
+/// A line for each key that expires soon (its class, time left and how to renew it), or, for a
+/// key that cannot work (expired, revoked, disabled), the reason to stop; with `allow_expired`
+/// those are warnings too.
+pub fn check(
+    resolved: &[Resolved],
+    now: DateTime<Utc>,
+    thresholds: &Thresholds,
+    allow_expired: bool,
+) -> Result<Vec<String>, String> {
+    let mut warnings = Vec::new();
+    for item in resolved {
+        let key = &item.key;
+        let name = format!(
+            "{} (\"{}\")",
+            text::for_terminal(&item.reference.to_string()),
+            text::for_terminal(&key.name)
+        );
+        let problem = match key.status_at(now) {
+            KeyStatus::Revoked => Some(format!("{name} is revoked")),
+            KeyStatus::Disabled => Some(format!(
+                "{name} is disabled; enable it with: keywarden keys enable {} --account {}",
+                key.id,
+                text::for_terminal(&key.source)
+            )),
+            KeyStatus::Expired => Some(format!(
+                "{name} expired {}; renew it with: {}",
+                key.expires_at
+                    .map_or_else(String::new, |at| relative_time(at, now)),
+                key.renew_command()
+            )),
+            KeyStatus::Active => None,
+        };
+        if let Some(problem) = problem {
+            if !allow_expired {
+                return Err(format!("{problem} (--allow-expired uses it anyway)"));
+            }
+            warnings.push(format!("warning: {problem}"));
+            continue;
+        }
+        if let (Some(class), Some(at)) = (key_class(key, now, thresholds), key.expires_at)
+            && class != ExpiryClass::Ok
+        {
+            warnings.push(format!(
+                "{}: {name} expires {} ({}); renew it with: {}",
+                class.as_str(),
+                relative_time(at, now),
+                at.format("%Y-%m-%d"),
+                key.renew_command()
+            ));
+        }
+    }
+    Ok(warnings)
+}
+
+/// Reads a reference, or says what is wrong with it.
+pub fn parse(text: &str) -> anyhow::Result<Reference> {
+    Reference::parse(text).map_err(|err| anyhow!(err))
+}

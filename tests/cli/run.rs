@@ -1,0 +1,273 @@
+//! `keywarden run` and `keywarden inject` against the real keychain: tracked keys added the way a
+//! developer adds them, used without ever being printed.
+
+use std::io::BufRead as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use super::{Setup, assert_one_line_error, stderr, stdout};
+
+const SECRET: &str = "ghp_runRunRunRunRunRunRunRunRunRunRun12";
+const OTHER: &str = "glpat-injectInjectInject123";
+
+/// A tracked key held in the keychain.
+fn add(setup: &Setup, service: &str, name: &str, expires: &str, secret: &str) {
+    let out = setup.run_with_stdin(
+        &[
+            "keys",
+            "add",
+            "--service",
+            service,
+            "--name",
+            name,
+            "--expires",
+            expires,
+        ],
+        &format!("{secret}\n"),
+    );
+    assert!(out.status.success(), "keys add {name}: {}", stderr(&out));
+}
+
+fn sh(setup: &Setup, args: &[&str], script: &str) -> std::process::Output {
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--", "sh", "-c", script]);
+    setup.run(&all)
+}
+
+#[test]
+fn the_command_gets_the_secret_and_its_output_never_shows_it() {
+    let setup = Setup::new();
+    add(&setup, "github", "gh", "90d", SECRET);
+    let env = ["--env", "GH=kw://tracked/gh"];
+    // The secret is in the environment, whole; every print of it is concealed, in both streams.
+    let out = sh(
+        &setup,
+        &env,
+        r#"printf '%s' "$GH" | wc -c; echo "out $GH"; echo "err $GH" >&2"#,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (printed, errors) = (stdout(&out), stderr(&out));
+    assert!(printed.starts_with(&SECRET.len().to_string()), "{printed}");
+    assert!(
+        printed.contains("out <concealed by keywarden>"),
+        "{printed}"
+    );
+    assert!(errors.contains("err <concealed by keywarden>"), "{errors}");
+    assert!(!printed.contains(SECRET) && !errors.contains(SECRET));
+    // Printed in two pieces a moment apart (two reads): still concealed.
+    let out = sh(
+        &setup,
+        &env,
+        r#"head=${GH%????????????}; printf '%s' "$head"; printf '%s' "$head" >&2; sleep 0.3;
+           printf '%s\n' "${GH#"$head"}"; printf '%s\n' "${GH#"$head"}" >&2"#,
+    );
+    assert_eq!(stdout(&out), "<concealed by keywarden>\n");
+    assert!(
+        stderr(&out).ends_with("<concealed by keywarden>\n"),
+        "{}",
+        stderr(&out)
+    );
+    // --no-masking passes the output through untouched.
+    let out = sh(
+        &setup,
+        &["--no-masking", "--env", "GH=kw://tracked/gh"],
+        r#"echo "$GH""#,
+    );
+    assert_eq!(stdout(&out), format!("{SECRET}\n"));
+    // `ps` shows only the reference: nothing resolved is on keywarden's own command line.
+    let out = sh(&setup, &env, r#"tr '\0' ' ' < /proc/$PPID/cmdline"#);
+    assert!(
+        stdout(&out).contains("GH=kw://tracked/gh"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn the_exit_code_and_sigterm_are_passed_through() {
+    let setup = Setup::new();
+    add(&setup, "github", "gh", "90d", SECRET);
+    let out = sh(&setup, &["--env", "GH=kw://tracked/gh"], "exit 7");
+    assert_eq!(out.status.code(), Some(7));
+
+    let mut child = setup
+        .command(&[
+            "run",
+            "--env",
+            "GH=kw://tracked/gh",
+            "--",
+            "sh",
+            "-c",
+            r#"trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.05; done"#,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(lines.next().unwrap().unwrap(), "got TERM");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "keywarden run did not end after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(42));
+}
+
+#[test]
+fn keys_about_to_expire_are_named_and_expired_ones_stop_the_run() {
+    let setup = Setup::new();
+    add(&setup, "github", "soon", "3d", SECRET);
+    let out = sh(&setup, &["--env", "K=kw://tracked/soon"], "echo ran");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "ran\n");
+    let warning = stderr(&out);
+    assert!(
+        warning.contains("urgent: kw://tracked/soon (\"soon\") expires in 2 days")
+            || warning.contains("urgent: kw://tracked/soon (\"soon\") expires in 3 days"),
+        "{warning}"
+    );
+    assert!(
+        warning.contains("renew it with: keywarden keys"),
+        "{warning}"
+    );
+
+    // Expired since it was added: the list on this computer says so, and nothing runs.
+    add(&setup, "gitlab", "old", "30d", OTHER);
+    let tracked = setup.data_dir().join("tracked.json");
+    let text = std::fs::read_to_string(&tracked).unwrap();
+    let mut file: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for key in file["keys"].as_array_mut().unwrap() {
+        if key["name"] == "old" {
+            key["expires_at"] = serde_json::json!("2020-01-01T00:00:00Z");
+        }
+    }
+    std::fs::write(&tracked, serde_json::to_string(&file).unwrap()).unwrap();
+    let marker = setup.home.path().join("ran");
+    let script = format!("touch {}", marker.display());
+    let out = sh(&setup, &["--env", "K=kw://tracked/old"], &script);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("kw://tracked/old (\"old\") expired"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!marker.exists(), "nothing was run");
+    let out = sh(
+        &setup,
+        &["--allow-expired", "--env", "K=kw://tracked/old"],
+        &script,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(marker.exists());
+}
+
+#[test]
+fn references_that_do_not_resolve_stop_before_anything_runs() {
+    let setup = Setup::new();
+    add(&setup, "github", "gh", "90d", SECRET);
+    let marker = setup.home.path().join("ran");
+    let script = format!("touch {}", marker.display());
+    for (reference, says) in [
+        ("kw://nowhere/gh", "is not a known account"),
+        ("kw://tracked/missing", "missing"),
+        ("kw://tracked", "not a key reference"),
+        ("tracked/gh", "the value is a reference"),
+    ] {
+        let out = sh(&setup, &["--env", &format!("K={reference}")], &script);
+        assert_one_line_error(&out, says);
+        assert!(!marker.exists(), "{reference}: nothing runs");
+    }
+    // A key whose secret this computer does not hold.
+    std::fs::remove_dir_all(setup.home.path().join("data")).ok();
+    let out = sh(&setup, &["--env", "K=kw://local/nothing"], &script);
+    assert!(!out.status.success());
+    assert!(!marker.exists());
+}
+
+#[test]
+fn env_files_resolve_their_references_and_pass_the_rest_through() {
+    let setup = Setup::new();
+    add(&setup, "github", "gh", "90d", SECRET);
+    let file = setup.home.path().join(".env");
+    std::fs::write(
+        &file,
+        "# keys for the demo\n\
+         export GH=kw://tracked/gh\n\
+         GREETING=\"hello world\" \n\
+         PLAIN=as-is # a comment\n",
+    )
+    .unwrap();
+    let out = sh(
+        &setup,
+        &["--env-file", file.to_str().unwrap()],
+        r#"printf '%s|%s|%s|%s\n' "$GH" "$GREETING" "$PLAIN" "${#GH}""#,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "<concealed by keywarden>|hello world|as-is|{}\n",
+            SECRET.len()
+        )
+    );
+}
+
+#[test]
+fn inject_writes_a_private_file_and_does_not_overwrite_one() {
+    let setup = Setup::new();
+    add(&setup, "github", "gh", "90d", SECRET);
+    add(&setup, "gitlab", "gl lab", "90d", OTHER);
+    let template = setup.home.path().join("config.tmpl");
+    std::fs::write(
+        &template,
+        "github = \"{{ kw://tracked/gh }}\"\ngitlab = \"{{kw://tracked/gl%20lab}}\"\nleft = {{ other }}\n",
+    )
+    .unwrap();
+    let want = format!("github = \"{SECRET}\"\ngitlab = \"{OTHER}\"\nleft = {{{{ other }}}}\n");
+    let out = setup.run(&["inject", "-i", template.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), want);
+
+    let written = setup.home.path().join("config.toml");
+    let path = written.to_str().unwrap();
+    let out = setup.run(&["inject", "-i", template.to_str().unwrap(), "-o", path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&written).unwrap(), want);
+    let mode = std::fs::metadata(&written).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(stdout(&out).is_empty() && !stderr(&out).contains(SECRET));
+
+    std::fs::write(&written, "mine").unwrap();
+    let out = setup.run(&["inject", "-i", template.to_str().unwrap(), "-o", path]);
+    assert_one_line_error(&out, "exists: give --force");
+    assert_eq!(
+        std::fs::read_to_string(&written).unwrap(),
+        "mine",
+        "left as it was"
+    );
+    let out = setup.run(&[
+        "inject",
+        "-i",
+        template.to_str().unwrap(),
+        "-o",
+        path,
+        "--force",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&written).unwrap(), want);
+}
