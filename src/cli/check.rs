@@ -81,7 +81,8 @@ async fn check(args: Args) -> anyhow::Result<ExitCode> {
         else {
             continue;
         };
-        let item = KeyItem::new(key.clone(), gathered.is_held(key), now, &thresholds);
+        let held = gathered.is_held(key);
+        let item = KeyItem::new(key.clone(), &gathered.keys, held, now, &thresholds);
         match class {
             ExpiryClass::Expired => report.expired.push(item),
             class if class.is_soon() && within(expires_at) => report.expiring.push(item),

@@ -259,7 +259,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                                 .is_some_and(|at| at > now && at <= now + Duration::days(days))
                     })
                 })
-                .map(|k| KeyItem::new(k.clone(), gathered.is_held(k), now, &thresholds))
+                .map(|k| {
+                    let held = gathered.is_held(k);
+                    KeyItem::new(k.clone(), &gathered.keys, held, now, &thresholds)
+                })
                 .collect();
             print!(
                 "{}",
@@ -273,7 +276,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Show { key, json } => {
             let gathered = context.gather(account).await?;
             let key = gathered.find(&key)?;
-            let item = KeyItem::new(key.clone(), gathered.is_held(&key), now, &thresholds);
+            let held = gathered.is_held(&key);
+            let item = KeyItem::new(key.clone(), &gathered.keys, held, now, &thresholds);
             print!(
                 "{}",
                 if json {
@@ -354,7 +358,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             };
             let key = keeper.add_tracked(&tracked, new, &secret).await?;
             let output = if json {
-                to_json(&KeyItem::new(key.clone(), true, now, &thresholds))?
+                to_json(&KeyItem::new(key.clone(), &[], true, now, &thresholds))?
             } else {
                 format!(
                     "added {} key {} {:?} ({}) to tracked, {}; the secret is in the keychain\n",

@@ -7,9 +7,37 @@ use aho_corasick::{AhoCorasick, MatchKind};
 
 pub const CONCEALED: &[u8] = b"<concealed by keywarden>";
 
+/// How secrets are found: one secret (the usual case) with a SIMD substring search, several with
+/// one Aho-Corasick automaton.
+enum Finder {
+    One(Box<memchr::memmem::Finder<'static>>),
+    Several(AhoCorasick),
+}
+
+impl Finder {
+    /// The `(start, end)` of each secret in `data`, left to right, none overlapping.
+    fn each(&self, data: &[u8], mut found: impl FnMut(usize, usize)) {
+        match self {
+            Finder::One(finder) => {
+                let length = finder.needle().len();
+                let mut from = 0;
+                while let Some(at) = finder.find(&data[from..]) {
+                    found(from + at, from + at + length);
+                    from += at + length;
+                }
+            }
+            Finder::Several(automaton) => {
+                for m in automaton.find_iter(data) {
+                    found(m.start(), m.end());
+                }
+            }
+        }
+    }
+}
+
 pub struct Masker {
     /// `None` when there is nothing to hide.
-    finder: Option<AhoCorasick>,
+    finder: Option<Finder>,
     secrets: Vec<Vec<u8>>,
     longest: usize,
     pending: Vec<u8>,
@@ -23,12 +51,18 @@ impl Masker {
             .filter(|s| !s.is_empty())
             .collect();
         let longest = secrets.iter().map(|s| s.len()).max().unwrap_or(0);
-        let finder = (!secrets.is_empty()).then(|| {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(&secrets)
-                .expect("literal patterns always build")
-        });
+        let finder = match secrets.as_slice() {
+            [] => None,
+            [one] => Some(Finder::One(Box::new(
+                memchr::memmem::Finder::new(one).into_owned(),
+            ))),
+            several => Some(Finder::Several(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(several)
+                    .expect("literal patterns always build"),
+            )),
+        };
         Masker {
             finder,
             secrets: secrets.iter().map(|s| s.to_vec()).collect(),
@@ -39,20 +73,31 @@ impl Masker {
 
     /// Takes the next bytes of the stream; appends to `out` what can be shown already.
     pub fn push(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
-        let Some(finder) = &self.finder else {
+        if self.finder.is_none() {
             out.extend_from_slice(bytes);
             return;
-        };
-        self.pending.extend_from_slice(bytes);
-        let mut shown = 0;
-        for found in finder.find_iter(&self.pending) {
-            out.extend_from_slice(&self.pending[shown..found.start()]);
-            out.extend_from_slice(CONCEALED);
-            shown = found.end();
         }
+        if self.pending.is_empty() {
+            // The usual case: nothing held back, the read is searched where it is.
+            self.scan(bytes, out);
+        } else {
+            let mut joined = std::mem::take(&mut self.pending);
+            joined.extend_from_slice(bytes);
+            self.scan(&joined, out);
+        }
+    }
+
+    fn scan(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        let Some(finder) = &self.finder else { return };
+        let mut shown = 0;
+        finder.each(data, |start, end| {
+            out.extend_from_slice(&data[shown..start]);
+            out.extend_from_slice(CONCEALED);
+            shown = end;
+        });
         // Held back: only the longest tail that begins a secret (shorter than it), so output
         // that cannot be the start of one, a prompt or a line, is shown at once.
-        let rest = &self.pending[shown..];
+        let rest = &data[shown..];
         let held = (1..self.longest.min(rest.len() + 1))
             .rev()
             .find(|&n| {
@@ -61,9 +106,9 @@ impl Masker {
                     .any(|s| s.len() > n && rest.ends_with(&s[..n]))
             })
             .unwrap_or(0);
-        let keep = self.pending.len() - held;
-        out.extend_from_slice(&self.pending[shown..keep]);
-        self.pending.drain(..keep);
+        let keep = data.len() - held;
+        out.extend_from_slice(&data[shown..keep]);
+        self.pending.extend_from_slice(&data[keep..]);
     }
 
     /// The end of the stream: what was held back, which no secret completes.

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::api::KeyStatus;
 use crate::reminders::{Thresholds, key_class, relative_time};
+use crate::sources::reference::Reference;
 use crate::sources::{SourceKey, SourceKind};
 use crate::text;
 
@@ -18,11 +19,22 @@ pub struct KeyItem {
     pub held: bool,
     /// ok, expiring, urgent, critical, expired, or never.
     pub class: &'static str,
+    /// `kw://ACCOUNT/KEY`, for `keywarden run` and `inject`.
+    pub reference: String,
 }
 
 impl KeyItem {
-    pub fn new(key: SourceKey, held: bool, now: DateTime<Utc>, thresholds: &Thresholds) -> KeyItem {
+    /// `key` as printed; `others` are the keys listed beside it (its reference names it by name
+    /// when no other key of its account has that name).
+    pub fn new(
+        key: SourceKey,
+        others: &[SourceKey],
+        held: bool,
+        now: DateTime<Utc>,
+        thresholds: &Thresholds,
+    ) -> KeyItem {
         KeyItem {
+            reference: Reference::of(&key, others).to_string(),
             status: key.status_at(now),
             class: match (key.expires_at, key_class(&key, now, thresholds)) {
                 (None, _) => "never",
@@ -123,6 +135,7 @@ pub fn details(item: &KeyItem, now: DateTime<Utc>) -> String {
     let mut lines = vec![
         format!("id:          {}", key.id),
         format!("name:        {}", text::for_terminal(&key.name)),
+        format!("reference:   {}", text::for_terminal(&item.reference)),
         format!("description: {}", text::for_terminal(&key.description)),
         format!(
             "account:     {} ({})",

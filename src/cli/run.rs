@@ -7,11 +7,12 @@
 
 use std::ffi::OsString;
 use std::io::IsTerminal as _;
+use std::os::fd::AsRawFd as _;
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 
 use anyhow::{Context as _, anyhow, bail};
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use std::io::{Read, Write};
 
 use super::context::Context;
 use super::mask::Masker;
@@ -101,7 +102,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let (program, arguments) = args.command.split_first().expect("clap requires a command");
-    let mut command = tokio::process::Command::new(program);
+    let mut command = std::process::Command::new(program);
     command.args(arguments).stdin(Stdio::inherit());
     for (name, value) in &variables {
         match value {
@@ -121,41 +122,62 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             text::for_terminal(&program.to_string_lossy())
         )
     })?;
+    // Larger pipes from the command: fewer reads and wake-ups for a lot of output.
+    for fd in [
+        child.stdout.as_ref().and_then(|s| s.as_raw_fd().into()),
+        child.stderr.as_ref().and_then(|s| s.as_raw_fd().into()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        // SAFETY: F_SETPIPE_SZ only resizes the pipe behind a descriptor this process holds; a
+        // refusal (over the system's limit) leaves the default size.
+        unsafe {
+            libc::fcntl(fd, libc::F_SETPIPE_SZ, 1 << 20);
+        }
+    }
+    // The output is copied on threads of its own: plain blocking reads and writes are the
+    // fastest way through (a runtime's stdout hands each write to another thread).
     let secrets: Vec<&str> = resolved.iter().map(|r| r.secret.expose()).collect();
     let pumps = match (child.stdout.take(), child.stderr.take()) {
-        (Some(stdout), Some(stderr)) => Some((
-            tokio::spawn(pump(stdout, tokio::io::stdout(), Masker::new(&secrets))),
-            tokio::spawn(pump(stderr, tokio::io::stderr(), Masker::new(&secrets))),
-        )),
+        (Some(stdout), Some(stderr)) => {
+            let (out_masker, err_masker) = (Masker::new(&secrets), Masker::new(&secrets));
+            Some((
+                std::thread::spawn(move || pump(stdout, std::io::stdout().lock(), out_masker)),
+                std::thread::spawn(move || pump(stderr, std::io::stderr().lock(), err_masker)),
+            ))
+        }
         _ => None,
     };
-    let status = signals.wait_forwarding(&mut child).await?;
+    let pid = child.id();
+    let waiting = tokio::task::spawn_blocking(move || child.wait());
+    let status = signals.wait_forwarding(pid, waiting).await?;
     if let Some((stdout, stderr)) = pumps {
-        let _ = stdout.await;
-        let _ = stderr.await;
+        let _ = stdout.join();
+        let _ = stderr.join();
     }
     Ok(exit_code(status))
 }
 
 /// Copies `from` to `to`, concealing the secrets, until `from` ends or `to` is closed.
-async fn pump(
-    mut from: impl AsyncRead + Unpin,
-    mut to: impl AsyncWrite + Unpin,
-    mut masker: Masker,
-) -> std::io::Result<()> {
-    let mut buffer = vec![0u8; 64 * 1024];
+fn pump(mut from: impl Read, mut to: impl Write, mut masker: Masker) -> std::io::Result<()> {
+    let mut buffer = vec![0u8; 256 * 1024];
     let mut out = Vec::with_capacity(buffer.len() + 64);
     loop {
-        let read = from.read(&mut buffer).await?;
+        let read = match from.read(&mut buffer) {
+            Ok(read) => read,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
         out.clear();
         if read == 0 {
             masker.finish(&mut out);
-            to.write_all(&out).await?;
-            return to.flush().await;
+            to.write_all(&out)?;
+            return to.flush();
         }
         masker.push(&buffer[..read], &mut out);
-        to.write_all(&out).await?;
-        to.flush().await?;
+        to.write_all(&out)?;
+        to.flush()?;
     }
 }
 
@@ -181,12 +203,13 @@ impl Signals {
     /// process group).
     async fn wait_forwarding(
         mut self,
-        child: &mut tokio::process::Child,
+        pid: u32,
+        mut waiting: tokio::task::JoinHandle<std::io::Result<std::process::ExitStatus>>,
     ) -> anyhow::Result<std::process::ExitStatus> {
         let from_terminal = std::io::stdin().is_terminal();
         loop {
             let signal = tokio::select! {
-                status = child.wait() => return Ok(status?),
+                status = &mut waiting => return Ok(status??),
                 _ = self.interrupt.recv() => {
                     if from_terminal {
                         continue;
@@ -196,8 +219,9 @@ impl Signals {
                 _ = self.terminate.recv() => libc::SIGTERM,
                 _ = self.hangup.recv() => libc::SIGHUP,
             };
-            if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
-                // SAFETY: kill only sends a signal to the child this process started.
+            if let Ok(pid) = i32::try_from(pid) {
+                // SAFETY: kill only sends a signal to the child this process started, which has
+                // not been waited for yet (so its pid is still its own).
                 unsafe {
                     libc::kill(pid, signal);
                 }

@@ -158,6 +158,13 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
                 action = Some(Action::Copy(key_ref.clone(), format));
             }
         }
+        if ui
+            .button("Copy reference")
+            .on_hover_text("kw://ACCOUNT/KEY, for keywarden run and inject: no secret")
+            .clicked()
+        {
+            action = Some(Action::CopyReference(key_ref.clone()));
+        }
     });
     ui.horizontal_wrapped(|ui| {
         let testable = match (service.check, copy_allowed) {

@@ -173,6 +173,9 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
                             crate::client::CopyFormat::Plain,
                         ));
                     }
+                    if ui.button("Copy reference").clicked() {
+                        action = Some(Action::CopyReference(key_ref.clone()));
+                    }
                 });
             });
         });

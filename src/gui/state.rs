@@ -465,6 +465,8 @@ pub enum Action {
     PasteKey,
     Add(NewTracked, Secret),
     Copy(KeyRef, CopyFormat),
+    /// The key's `kw://ACCOUNT/KEY` reference (no secret) onto the clipboard.
+    CopyReference(KeyRef),
     CopyShown(CopyFormat),
     ToggleReveal,
     Test(KeyRef),

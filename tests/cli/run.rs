@@ -76,6 +76,15 @@ fn the_command_gets_the_secret_and_its_output_never_shows_it() {
         r#"echo "$GH""#,
     );
     assert_eq!(stdout(&out), format!("{SECRET}\n"));
+    // The reference is what `keys show` gives, in its JSON and its details.
+    let shown = setup.json(&["keys", "show", "gh", "--json"]);
+    assert_eq!(shown["reference"], "kw://tracked/gh");
+    let details = setup.run(&["keys", "show", "gh"]);
+    assert!(
+        stdout(&details).contains("reference:   kw://tracked/gh"),
+        "{}",
+        stdout(&details)
+    );
     // `ps` shows only the reference: nothing resolved is on keywarden's own command line.
     let out = sh(&setup, &env, r#"tr '\0' ' ' < /proc/$PPID/cmdline"#);
     assert!(

@@ -123,3 +123,21 @@ fn the_copy_buttons_copy_each_format_from_the_keychain() {
     fx.settle();
     assert_eq!(xclip_read(None).as_deref(), Some(secret.expose()));
 }
+
+/// "Copy reference" puts the key's kw:// reference there, for `keywarden run` and `inject`.
+#[test]
+fn copy_reference_puts_the_keys_kw_reference_there() {
+    let _turn = clipboard_lock();
+    let mut fx = Fixture::with(Options {
+        clipboard: Ok(real_clipboard()),
+        ..Default::default()
+    });
+    fx.wait_connected();
+    fx.generate("Stripe live");
+    fx.click("Copy reference");
+    fx.wait_until("copied", |app| app.state.clipboard_clears_at.is_some());
+    assert_eq!(
+        xclip_read(None).as_deref(),
+        Some("kw://local/Stripe%20live")
+    );
+}

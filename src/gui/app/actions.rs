@@ -8,8 +8,10 @@ use crate::gui::state::{
     Action, AddDraft, Dialog, EXPIRY_DAYS, EditDraft, ExpiryChoice, GenerateDraft, Overlap,
     RenewDraft, SignInDraft,
 };
+use crate::secret::Secret;
 use crate::sources::Capability;
 use crate::sources::keeper::Keeper;
+use crate::sources::reference::Reference;
 
 impl KeywardenApp {
     pub(super) fn apply(&mut self, action: Action) {
@@ -90,6 +92,15 @@ impl KeywardenApp {
             Action::PasteKey => self.paste(),
             Action::Add(new, secret) => self.add(new, secret),
             Action::Copy(key, format) => self.copy(key, format),
+            Action::CopyReference(key) => {
+                let reference = match (self.state.key(&key), self.state.keys.value()) {
+                    (Some(found), Some(keys)) => Some(Reference::of(found, keys).to_string()),
+                    _ => None,
+                };
+                if let Some(reference) = reference {
+                    self.copy_text(Secret::new(reference));
+                }
+            }
             Action::CopyShown(format) => {
                 if let Some(Dialog::Secret(shown)) = &self.state.dialog {
                     let text = format.render_for(&shown.secret, &shown.key);
