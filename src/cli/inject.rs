@@ -78,24 +78,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         })
         .collect();
     let context = Context::load()?;
-    let resolved = secrets::resolve(&context, &references).await?;
-    let now = chrono::Utc::now();
-    match secrets::check(
-        &resolved,
-        now,
-        &context.config.thresholds,
-        args.allow_expired,
-    ) {
-        Ok(warnings) => {
-            for warning in warnings {
-                eprintln!("keywarden: {warning}");
-            }
-        }
+    let resolved = match secrets::resolve_for_use(&context, &references, args.allow_expired).await?
+    {
+        Ok(resolved) => resolved,
         Err(refusal) => {
             eprintln!("keywarden: {refusal}; nothing was written");
             return Ok(ExitCode::from(2));
         }
-    }
+    };
     let mut secrets = resolved.iter().map(|r| r.secret.expose());
     let mut out = String::with_capacity(template.len());
     for piece in &pieces {

@@ -82,24 +82,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let context = Context::load()?;
-    let resolved = secrets::resolve(&context, &references).await?;
-    let now = chrono::Utc::now();
-    match secrets::check(
-        &resolved,
-        now,
-        &context.config.thresholds,
-        args.allow_expired,
-    ) {
-        Ok(warnings) => {
-            for warning in warnings {
-                eprintln!("keywarden: {warning}");
-            }
-        }
+    let resolved = match secrets::resolve_for_use(&context, &references, args.allow_expired).await?
+    {
+        Ok(resolved) => resolved,
         Err(refusal) => {
             eprintln!("keywarden: {refusal}; nothing was run");
             return Ok(ExitCode::from(2));
         }
-    }
+    };
 
     let (program, arguments) = args.command.split_first().expect("clap requires a command");
     let mut command = std::process::Command::new(program);

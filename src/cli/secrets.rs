@@ -73,10 +73,29 @@ async fn keys_of(
     Ok(context.gather(Some(&account.name)).await?.keys)
 }
 
+/// [`resolve`] and [`check`] for a command about to use the secrets: the warnings are printed on
+/// stderr; `Err` is the reason a key cannot be used (the caller stops with exit code 2).
+pub async fn resolve_for_use(
+    context: &Context,
+    references: &[Reference],
+    allow_expired: bool,
+) -> anyhow::Result<Result<Vec<Resolved>, String>> {
+    let resolved = resolve(context, references).await?;
+    let now = Utc::now();
+    Ok(
+        check(&resolved, now, &context.config.thresholds, allow_expired).map(|warnings| {
+            for warning in warnings {
+                eprintln!("keywarden: {warning}");
+            }
+            resolved
+        }),
+    )
+}
+
 /// A line for each key that expires soon (its class, time left and how to renew it), or, for a
 /// key that cannot work (expired, revoked, disabled), the reason to stop; with `allow_expired`
 /// those are warnings too.
-pub fn check(
+fn check(
     resolved: &[Resolved],
     now: DateTime<Utc>,
     thresholds: &Thresholds,
