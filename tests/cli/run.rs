@@ -280,3 +280,44 @@ fn inject_writes_a_private_file_and_does_not_overwrite_one() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&written).unwrap(), want);
 }
+
+/// A key of a Keywarden server (the remote test server, signed in to), made here: its reference
+/// resolves from the keychain, and its secret works against that server from the command.
+#[test]
+fn a_keywarden_servers_key_is_used_by_its_reference() {
+    let setup = Setup::new();
+    setup.login();
+    let created = setup.json(&[
+        "keys",
+        "generate",
+        "--name",
+        "ci deploy",
+        "--print",
+        "--json",
+    ]);
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let reference = setup.json(&["keys", "show", "ci deploy", "--json"])["reference"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reference.ends_with("/ci%20deploy"), "{reference}");
+    let ping = format!("{}/v1/ping", setup.url);
+    let out = sh(
+        &setup,
+        &["--env", &format!("KEY={reference}")],
+        &format!(r#"curl -s -o /dev/null -w '%{{http_code}}' -H "X-API-Key: $KEY" {ping}"#),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "200",
+        "the server accepted the key the command was given"
+    );
+    let out = sh(
+        &setup,
+        &["--env", &format!("KEY={reference}")],
+        r#"echo "$KEY""#,
+    );
+    assert_eq!(stdout(&out), "<concealed by keywarden>\n");
+    assert!(!stderr(&out).contains(&secret));
+}
