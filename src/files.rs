@@ -11,11 +11,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         create_private_dir_all(parent)?;
     }
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
+    // A new file of this process's own: one left over (or planted: a symlink, a looser mode) is
+    // never written through.
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(format!(
+        ".{}.{}.tmp",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+    ));
     let temporary = path.with_file_name(name);
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let written = options.open(&temporary).and_then(|mut file| {
@@ -80,11 +89,15 @@ mod tests {
     #[test]
     fn a_failed_write_keeps_the_old_file() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("file.json");
-        write_atomic(&path, b"kept").unwrap();
-        // A directory where the temporary file should go makes the write fail.
-        std::fs::create_dir(dir.path().join("file.json.tmp")).unwrap();
+        // A name so long that the temporary file's cannot be made: the write fails.
+        let path = dir.path().join("f".repeat(240));
+        std::fs::write(&path, b"kept").unwrap();
         assert!(write_atomic(&path, b"lost").is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"kept");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "nothing left beside it"
+        );
     }
 }

@@ -27,36 +27,59 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
             ));
         }
         let value = value.trim_start();
-        let value = if let Some(rest) = value.strip_prefix('\'') {
-            let end = rest
-                .find('\'')
-                .ok_or_else(|| format!("line {}: the single quote is not closed", number + 1))?;
-            rest[..end].to_string()
-        } else if let Some(rest) = value.strip_prefix('"') {
-            double_quoted(rest)
-                .ok_or_else(|| format!("line {}: the double quote is not closed", number + 1))?
-        } else {
-            match value.find(" #") {
-                Some(comment) => value[..comment].trim_end().to_string(),
-                None => value.trim_end().to_string(),
+        let quoted =
+            if let Some(rest) = value.strip_prefix('\'') {
+                let end = rest.find('\'').ok_or_else(|| {
+                    format!("line {}: the single quote is not closed", number + 1)
+                })?;
+                Some((rest[..end].to_string(), &rest[end + 1..]))
+            } else if let Some(rest) = value.strip_prefix('"') {
+                Some(double_quoted(rest).ok_or_else(|| {
+                    format!("line {}: the double quote is not closed", number + 1)
+                })?)
+            } else {
+                None
+            };
+        let value = match quoted {
+            // After the closing quote only a comment may follow: anything else would be lost.
+            Some((value, after)) => {
+                let after = after.trim_start();
+                if !after.is_empty() && !after.starts_with('#') {
+                    return Err(format!("line {}: text after the closing quote", number + 1));
+                }
+                value
             }
+            // A comment starts at a `#` after a space or a tab.
+            None => match value
+                .char_indices()
+                .find(|&(i, c)| c == '#' && i > 0 && value[..i].ends_with([' ', '\t']))
+            {
+                Some((comment, _)) => value[..comment].trim_end().to_string(),
+                None => value.trim_end().to_string(),
+            },
         };
         variables.push((name.to_string(), value));
     }
     Ok(variables)
 }
 
-fn double_quoted(rest: &str) -> Option<String> {
+/// The value of a double-quoted string and what follows its closing quote. `\n`, `\t`, `\r`,
+/// `\"` and `\\` are escapes; any other backslash is kept (`"C:\dir"`, `"\d+"`).
+fn double_quoted(rest: &str) -> Option<(String, &str)> {
     let mut value = String::new();
-    let mut chars = rest.chars();
-    while let Some(c) = chars.next() {
+    let mut chars = rest.char_indices();
+    while let Some((i, c)) = chars.next() {
         match c {
-            '"' => return Some(value),
-            '\\' => match chars.next()? {
+            '"' => return Some((value, &rest[i + 1..])),
+            '\\' => match chars.next()?.1 {
                 'n' => value.push('\n'),
                 't' => value.push('\t'),
                 'r' => value.push('\r'),
-                other => value.push(other),
+                escaped @ ('"' | '\\') => value.push(escaped),
+                other => {
+                    value.push('\\');
+                    value.push(other);
+                }
             },
             other => value.push(other),
         }
@@ -93,5 +116,14 @@ mod tests {
         assert!(parse("no equals sign").unwrap_err().contains("line 1"));
         assert!(parse("1BAD=x").unwrap_err().contains("not a variable name"));
         assert!(parse("A='open").unwrap_err().contains("single quote"));
+        // Found in review: values were changed without a word.
+        assert_eq!(parse(r#"P="C:\dir\d+""#).unwrap()[0].1, r"C:\dir\d+");
+        assert!(
+            parse("A='x'y")
+                .unwrap_err()
+                .contains("after the closing quote")
+        );
+        assert_eq!(parse("A='x' # fine").unwrap()[0].1, "x");
+        assert_eq!(parse("A=b\t# tabbed comment").unwrap()[0].1, "b");
     }
 }

@@ -1,72 +1,36 @@
 //! Hiding secrets in a program's output as it streams past: every occurrence of a secret becomes
-//! `<concealed by keywarden>`, also when it arrives split over two reads. The end of a read that
-//! begins a secret is held back until the next read shows whether the secret follows; the end of
-//! the stream lets it go. Anything else is passed on at once.
+//! `<concealed by keywarden>`, also when it arrives split over two reads, and secrets that overlap
+//! or contain each other are concealed as one stretch. The end of a read that begins a secret, or
+//! that a longer secret could still extend, is held back until the next read shows whether the
+//! secret follows; the end of the stream lets it go. Anything else is passed on at once.
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
 pub const CONCEALED: &[u8] = b"<concealed by keywarden>";
 
-/// How secrets are found: one secret (the usual case) with a SIMD substring search, several with
-/// one Aho-Corasick automaton.
-enum Finder {
-    One(Box<memchr::memmem::Finder<'static>>),
-    Several(AhoCorasick),
-}
-
-impl Finder {
-    /// The `(start, end)` of each secret in `data`, left to right, none overlapping.
-    fn each(&self, data: &[u8], mut found: impl FnMut(usize, usize)) {
-        match self {
-            Finder::One(finder) => {
-                let length = finder.needle().len();
-                let mut from = 0;
-                while let Some(at) = finder.find(&data[from..]) {
-                    found(from + at, from + at + length);
-                    from += at + length;
-                }
-            }
-            Finder::Several(automaton) => {
-                for m in automaton.find_iter(data) {
-                    found(m.start(), m.end());
-                }
-            }
-        }
-    }
-}
-
 pub struct Masker {
-    /// `None` when there is nothing to hide.
-    finder: Option<Finder>,
+    /// Every occurrence of every secret, overlapping ones too; `None` when there is nothing to hide.
+    finder: Option<AhoCorasick>,
     secrets: Vec<Vec<u8>>,
-    longest: usize,
     pending: Vec<u8>,
 }
 
 impl Masker {
     pub fn new<S: AsRef<[u8]>>(secrets: &[S]) -> Masker {
-        let secrets: Vec<&[u8]> = secrets
+        let secrets: Vec<Vec<u8>> = secrets
             .iter()
-            .map(AsRef::as_ref)
+            .map(|s| s.as_ref().to_vec())
             .filter(|s| !s.is_empty())
             .collect();
-        let longest = secrets.iter().map(|s| s.len()).max().unwrap_or(0);
-        let finder = match secrets.as_slice() {
-            [] => None,
-            [one] => Some(Finder::One(Box::new(
-                memchr::memmem::Finder::new(one).into_owned(),
-            ))),
-            several => Some(Finder::Several(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .build(several)
-                    .expect("literal patterns always build"),
-            )),
-        };
+        let finder = (!secrets.is_empty()).then(|| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .build(&secrets)
+                .expect("literal patterns always build")
+        });
         Masker {
             finder,
-            secrets: secrets.iter().map(|s| s.to_vec()).collect(),
-            longest,
+            secrets,
             pending: Vec::new(),
         }
     }
@@ -79,41 +43,67 @@ impl Masker {
         }
         if self.pending.is_empty() {
             // The usual case: nothing held back, the read is searched where it is.
-            self.scan(bytes, out);
+            self.scan(bytes, out, false);
         } else {
             let mut joined = std::mem::take(&mut self.pending);
             joined.extend_from_slice(bytes);
-            self.scan(&joined, out);
+            self.scan(&joined, out, false);
         }
     }
 
-    fn scan(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        let Some(finder) = &self.finder else { return };
+    /// The end of the stream: what was held back, its secrets concealed.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        let pending = std::mem::take(&mut self.pending);
+        self.scan(&pending, out, true);
+    }
+
+    fn scan(&mut self, data: &[u8], out: &mut Vec<u8>, last: bool) {
+        let Some(finder) = &self.finder else {
+            out.extend_from_slice(data);
+            return;
+        };
+        // The stretches covered by secrets: overlapping occurrences merged.
+        let mut found: Vec<(usize, usize)> = finder
+            .find_overlapping_iter(data)
+            .map(|m| (m.start(), m.end()))
+            .collect();
+        found.sort_unstable();
+        let mut stretches: Vec<(usize, usize)> = Vec::new();
+        for (start, end) in found {
+            match stretches.last_mut() {
+                // Overlapping: one stretch. Merely touching: two, however the reads fall.
+                Some(stretch) if start < stretch.1 => stretch.1 = stretch.1.max(end),
+                _ => stretches.push((start, end)),
+            }
+        }
+        // Shown up to `cut`: not the longest tail that begins a secret (it may continue in the
+        // next read), nor a stretch reaching into that tail (a longer secret may extend it).
+        let mut cut = data.len();
+        if !last {
+            let held = (1..=data.len())
+                .rev()
+                .find(|&n| {
+                    self.secrets
+                        .iter()
+                        .any(|s| s.len() > n && data.ends_with(&s[..n]))
+                })
+                .unwrap_or(0);
+            cut -= held;
+            if let Some(&(start, end)) = stretches.last()
+                && held > 0
+                && end > cut
+            {
+                cut = cut.min(start);
+            }
+        }
         let mut shown = 0;
-        finder.each(data, |start, end| {
+        for &(start, end) in stretches.iter().take_while(|&&(_, end)| end <= cut) {
             out.extend_from_slice(&data[shown..start]);
             out.extend_from_slice(CONCEALED);
             shown = end;
-        });
-        // Held back: only the longest tail that begins a secret (shorter than it), so output
-        // that cannot be the start of one, a prompt or a line, is shown at once.
-        let rest = &data[shown..];
-        let held = (1..self.longest.min(rest.len() + 1))
-            .rev()
-            .find(|&n| {
-                self.secrets
-                    .iter()
-                    .any(|s| s.len() > n && rest.ends_with(&s[..n]))
-            })
-            .unwrap_or(0);
-        let keep = data.len() - held;
-        out.extend_from_slice(&data[shown..keep]);
-        self.pending.extend_from_slice(&data[keep..]);
-    }
-
-    /// The end of the stream: what was held back, which no secret completes.
-    pub fn finish(&mut self, out: &mut Vec<u8>) {
-        out.append(&mut self.pending);
+        }
+        out.extend_from_slice(&data[shown..cut.max(shown)]);
+        self.pending.extend_from_slice(&data[cut.max(shown)..]);
     }
 }
 
@@ -165,6 +155,34 @@ mod tests {
             "ab",
             "a prefix at the end is let go"
         );
+    }
+
+    /// Found in review: a secret that is a prefix of another, or overlaps one, showed pieces.
+    #[test]
+    fn secrets_within_or_overlapping_others_show_nothing_of_either() {
+        let cases: [(&[&str], &str, &str); 4] = [
+            (&["abc", "abcdef"], "xabcdef.", "x<concealed by keywarden>."),
+            (
+                &["bcd", "abcdefg"],
+                "xabcdefg.",
+                "x<concealed by keywarden>.",
+            ),
+            (
+                &["abcdefg", "efgXYZ"],
+                "abcdefgXYZ.",
+                "<concealed by keywarden>.",
+            ),
+            (&["abab"], "ababab.", "<concealed by keywarden>."),
+        ];
+        for (secrets, text, want) in cases {
+            for cut in 0..=text.len() {
+                assert_eq!(
+                    masked(secrets, &[&text[..cut], &text[cut..]]),
+                    want,
+                    "{secrets:?} {text:?} cut at {cut}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -82,8 +82,11 @@ fn decode(text: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            let hex = bytes.get(i + 1..i + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -125,6 +128,7 @@ mod tests {
             "kw://a/",
             "kw://a/%zz",
             "kw://a/%4",
+            "kw://a/%+A",
         ] {
             assert!(Reference::parse(bad).is_err(), "{bad}");
         }
