@@ -80,7 +80,8 @@ impl Masker {
         // next read), nor a stretch reaching into that tail (a longer secret may extend it).
         let mut cut = data.len();
         if !last {
-            let held = (1..=data.len())
+            let longest = self.secrets.iter().map(Vec::len).max().unwrap_or(0);
+            let held = (1..longest.min(data.len() + 1))
                 .rev()
                 .find(|&n| {
                     self.secrets
