@@ -8,6 +8,26 @@ use std::path::Path;
 /// so a crash or a full disk never leaves half a file. The parent directory is created (700), and
 /// the file is readable by its owner only (it may name a user's keys and servers).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_beside(path, bytes, |temporary| std::fs::rename(temporary, path))
+}
+
+/// As [`write_atomic`], but never replaces a file: when `path` exists (also when it appeared
+/// while writing) the answer is an `AlreadyExists` error and the file is left as it was.
+pub fn write_new_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_beside(path, bytes, |temporary| {
+        // A link fails when the name is taken, where a rename would replace it.
+        std::fs::hard_link(temporary, path)?;
+        std::fs::remove_file(temporary)
+    })
+}
+
+/// Writes `bytes` to a new file of this process's own beside `path` (600), flushed, and hands it
+/// to `place`; the temporary file is removed when anything fails.
+fn write_beside(
+    path: &Path,
+    bytes: &[u8],
+    place: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         create_private_dir_all(parent)?;
     }
@@ -31,7 +51,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         file.write_all(bytes)?;
         file.sync_all()
     });
-    if let Err(err) = written.and_then(|()| std::fs::rename(&temporary, path)) {
+    if let Err(err) = written.and_then(|()| place(&temporary)) {
         let _ = std::fs::remove_file(&temporary);
         return Err(err);
     }
@@ -84,6 +104,21 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn a_new_file_never_replaces_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.env");
+        write_new_atomic(&path, b"first").unwrap();
+        let err = write_new_atomic(&path, b"second").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left beside it"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 
 use super::context::Context;
 use super::secrets;
@@ -36,16 +36,16 @@ enum Piece<'a> {
     Reference(Reference),
 }
 
-/// The template cut at its `{{ kw://… }}` placeholders; other `{{ … }}` stay text.
+/// The template cut at its `{{ kw://… }}` placeholders; other `{{ … }}` stay text. A placeholder
+/// is the innermost `{{` before a `}}` (so `{{ x {{ kw://a/b }}` fills the second).
 fn pieces(template: &str) -> anyhow::Result<Vec<Piece<'_>>> {
     let mut pieces = Vec::new();
     let mut rest = template;
-    while let Some(open) = rest.find("{{") {
-        let Some(close) = rest[open..].find("}}").map(|c| open + c) else {
-            break;
-        };
-        let inner = rest[open + 2..close].trim();
-        if inner.starts_with(SCHEME) {
+    while let Some(close) = rest.find("}}") {
+        if let Some(open) = rest[..close].rfind("{{")
+            && let inner = rest[open + 2..close].trim()
+            && inner.starts_with(SCHEME)
+        {
             pieces.push(Piece::Text(&rest[..open]));
             pieces.push(Piece::Reference(secrets::parse(inner)?));
         } else {
@@ -57,15 +57,20 @@ fn pieces(template: &str) -> anyhow::Result<Vec<Piece<'_>>> {
     Ok(pieces)
 }
 
+fn exists(path: &std::path::Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{} exists: give --force to replace it",
+        text::for_terminal(&path.display().to_string())
+    )
+}
+
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // Said before the keychain is asked; the write itself checks again.
     if let Some(output) = &args.output
-        && output.exists()
+        && output.symlink_metadata().is_ok()
         && !args.force
     {
-        bail!(
-            "{} exists: give --force to replace it",
-            text::for_terminal(&output.display().to_string())
-        );
+        return Err(exists(output));
     }
     let template = std::fs::read_to_string(&args.input)
         .with_context(|| format!("cannot read {}", args.input.display()))?;
@@ -95,8 +100,21 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     match &args.output {
-        Some(path) => files::write_atomic(path, out.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?,
+        Some(path) => {
+            let written = if args.force {
+                files::write_atomic(path, out.as_bytes())
+            } else {
+                files::write_new_atomic(path, out.as_bytes())
+            };
+            match written {
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(exists(path));
+                }
+                written => {
+                    written.with_context(|| format!("cannot write {}", path.display()))?;
+                }
+            }
+        }
         None => {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(out.as_bytes())?;

@@ -4,6 +4,8 @@
 //! that a longer secret could still extend, is held back until the next read shows whether the
 //! secret follows; the end of the stream lets it go. Anything else is passed on at once.
 
+use std::io::Write;
+
 use aho_corasick::{AhoCorasick, MatchKind};
 
 pub const CONCEALED: &[u8] = b"<concealed by keywarden>";
@@ -35,32 +37,28 @@ impl Masker {
         }
     }
 
-    /// Takes the next bytes of the stream; appends to `out` what can be shown already.
-    pub fn push(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
-        if self.finder.is_none() {
-            out.extend_from_slice(bytes);
-            return;
-        }
+    /// Takes the next bytes of the stream; writes to `out` what can be shown already, straight
+    /// from `bytes` (no copy on the way).
+    pub fn push(&mut self, bytes: &[u8], out: &mut impl Write) -> std::io::Result<()> {
         if self.pending.is_empty() {
             // The usual case: nothing held back, the read is searched where it is.
-            self.scan(bytes, out, false);
+            self.scan(bytes, out, false)
         } else {
             let mut joined = std::mem::take(&mut self.pending);
             joined.extend_from_slice(bytes);
-            self.scan(&joined, out, false);
+            self.scan(&joined, out, false)
         }
     }
 
     /// The end of the stream: what was held back, its secrets concealed.
-    pub fn finish(&mut self, out: &mut Vec<u8>) {
+    pub fn finish(&mut self, out: &mut impl Write) -> std::io::Result<()> {
         let pending = std::mem::take(&mut self.pending);
-        self.scan(&pending, out, true);
+        self.scan(&pending, out, true)
     }
 
-    fn scan(&mut self, data: &[u8], out: &mut Vec<u8>, last: bool) {
+    fn scan(&mut self, data: &[u8], out: &mut impl Write, last: bool) -> std::io::Result<()> {
         let Some(finder) = &self.finder else {
-            out.extend_from_slice(data);
-            return;
+            return out.write_all(data);
         };
         // The stretches covered by secrets: overlapping occurrences merged.
         let mut found: Vec<(usize, usize)> = finder
@@ -99,12 +97,12 @@ impl Masker {
         }
         let mut shown = 0;
         for &(start, end) in stretches.iter().take_while(|&&(_, end)| end <= cut) {
-            out.extend_from_slice(&data[shown..start]);
-            out.extend_from_slice(CONCEALED);
+            out.write_all(&data[shown..start])?;
+            out.write_all(CONCEALED)?;
             shown = end;
         }
-        out.extend_from_slice(&data[shown..cut.max(shown)]);
         self.pending.extend_from_slice(&data[cut.max(shown)..]);
+        out.write_all(&data[shown..cut.max(shown)])
     }
 }
 
@@ -116,9 +114,9 @@ mod tests {
         let mut masker = Masker::new(secrets);
         let mut out = Vec::new();
         for chunk in chunks {
-            masker.push(chunk.as_bytes(), &mut out);
+            masker.push(chunk.as_bytes(), &mut out).unwrap();
         }
-        masker.finish(&mut out);
+        masker.finish(&mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -190,13 +188,13 @@ mod tests {
     fn output_that_cannot_begin_a_secret_is_not_held_back() {
         let mut masker = Masker::new(&["ghp_secret"]);
         let mut out = Vec::new();
-        masker.push(b"ready\n", &mut out);
+        masker.push(b"ready\n", &mut out).unwrap();
         assert_eq!(out, b"ready\n");
         out.clear();
-        masker.push(b"token: ghp_se", &mut out);
+        masker.push(b"token: ghp_se", &mut out).unwrap();
         assert_eq!(out, b"token: ", "only what may begin the secret waits");
         out.clear();
-        masker.push(b"cret.", &mut out);
+        masker.push(b"cret.", &mut out).unwrap();
         assert_eq!(out, b"<concealed by keywarden>.");
     }
 }

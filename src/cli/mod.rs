@@ -9,6 +9,7 @@ mod keys;
 mod login;
 mod mask;
 mod output;
+mod relay;
 mod remind;
 mod run;
 mod secrets;

@@ -122,12 +122,10 @@ impl Keeper {
             let Some(secret) = vault.get(&legacy)? else {
                 return Ok(None);
             };
-            if vault.set(&account, &secret).is_ok() {
-                if let Err(err) = vault.delete(&legacy) {
-                    tracing::warn!(
-                        "a secret moved to its new keychain name, the old one stays: {err}"
-                    );
-                }
+            if vault.set(&account, &secret).is_ok()
+                && let Err(err) = vault.delete(&legacy)
+            {
+                tracing::warn!("a secret moved to its new keychain name, the old one stays: {err}");
             }
             Ok(Some(secret))
         })

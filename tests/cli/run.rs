@@ -248,6 +248,16 @@ fn inject_writes_a_private_file_and_does_not_overwrite_one() {
     )
     .unwrap();
     let want = format!("github = \"{SECRET}\"\ngitlab = \"{OTHER}\"\nleft = {{{{ other }}}}\n");
+    // Found in review: an unclosed `{{` before a placeholder left the placeholder unfilled.
+    let stray = setup.home.path().join("stray.tmpl");
+    std::fs::write(&stray, "a {{ b {{ kw://tracked/gh }} c").unwrap();
+    let out = setup.run(&["inject", "-i", stray.to_str().unwrap()]);
+    assert_eq!(
+        stdout(&out),
+        format!("a {{{{ b {SECRET} c"),
+        "{}",
+        stderr(&out)
+    );
     let out = setup.run(&["inject", "-i", template.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), want);
@@ -320,4 +330,195 @@ fn a_keywarden_servers_key_is_used_by_its_reference() {
     );
     assert_eq!(stdout(&out), "<concealed by keywarden>\n");
     assert!(!stderr(&out).contains(&secret));
+}
+
+/// Found in review: a process the command left running in the background, holding its output,
+/// kept `keywarden run` waiting for it after the command had ended.
+#[test]
+fn run_ends_with_the_command_not_with_what_it_left_in_the_background() {
+    let setup = Setup::new();
+    add(&setup, "github", "gh", "90d", SECRET);
+    let started = Instant::now();
+    let out = sh(
+        &setup,
+        &["--env", "GH=kw://tracked/gh"],
+        r#"sleep 20 & echo "done $GH"; echo "err $GH" >&2"#,
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "keywarden run waited {:?} for a background sleep",
+        started.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "done <concealed by keywarden>\n");
+    assert!(stderr(&out).ends_with("err <concealed by keywarden>\n"));
+}
+
+/// A command killed by a signal ends `keywarden run` by the same signal, as a shell would see
+/// the command itself end (before: exit code 143).
+#[test]
+fn a_command_killed_by_a_signal_ends_run_by_that_signal() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let setup = Setup::new();
+    add(&setup, "github", "gh", "90d", SECRET);
+    let out = sh(&setup, &["--env", "GH=kw://tracked/gh"], "kill -TERM $$");
+    assert_eq!(out.status.signal(), Some(libc::SIGTERM), "{:?}", out.status);
+}
+
+/// Found in review: under `nohup` (SIGHUP ignored), the command got SIGHUP's default back.
+#[test]
+fn a_signal_ignored_by_whoever_started_run_stays_ignored_for_the_command() {
+    use std::os::unix::process::CommandExt as _;
+    let setup = Setup::new();
+    add(&setup, "github", "gh", "90d", SECRET);
+    let mut command = setup.command(&[
+        "run",
+        "--env",
+        "GH=kw://tracked/gh",
+        "--",
+        "sh",
+        "-c",
+        "grep SigIgn /proc/$$/status",
+    ]);
+    // SAFETY: signal(2) is async-signal-safe, as pre_exec requires.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let out = command.output().unwrap();
+    let mask = stdout(&out);
+    let mask = mask.trim().trim_start_matches("SigIgn:").trim();
+    let mask = u64::from_str_radix(mask, 16).unwrap_or_else(|_| panic!("{:?}", stdout(&out)));
+    assert_eq!(mask & 1, 1, "SIGHUP is no longer ignored: {mask:x}");
+}
+
+/// A pseudo-terminal pair for the tests below, its window 33 rows by 77 columns.
+fn terminal() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd as _;
+    let (mut master, mut slave) = (-1, -1);
+    let size = libc::winsize {
+        ws_row: 33,
+        ws_col: 77,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two new descriptors, owned by the Files made of them.
+    unsafe {
+        assert_eq!(
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                &size
+            ),
+            0
+        );
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    }
+}
+
+/// Everything the terminal shows until every process has let go of it.
+fn shown(mut master: std::fs::File) -> String {
+    use std::io::Read as _;
+    let mut shown = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match master.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => shown.extend_from_slice(&buffer[..n]),
+            // EIO: the other end is closed by all.
+            Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&shown).replace("\r\n", "\n")
+}
+
+/// With masking on, a command whose output goes to a terminal still writes to a terminal (its
+/// own pseudo-terminal, of the same size), and what it shows is concealed on the way.
+#[test]
+fn a_command_writing_to_a_terminal_still_sees_one() {
+    let setup = Setup::new();
+    add(&setup, "github", "gh", "90d", SECRET);
+    let (master, slave) = terminal();
+    let mut child = setup
+        .command(&[
+            "run",
+            "--env",
+            "GH=kw://tracked/gh",
+            "--",
+            "sh",
+            "-c",
+            r#"test -t 1 && echo "a terminal: $GH"; stty size <&1"#,
+        ])
+        .stdout(slave.try_clone().unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(slave);
+    let shown = shown(master);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        shown.contains("a terminal: <concealed by keywarden>\n33 77\n"),
+        "{shown:?}"
+    );
+    assert!(!shown.contains(SECRET));
+}
+
+/// Ctrl-C at the terminal reaches the command once: as a member of `keywarden run`'s process
+/// group it gets it from the terminal itself, and `keywarden run` does not send another (before:
+/// it did whenever its stdin was not the terminal).
+#[test]
+fn ctrl_c_at_the_terminal_reaches_the_command_once() {
+    use std::io::Write as _;
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::process::CommandExt as _;
+    let setup = Setup::new();
+    add(&setup, "github", "gh", "90d", SECRET);
+    let (mut master, slave) = terminal();
+    let mut command = setup.command(&[
+        "run",
+        "--env",
+        "GH=kw://tracked/gh",
+        "--",
+        "sh",
+        "-c",
+        r#"trap 'n=$((n+1))' INT; echo ready; i=0
+           while [ $i -lt 30 ]; do sleep 0.05; i=$((i+1)); done; echo "interrupts: ${n:-0}""#,
+    ]);
+    command
+        .stdout(slave.try_clone().unwrap())
+        .stderr(Stdio::piped());
+    let slave_fd = slave.as_raw_fd();
+    // SAFETY: setsid and ioctl are async-signal-safe: keywarden run leads a session whose
+    // controlling terminal is the pair's, in its foreground, as a shell would start it.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setsid() < 0 || libc::ioctl(slave_fd, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap();
+    // Only keywarden run and its command hold the terminal now: its end is theirs.
+    drop((command, slave));
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("ready") {
+        let n = std::io::Read::read(&mut master, &mut buffer).unwrap();
+        assert!(n > 0, "the command never said it was ready");
+        seen.extend_from_slice(&buffer[..n]);
+    }
+    master.write_all(b"\x03").unwrap();
+    let shown = shown(master);
+    let status = child.wait().unwrap();
+    assert!(shown.contains("interrupts: 1"), "{shown:?} {status:?}");
+    assert!(status.success(), "{status:?}");
 }
