@@ -14,11 +14,39 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// As [`write_atomic`], but never replaces a file: when `path` exists (also when it appeared
 /// while writing) the answer is an `AlreadyExists` error and the file is left as it was.
 pub fn write_new_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_beside(path, bytes, |temporary| {
-        // A link fails when the name is taken, where a rename would replace it.
-        std::fs::hard_link(temporary, path)?;
-        std::fs::remove_file(temporary)
-    })
+    write_beside(path, bytes, |temporary| rename_no_replace(temporary, path))
+}
+
+/// Renames `from` to `to` unless `to` exists, in one step.
+fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::ffi::OsStrExt as _;
+        let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes());
+        let (from_c, to_c) = (c(from)?, c(to)?);
+        // SAFETY: two NUL-terminated paths, valid for the call.
+        let renamed = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                from_c.as_ptr(),
+                libc::AT_FDCWD,
+                to_c.as_ptr(),
+                libc::RENAME_NOREPLACE,
+            )
+        };
+        if renamed == 0 {
+            return Ok(());
+        }
+        let err = std::io::Error::last_os_error();
+        // Filesystems without it answer EINVAL: a hard link is the other way to not replace.
+        if !matches!(err.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) {
+            return Err(err);
+        }
+    }
+    std::fs::hard_link(from, to)?;
+    // The file is in place; a temporary name left beside it is only untidy.
+    let _ = std::fs::remove_file(from);
+    Ok(())
 }
 
 /// Writes `bytes` to a new file of this process's own beside `path` (600), flushed, and hands it

@@ -56,6 +56,16 @@ impl Masker {
         self.scan(&pending, out, true)
     }
 
+    /// The stream is left unfinished (its writer may go on, unheard): what was held back, the
+    /// beginning of a secret perhaps, is concealed whole.
+    pub fn abandon(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.pending.clear();
+        out.write_all(CONCEALED)
+    }
+
     fn scan(&mut self, data: &[u8], out: &mut impl Write, last: bool) -> std::io::Result<()> {
         let Some(finder) = &self.finder else {
             return out.write_all(data);
@@ -196,5 +206,10 @@ mod tests {
         out.clear();
         masker.push(b"cret.", &mut out).unwrap();
         assert_eq!(out, b"<concealed by keywarden>.");
+        // Left unfinished with a beginning held back: that is concealed, not let go.
+        out.clear();
+        masker.push(b"token: ghp_secre", &mut out).unwrap();
+        masker.abandon(&mut out).unwrap();
+        assert_eq!(out, b"token: <concealed by keywarden>");
     }
 }

@@ -2,34 +2,37 @@
 //! wherever stdout and stderr go), with the secrets concealed, and the signals sent to
 //! `keywarden run`, passed on to the command.
 //!
-//! - Output: a stream that goes to a terminal reaches the command through a pseudo-terminal of its
-//!   own (so it still sees a terminal: colours, line buffering, the window's size), anything else
-//!   through a pipe. When the command has ended, what it wrote is let through and the relay ends
-//!   once the stream has been quiet for a moment, even when something the command started in the
-//!   background still holds it open (run directly, the shell would not wait for that either).
-//! - Signals: SIGINT, SIGTERM and SIGHUP sent by a process (`kill`, `timeout`, systemd) are passed
-//!   on; those the kernel sends for the terminal (Ctrl-C, a closed terminal) already reached the
-//!   command, which shares `keywarden run`'s process group, and are not sent twice. A signal that
-//!   was ignored when `keywarden run` started stays ignored, for the command as well (`nohup`).
+//! - Output: a stream that goes to a terminal reaches the command through a pseudo-terminal set
+//!   up like that terminal (so it still sees one: colours, line buffering, the window's size; one
+//!   pseudo-terminal for both streams when both go to the same terminal, so they keep their
+//!   order), anything else through a pipe. A mode the command sets on its pseudo-terminal (a
+//!   full-screen program's raw mode) is set on the real terminal as well, and the terminal's
+//!   modes are put back when the command is done. When the command has ended, what it wrote is
+//!   let through, and the relay ends once the stream is quiet, even when something the command
+//!   started in the background still holds it open (run directly, the shell would not wait for
+//!   that either; that process's later output is lost).
+//! - Signals: SIGINT, SIGQUIT, SIGTERM and SIGHUP sent by a process (`kill`, `timeout`, systemd)
+//!   are passed on, also one that arrives while the command is being started; those the kernel
+//!   sends for the terminal (Ctrl-C, Ctrl-\, a closed terminal) already reached the command, which
+//!   shares `keywarden run`'s process group, and are not sent twice. A signal ignored when
+//!   `keywarden run` started stays ignored, for the command too (`nohup`).
 
 use std::io::{Read as _, Write};
 use std::os::fd::{AsRawFd as _, BorrowedFd, FromRawFd as _, OwnedFd};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::mask::Masker;
 
-/// How long a stream may stay quiet after the command ended before the relay stops reading it.
+/// How long a stream must stay quiet after the command ended before the relay stops reading it.
 const QUIET_AFTER_EXIT: Duration = Duration::from_millis(50);
-/// The longest the relay keeps reading after the command ended, however busy the stream.
-const LONGEST_AFTER_EXIT: Duration = Duration::from_secs(1);
 /// One read: small enough that the pipe's writer is rarely kept waiting for the reader's copy.
 const READ_SIZE: usize = 64 * 1024;
 
-/// Where a stream of the command's goes: this process's stdout or stderr.
-#[derive(Clone, Copy)]
+/// This process's stdout or stderr.
+#[derive(Clone, Copy, PartialEq)]
 pub enum Stream {
     Stdout,
     Stderr,
@@ -49,59 +52,149 @@ impl Stream {
         // /dev/null on them at start when they were closed).
         unsafe { BorrowedFd::borrow_raw(self.fd()) }
     }
+
+    /// The terminal device the stream goes to, if it goes to one.
+    fn terminal(self) -> Option<libc::dev_t> {
+        if !std::io::IsTerminal::is_terminal(&self.ours()) {
+            return None;
+        }
+        use std::os::unix::fs::MetadataExt as _;
+        let file = std::fs::File::from(self.ours().try_clone_to_owned().ok()?);
+        file.metadata().ok().map(|m| m.rdev())
+    }
 }
 
-/// One of the command's output streams, between its end (given to the command) and this
-/// process's (read, masked and written on).
+/// One way the command's output comes back: read here, concealed, written to `to`.
 pub struct Output {
-    stream: Stream,
+    to: Stream,
     reader: OwnedFd,
-    writer: Option<OwnedFd>,
+    /// The real terminal's modes when the reader is a pseudo-terminal set up like it.
+    terminal: Option<libc::termios>,
+}
+
+/// Gives the command its stdout and stderr: pseudo-terminals or pipes to read them from.
+pub fn attach(command: &mut std::process::Command) -> std::io::Result<Vec<Output>> {
+    let mut outputs = Vec::new();
+    let shared = Stream::Stdout.terminal().is_some()
+        && Stream::Stdout.terminal() == Stream::Stderr.terminal();
+    for to in [Stream::Stdout, Stream::Stderr] {
+        let (output, writer) = if to == Stream::Stderr && shared {
+            // The same terminal: the same pseudo-terminal, read once.
+            let writer = outputs
+                .first()
+                .map(|o: &Output| o.writer_for_stderr())
+                .expect("stdout's output comes first")?;
+            (None, writer)
+        } else if to.terminal().is_some() {
+            let (output, writer) = Output::pseudo_terminal(to)?;
+            (Some(output), writer)
+        } else {
+            let (output, writer) = Output::pipe(to)?;
+            (Some(output), writer)
+        };
+        match to {
+            Stream::Stdout => command.stdout(Stdio::from(writer)),
+            Stream::Stderr => command.stderr(Stdio::from(writer)),
+        };
+        outputs.extend(output);
+    }
+    Ok(outputs)
 }
 
 impl Output {
-    /// A pseudo-terminal when `stream` is a terminal, a pipe otherwise.
-    pub fn new(stream: Stream) -> std::io::Result<Output> {
-        let terminal = stream.ours();
-        let (reader, writer) = if std::io::IsTerminal::is_terminal(&terminal) {
-            let (master, slave) = pseudo_terminal(terminal)?;
-            PSEUDO_TERMINALS[stream as usize].store(master.as_raw_fd(), Ordering::SeqCst);
-            (master, slave)
-        } else {
-            let (reader, writer) = std::io::pipe()?;
-            // A larger pipe than the default 64 KiB: fewer turns between writer and reader.
-            // SAFETY: F_SETPIPE_SZ only resizes the pipe behind a descriptor this process holds;
-            // a refusal leaves the default size.
-            unsafe {
-                libc::fcntl(reader.as_raw_fd(), libc::F_SETPIPE_SZ, 256 * 1024);
-            }
-            (OwnedFd::from(reader), OwnedFd::from(writer))
+    fn pipe(to: Stream) -> std::io::Result<(Output, OwnedFd)> {
+        let (reader, writer) = std::io::pipe()?;
+        // A larger pipe than the default 64 KiB: fewer turns between writer and reader.
+        // SAFETY: F_SETPIPE_SZ only resizes the pipe behind a descriptor this process holds; a
+        // refusal leaves the default size.
+        unsafe {
+            libc::fcntl(reader.as_raw_fd(), libc::F_SETPIPE_SZ, 256 * 1024);
+        }
+        let output = Output {
+            to,
+            reader: reader.into(),
+            terminal: None,
         };
-        Ok(Output {
-            stream,
-            reader,
-            writer: Some(writer),
-        })
+        Ok((output, writer.into()))
     }
 
-    /// The command's end, for `Command::stdout`/`stderr`. Dropped with the `Command` once the
-    /// command has started, so only the command holds it and its end is seen.
-    pub fn for_command(&mut self) -> Stdio {
-        Stdio::from(self.writer.take().expect("given to the command once"))
+    /// A pseudo-terminal with the modes and window size of the terminal `to` goes to. Both ends
+    /// are opened close-on-exec: the command gets only the end it is given.
+    fn pseudo_terminal(to: Stream) -> std::io::Result<(Output, OwnedFd)> {
+        let modes = modes(to.fd())?;
+        // SAFETY: posix_openpt and the TIOCGPTPEER ioctl return new descriptors (or -1), owned by
+        // the OwnedFds made of them; the other calls only set up the pair.
+        unsafe {
+            let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+            let master = libc::posix_openpt(flags);
+            if master < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let master = OwnedFd::from_raw_fd(master);
+            if libc::unlockpt(master.as_raw_fd()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let slave = libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags);
+            if slave < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let slave = OwnedFd::from_raw_fd(slave);
+            if libc::tcsetattr(slave.as_raw_fd(), libc::TCSANOW, &modes) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            copy_window_size(to.fd(), master.as_raw_fd());
+            PSEUDO_TERMINALS[to as usize].store(master.as_raw_fd(), Ordering::SeqCst);
+            let output = Output {
+                to,
+                reader: master,
+                terminal: Some(modes),
+            };
+            Ok((output, slave))
+        }
     }
 
-    /// Copies the stream to this process's own, concealing the secrets, on a thread of its own,
-    /// until the stream ends, the destination is closed, or the command has ended and the stream
-    /// has gone quiet.
+    /// Another end of this output's pseudo-terminal, for the command's stderr.
+    fn writer_for_stderr(&self) -> std::io::Result<OwnedFd> {
+        let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+        // SAFETY: returns a new descriptor (or -1), owned by the OwnedFd made of it.
+        unsafe {
+            let slave = libc::ioctl(self.reader.as_raw_fd(), libc::TIOCGPTPEER, flags);
+            if slave < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(OwnedFd::from_raw_fd(slave))
+        }
+    }
+
+    /// Copies the output to this process's stream, concealing the secrets, on a thread of its
+    /// own, until the output ends, the destination is closed, or the command has ended and the
+    /// output has gone quiet.
     pub fn relay(self, masker: Masker, ended: Arc<Ended>) -> std::io::Result<Relay> {
-        let to = std::fs::File::from(self.stream.ours().try_clone_to_owned()?);
-        let (stream, mut from) = (self.stream, std::fs::File::from(self.reader));
-        let thread = std::thread::spawn(move || {
-            let copied = copy(&mut from, to, masker, &ended);
-            PSEUDO_TERMINALS[stream as usize].store(-1, Ordering::SeqCst);
-            drop(from);
-            copied
-        });
+        let to = std::fs::File::from(self.to.ours().try_clone_to_owned()?);
+        let thread = std::thread::Builder::new()
+            .name("relay".into())
+            .spawn(move || {
+                let Output {
+                    to: stream,
+                    reader,
+                    terminal,
+                } = self;
+                let mut from = std::fs::File::from(reader);
+                let mut modes = terminal.map(|original| Modes {
+                    terminal: stream.fd(),
+                    original,
+                    last: original,
+                });
+                let copied = copy(&mut from, to, masker, &ended, modes.as_mut());
+                if let Some(modes) = modes {
+                    modes.restore();
+                }
+                // No window-size handler uses the descriptor once it is closed.
+                PSEUDO_TERMINALS[stream as usize].store(-1, Ordering::SeqCst);
+                settle();
+                drop(from);
+                copied
+            })?;
         Ok(Relay(thread))
     }
 }
@@ -133,6 +226,7 @@ fn copy(
     mut to: std::fs::File,
     mut masker: Masker,
     ended: &Ended,
+    mut modes: Option<&mut Modes>,
 ) -> std::io::Result<()> {
     let mut buffer = vec![0u8; READ_SIZE];
     let mut last_data = Instant::now();
@@ -144,6 +238,9 @@ fn copy(
         };
         // SAFETY: one pollfd, valid for the call.
         let ready = unsafe { libc::poll(&mut poll, 1, QUIET_AFTER_EXIT.as_millis() as i32) };
+        if let Some(modes) = modes.as_deref_mut() {
+            modes.follow(from.as_raw_fd());
+        }
         if ready < 0 {
             let err = std::io::Error::last_os_error();
             if err.kind() == std::io::ErrorKind::Interrupted {
@@ -153,14 +250,15 @@ fn copy(
         }
         if ready == 0 {
             match ended.at.get() {
-                Some(&at) if last_data.max(at).elapsed() >= QUIET_AFTER_EXIT => break,
+                // Quiet since the command ended: whatever still holds the output open is not
+                // waited for. A secret's beginning held back is concealed, as its end may never
+                // come now.
+                Some(&at) if last_data.max(at).elapsed() >= QUIET_AFTER_EXIT => {
+                    masker.abandon(&mut to)?;
+                    return to.flush();
+                }
                 _ => continue,
             }
-        }
-        if let Some(&at) = ended.at.get()
-            && at.elapsed() >= LONGEST_AFTER_EXIT
-        {
-            break;
         }
         let read = match from.read(&mut buffer) {
             Ok(0) => break,
@@ -177,93 +275,138 @@ fn copy(
     to.flush()
 }
 
-/// A pseudo-terminal for the command, set up like `terminal` (its modes and window size), except
-/// that output processing is left to `terminal` itself: bytes pass through the pair untouched, so
-/// `terminal` treats them as it would the command's own (also when the command puts it in raw
-/// mode).
-fn pseudo_terminal(terminal: BorrowedFd<'_>) -> std::io::Result<(OwnedFd, OwnedFd)> {
-    // SAFETY: termios and winsize are plain C structs, filled in by the calls below before use.
-    let mut modes: libc::termios = unsafe { std::mem::zeroed() };
-    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: both calls write into the structs given; a failure leaves them zeroed.
+/// The real terminal's modes while the command's pseudo-terminal stands in for it: what the
+/// command sets on the pseudo-terminal (a full-screen program's raw mode, no echo) is set on the
+/// real one, where the keys are typed, and the original modes come back at the end.
+struct Modes {
+    terminal: i32,
+    original: libc::termios,
+    last: libc::termios,
+}
+
+impl Modes {
+    fn follow(&mut self, pseudo_terminal: i32) {
+        let Ok(now) = modes(pseudo_terminal) else {
+            return;
+        };
+        if !same_modes(&now, &self.last) {
+            // SAFETY: sets the modes of this process's own terminal from a termios read above.
+            unsafe {
+                libc::tcsetattr(self.terminal, libc::TCSADRAIN, &now);
+            }
+            self.last = now;
+        }
+    }
+
+    fn restore(self) {
+        if !same_modes(&self.last, &self.original) {
+            // SAFETY: as above, with the modes read at the start.
+            unsafe {
+                libc::tcsetattr(self.terminal, libc::TCSADRAIN, &self.original);
+            }
+        }
+    }
+}
+
+fn modes(fd: i32) -> std::io::Result<libc::termios> {
+    // SAFETY: termios is a plain C struct, filled in by tcgetattr.
     unsafe {
-        if libc::tcgetattr(terminal.as_raw_fd(), &mut modes) != 0 {
+        let mut modes: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(fd, &mut modes) != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        libc::ioctl(terminal.as_raw_fd(), libc::TIOCGWINSZ, &mut size);
+        Ok(modes)
     }
-    modes.c_oflag &= !libc::OPOST;
-    let (mut master, mut slave) = (-1, -1);
-    // SAFETY: openpty writes the two descriptors; the name pointer may be null.
-    let opened =
-        unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), &modes, &size) };
-    if opened != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: openpty returned two new descriptors this process owns.
-    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-    for fd in [&master, &slave] {
-        // Not inherited by the command beyond the end it is given.
-        // SAFETY: sets a flag on a descriptor this process owns.
-        unsafe {
-            libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC);
+}
+
+fn same_modes(a: &libc::termios, b: &libc::termios) -> bool {
+    a.c_iflag == b.c_iflag
+        && a.c_oflag == b.c_oflag
+        && a.c_cflag == b.c_cflag
+        && a.c_lflag == b.c_lflag
+        && a.c_cc == b.c_cc
+}
+
+/// Sets the window size of the pseudo-terminal `master` to the terminal `terminal`'s.
+fn copy_window_size(terminal: i32, master: i32) {
+    // SAFETY: winsize is a plain C struct; both ioctls only read or write it.
+    unsafe {
+        let mut size: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(terminal, libc::TIOCGWINSZ, &mut size) == 0 {
+            libc::ioctl(master, libc::TIOCSWINSZ, &size);
         }
     }
-    Ok((master, slave))
 }
 
 /// The pseudo-terminals' masters for stdout and stderr (-1: none), for the window-size handler.
 static PSEUDO_TERMINALS: [AtomicI32; 2] = [AtomicI32::new(-1), AtomicI32::new(-1)];
-/// The command's pid while it may be signalled (0: none: not started, or ended and about to be
+/// The command's pid while it may be signalled (0: not started yet, or ended and about to be
 /// reaped, after which its pid may belong to another process).
 static COMMAND: AtomicI32 = AtomicI32::new(0);
-/// Handlers between reading `COMMAND` and signalling it.
+/// Signals that came before the command was started, to pass on once it is (a bit each).
+static EARLY: AtomicU32 = AtomicU32::new(0);
+/// Handlers running: between reading the atomics above and acting on what they read.
 static SIGNALLING: AtomicUsize = AtomicUsize::new(0);
-static HANDLERS: AtomicBool = AtomicBool::new(false);
+/// Passed on when sent by another process.
+const FORWARDED: [i32; 4] = [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP];
 
-/// Passes SIGINT, SIGTERM and SIGHUP sent by other processes on to the command started next, and
-/// the terminal's window size on to its pseudo-terminals.
-pub fn forward_signals() -> std::io::Result<()> {
-    if HANDLERS.swap(true, Ordering::SeqCst) {
-        return Ok(());
+/// Waits until no signal handler is between reading the atomics and acting on them.
+fn settle() {
+    while SIGNALLING.load(Ordering::SeqCst) > 0 {
+        std::hint::spin_loop();
     }
-    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+}
+
+/// Passes the signals in [`FORWARDED`] sent by other processes on to the command about to be
+/// started, and the terminal's window size on to its pseudo-terminals. Call once, before the
+/// command starts.
+pub fn forward_signals() -> std::io::Result<()> {
+    for (bit, signal) in FORWARDED.into_iter().enumerate() {
         if ignored(signal) {
             continue;
         }
-        // SAFETY: the handler only reads and writes atomics and calls kill(2), which are
-        // async-signal-safe.
+        // SAFETY: the handler only uses atomics and kill(2), which are async-signal-safe.
         unsafe {
             signal_hook_registry::register_sigaction(signal, move |info: &libc::siginfo_t| {
-                // A positive code: sent by the kernel (the terminal), to the whole process group.
+                // A positive code: sent by the kernel for the terminal, to the whole process
+                // group, so the command has it already.
                 if info.si_code > 0 {
                     return;
                 }
                 SIGNALLING.fetch_add(1, Ordering::SeqCst);
-                let pid = COMMAND.load(Ordering::SeqCst);
-                if pid > 0 {
-                    libc::kill(pid, signal);
+                match COMMAND.load(Ordering::SeqCst) {
+                    0 => {
+                        EARLY.fetch_or(1 << bit, Ordering::SeqCst);
+                    }
+                    pid => {
+                        libc::kill(pid, signal);
+                    }
                 }
                 SIGNALLING.fetch_sub(1, Ordering::SeqCst);
             })?;
         }
     }
-    // SAFETY: the handler only reads atomics and calls ioctl(2) on descriptors.
+    // SAFETY: the handler only uses atomics, ioctl(2) and kill(2).
     unsafe {
         signal_hook_registry::register(libc::SIGWINCH, || {
+            SIGNALLING.fetch_add(1, Ordering::SeqCst);
+            let mut resized = false;
             for (stream, master) in [Stream::Stdout, Stream::Stderr]
                 .into_iter()
                 .zip(&PSEUDO_TERMINALS)
             {
                 let master = master.load(Ordering::SeqCst);
-                if master < 0 {
-                    continue;
-                }
-                let mut size: libc::winsize = std::mem::zeroed();
-                if libc::ioctl(stream.fd(), libc::TIOCGWINSZ, &mut size) == 0 {
-                    libc::ioctl(master, libc::TIOCSWINSZ, &size);
+                if master >= 0 {
+                    copy_window_size(stream.fd(), master);
+                    resized = true;
                 }
             }
+            // The command may have asked for the size before it changed here: tell it again.
+            let pid = COMMAND.load(Ordering::SeqCst);
+            if resized && pid > 0 {
+                libc::kill(pid, libc::SIGWINCH);
+            }
+            SIGNALLING.fetch_sub(1, Ordering::SeqCst);
         })?;
     }
     Ok(())
@@ -279,11 +422,28 @@ fn ignored(signal: i32) -> bool {
     }
 }
 
+/// The command has started: signals go to it from now on, those that came before at once.
+pub fn started(child: &std::process::Child) {
+    let Ok(pid) = i32::try_from(child.id()) else {
+        return;
+    };
+    COMMAND.store(pid, Ordering::SeqCst);
+    settle();
+    let early = EARLY.swap(0, Ordering::SeqCst);
+    for (bit, signal) in FORWARDED.into_iter().enumerate() {
+        if early & (1 << bit) != 0 {
+            // SAFETY: the command has not been waited for, so the pid is still its own.
+            unsafe {
+                libc::kill(pid, signal);
+            }
+        }
+    }
+}
+
 /// Waits for the command to end, passing signals on to it until then, and reaps it.
 pub fn wait(mut child: std::process::Child) -> std::io::Result<std::process::ExitStatus> {
-    let pid = i32::try_from(child.id()).map_err(std::io::Error::other)?;
-    COMMAND.store(pid, Ordering::SeqCst);
-    loop {
+    let pid = child.id();
+    let waited = loop {
         // SAFETY: waitid writes into `info`; WNOWAIT leaves the command a zombie, so its pid
         // cannot be taken by another process while a handler may still signal it.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -295,26 +455,21 @@ pub fn wait(mut child: std::process::Child) -> std::io::Result<std::process::Exi
                 libc::WEXITED | libc::WNOWAIT,
             )
         };
-        if waited == 0 {
-            break;
-        }
         let err = std::io::Error::last_os_error();
-        if err.kind() != std::io::ErrorKind::Interrupted {
-            COMMAND.store(0, Ordering::SeqCst);
-            return Err(err);
+        if waited == 0 || err.kind() != std::io::ErrorKind::Interrupted {
+            break if waited == 0 { Ok(()) } else { Err(err) };
         }
-    }
+    };
     COMMAND.store(0, Ordering::SeqCst);
-    while SIGNALLING.load(Ordering::SeqCst) > 0 {
-        std::hint::spin_loop();
-    }
+    settle();
+    waited?;
     child.wait()
 }
 
-/// Ends this process as the command ended: by the same signal, when it was one that ends a
+/// Ends this process as the command ended: by the same signal when it was one that ends a
 /// process without a core dump (so a shell sees an interrupted command and stops a script as it
-/// would have), else with 128 + the signal, as a shell reports it. Returns when the status was an
-/// exit code, or the signal did not end this process.
+/// would have), else with 128 + the signal, as a shell reports it. Returns the exit code to end
+/// with when the command exited, or the signal did not end this process.
 pub fn end_like(status: std::process::ExitStatus) -> std::process::ExitCode {
     use std::os::unix::process::ExitStatusExt as _;
     if let Some(code) = status.code() {
@@ -338,7 +493,7 @@ pub fn end_like(status: std::process::ExitStatus) -> std::process::ExitCode {
         let _ = std::io::stdout().flush();
         let _ = std::io::stderr().flush();
         // SAFETY: restores the default action and raises the signal on this thread; the set
-        // manipulated is a local one.
+        // changed is a local one.
         unsafe {
             libc::signal(signal, libc::SIG_DFL);
             let mut set: libc::sigset_t = std::mem::zeroed();

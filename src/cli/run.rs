@@ -15,7 +15,7 @@ use anyhow::{Context as _, anyhow, bail};
 
 use super::context::Context;
 use super::mask::Masker;
-use super::relay::{self, Ended, Output, Stream};
+use super::relay::{self, Ended};
 use super::{dotenv, secrets};
 use crate::sources::reference::SCHEME;
 use crate::text;
@@ -100,37 +100,37 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Value::Reference(index) => command.env(name, resolved[*index].secret.expose()),
         };
     }
-    let mut outputs = Vec::new();
-    if !args.no_masking && !resolved.is_empty() {
-        for stream in [Stream::Stdout, Stream::Stderr] {
-            let mut output = Output::new(stream).context("cannot set up the command's output")?;
-            match stream {
-                Stream::Stdout => command.stdout(output.for_command()),
-                Stream::Stderr => command.stderr(output.for_command()),
-            };
-            outputs.push(output);
-        }
-    }
-    // Caught before the command starts, so none arrives while nothing would pass it on.
-    relay::forward_signals()?;
-    let child = command.spawn().with_context(|| {
-        format!(
-            "cannot start {}",
-            text::for_terminal(&program.to_string_lossy())
-        )
-    })?;
-    // The command's ends of its outputs are its own now: their end is its end.
-    drop(command);
+    let outputs = if !args.no_masking && !resolved.is_empty() {
+        relay::attach(&mut command).context("cannot set up the command's output")?
+    } else {
+        Vec::new()
+    };
+    // Relayed from before the command starts (nothing is lost, and no step after the start can
+    // fail and leave it running unwatched); signals caught from then on too.
     let secrets: Vec<&str> = resolved.iter().map(|r| r.secret.expose()).collect();
     let ended = Arc::new(Ended::default());
     let relays = outputs
         .into_iter()
         .map(|output| output.relay(Masker::new(&secrets), ended.clone()))
         .collect::<std::io::Result<Vec<_>>>()?;
-    let status = tokio::task::spawn_blocking(move || relay::wait(child)).await??;
+    relay::forward_signals()?;
+    let spawned = command.spawn();
+    // The command's ends of its outputs are its own now (or closed, when it did not start).
+    drop(command);
+    let waited = match spawned {
+        Ok(child) => {
+            relay::started(&child);
+            Ok(tokio::task::spawn_blocking(move || relay::wait(child)).await?)
+        }
+        Err(err) => Err(anyhow::Error::new(err).context(format!(
+            "cannot start {}",
+            text::for_terminal(&program.to_string_lossy())
+        ))),
+    };
     ended.now();
     for relay in relays {
         relay.join();
     }
+    let status = waited?.context("lost track of the command")?;
     Ok(relay::end_like(status))
 }

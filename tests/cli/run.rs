@@ -94,47 +94,74 @@ fn the_command_gets_the_secret_and_its_output_never_shows_it() {
     );
 }
 
+/// The lines a child prints, as they come, for reading with a deadline (a regression then fails
+/// the test instead of hanging it).
+fn lines_of(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    let (send, receive) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receive
+}
+
+fn wait_at_most(child: &mut std::process::Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("keywarden run did not end within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
-fn the_exit_code_and_sigterm_are_passed_through() {
+fn the_exit_code_and_signals_are_passed_through() {
     let setup = Setup::new();
     add(&setup, "github", "gh", "90d", SECRET);
     let out = sh(&setup, &["--env", "GH=kw://tracked/gh"], "exit 7");
     assert_eq!(out.status.code(), Some(7));
 
-    let mut child = setup
-        .command(&[
-            "run",
-            "--env",
-            "GH=kw://tracked/gh",
-            "--",
-            "sh",
-            "-c",
-            r#"trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.05; done"#,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "ready");
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    assert_eq!(lines.next().unwrap().unwrap(), "got TERM");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "keywarden run did not end after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(42));
+    // Each signal a process sends to keywarden run reaches the command (SIGINT and SIGQUIT only
+    // when they do not come from a terminal: then the command has them already).
+    for (signal, code) in [("INT", 40), ("QUIT", 41), ("TERM", 42), ("HUP", 43)] {
+        let mut child = setup
+            .command(&[
+                "run",
+                "--env",
+                "GH=kw://tracked/gh",
+                "--",
+                "sh",
+                "-c",
+                &format!(
+                    "trap 'echo got {signal}; exit {code}' {signal}; echo ready; \
+                     while :; do sleep 0.05; done"
+                ),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = lines_of(&mut child);
+        let within = Duration::from_secs(10);
+        assert_eq!(lines.recv_timeout(within).unwrap(), "ready");
+        let killed = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        assert_eq!(lines.recv_timeout(within).unwrap(), format!("got {signal}"));
+        assert_eq!(wait_at_most(&mut child, within).code(), Some(code));
+    }
 }
 
 #[test]
@@ -436,11 +463,14 @@ fn shown(mut master: std::fs::File) -> String {
             Err(_) => break,
         }
     }
-    String::from_utf8_lossy(&shown).replace("\r\n", "\n")
+    // A terminal shows a line's end as \r\n, and a pseudo-terminal between as \r\r\n.
+    String::from_utf8_lossy(&shown).replace('\r', "")
 }
 
 /// With masking on, a command whose output goes to a terminal still writes to a terminal (its
-/// own pseudo-terminal, of the same size), and what it shows is concealed on the way.
+/// own pseudo-terminal, of the same size; one for both streams when both go to the same
+/// terminal, so their order is kept), and what it shows is concealed on the way. It holds no
+/// other descriptor of keywarden run's.
 #[test]
 fn a_command_writing_to_a_terminal_still_sees_one() {
     let setup = Setup::new();
@@ -454,21 +484,136 @@ fn a_command_writing_to_a_terminal_still_sees_one() {
             "--",
             "sh",
             "-c",
-            r#"test -t 1 && echo "a terminal: $GH"; stty size <&1"#,
+            r#"test -t 1 && test -t 2 && echo "a terminal: $GH"; stty size <&1
+               echo one; echo two >&2; echo three"#,
+        ])
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave.try_clone().unwrap())
+        .spawn()
+        .unwrap();
+    drop(slave);
+    let shown = shown(master);
+    let status = wait_at_most(&mut child, Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    assert!(
+        shown.contains("a terminal: <concealed by keywarden>\n33 77\none\ntwo\nthree\n"),
+        "{shown:?}"
+    );
+    assert!(!shown.contains(SECRET));
+
+    // Started with nothing open beyond 0, 1 and 2, the command has nothing more (`ls` itself
+    // opens 3 to read the directory).
+    use std::os::unix::process::CommandExt as _;
+    let (master, slave) = terminal();
+    let mut command = setup.command(&[
+        "run",
+        "--env",
+        "GH=kw://tracked/gh",
+        "--",
+        "ls",
+        "/proc/self/fd",
+    ]);
+    command
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave.try_clone().unwrap());
+    // SAFETY: close(2) is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            for fd in 3..1024 {
+                libc::close(fd);
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap();
+    drop((command, slave));
+    let listed = self::shown(master);
+    assert!(wait_at_most(&mut child, Duration::from_secs(10)).success());
+    let fds: Vec<&str> = listed.split_whitespace().collect();
+    assert_eq!(fds, ["0", "1", "2", "3"], "{listed:?}");
+}
+
+/// A mode the command sets on its terminal (here: no echo, as a full-screen program does on its
+/// output) is set on the real terminal, where the keys are typed, and put back afterwards.
+#[test]
+fn terminal_modes_set_by_the_command_reach_the_real_terminal_until_it_ends() {
+    use std::io::Read as _;
+    use std::os::fd::AsRawFd as _;
+    let setup = Setup::new();
+    add(&setup, "github", "gh", "90d", SECRET);
+    let (mut master, slave) = terminal();
+    let echo = |fd: i32| {
+        // SAFETY: tcgetattr fills a plain C struct.
+        let mut modes: libc::termios = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::tcgetattr(fd, &mut modes) }, 0);
+        modes.c_lflag & libc::ECHO != 0
+    };
+    assert!(echo(slave.as_raw_fd()));
+    let mut child = setup
+        .command(&[
+            "run",
+            "--env",
+            "GH=kw://tracked/gh",
+            "--",
+            "sh",
+            "-c",
+            "stty -echo <&1; echo quiet; sleep 1; echo done",
         ])
         .stdout(slave.try_clone().unwrap())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    drop(slave);
-    let shown = shown(master);
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status:?}");
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("quiet") {
+        let n = master.read(&mut buffer).unwrap();
+        assert!(n > 0, "the command never said it was quiet");
+        seen.extend_from_slice(&buffer[..n]);
+    }
     assert!(
-        shown.contains("a terminal: <concealed by keywarden>\n33 77\n"),
-        "{shown:?}"
+        !echo(slave.as_raw_fd()),
+        "echo still on at the real terminal"
     );
-    assert!(!shown.contains(SECRET));
+    let status = wait_at_most(&mut child, Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    assert!(echo(slave.as_raw_fd()), "echo not put back");
+}
+
+/// Found in review: after the command ended, output still on its way was cut off after a second
+/// when the reader was slow.
+#[test]
+fn output_still_on_its_way_when_the_command_ends_all_arrives() {
+    use std::io::Read as _;
+    let setup = Setup::new();
+    add(&setup, "github", "gh", "90d", SECRET);
+    let mut child = setup
+        .command(&[
+            "run",
+            "--env",
+            "GH=kw://tracked/gh",
+            "--",
+            "sh",
+            "-c",
+            "head -c 600000 /dev/zero | tr '\\0' a",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (mut total, mut buffer) = (0, [0u8; 4096]);
+    loop {
+        let n = stdout.read(&mut buffer).unwrap();
+        if n == 0 {
+            break;
+        }
+        assert!(buffer[..n].iter().all(|&b| b == b'a'));
+        total += n;
+        // A slow reader: 4 KiB every 20 ms, 3 s for it all.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(total, 600_000);
+    assert!(wait_at_most(&mut child, Duration::from_secs(10)).success());
 }
 
 /// Ctrl-C at the terminal reaches the command once: as a member of `keywarden run`'s process
@@ -487,10 +632,11 @@ fn ctrl_c_at_the_terminal_reaches_the_command_once() {
         "--env",
         "GH=kw://tracked/gh",
         "--",
-        "sh",
-        "-c",
-        r#"trap 'n=$((n+1))' INT; echo ready; i=0
-           while [ $i -lt 30 ]; do sleep 0.05; i=$((i+1)); done; echo "interrupts: ${n:-0}""#,
+        // Perl counts every delivery (a shell's trap runs once for several).
+        "perl",
+        "-e",
+        r#"$| = 1; my $n = 0; $SIG{INT} = sub { $n++ }; print "ready\n";
+           select(undef, undef, undef, 0.05) for 1 .. 30; print "interrupts: $n\n";"#,
     ]);
     command
         .stdout(slave.try_clone().unwrap())
@@ -518,7 +664,7 @@ fn ctrl_c_at_the_terminal_reaches_the_command_once() {
     }
     master.write_all(b"\x03").unwrap();
     let shown = shown(master);
-    let status = child.wait().unwrap();
+    let status = wait_at_most(&mut child, Duration::from_secs(10));
     assert!(shown.contains("interrupts: 1"), "{shown:?} {status:?}");
     assert!(status.success(), "{status:?}");
 }
