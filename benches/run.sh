@@ -5,8 +5,9 @@
 #             runs of each, interleaved: median wall time and the ratio
 #   masking   `keywarden run --env K=… -- cat FILE` against `cat FILE`, and against `cat FILE | cat`
 #             (the same one pipe a masked run reads from), a RUN_MEGABYTES (100) MB text file
-#             holding the secret and its first half now and then, output to /dev/null,
-#             RUN_ROUNDS (3) rounds interleaved: median times and the ratios (target < 2)
+#             holding the secret and its first half now and then, output to /dev/null; and both
+#             with their output read by another program (`| wc -c`), RUN_ROUNDS (3) rounds
+#             interleaved: median times and the ratios (target < 2)
 #
 #   bash benches/run.sh
 set -euo pipefail
@@ -52,10 +53,10 @@ done
 direct_ms=$(printf '%s\n' "${direct[@]}" | median | awk '{ printf "%.2f", $1 / 1e6 }')
 wrapped_ms=$(printf '%s\n' "${wrapped[@]}" | median | awk '{ printf "%.2f", $1 / 1e6 }')
 
-cat_times=() piped_times=() masked_times=()
+cat_times=() piped_times=() masked_times=() read_times=() masked_read_times=()
 for round in $(seq 1 "$ROUNDS"); do
-  order="cat piped masked"
-  [ $((round % 2)) -eq 0 ] && order="masked piped cat"
+  order="cat piped masked read masked_read"
+  [ $((round % 2)) -eq 0 ] && order="masked_read read masked piped cat"
   for which in $order; do
     t=$(now_ns)
     case $which in
@@ -64,6 +65,10 @@ for round in $(seq 1 "$ROUNDS"); do
       masked)
         "$BIN" run --env K=kw://tracked/bench -- cat "$WORK/big.txt" >/dev/null
         masked_times+=($(( $(now_ns) - t ))) ;;
+      read) cat "$WORK/big.txt" | wc -c >/dev/null; read_times+=($(( $(now_ns) - t ))) ;;
+      masked_read)
+        "$BIN" run --env K=kw://tracked/bench -- cat "$WORK/big.txt" | wc -c >/dev/null
+        masked_read_times+=($(( $(now_ns) - t ))) ;;
     esac
   done
 done
@@ -75,13 +80,17 @@ grep -q "prefix=${SECRET:0:20}" "$WORK/masked.txt" || { echo "run.sh: a half sec
 cat_s=$(printf '%s\n' "${cat_times[@]}" | median | awk '{ print $1 / 1e9 }')
 piped_s=$(printf '%s\n' "${piped_times[@]}" | median | awk '{ print $1 / 1e9 }')
 masked_s=$(printf '%s\n' "${masked_times[@]}" | median | awk '{ print $1 / 1e9 }')
+read_s=$(printf '%s\n' "${read_times[@]}" | median | awk '{ print $1 / 1e9 }')
+masked_read_s=$(printf '%s\n' "${masked_read_times[@]}" | median | awk '{ print $1 / 1e9 }')
 echo "$STARTS start-ups each, $ROUNDS rounds of $((BYTES / 1024 / 1024)) MiB; $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
 echo "| measure | direct | through keywarden run | ratio |"
 echo "| --- | ---: | ---: | ---: |"
 echo "| start to exit of \`true\` (median) | $direct_ms ms | $wrapped_ms ms | $(awk -v a="$wrapped_ms" -v b="$direct_ms" 'BEGIN { printf "%.0f", a / b }')× |"
-awk -v c="$cat_s" -v p="$piped_s" -v m="$masked_s" -v bytes="$BYTES" 'BEGIN {
+awk -v c="$cat_s" -v p="$piped_s" -v m="$masked_s" -v r="$read_s" -v mr="$masked_read_s" -v bytes="$BYTES" 'BEGIN {
   printf "| `cat` of the file to /dev/null (median) | %.3f s (%.0f MB/s) | %.3f s (%.0f MB/s) | %.2f× |\n",
     c, bytes / c / 1e6, m, bytes / m / 1e6, m / c
   printf "| the same through one pipe, `cat | cat` (median) | %.3f s (%.0f MB/s) | %.3f s | %.2f× |\n",
-    p, bytes / p / 1e6, m, m / p }'
+    p, bytes / p / 1e6, m, m / p
+  printf "| `cat` of the file read by `wc -c` (median) | %.3f s (%.0f MB/s) | %.3f s (%.0f MB/s) | %.2f× |\n",
+    r, bytes / r / 1e6, mr, bytes / mr / 1e6, mr / r }'

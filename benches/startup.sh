@@ -26,7 +26,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ -z "${KW_SESSION:-}" ]; then
-  cargo build --release --bin keywarden --example seed
+  # The app built alone, as `cargo run --release` builds it: built together with the example, its
+  # dependencies would get the dev-dependencies' features, other symbol names, and the recorded
+  # start-up order (build.rs, benches/startup-order.sh) would not find them.
+  cargo build --release --bin keywarden
+  cargo build --release --example seed
   KW_EXTRA_PACKAGES="keepassxc xdotool" exec tests/session.sh bash "$0" "$@"
 fi
 
@@ -184,3 +188,12 @@ for kind in "${kinds[@]}"; do
   awk -v k="$kind" -v w="$w" -v l="$l" -v r="$r" -v c="$c" -v kw="$kp_window" -v kl="$kp_list" -v kr="$kp_rss" 'BEGIN {
     printf "| %s | %d ms | %d ms | %.0f MiB | %d ms | %.2f | %.2f | %.2f |\n", k, w, l, r / 1024, c, w / kw, l / kl, r / kr }'
 done
+# How much of the recorded start-up order (build.rs) the binary still has: names that changed
+# since benches/startup-order.sh recorded them are laid out wherever the linker puts them.
+python3 - "$KEYWARDEN" <<'PY'
+import subprocess, sys
+names = set(open("assets/startup-order.txt").read().split())
+nm = subprocess.run(["nm", "--defined-only", sys.argv[1]], capture_output=True, text=True).stdout
+have = {line.split()[-1] for line in nm.splitlines() if len(line.split()) == 3}
+print(f"\nStart-up order: {len(names & have)} of the {len(names)} functions in assets/startup-order.txt are in the binary.")
+PY
