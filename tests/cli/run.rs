@@ -29,6 +29,13 @@ fn add(setup: &Setup, service: &str, name: &str, expires: &str, secret: &str) {
     assert!(out.status.success(), "keys add {name}: {}", stderr(&out));
 }
 
+/// `keywarden run --env GH=kw://tracked/gh -- COMMAND…`, to be started as the test needs.
+fn run_gh(setup: &Setup, command: &[&str]) -> std::process::Command {
+    let mut args = vec!["run", "--env", "GH=kw://tracked/gh", "--"];
+    args.extend_from_slice(command);
+    setup.command(&args)
+}
+
 fn sh(setup: &Setup, args: &[&str], script: &str) -> std::process::Output {
     let mut all = vec!["run"];
     all.extend_from_slice(args);
@@ -134,23 +141,21 @@ fn the_exit_code_and_signals_are_passed_through() {
     // Each signal a process sends to keywarden run reaches the command (SIGINT and SIGQUIT only
     // when they do not come from a terminal: then the command has them already).
     for (signal, code) in [("INT", 40), ("QUIT", 41), ("TERM", 42), ("HUP", 43)] {
-        let mut child = setup
-            .command(&[
-                "run",
-                "--env",
-                "GH=kw://tracked/gh",
-                "--",
+        let mut child = run_gh(
+            &setup,
+            &[
                 "sh",
                 "-c",
                 &format!(
                     "trap 'echo got {signal}; exit {code}' {signal}; echo ready; \
                      while :; do sleep 0.05; done"
                 ),
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            ],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
         let lines = lines_of(&mut child);
         let within = Duration::from_secs(10);
         assert_eq!(lines.recv_timeout(within).unwrap(), "ready");
@@ -398,15 +403,7 @@ fn a_signal_ignored_by_whoever_started_run_stays_ignored_for_the_command() {
     use std::os::unix::process::CommandExt as _;
     let setup = Setup::new();
     add(&setup, "github", "gh", "90d", SECRET);
-    let mut command = setup.command(&[
-        "run",
-        "--env",
-        "GH=kw://tracked/gh",
-        "--",
-        "sh",
-        "-c",
-        "grep SigIgn /proc/$$/status",
-    ]);
+    let mut command = run_gh(&setup, &["sh", "-c", "grep SigIgn /proc/$$/status"]);
     // SAFETY: signal(2) is async-signal-safe, as pre_exec requires.
     unsafe {
         command.pre_exec(|| {
@@ -476,21 +473,19 @@ fn a_command_writing_to_a_terminal_still_sees_one() {
     let setup = Setup::new();
     add(&setup, "github", "gh", "90d", SECRET);
     let (master, slave) = terminal();
-    let mut child = setup
-        .command(&[
-            "run",
-            "--env",
-            "GH=kw://tracked/gh",
-            "--",
+    let mut child = run_gh(
+        &setup,
+        &[
             "sh",
             "-c",
             r#"test -t 1 && test -t 2 && echo "a terminal: $GH"; stty size <&1
                echo one; echo two >&2; echo three"#,
-        ])
-        .stdout(slave.try_clone().unwrap())
-        .stderr(slave.try_clone().unwrap())
-        .spawn()
-        .unwrap();
+        ],
+    )
+    .stdout(slave.try_clone().unwrap())
+    .stderr(slave.try_clone().unwrap())
+    .spawn()
+    .unwrap();
     drop(slave);
     let shown = shown(master);
     let status = wait_at_most(&mut child, Duration::from_secs(10));
@@ -505,14 +500,7 @@ fn a_command_writing_to_a_terminal_still_sees_one() {
     // opens 3 to read the directory).
     use std::os::unix::process::CommandExt as _;
     let (master, slave) = terminal();
-    let mut command = setup.command(&[
-        "run",
-        "--env",
-        "GH=kw://tracked/gh",
-        "--",
-        "ls",
-        "/proc/self/fd",
-    ]);
+    let mut command = run_gh(&setup, &["ls", "/proc/self/fd"]);
     command
         .stdout(slave.try_clone().unwrap())
         .stderr(slave.try_clone().unwrap());
@@ -549,20 +537,14 @@ fn terminal_modes_set_by_the_command_reach_the_real_terminal_until_it_ends() {
         modes.c_lflag & libc::ECHO != 0
     };
     assert!(echo(slave.as_raw_fd()));
-    let mut child = setup
-        .command(&[
-            "run",
-            "--env",
-            "GH=kw://tracked/gh",
-            "--",
-            "sh",
-            "-c",
-            "stty -echo <&1; echo quiet; sleep 1; echo done",
-        ])
-        .stdout(slave.try_clone().unwrap())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = run_gh(
+        &setup,
+        &["sh", "-c", "stty -echo <&1; echo quiet; sleep 1; echo done"],
+    )
+    .stdout(slave.try_clone().unwrap())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     let mut seen = Vec::new();
     let mut buffer = [0u8; 256];
     while !String::from_utf8_lossy(&seen).contains("quiet") {
@@ -586,20 +568,14 @@ fn output_still_on_its_way_when_the_command_ends_all_arrives() {
     use std::io::Read as _;
     let setup = Setup::new();
     add(&setup, "github", "gh", "90d", SECRET);
-    let mut child = setup
-        .command(&[
-            "run",
-            "--env",
-            "GH=kw://tracked/gh",
-            "--",
-            "sh",
-            "-c",
-            "head -c 600000 /dev/zero | tr '\\0' a",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = run_gh(
+        &setup,
+        &["sh", "-c", "head -c 600000 /dev/zero | tr '\\0' a"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     let mut stdout = child.stdout.take().unwrap();
     let (mut total, mut buffer) = (0, [0u8; 4096]);
     loop {
@@ -627,17 +603,16 @@ fn ctrl_c_at_the_terminal_reaches_the_command_once() {
     let setup = Setup::new();
     add(&setup, "github", "gh", "90d", SECRET);
     let (mut master, slave) = terminal();
-    let mut command = setup.command(&[
-        "run",
-        "--env",
-        "GH=kw://tracked/gh",
-        "--",
-        // Perl counts every delivery (a shell's trap runs once for several).
-        "perl",
-        "-e",
-        r#"$| = 1; my $n = 0; $SIG{INT} = sub { $n++ }; print "ready\n";
+    let mut command = run_gh(
+        &setup,
+        &[
+            // Perl counts every delivery (a shell's trap runs once for several).
+            "perl",
+            "-e",
+            r#"$| = 1; my $n = 0; $SIG{INT} = sub { $n++ }; print "ready\n";
            select(undef, undef, undef, 0.05) for 1 .. 30; print "interrupts: $n\n";"#,
-    ]);
+        ],
+    );
     command
         .stdout(slave.try_clone().unwrap())
         .stderr(Stdio::piped());
