@@ -4,52 +4,70 @@
 //! frames (recorded by `benches/startup-order.sh`); the linker places them first, in that order.
 //! Memory that holds code is counted in pages, and the kernel maps code in whole blocks of pages:
 //! with those functions spread over the 25 MiB of code, nearly all of it was resident (21 MiB);
-//! together, the app starts with about 11 MiB less (BENCHMARKS.md §4). Names the binary no longer
-//! has (the code changed since it was recorded) are skipped; the order only moves code, so a
-//! stale list costs memory, never correctness.
+//! laid out together, 11 MiB less of the binary is resident after start (BENCHMARKS.md §4).
+//! Names the binary no longer has (the code changed since they were recorded) are skipped; the
+//! order only moves code, so a stale list costs memory, never correctness.
 //!
-//! Only for a release build with LLD, the linker Rust uses on x86_64 Linux since 1.90 (others do
-//! not know the option), and only when no other linker is configured.
+//! Only for a release build whose linker is LLD (the one Rust uses on x86_64 Linux since 1.90;
+//! others do not know the option): a probe link shows which it is. `KEYWARDEN_NO_STARTUP_ORDER=1`
+//! leaves the order out (to measure what it changes).
 
+use std::io::Write as _;
 use std::path::Path;
 
 const ORDER: &str = "assets/startup-order.txt";
 
 fn main() {
     println!("cargo::rerun-if-changed={ORDER}");
-    println!("cargo::rerun-if-env-changed=CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER");
+    println!("cargo::rerun-if-env-changed=KEYWARDEN_NO_STARTUP_ORDER");
     let var = |name: &str| std::env::var(name).unwrap_or_default();
-    let lld_by_default = var("TARGET") == "x86_64-unknown-linux-gnu" && rustc_minor() >= Some(90);
-    let other_linker = !var("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER").is_empty()
+    let order = Path::new(&var("CARGO_MANIFEST_DIR")).join(ORDER);
+    if var("PROFILE") != "release"
+        || !var("KEYWARDEN_NO_STARTUP_ORDER").is_empty()
+        || !order.is_file()
+        // A linker chosen in Cargo's configuration or flags: the probe below would not use it.
+        || !var("RUSTC_LINKER").is_empty()
         || ["linker", "fuse-ld"]
             .iter()
-            .any(|flag| var("CARGO_ENCODED_RUSTFLAGS").contains(flag));
-    if var("PROFILE") != "release" || !lld_by_default || other_linker {
+            .any(|flag| var("CARGO_ENCODED_RUSTFLAGS").contains(flag))
+        || !links_with_lld()
+    {
         return;
     }
-    let order = Path::new(&var("CARGO_MANIFEST_DIR")).join(ORDER);
-    if order.is_file() {
-        println!(
-            "cargo::rustc-link-arg-bin=keywarden=-Wl,--symbol-ordering-file={}",
-            order.display()
-        );
-        println!("cargo::rustc-link-arg-bin=keywarden=-Wl,--no-warn-symbol-ordering");
+    // -Xlinker passes each argument whole (-Wl, would cut a path at its commas).
+    for arg in [
+        "-Xlinker".to_string(),
+        format!("--symbol-ordering-file={}", order.display()),
+        "-Xlinker".to_string(),
+        "--no-warn-symbol-ordering".to_string(),
+    ] {
+        println!("cargo::rustc-link-arg-bin=keywarden={arg}");
     }
 }
 
-/// The minor version of the compiler building this (1.N), when it says.
-fn rustc_minor() -> Option<u32> {
+/// Whether the compiler building this links the target's programs with LLD: an empty program
+/// linked in OUT_DIR, its link command printed.
+fn links_with_lld() -> bool {
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    let probe = Path::new(&var("OUT_DIR")).join("link-probe");
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let out = std::process::Command::new(rustc)
-        .arg("--version")
-        .output()
-        .ok()?;
-    let version = String::from_utf8(out.stdout).ok()?;
-    version
-        .split_whitespace()
-        .nth(1)?
-        .split('.')
-        .nth(1)?
-        .parse()
-        .ok()
+    let child = std::process::Command::new(rustc)
+        .args(["-", "--crate-name", "link_probe", "--crate-type", "bin"])
+        .args(["--target", &var("TARGET"), "--print", "link-args", "-o"])
+        .arg(&probe)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else {
+        return false;
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(b"fn main() {}\n");
+    }
+    let Ok(out) = child.wait_with_output() else {
+        return false;
+    };
+    let args = String::from_utf8_lossy(&out.stdout);
+    out.status.success() && (args.contains("-fuse-ld=lld") || args.contains("rust-lld"))
 }

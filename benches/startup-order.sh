@@ -39,7 +39,7 @@ kill -TERM "$pid"
 wait "$pid" || true
 
 # callgrind names each object (ob=) and function (fn=) once in full, then by number.
-python3 - "$WORK/callgrind.out" "$BIN" >assets/startup-order.txt <<'PY'
+python3 - "$WORK/callgrind.out" "$BIN" >"$WORK/order.txt" <<'PY'
 import re, sys
 out, binary = sys.argv[1], sys.argv[2]
 objects, functions, current, seen = {}, {}, None, {}
@@ -57,7 +57,12 @@ for line in open(out, errors="replace"):
             functions[m.group(2)] = m.group(3)
         name = functions.get(m.group(2))
         if m.group(1) == "fn" and current == binary and name:
-            seen.setdefault(name, None)
+            # A recursion level (name'2) is the same function; "(below main)" and addresses
+            # are no symbols.
+            name = re.sub(r"'\d+$", "", name)
+            if re.fullmatch(r"[A-Za-z_.$][A-Za-z0-9_.$]*", name):
+                seen.setdefault(name, None)
 print("\n".join(seen))
 PY
+mv "$WORK/order.txt" assets/startup-order.txt
 echo "startup-order.sh: $(wc -l <assets/startup-order.txt) functions in assets/startup-order.txt"

@@ -5,17 +5,24 @@
 //! - Output: a stream that goes to a terminal reaches the command through a pseudo-terminal set
 //!   up like that terminal (so it still sees one: colours, line buffering, the window's size; one
 //!   pseudo-terminal for both streams when both go to the same terminal, so they keep their
-//!   order), anything else through a pipe. A mode the command sets on its pseudo-terminal (a
-//!   full-screen program's raw mode) is set on the real terminal as well, and the terminal's
-//!   modes are put back when the command is done. When the command has ended, what it wrote is
-//!   let through, and the relay ends once the stream is quiet, even when something the command
-//!   started in the background still holds it open (run directly, the shell would not wait for
-//!   that either; that process's later output is lost).
-//! - Signals: SIGINT, SIGQUIT, SIGTERM and SIGHUP sent by a process (`kill`, `timeout`, systemd)
-//!   are passed on, also one that arrives while the command is being started; those the kernel
-//!   sends for the terminal (Ctrl-C, Ctrl-\, a closed terminal) already reached the command, which
-//!   shares `keywarden run`'s process group, and are not sent twice. A signal ignored when
-//!   `keywarden run` started stays ignored, for the command too (`nohup`).
+//!   order), anything else through a pipe (also when no pseudo-terminal can be had). The two
+//!   terminals keep the same modes: one the command sets on its pseudo-terminal (a full-screen
+//!   program's raw mode) is set on the real one, where the keys are typed, and one it sets on the
+//!   real terminal (through stdin) on the pseudo-terminal; the real terminal's modes are put back
+//!   when the command is done, if it was set from here. When the command has ended, what it had
+//!   written is let through however slowly it is read; then the relay ends once the stream is
+//!   quiet, or a second later at most, even when something the command started in the
+//!   background still holds it open and writes (run directly, the shell would not wait for that
+//!   either; that process's later output is lost).
+//! - Signals: SIGINT, SIGQUIT, SIGTERM and SIGHUP sent by a process (`kill PID`, systemd) are
+//!   passed on, also one that arrives while the command is being started. The command shares
+//!   `keywarden run`'s process group, so those the kernel sends for the terminal (Ctrl-C,
+//!   Ctrl-\, a closed terminal) have reached it already and are not sent again. One a process
+//!   sends to the whole group (`kill -TERM -PGID`, a shell's `kill %1`, `timeout`, systemd's
+//!   stop of every process of a service) cannot be told from one sent to `keywarden run` alone,
+//!   and reaches the command twice. Once the command has ended, any of them ends
+//!   `keywarden run` at once. A signal ignored when `keywarden run` started stays
+//!   ignored, for the command too (`nohup`).
 
 use std::io::{Read as _, Write};
 use std::os::fd::{AsRawFd as _, BorrowedFd, FromRawFd as _, OwnedFd};
@@ -28,6 +35,9 @@ use super::mask::Masker;
 
 /// How long a stream must stay quiet after the command ended before the relay stops reading it.
 const QUIET_AFTER_EXIT: Duration = Duration::from_millis(50);
+/// How long the relay goes on reading, once what the command had written is through, while
+/// something it left in the background keeps writing.
+const LONGEST_AFTER_EXIT: Duration = Duration::from_secs(1);
 /// One read: small enough that the pipe's writer is rarely kept waiting for the reader's copy.
 const READ_SIZE: usize = 64 * 1024;
 
@@ -74,23 +84,26 @@ pub struct Output {
 
 /// Gives the command its stdout and stderr: pseudo-terminals or pipes to read them from.
 pub fn attach(command: &mut std::process::Command) -> std::io::Result<Vec<Output>> {
-    let mut outputs = Vec::new();
+    let mut outputs: Vec<Output> = Vec::new();
     let shared = Stream::Stdout.terminal().is_some()
         && Stream::Stdout.terminal() == Stream::Stderr.terminal();
     for to in [Stream::Stdout, Stream::Stderr] {
-        let (output, writer) = if to == Stream::Stderr && shared {
-            // The same terminal: the same pseudo-terminal, read once.
-            let writer = outputs
-                .first()
-                .map(|o: &Output| o.writer_for_stderr())
-                .expect("stdout's output comes first")?;
-            (None, writer)
-        } else if to.terminal().is_some() {
-            let (output, writer) = Output::pseudo_terminal(to)?;
-            (Some(output), writer)
-        } else {
-            let (output, writer) = Output::pipe(to)?;
-            (Some(output), writer)
+        // The same terminal: the same pseudo-terminal, read once.
+        let same = match (to, outputs.first()) {
+            (Stream::Stderr, Some(stdout)) if shared && stdout.terminal.is_some() => {
+                stdout.another_end().ok()
+            }
+            _ => None,
+        };
+        let (output, writer) = match same {
+            Some(writer) => (None, writer),
+            None => {
+                let (output, writer) = match to.terminal() {
+                    Some(_) => Output::pseudo_terminal(to).or_else(|_| Output::pipe(to))?,
+                    None => Output::pipe(to)?,
+                };
+                (Some(output), writer)
+            }
         };
         match to {
             Stream::Stdout => command.stdout(Stdio::from(writer)),
@@ -134,27 +147,23 @@ impl Output {
             if libc::unlockpt(master.as_raw_fd()) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            let slave = libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags);
-            if slave < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            let slave = OwnedFd::from_raw_fd(slave);
-            if libc::tcsetattr(slave.as_raw_fd(), libc::TCSANOW, &modes) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            copy_window_size(to.fd(), master.as_raw_fd());
-            PSEUDO_TERMINALS[to as usize].store(master.as_raw_fd(), Ordering::SeqCst);
             let output = Output {
                 to,
                 reader: master,
                 terminal: Some(modes),
             };
+            let slave = output.another_end()?;
+            if libc::tcsetattr(slave.as_raw_fd(), libc::TCSANOW, &modes) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            copy_window_size(to.fd(), output.reader.as_raw_fd());
+            PSEUDO_TERMINALS[to as usize].store(output.reader.as_raw_fd(), Ordering::SeqCst);
             Ok((output, slave))
         }
     }
 
-    /// Another end of this output's pseudo-terminal, for the command's stderr.
-    fn writer_for_stderr(&self) -> std::io::Result<OwnedFd> {
+    /// An end of this output's pseudo-terminal for the command (Linux 4.13 and later).
+    fn another_end(&self) -> std::io::Result<OwnedFd> {
         let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
         // SAFETY: returns a new descriptor (or -1), owned by the OwnedFd made of it.
         unsafe {
@@ -184,6 +193,7 @@ impl Output {
                     terminal: stream.fd(),
                     original,
                     last: original,
+                    set: None,
                 });
                 let copied = copy(&mut from, to, masker, &ended, modes.as_mut());
                 if let Some(modes) = modes {
@@ -230,7 +240,22 @@ fn copy(
 ) -> std::io::Result<()> {
     let mut buffer = vec![0u8; READ_SIZE];
     let mut last_data = Instant::now();
+    // Once the command has ended: what it had written and is still to be read, and since when
+    // that is read.
+    let mut owed: Option<usize> = None;
+    let mut paid_at: Option<Instant> = None;
     loop {
+        if ended.at.get().is_some() {
+            let owed = owed.get_or_insert_with(|| waiting(from.as_raw_fd()));
+            if *owed == 0 {
+                let paid = *paid_at.get_or_insert_with(Instant::now);
+                // Whatever still writes now is not the command: a second more at most.
+                if paid.elapsed() >= LONGEST_AFTER_EXIT {
+                    masker.abandon(&mut to)?;
+                    return to.flush();
+                }
+            }
+        }
         let mut poll = libc::pollfd {
             fd: from.as_raw_fd(),
             events: libc::POLLIN,
@@ -269,37 +294,68 @@ fn copy(
             Err(err) => return Err(err),
         };
         last_data = Instant::now();
+        if let Some(owed) = owed.as_mut() {
+            *owed = owed.saturating_sub(read);
+        }
         masker.push(&buffer[..read], &mut to)?;
     }
     masker.finish(&mut to)?;
     to.flush()
 }
 
-/// The real terminal's modes while the command's pseudo-terminal stands in for it: what the
-/// command sets on the pseudo-terminal (a full-screen program's raw mode, no echo) is set on the
-/// real one, where the keys are typed, and the original modes come back at the end.
+/// How many bytes wait to be read from `fd` (a pipe or a pseudo-terminal).
+fn waiting(fd: i32) -> usize {
+    let mut waiting: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int.
+    let asked = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut waiting) };
+    if asked == 0 {
+        usize::try_from(waiting).unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+/// The real terminal's modes while the command's pseudo-terminal stands in for it: the two keep
+/// the same modes, whichever the command changes (a full-screen program sets raw mode on its
+/// output or on its input), so keys typed at the real one and output shown on it are handled as
+/// the command asked; the real terminal's original modes come back at the end when they were
+/// changed from here.
 struct Modes {
     terminal: i32,
     original: libc::termios,
     last: libc::termios,
+    /// Modes this relay set on the real terminal (not to be put back if the command set others).
+    set: Option<libc::termios>,
 }
 
 impl Modes {
     fn follow(&mut self, pseudo_terminal: i32) {
-        let Ok(now) = modes(pseudo_terminal) else {
+        let (Ok(theirs), Ok(real)) = (modes(pseudo_terminal), modes(self.terminal)) else {
             return;
         };
-        if !same_modes(&now, &self.last) {
-            // SAFETY: sets the modes of this process's own terminal from a termios read above.
+        // SAFETY: tcsetattr sets a terminal's modes from a termios read above.
+        if !same_modes(&theirs, &self.last) {
             unsafe {
-                libc::tcsetattr(self.terminal, libc::TCSADRAIN, &now);
+                libc::tcsetattr(self.terminal, libc::TCSADRAIN, &theirs);
             }
-            self.last = now;
+            self.set = Some(theirs);
+            self.last = theirs;
+        } else if !same_modes(&real, &self.last) {
+            unsafe {
+                libc::tcsetattr(pseudo_terminal, libc::TCSANOW, &real);
+            }
+            self.last = real;
         }
     }
 
     fn restore(self) {
-        if !same_modes(&self.last, &self.original) {
+        let Ok(real) = modes(self.terminal) else {
+            return;
+        };
+        if let Some(set) = self.set
+            && same_modes(&real, &set)
+            && !same_modes(&real, &self.original)
+        {
             // SAFETY: as above, with the modes read at the start.
             unsafe {
                 libc::tcsetattr(self.terminal, libc::TCSADRAIN, &self.original);
@@ -340,9 +396,10 @@ fn copy_window_size(terminal: i32, master: i32) {
 
 /// The pseudo-terminals' masters for stdout and stderr (-1: none), for the window-size handler.
 static PSEUDO_TERMINALS: [AtomicI32; 2] = [AtomicI32::new(-1), AtomicI32::new(-1)];
-/// The command's pid while it may be signalled (0: not started yet, or ended and about to be
+/// The command's pid while it may be signalled; 0: not started yet; [`ENDED`]: ended (about to be
 /// reaped, after which its pid may belong to another process).
 static COMMAND: AtomicI32 = AtomicI32::new(0);
+const ENDED: i32 = -1;
 /// Signals that came before the command was started, to pass on once it is (a bit each).
 static EARLY: AtomicU32 = AtomicU32::new(0);
 /// Handlers running: between reading the atomics above and acting on what they read.
@@ -365,21 +422,26 @@ pub fn forward_signals() -> std::io::Result<()> {
         if ignored(signal) {
             continue;
         }
-        // SAFETY: the handler only uses atomics and kill(2), which are async-signal-safe.
+        // SAFETY: the handler only uses atomics, kill(2), signal(2) and raise(3), which are
+        // async-signal-safe.
         unsafe {
             signal_hook_registry::register_sigaction(signal, move |info: &libc::siginfo_t| {
-                // A positive code: sent by the kernel for the terminal, to the whole process
-                // group, so the command has it already.
-                if info.si_code > 0 {
-                    return;
-                }
                 SIGNALLING.fetch_add(1, Ordering::SeqCst);
-                match COMMAND.load(Ordering::SeqCst) {
-                    0 => {
-                        EARLY.fetch_or(1 << bit, Ordering::SeqCst);
-                    }
-                    pid => {
-                        libc::kill(pid, signal);
+                let pid = COMMAND.load(Ordering::SeqCst);
+                if pid == ENDED {
+                    // Nothing to pass it on to: it ends keywarden run, as it would have by default.
+                    libc::signal(signal, libc::SIG_DFL);
+                    libc::raise(signal);
+                } else if info.si_code <= 0 {
+                    // Sent by a process (a positive code: by the kernel for the terminal, to the
+                    // whole group, so the command has it already).
+                    match pid {
+                        0 => {
+                            EARLY.fetch_or(1 << bit, Ordering::SeqCst);
+                        }
+                        pid => {
+                            libc::kill(pid, signal);
+                        }
                     }
                 }
                 SIGNALLING.fetch_sub(1, Ordering::SeqCst);
@@ -460,7 +522,7 @@ pub fn wait(mut child: std::process::Child) -> std::io::Result<std::process::Exi
             break if waited == 0 { Ok(()) } else { Err(err) };
         }
     };
-    COMMAND.store(0, Ordering::SeqCst);
+    COMMAND.store(ENDED, Ordering::SeqCst);
     settle();
     waited?;
     child.wait()

@@ -521,8 +521,10 @@ fn a_command_writing_to_a_terminal_still_sees_one() {
     assert_eq!(fds, ["0", "1", "2", "3"], "{listed:?}");
 }
 
-/// A mode the command sets on its terminal (here: no echo, as a full-screen program does on its
-/// output) is set on the real terminal, where the keys are typed, and put back afterwards.
+/// The command's pseudo-terminal and the real terminal keep the same modes: one it sets on the
+/// real terminal (through stdin) reaches its pseudo-terminal (found in review: output processing
+/// then happened twice); one it sets on its output (no echo, as a full-screen program does) is set
+/// on the real terminal, where the keys are typed, and put back afterwards.
 #[test]
 fn terminal_modes_set_by_the_command_reach_the_real_terminal_until_it_ends() {
     use std::io::Read as _;
@@ -539,8 +541,14 @@ fn terminal_modes_set_by_the_command_reach_the_real_terminal_until_it_ends() {
     assert!(echo(slave.as_raw_fd()));
     let mut child = run_gh(
         &setup,
-        &["sh", "-c", "stty -echo <&1; echo quiet; sleep 1; echo done"],
+        &[
+            "sh",
+            "-c",
+            "exec 3>&1; stty -opost; sleep 0.3; stty -a <&3 | grep -o -- -opost; stty opost; sleep 0.3
+             stty -echo <&1; echo quiet; sleep 1; echo done",
+        ],
     )
+    .stdin(slave.try_clone().unwrap())
     .stdout(slave.try_clone().unwrap())
     .stderr(Stdio::piped())
     .spawn()
@@ -553,12 +561,43 @@ fn terminal_modes_set_by_the_command_reach_the_real_terminal_until_it_ends() {
         seen.extend_from_slice(&buffer[..n]);
     }
     assert!(
+        String::from_utf8_lossy(&seen).contains("-opost"),
+        "the pseudo-terminal did not follow the real one: {:?}",
+        String::from_utf8_lossy(&seen)
+    );
+    assert!(
         !echo(slave.as_raw_fd()),
         "echo still on at the real terminal"
     );
     let status = wait_at_most(&mut child, Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
     assert!(echo(slave.as_raw_fd()), "echo not put back");
+}
+
+/// Found in review: something the command left in the background writing all the time kept
+/// `keywarden run` going for ever (and deaf to Ctrl-C) after the command had ended.
+#[test]
+fn a_background_process_writing_all_the_time_does_not_keep_run_going() {
+    let setup = Setup::new();
+    add(&setup, "github", "gh", "90d", SECRET);
+    let mut child = run_gh(
+        &setup,
+        &[
+            "sh",
+            "-c",
+            "(while :; do echo tick; sleep 0.01; done) & echo started",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let lines = lines_of(&mut child);
+    assert_eq!(
+        lines.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "started"
+    );
+    assert!(wait_at_most(&mut child, Duration::from_secs(10)).success());
 }
 
 /// Found in review: after the command ended, output still on its way was cut off after a second
