@@ -6,6 +6,7 @@ pub mod client;
 pub mod files;
 pub mod gui;
 pub mod key;
+pub mod local;
 pub mod reminders;
 pub mod secret;
 pub mod server;

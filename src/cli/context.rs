@@ -7,38 +7,22 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{anyhow, bail};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use serde::Serialize;
-use tokio::sync::OnceCell;
 
-use crate::client::config::{Config, LOCAL_SERVER};
+use crate::client::config::Config;
 use crate::client::list_cache::ListCache;
-use crate::client::session::{self, Session};
 use crate::reminders::relative_time;
-use crate::server::LocalServer;
+pub use crate::sources::accounts::Account;
+use crate::sources::accounts::{self, Env};
 use crate::sources::keeper::{Keeper, Kept};
-use crate::sources::keywarden::KeywardenSource;
-use crate::sources::thingsboard::ThingsBoardSource;
-use crate::sources::tracked::TrackedSource;
-use crate::sources::{self, KeySource, SourceError, SourceKey, SourceKind, TRACKED};
+use crate::sources::{self, KeySource, SourceError, SourceKey};
 use crate::text;
 use crate::vault::{self, Vault, VaultError};
 
-/// An account keys come from, as `servers` lists it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Account {
-    pub name: String,
-    pub kind: SourceKind,
-    pub url: Option<String>,
-    pub email: Option<String>,
-    /// Plain `http://` to its server is allowed (`login --allow-http`).
-    pub allow_http: bool,
-}
-
 /// Every key of the accounts a command looked at, with what the keychain holds.
 pub struct Gathered {
-    pub sources: Vec<Box<dyn KeySource>>,
+    pub sources: Vec<Arc<dyn KeySource>>,
     pub keys: Vec<SourceKey>,
     /// The ids of each account's keys whose secrets the keychain holds.
     pub held: BTreeMap<String, BTreeSet<String>>,
@@ -99,7 +83,8 @@ pub struct Context {
     pub vault: Arc<dyn Vault>,
     /// Why the keychain cannot be used, if it cannot.
     pub vault_error: Option<VaultError>,
-    local: OnceCell<LocalServer>,
+    /// What opening an account needs: the keychain, the data directory, this computer's server.
+    pub env: Env,
 }
 
 impl Context {
@@ -107,12 +92,17 @@ impl Context {
         let config_path = Config::default_path()?;
         let config = Config::load(&config_path)?;
         let (vault, vault_error) = vault::open_keychain();
+        let env = Env {
+            vault: vault.clone(),
+            data_dir: Some(super::data_dir()?),
+            local: crate::local::Embedded::new(&super::local_database_url()?),
+        };
         Ok(Context {
             config,
             config_path,
             vault,
             vault_error,
-            local: OnceCell::new(),
+            env,
         })
     }
 
@@ -122,43 +112,12 @@ impl Context {
 
     /// Every account: the local server, the remote ones signed in to, and `tracked`.
     pub fn accounts(&self) -> Vec<Account> {
-        let mut accounts = vec![Account {
-            name: LOCAL_SERVER.to_string(),
-            kind: SourceKind::Keywarden,
-            url: None,
-            email: Some(crate::api::LOCAL_OWNER_EMAIL.to_string()),
-            allow_http: false,
-        }];
-        accounts.extend(self.config.servers.iter().map(|s| Account {
-            name: s.name().to_string(),
-            kind: s.kind,
-            url: Some(s.url.clone()),
-            email: Some(s.email.clone()),
-            allow_http: s.allow_http,
-        }));
-        accounts.push(Account {
-            name: TRACKED.to_string(),
-            kind: SourceKind::Tracked,
-            url: None,
-            email: None,
-            allow_http: false,
-        });
-        accounts
+        accounts::list(&self.config)
     }
 
     /// The account named `name`; the error lists the known ones.
     pub fn account(&self, name: &str) -> anyhow::Result<Account> {
-        let name = name.trim_end_matches('/');
-        let accounts = self.accounts();
-        if let Some(account) = accounts.iter().find(|a| a.name == name) {
-            return Ok(account.clone());
-        }
-        let known: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
-        bail!(
-            "{:?} is not a known account (known: {}); sign in with `keywarden login URL --email …` first",
-            text::for_terminal(name),
-            known.join(", ")
-        )
+        accounts::find(&self.config, name).map_err(anyhow::Error::msg)
     }
 
     /// The account commands that make keys act on: `--account`, or the current one.
@@ -174,59 +133,15 @@ impl Context {
         ))
     }
 
-    /// Signs in to an account (the session or refresh token comes from the keychain).
-    pub async fn open(&self, account: &Account) -> anyhow::Result<Box<dyn KeySource>> {
-        Ok(match (account.kind, &account.url) {
-            (SourceKind::Tracked, _) => Box::new(TrackedSource::new(&super::data_dir()?)),
-            (SourceKind::Keywarden, None) => {
-                let session = self.local_session().await?;
-                Box::new(KeywardenSource::new(
-                    &account.name,
-                    session.client,
-                    session.me,
-                ))
-            }
-            (SourceKind::Keywarden, Some(url)) => {
-                let session =
-                    session::open_remote(url, account.allow_http, self.vault.clone()).await?;
-                Box::new(KeywardenSource::new(
-                    &account.name,
-                    session.client,
-                    session.me,
-                ))
-            }
-            (SourceKind::Thingsboard, Some(url)) => Box::new(
-                ThingsBoardSource::resume(
-                    &account.name,
-                    url,
-                    account.allow_http,
-                    self.vault.clone(),
-                )
-                .await
-                .map_err(|err| sign_in_hint(err, account))?,
-            ),
-            (SourceKind::Thingsboard, None) => bail!("the account {} has no URL", account.name),
-        })
-    }
-
-    async fn local_session(&self) -> anyhow::Result<Session> {
-        let (kept, warning) = session::kept_local_password(self.vault.clone()).await;
-        let opened =
-            crate::server::open_local(&self.local, &super::local_database_url()?, kept.as_ref())
-                .await
-                .context("cannot start the local server")?;
-        let session = session::local_session(
-            &opened.base_url,
-            opened.token,
-            opened.new_password,
-            self.vault.clone(),
-            warning,
-        )
-        .await?;
-        if let Some(warning) = &session.warning {
-            eprintln!("keywarden: warning: {warning}");
+    /// Opens an account with the session the keychain keeps; keychain trouble is a warning.
+    pub async fn open(&self, account: &Account) -> anyhow::Result<Arc<dyn KeySource>> {
+        let opened = accounts::open(account, &self.env)
+            .await
+            .map_err(|err| sign_in_hint(err, account))?;
+        if let Some(warning) = &opened.warning {
+            eprintln!("keywarden: warning: {}", text::for_terminal(warning));
         }
-        Ok(session)
+        Ok(opened.source)
     }
 
     /// The keys of every account, or of `only`. An account that cannot be asked is listed from
@@ -246,7 +161,7 @@ impl Context {
             offline: BTreeMap::new(),
         };
         for account in &accounts {
-            let cache_key = format!("{}:{}", account.kind.as_str(), account.name);
+            let cache_key = account.cache_key();
             let listed = async {
                 let source = self.open(account).await?;
                 let (keys, kept) = keeper.list(source.as_ref()).await?;
@@ -257,10 +172,9 @@ impl Context {
                 Ok((source, keys, kept)) => {
                     warn_kept(&kept);
                     let user = source.user_id();
-                    if let (Some(cache), false) = (&cache, account.kind == SourceKind::Tracked) {
+                    if let (Some(cache), Some(cache_key)) = (&cache, &cache_key) {
                         let who = (source.who(), user.clone().unwrap_or_default());
-                        if let Err(err) =
-                            cache.save(&cache_key, (&who.0, &who.1), &keys, Utc::now())
+                        if let Err(err) = cache.save(cache_key, (&who.0, &who.1), &keys, Utc::now())
                         {
                             eprintln!("keywarden: warning: cannot save the key list: {err}");
                         }
@@ -273,7 +187,8 @@ impl Context {
                     let email = account.email.clone().unwrap_or_default();
                     let saved = cache
                         .as_ref()
-                        .and_then(|c| c.load::<SourceKey>(&cache_key, &email));
+                        .zip(cache_key.as_ref())
+                        .and_then(|(c, key)| c.load::<SourceKey>(key, &email));
                     let Some(saved) = saved else {
                         return Err(err.context(format!("account {}", account.name)));
                     };
@@ -289,22 +204,19 @@ impl Context {
                 }
             }
         }
-        let names: Vec<(SourceKind, String)> =
-            accounts.iter().map(|a| (a.kind, a.name.clone())).collect();
+        let names: Vec<_> = accounts.iter().map(|a| (a.kind, a.name.clone())).collect();
         gathered.held = keeper.held(&names).await.unwrap_or_default();
         Ok(gathered)
     }
 }
 
-/// A ThingsBoard account that needs signing in again says how.
+/// An account that needs signing in again says how.
 fn sign_in_hint(err: SourceError, account: &Account) -> anyhow::Error {
     match err {
         SourceError::NeedsSignIn { reason, .. } => anyhow!(
-            "sign in to {} again (keywarden login {} --email {} --kind thingsboard --name {}): {}",
-            account.name,
-            account.url.as_deref().unwrap_or_default(),
-            account.email.as_deref().unwrap_or("…"),
-            account.name,
+            "sign in to {} again ({}): {}",
+            text::for_terminal(&account.name),
+            text::for_terminal(&account.sign_in_command()),
             text::for_terminal(&reason)
         ),
         other => anyhow!(other),

@@ -25,9 +25,10 @@ use crate::api::KeyStatus;
 use crate::client::CopyFormat;
 use crate::reminders::relative_time;
 use crate::secret::Secret;
+use crate::sources::accounts;
 use crate::sources::services::{self, TestOutcome};
 use crate::sources::tracked::{NewTracked, TrackedSource};
-use crate::sources::{Capability, NewKey, Renewal, SourceKey, SourceKind};
+use crate::sources::{Capability, NewKey, Renewal, SourceKey};
 use crate::text;
 use crate::vault::clipboard;
 
@@ -374,7 +375,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Test { key, json } => {
             let gathered = context.gather(account).await?;
             let key = gathered.find(&key)?;
-            return test(&keeper, key, json).await;
+            let source = gathered.source(&key.source).ok();
+            return test(&keeper, source, key, json).await;
         }
         Command::Copy {
             key,
@@ -399,16 +401,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let key = gathered.find(&key)?;
             let source = gathered.source(&key.source)?;
             require(source, Capability::Revoke)?;
-            confirm(
-                &format!(
-                    "Revoke key {} {:?} on {}? It stops working at once.",
-                    key.id,
-                    text::for_terminal(&key.name),
-                    key.source
-                ),
-                yes,
-                "revoke",
-            )?;
+            confirm(&question(&key, &key.revoke_question()), yes, "revoke")?;
             let (revoked, kept) = keeper.revoke(source, &key.id).await?;
             warn_kept(&kept);
             println!(
@@ -448,20 +441,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let key = gathered.find(&key)?;
             let source = gathered.source(&key.source)?;
             require(source, Capability::Delete)?;
-            let what = match key.kind {
-                SourceKind::Thingsboard => "Delete (and so revoke) ThingsBoard key",
-                SourceKind::Tracked => "Forget tracked key",
-                SourceKind::Keywarden => "Delete key",
-            };
-            confirm(
-                &format!(
-                    "{what} {} {:?} for good?",
-                    key.id,
-                    text::for_terminal(&key.name)
-                ),
-                yes,
-                "delete",
-            )?;
+            confirm(&question(&key, &key.delete_question()), yes, "delete")?;
             let kept = keeper.delete(source, &key.id).await?;
             warn_kept(&kept);
             println!("deleted key {} {:?}", key.id, text::for_terminal(&key.name));
@@ -563,40 +543,28 @@ async fn set_enabled(
     Ok(())
 }
 
+/// A confirmation naming the key by id and account, as safe to print as anything a server sent.
+fn question(key: &SourceKey, question: &str) -> String {
+    text::for_terminal(&format!("Key {} on {}: {question}", key.id, key.source)).into_owned()
+}
+
 /// `keys test`: one line, and the exit code of monitoring plugins.
 async fn test(
     keeper: &crate::sources::keeper::Keeper,
+    source: Option<&dyn crate::sources::KeySource>,
     key: SourceKey,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let Some(secret) = keeper.secret(&key.key_ref()).await? else {
-        bail!(
-            "the secret of key {} ({:?}) is not held in this computer's keychain, so it cannot be tested",
-            key.id,
-            text::for_terminal(&key.name)
-        );
-    };
     let service = key.service();
-    let outcome = services::test_key(
-        service,
-        key.base_url.as_deref(),
-        key.workspace.as_deref(),
-        &secret,
-    )
-    .await;
+    let tested = accounts::test_key(keeper, source, &key).await;
     let now = Utc::now();
-    let mut key = key;
-    let (result, message, code) = match &outcome {
-        TestOutcome::Accepted { expires_at } => {
+    let (result, message, code) = match &tested.outcome {
+        TestOutcome::Accepted { .. } => {
             let mut message = format!("{} accepted the key", service.name);
-            if let (Some(real), SourceKind::Tracked) = (expires_at, key.kind)
-                && *real != key.expires_at
-            {
-                let tracked = TrackedSource::new(&super::data_dir()?);
-                key = tracked.set_expiry(&key.id, *real)?;
+            if let Some(updated) = &tested.updated {
                 message.push_str(&format!(
                     "; it reports the key {}, now recorded",
-                    expiry_text(*real, now)
+                    expiry_text(updated.expires_at, now)
                 ));
             }
             ("accepted", message, 0)
@@ -611,6 +579,7 @@ async fn test(
         ),
         TestOutcome::Unreachable(why) => ("unreachable", format!("could not test: {why}"), 3),
     };
+    let key = tested.updated.unwrap_or(key);
     if json {
         #[derive(Serialize)]
         struct Tested<'a> {

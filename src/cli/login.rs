@@ -11,21 +11,19 @@ use super::output::to_json;
 use super::user::read_password;
 use crate::client::config::{LOCAL_SERVER, ServerEntry};
 use crate::client::list_cache::ListCache;
-use crate::client::session;
-use crate::client::{ApiClient, plain_http_refusal};
-use crate::sources::thingsboard::{self, ThingsBoardSource};
-use crate::sources::{KeySource as _, SourceKind, TRACKED};
+use crate::sources::accounts::{self, Credentials, Field};
+use crate::sources::{SourceKind, TRACKED};
 use crate::text;
-use crate::vault;
 
 #[derive(Debug, clap::Args)]
 pub struct LoginArgs {
     /// The server's base URL, e.g. https://keys.example.com
     url: String,
+    /// Who signs in, where the kind of server asks for an email.
     #[arg(long)]
-    email: String,
-    /// keywarden or thingsboard.
-    #[arg(long, default_value = "keywarden", value_parser = parse_kind)]
+    email: Option<String>,
+    /// The kind of server (keywarden, thingsboard).
+    #[arg(long, default_value = "keywarden", value_parser = accounts::parse_sign_in_kind)]
     kind: SourceKind,
     /// The account's name in lists and `--account` (default: the URL).
     #[arg(long)]
@@ -56,15 +54,8 @@ enum ServersCommand {
     Use { server: String },
 }
 
-fn parse_kind(text: &str) -> Result<SourceKind, String> {
-    match SourceKind::parse(text) {
-        Some(kind @ (SourceKind::Keywarden | SourceKind::Thingsboard)) => Ok(kind),
-        _ => Err("expected keywarden or thingsboard".to_string()),
-    }
-}
-
-/// Signs in (the password is read from stdin when it is not a terminal, else prompted), keeps the
-/// session (or ThingsBoard's refresh token) in the keychain and makes the account current.
+/// Signs in (what the kind asks for: the password is read from stdin when it is not a terminal,
+/// else prompted), keeps the session in the keychain and makes the account current.
 pub async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
     let url = args.url.trim().trim_end_matches('/').to_string();
     if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -85,56 +76,46 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
             existing.kind.as_str()
         );
     }
-    if let Some(refusal) = plain_http_refusal(&url, args.allow_http) {
+    if let Some(refusal) = crate::client::plain_http_refusal(&url, args.allow_http) {
         bail!("{refusal}");
     }
     if let Some(err) = &context.vault_error {
         bail!("{err}: the session could not be kept");
     }
-    let password = read_password(false)?;
-    let (email, role) = match args.kind {
-        SourceKind::Thingsboard => {
-            let source = ThingsBoardSource::sign_in(
-                &name,
-                &url,
-                args.allow_http,
-                &args.email,
-                &password,
-                context.vault.clone(),
-            )
-            .await?;
-            (source.who(), source.authority().to_string())
-        }
-        _ => {
-            let session = session::sign_in(
-                &url,
-                args.allow_http,
-                &args.email,
-                &password,
-                context.vault.clone(),
-            )
-            .await?;
-            if let Some(warning) = session.warning {
-                bail!("{warning}");
-            }
-            (
-                session.me.user.email.clone(),
-                session.me.role.as_str().to_string(),
-            )
-        }
+    let fields = args.kind.info().sign_in;
+    let email = match (fields.contains(&Field::Email), args.email) {
+        (true, Some(email)) => email,
+        (true, None) => bail!(
+            "--email is needed to sign in to a {} server",
+            args.kind.label()
+        ),
+        (false, _) => String::new(),
     };
-    context.config.use_server(ServerEntry {
+    let credentials = Credentials {
+        email,
+        password: read_password(false)?,
+    };
+    let entry = ServerEntry {
         url: url.clone(),
-        email: email.clone(),
+        email: credentials.email.clone(),
         kind: args.kind,
         name: args.name,
         allow_http: args.allow_http,
+    };
+    let opened = accounts::sign_in(&entry, &credentials, &context.env).await?;
+    if let Some(warning) = opened.warning {
+        bail!("{warning}");
+    }
+    let (who, role) = (opened.source.who(), opened.source.role());
+    context.config.use_server(ServerEntry {
+        email: who.clone(),
+        ..entry
     });
     context.save_config()?;
     println!(
         "signed in to {url} ({}) as {} ({}){}",
         args.kind.label(),
-        text::for_terminal(&email),
+        text::for_terminal(&who),
         text::for_terminal(&role),
         if name == url {
             String::new()
@@ -152,44 +133,21 @@ pub async fn logout(args: LogoutArgs) -> anyhow::Result<ExitCode> {
     let name = args
         .name
         .unwrap_or_else(|| context.config.current_server.clone());
-    if name == LOCAL_SERVER || name == TRACKED {
+    let account = context.account(&name)?;
+    if !account.signs_in() {
         println!("{name} needs no sign-in; nothing to do");
         return Ok(ExitCode::SUCCESS);
     }
-    let Some(entry) = context.config.entry(&name).cloned() else {
-        bail!("{:?} is not a known account", text::for_terminal(&name));
-    };
-    match entry.kind {
-        SourceKind::Thingsboard => {
-            match ThingsBoardSource::resume(
-                &name,
-                &entry.url,
-                entry.allow_http,
-                context.vault.clone(),
-            )
-            .await
-            {
-                Ok(source) => source.sign_out().await?,
-                // The server may be gone; forgetting the refresh token here is what matters.
-                Err(_) => {
-                    context.vault.delete(&thingsboard::session_account(&name))?;
-                }
-            }
-        }
-        _ => {
-            let account = vault::session_account(&entry.url);
-            if let Some(token) = context.vault.get(&account)? {
-                let _ = ApiClient::new(&entry.url)
-                    .allowing_http(entry.allow_http)
-                    .with_credential(token)
-                    .logout()
-                    .await;
-                context.vault.delete(&account)?;
-            }
-        }
+    let signed_out = accounts::sign_out(&account, None, &context.env).await?;
+    for warning in &signed_out.warnings {
+        eprintln!("keywarden: warning: {}", text::for_terminal(warning));
     }
-    if let Some(cache) = ListCache::default_dir().map(ListCache::new) {
-        let _ = cache.remove(&format!("{}:{name}", entry.kind.as_str()));
+    if let (Some(cache), Some(key)) = (
+        ListCache::default_dir().map(ListCache::new),
+        account.cache_key(),
+    ) && let Err(err) = cache.remove(&key)
+    {
+        eprintln!("keywarden: warning: cannot remove the saved key list: {err}");
     }
     if context.config.current_server == name {
         context.config.current_server = LOCAL_SERVER.to_string();
@@ -213,6 +171,8 @@ struct ServerItem {
     url: Option<String>,
     email: Option<String>,
     current: bool,
+    #[serde(skip)]
+    makes_keys: bool,
 }
 
 pub async fn servers(args: ServersArgs) -> anyhow::Result<ExitCode> {
@@ -225,7 +185,7 @@ pub async fn servers(args: ServersArgs) -> anyhow::Result<ExitCode> {
                 text::for_terminal(&server)
             )
         })?;
-        if account.kind == SourceKind::Tracked {
+        if !account.makes_keys() {
             bail!("tracked keys are added with `keys add`; choose a server to make keys on");
         }
         context.config.current_server = account.name.clone();
@@ -238,6 +198,7 @@ pub async fn servers(args: ServersArgs) -> anyhow::Result<ExitCode> {
         .into_iter()
         .map(|a| ServerItem {
             current: a.name == context.config.current_server,
+            makes_keys: a.makes_keys(),
             email: a.email.filter(|_| a.name != LOCAL_SERVER),
             name: a.name,
             kind: a.kind,
@@ -251,10 +212,10 @@ pub async fn servers(args: ServersArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|i| {
                 let marker = if i.current { "*" } else { " " };
-                let who = match (&i.email, i.kind) {
+                let who = match (&i.email, i.makes_keys) {
                     (Some(email), _) => format!("({email})"),
-                    (None, SourceKind::Tracked) => "(keys kept on this computer)".to_string(),
-                    (None, _) => "(this computer)".to_string(),
+                    (None, false) => "(keys kept on this computer)".to_string(),
+                    (None, true) => format!("({})", accounts::THIS_COMPUTER),
                 };
                 let url = i
                     .url

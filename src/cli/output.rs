@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use crate::api::KeyStatus;
 use crate::reminders::{Thresholds, key_class, relative_time};
+use crate::sources::SourceKey;
 use crate::sources::reference::Reference;
-use crate::sources::{SourceKey, SourceKind};
 use crate::text;
 
 /// A key as `--json` prints it.
@@ -119,14 +119,9 @@ pub fn table(items: &[KeyItem], now: DateTime<Utc>) -> String {
     out
 }
 
-/// `manage` for a key that may manage like a session, `read` for one that only reads and
-/// verifies; `-` where the service has no such distinction.
+/// `manage`, `read`, or `-` where the service has no such distinction.
 fn rights_label(key: &SourceKey) -> &'static str {
-    match (key.kind, key.manages) {
-        (SourceKind::Keywarden, true) => "manage",
-        (SourceKind::Keywarden, false) => "read",
-        _ => "-",
-    }
+    key.rights().unwrap_or("-")
 }
 
 pub fn details(item: &KeyItem, now: DateTime<Utc>) -> String {
@@ -172,19 +167,14 @@ pub fn details(item: &KeyItem, now: DateTime<Utc>) -> String {
         "header:      {}: {}…",
         service.header.name, service.header.scheme
     ));
-    if key.kind == SourceKind::Keywarden {
+    if !key.scopes.is_empty() {
         lines.push(format!(
             "scopes:      {}",
             text::for_terminal(&key.scopes.join(", "))
         ));
-        lines.push(format!(
-            "rights:      {}",
-            if key.manages {
-                "manages keys and accounts like a session (keywarden:manage)"
-            } else {
-                "reads and verifies only"
-            }
-        ));
+    }
+    if let Some(rights) = key.rights_sentence() {
+        lines.push(format!("rights:      {rights}"));
     }
     lines.push(format!(
         "keychain:    {}",

@@ -13,7 +13,7 @@ use crate::client::list_cache::ListCache;
 use crate::reminders::{ExpiryClass, Reminded as _, Thresholds, key_class, relative_time};
 use crate::secret::Secret;
 use crate::sources::reference::Reference;
-use crate::sources::{self, KeyRef, SourceKey, SourceKind};
+use crate::sources::{self, KeyRef, SourceKey};
 use crate::text;
 
 /// A reference with its key and secret.
@@ -61,12 +61,10 @@ async fn keys_of(
     context: &Context,
     account: &super::context::Account,
 ) -> anyhow::Result<Vec<SourceKey>> {
-    if account.kind != SourceKind::Tracked
+    if let Some(cache_key) = account.cache_key()
         && let Some(cache) = ListCache::default_dir().map(ListCache::new)
-        && let Some(saved) = cache.load::<SourceKey>(
-            &format!("{}:{}", account.kind.as_str(), account.name),
-            account.email.as_deref().unwrap_or_default(),
-        )
+        && let Some(saved) =
+            cache.load::<SourceKey>(&cache_key, account.email.as_deref().unwrap_or_default())
     {
         return Ok(saved.keys);
     }

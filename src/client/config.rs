@@ -183,7 +183,7 @@ mod tests {
         config.use_server(ServerEntry {
             url: "https://tb.example.com".into(),
             email: "a@b".into(),
-            kind: crate::sources::SourceKind::Thingsboard,
+            kind: serde_json::from_str("\"thingsboard\"").unwrap(),
             name: Some("tb".into()),
             allow_http: true,
         });
@@ -202,10 +202,7 @@ mod tests {
         )
         .unwrap();
         let old = Config::load(&path).unwrap();
-        assert_eq!(
-            old.current_entry().unwrap().kind,
-            crate::sources::SourceKind::Keywarden
-        );
+        assert_eq!(old.current_entry().unwrap().kind.as_str(), "keywarden");
         assert_eq!(
             old.current_entry().unwrap().name(),
             "https://kw.example.com"

@@ -2,7 +2,7 @@
 
 use super::modal::dialog_ui;
 use super::state::Action;
-use crate::sources::{SourceKey, SourceKind};
+use crate::sources::SourceKey;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Confirm {
@@ -14,32 +14,13 @@ pub fn confirm_dialog_ui(ctx: &egui::Context, what: Confirm, key: &SourceKey) ->
     let (title, text, button, action) = match what {
         Confirm::Revoke => (
             "Revoke key",
-            format!(
-                "Revoke \"{}\"? It stops working at once and cannot be enabled again.",
-                key.name
-            ),
+            key.revoke_question(),
             "Yes, revoke",
             Action::Revoke(key.key_ref()),
         ),
         Confirm::Delete => (
             "Delete key",
-            match key.kind {
-                SourceKind::Thingsboard => format!(
-                    "Delete \"{}\" on ThingsBoard? ThingsBoard has no revoke: deleting it is \
-                     revoking it, at once and for good.",
-                    key.name
-                ),
-                SourceKind::Tracked => format!(
-                    "Forget \"{}\" here? Its secret leaves this computer's keychain. Revoke it \
-                     on {} itself if it still works.",
-                    key.name,
-                    key.service().name
-                ),
-                SourceKind::Keywarden => format!(
-                    "Delete \"{}\" for good? It stops working and disappears from the list.",
-                    key.name
-                ),
-            },
+            key.delete_question(),
             "Yes, delete for good",
             Action::Delete(key.key_ref()),
         ),

@@ -7,7 +7,7 @@ use super::key_table::status_badge_ui;
 use super::state::{Action, State, relative_time};
 use crate::api::KeyStatus;
 use crate::client::CopyFormat;
-use crate::sources::{Capability, SourceKind};
+use crate::sources::Capability;
 
 pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Option<Action> {
     let Some(key) = state.selected_key() else {
@@ -16,6 +16,11 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
     };
     let key_ref = key.key_ref();
     let service = key.service();
+    // What the key's account can do (nothing while it is not reached).
+    let capabilities = state
+        .account(&key.source)
+        .map(|a| a.capabilities)
+        .unwrap_or_default();
     let mut action = None;
     ui.heading(&key.name);
     ui.add_space(4.0);
@@ -72,7 +77,7 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
                 "Created",
                 key.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             );
-            if key.kind == SourceKind::Keywarden {
+            if capabilities.last_used || key.last_used_at.is_some() {
                 field(
                     ui,
                     "Last used",
@@ -81,9 +86,9 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
                 );
             }
             if let Some(revoked_at) = key.revoked_at {
-                let (verb, text) = match (revoked_at <= now, key.kind) {
+                let (verb, text) = match (revoked_at <= now, capabilities.overlap_by_client) {
                     (true, _) => ("Revoked", relative_time(revoked_at, now)),
-                    (false, SourceKind::Thingsboard) => (
+                    (false, true) => (
                         "Old key",
                         format!("still valid until {}", revoked_at.format("%Y-%m-%d %H:%M")),
                     ),
@@ -109,16 +114,8 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
                 "Header",
                 format!("{}: {}…", service.header.name, service.header.scheme),
             );
-            if key.kind == SourceKind::Keywarden {
-                field(
-                    ui,
-                    "Rights",
-                    if key.manages {
-                        "manages keys and accounts, like a session".into()
-                    } else {
-                        "reads and verifies only".into()
-                    },
-                );
+            if let Some(rights) = key.rights_sentence() {
+                field(ui, "Rights", rights.to_string());
             }
             field(
                 ui,
@@ -185,7 +182,7 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
         if button.clicked() {
             action = Some(Action::Test(key_ref.clone()));
         }
-        if key.kind == SourceKind::Tracked
+        if capabilities.renew_by_paste
             && service
                 .key_page_url(key.base_url.as_deref(), key.workspace.as_deref())
                 .is_some()
@@ -237,7 +234,7 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
         let renewable = match (alive, key.replaced_by.is_some(), key.revoked_at.is_some()) {
             (false, _, _) => Err("This key is revoked"),
             (_, true, _) => Err("This key was renewed already; renew the new one"),
-            (_, _, true) if key.kind != SourceKind::Tracked => {
+            (_, _, true) if !capabilities.renew_by_paste => {
                 Err("This key is being replaced already")
             }
             _ => Ok(()),
@@ -248,18 +245,12 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
         if button(ui, "Revoke", Capability::Revoke, revoked) {
             action = Some(Action::AskRevoke(key_ref.clone()));
         }
-        let delete = match key.kind {
-            SourceKind::Thingsboard => "Delete (revokes it)",
-            SourceKind::Tracked if key.replaced_by.is_some() => "Retired: forget it",
-            SourceKind::Tracked => "Forget",
-            SourceKind::Keywarden => "Delete",
-        };
-        if button(ui, delete, Capability::Delete, Ok(())) {
+        if button(ui, key.delete_label(), Capability::Delete, Ok(())) {
             action = Some(Action::AskDelete(key_ref.clone()));
         }
     });
 
-    if key.kind != SourceKind::Keywarden {
+    if !capabilities.audit {
         return action;
     }
     ui.separator();

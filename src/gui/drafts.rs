@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::secret::Secret;
+use crate::sources::accounts::Field;
 use crate::sources::{KeyRef, SourceKey, SourceKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,7 +196,7 @@ pub struct SecretShown {
     pub stored: bool,
 }
 
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct SignInDraft {
     pub url: String,
     pub email: String,
@@ -211,17 +212,12 @@ pub struct SignInDraft {
     pub error: Option<String>,
 }
 
-impl Default for SignInDraft {
-    fn default() -> Self {
-        SignInDraft {
-            url: String::new(),
-            email: String::new(),
-            password: String::new(),
-            kind: SourceKind::Keywarden,
-            name: String::new(),
-            allow_http: false,
-            reason: None,
-            error: None,
+impl SignInDraft {
+    /// Where the dialog keeps what is typed for one of the sign-in's fields.
+    pub fn field_mut(&mut self, field: Field) -> &mut String {
+        match field {
+            Field::Email => &mut self.email,
+            Field::Password => &mut self.password,
         }
     }
 }

@@ -5,7 +5,7 @@
 use super::modal::{dialog_ui, expiry_ui, text_field_ui};
 use super::state::{Action, GenerateDraft, State, expiry_from};
 use super::theme;
-use crate::sources::{NewKey, SourceKind};
+use crate::sources::NewKey;
 
 pub fn generate_dialog_ui(
     ctx: &egui::Context,
@@ -31,13 +31,13 @@ pub fn generate_dialog_ui(
                 });
         }
         let account = state.account(&draft.account);
-        let kind = account.map_or(SourceKind::Keywarden, |a| a.kind);
+        let describe = account.is_some_and(|a| a.capabilities.describe);
         let never_ok = account.is_some_and(|a| a.capabilities.never_expires);
         let name = text_field_ui(ui, "Name", &mut draft.name, false);
         if draft.name.is_empty() && !name.has_focus() && draft.error.is_none() {
             name.request_focus();
         }
-        if kind == SourceKind::Keywarden {
+        if describe {
             text_field_ui(ui, "Description", &mut draft.description, false);
         }
         expiry_ui(

@@ -7,20 +7,22 @@ use super::modal::{dialog_ui, expiry_ui, text_field_ui};
 use super::state::{Action, Overlap, RenewDraft, expiry_from};
 use super::theme;
 use crate::secret::Secret;
-use crate::sources::{Renewal, SourceKind};
+use crate::sources::{Capabilities, Renewal};
 
 pub const RENEW: &str = "Yes, renew";
 
 pub fn renew_dialog_ui(
     ctx: &egui::Context,
     draft: &mut RenewDraft,
-    never_ok: bool,
+    capabilities: Capabilities,
 ) -> Option<Action> {
+    let never_ok = capabilities.never_expires;
+    let by_paste = capabilities.renew_by_paste;
     dialog_ui(ctx, "Renew key", |ui| {
         let key = draft.key.clone();
         let service = key.service();
         let mut action = None;
-        if key.kind == SourceKind::Tracked {
+        if by_paste {
             ui.label(format!(
                 "Make a new key for \"{}\" on {}, then paste it here. The old key stays, marked \
                  replaced, until you retire it there.",
@@ -51,13 +53,9 @@ pub fn renew_dialog_ui(
             never_ok,
             "YYYY-MM-DD",
         );
-        if key.kind != SourceKind::Tracked {
+        if !by_paste {
             ui.horizontal_wrapped(|ui| {
-                ui.label(if key.kind == SourceKind::Thingsboard {
-                    "Delete the old key"
-                } else {
-                    "Revoke the old key"
-                });
+                ui.label(key.old_key_fate());
                 for overlap in Overlap::ALL {
                     ui.radio_value(&mut draft.overlap, overlap, overlap.label());
                 }
@@ -68,8 +66,7 @@ pub fn renew_dialog_ui(
         }
         ui.horizontal(|ui| {
             if ui.button(RENEW).clicked() {
-                let secret =
-                    (key.kind == SourceKind::Tracked).then(|| draft.secret.trim().to_string());
+                let secret = by_paste.then(|| draft.secret.trim().to_string());
                 match (
                     expiry_from(draft.expiry, &draft.date, max, never_ok),
                     secret,

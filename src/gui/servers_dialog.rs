@@ -3,7 +3,6 @@
 
 use super::modal::dialog_ui;
 use super::state::{Action, Connection, State};
-use crate::sources::SourceKind;
 
 pub fn servers_dialog_ui(ctx: &egui::Context, state: &State) -> Option<Action> {
     dialog_ui(ctx, "Accounts", |ui| {
@@ -28,13 +27,14 @@ pub fn servers_dialog_ui(ctx: &egui::Context, state: &State) -> Option<Action> {
                     account.kind.label(),
                     if is_current { " (current)" } else { "" }
                 ));
-                if account.kind != SourceKind::Tracked
+                if account.kind.info().makes_keys
                     && !is_current
                     && ui.button(format!("Use {}", account.label())).clicked()
                 {
                     action = Some(Action::SwitchServer(account.name.clone()));
                 }
                 if account.url.is_some()
+                    && account.kind.signs_in()
                     && ui
                         .button(format!("Sign out of {}", account.label()))
                         .clicked()

@@ -1,11 +1,12 @@
-//! Sign in to a Keywarden or ThingsBoard server: URL, email, password, and a name for the account.
+//! Sign in to a server: its kind, its URL, what that kind asks for (built from the account
+//! layer's description of its sign-in, never from which kind it is), and a name for the account.
 //! Also shown when a session expires.
 
 use super::modal::{dialog_ui, text_field_ui};
 use super::state::{Action, SignInDraft};
 use super::theme;
 use crate::secret::Secret;
-use crate::sources::SourceKind;
+use crate::sources::accounts;
 
 pub fn sign_in_dialog_ui(
     ctx: &egui::Context,
@@ -18,12 +19,17 @@ pub fn sign_in_dialog_ui(
         }
         ui.horizontal(|ui| {
             ui.label("Kind");
-            ui.radio_value(&mut draft.kind, SourceKind::Keywarden, "Keywarden");
-            ui.radio_value(&mut draft.kind, SourceKind::Thingsboard, "ThingsBoard");
+            for kind in accounts::sign_in_kinds() {
+                ui.radio_value(&mut draft.kind, kind, kind.label());
+            }
         });
         text_field_ui(ui, "Server URL", &mut draft.url, false);
-        text_field_ui(ui, "Email", &mut draft.email, false);
-        let password = text_field_ui(ui, "Password", &mut draft.password, true);
+        let fields = draft.kind.info().sign_in;
+        let mut last = None;
+        for &field in fields {
+            let value = draft.field_mut(field);
+            last = Some(text_field_ui(ui, field.label(), value, field.is_secret()));
+        }
         text_field_ui(ui, "Account name", &mut draft.name, false)
             .on_hover_text("How the account is named in the list; empty: its URL");
         // Only for plain http:// to another machine, which is refused unless ticked.
@@ -39,7 +45,8 @@ pub fn sign_in_dialog_ui(
         }
         let mut action = None;
         ui.horizontal(|ui| {
-            let submit = password.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            let submit = last.is_some_and(|field| field.lost_focus())
+                && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if ui
                 .add_enabled(!busy, egui::Button::new("Sign in"))
                 .clicked()
@@ -48,8 +55,11 @@ pub fn sign_in_dialog_ui(
                 let url = draft.url.trim().trim_end_matches('/').to_string();
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     draft.error = Some("The server URL starts with http:// or https://.".into());
-                } else if draft.email.trim().is_empty() || draft.password.is_empty() {
-                    draft.error = Some("Enter your email and password.".into());
+                } else if let Some(missing) = fields
+                    .iter()
+                    .find(|&&field| draft.field_mut(field).trim().is_empty())
+                {
+                    draft.error = Some(format!("Enter your {}.", missing.label().to_lowercase()));
                 } else {
                     let password = Secret::new(std::mem::take(&mut draft.password));
                     let name = Some(draft.name.trim().to_string()).filter(|n| !n.is_empty());

@@ -172,12 +172,14 @@ impl AccountView {
         }
     }
 
-    /// How the account is named in the table and the status bar.
+    /// How the account is named in the table, the status bar and notifications.
     pub fn label(&self) -> String {
-        match self.kind {
-            SourceKind::Keywarden if self.url.is_none() => "this computer".to_string(),
-            _ => self.name.clone(),
-        }
+        crate::sources::accounts::label(&self.name)
+    }
+
+    /// Where its last key list is kept for the next start; `None`: its keys are on this computer.
+    pub fn cache_key(&self) -> Option<String> {
+        crate::sources::accounts::cache_key(self.kind, &self.name)
     }
 
     pub fn is_connected(&self) -> bool {
@@ -502,7 +504,7 @@ mod tests {
     use super::*;
 
     fn account_with(keys: Vec<SourceKey>) -> AccountView {
-        let mut account = AccountView::new("tracked", SourceKind::Tracked, None, "");
+        let mut account = AccountView::new("tracked", Default::default(), None, "");
         account.connection = Connection::Connected;
         account.keys = Some(keys);
         account
@@ -542,14 +544,8 @@ mod tests {
         let now = Utc::now();
         let never = crate::sources::sample_key("tracked", "n", None);
         let soon = crate::sources::sample_key("tracked", "s", Some(3));
-        let mut other = crate::sources::sample_key("tb", "t", Some(100));
-        other.kind = SourceKind::Thingsboard;
-        let mut tb = AccountView::new(
-            "tb",
-            SourceKind::Thingsboard,
-            Some("http://tb".into()),
-            "a@b",
-        );
+        let other = crate::sources::sample_key("tb", "t", Some(100));
+        let mut tb = AccountView::new("tb", Default::default(), Some("http://tb".into()), "a@b");
         tb.keys = Some(vec![other]);
         let mut state = State {
             accounts: vec![account_with(vec![never, soon]), tb],

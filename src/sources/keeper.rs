@@ -150,6 +150,24 @@ impl Keeper {
             .collect())
     }
 
+    /// The keys of these accounts whose secrets the keychain holds.
+    pub async fn held_keys(
+        &self,
+        sources: &[(SourceKind, String)],
+    ) -> Result<BTreeSet<KeyRef>, VaultError> {
+        let held = self.held(sources).await?;
+        Ok(sources
+            .iter()
+            .flat_map(|(kind, name)| {
+                held.get(name).into_iter().flatten().map(|id| KeyRef {
+                    kind: *kind,
+                    source: name.clone(),
+                    id: id.clone(),
+                })
+            })
+            .collect())
+    }
+
     /// Puts a secret into the keychain; `Ok(false)` when keeping secrets is turned off.
     pub async fn keep(&self, key: &KeyRef, secret: &Secret) -> Result<bool, VaultError> {
         if !self.store_secrets {

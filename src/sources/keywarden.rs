@@ -101,6 +101,9 @@ impl KeySource for KeywardenSource {
             never_expires: false,
             overlap_by_client: false,
             renew_by_paste: false,
+            describe: true,
+            last_used: true,
+            audit: true,
         }
     }
 
@@ -110,6 +113,32 @@ impl KeySource for KeywardenSource {
 
     fn user_id(&self) -> Option<String> {
         Some(self.me.user.id.to_string())
+    }
+
+    fn role(&self) -> String {
+        self.me.role.as_str().to_string()
+    }
+
+    fn is_admin(&self) -> bool {
+        self.me.role >= crate::api::Role::Admin
+    }
+
+    fn watch(&self) -> super::Watch {
+        super::Watch::Revision
+    }
+
+    async fn sign_out(&self) -> Result<(), SourceError> {
+        self.client.logout().await.map_err(|e| self.error(e))
+    }
+
+    async fn audit(&self, id: &str) -> Result<Vec<crate::api::AuditEvent>, SourceError> {
+        let query = crate::api::AuditQuery {
+            key_id: Some(Self::id(id)?),
+            limit: Some(50),
+            ..Default::default()
+        };
+        let page = self.client.audit(&query).await.map_err(|e| self.error(e))?;
+        Ok(page.items)
     }
 
     async fn list(&self) -> Result<Vec<SourceKey>, SourceError> {

@@ -5,12 +5,14 @@
 //! What a source can do is a [`Capabilities`] value: asked, never assumed. What the keychain holds
 //! when keys are created, renewed, revoked or deleted is decided in one place, [`keeper`].
 
+pub mod accounts;
 pub mod keeper;
 pub mod keywarden;
 pub mod reference;
 pub mod services;
 pub mod thingsboard;
 pub mod tracked;
+pub mod wording;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -211,6 +213,26 @@ pub struct Capabilities {
     pub overlap_by_client: bool,
     /// Renewal asks for the new secret (tracked keys: the service made it).
     pub renew_by_paste: bool,
+    /// Keys have a description apart from their name (Keywarden).
+    pub describe: bool,
+    /// The source reports when a key was last used.
+    pub last_used: bool,
+    /// The source keeps an audit trail of each key ([`KeySource::audit`]).
+    pub audit: bool,
+}
+
+/// How often the open app lists an account that has nothing cheaper to ask, while it shows.
+pub const LIST_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How the open app notices that an account's list changed elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Watch {
+    /// Ask [`KeySource::revision`] often; it is cheap.
+    Revision,
+    /// Nothing cheap to ask: list again this often.
+    Every(std::time::Duration),
+    /// The keys live in this file: look at its modification time.
+    File(std::path::PathBuf),
 }
 
 /// One action, to ask a source whether it can do it.
@@ -401,6 +423,35 @@ pub trait KeySource: Send + Sync {
     fn who(&self) -> String;
     /// The signed-in user's id on the source, to tell their own keys from others'.
     fn user_id(&self) -> Option<String>;
+    /// The role or authority on the account, as the source names it (`owner`, `TENANT_ADMIN`).
+    fn role(&self) -> String {
+        String::new()
+    }
+    /// An administrator sees, and may make, other users' keys.
+    fn is_admin(&self) -> bool {
+        false
+    }
+    /// How the open app notices changes made elsewhere; by default the list is fetched again
+    /// every [`LIST_EVERY`].
+    fn watch(&self) -> Watch {
+        Watch::Every(LIST_EVERY)
+    }
+    /// Ends the session on the service (the account layer removes it from the keychain).
+    async fn sign_out(&self) -> Result<(), SourceError> {
+        Ok(())
+    }
+    /// The audit events of a key, newest first, where [`Capabilities::audit`].
+    async fn audit(&self, _id: &str) -> Result<Vec<crate::api::AuditEvent>, SourceError> {
+        Ok(Vec::new())
+    }
+    /// Records what a test learnt of a key (its real expiry); `None` when nothing changed here.
+    async fn tested(
+        &self,
+        _key: &SourceKey,
+        _outcome: &services::TestOutcome,
+    ) -> Result<Option<SourceKey>, SourceError> {
+        Ok(None)
+    }
 
     /// Every key of the account (an administrator's view includes other users' keys).
     async fn list(&self) -> Result<Vec<SourceKey>, SourceError>;

@@ -33,8 +33,15 @@ use crate::vault::Vault;
 /// Keys are listed this many to a page (1,000 keys take 10 requests).
 pub const PAGE_SIZE: usize = 100;
 
-/// The keychain account of a ThingsBoard account's refresh token.
-pub fn session_account(name: &str) -> String {
+/// The keychain account of a ThingsBoard account's refresh token: bound to the server's URL, so
+/// a URL edited in the config never receives the token of another host.
+pub fn session_account(url: &str) -> String {
+    format!("thingsboard session on {url}")
+}
+
+/// How earlier versions named the refresh token: by the account's name, which
+/// could send it to whatever URL the config names. Never used; removed when seen.
+fn legacy_session_account(name: &str) -> String {
     format!("thingsboard session on {name}")
 }
 
@@ -189,13 +196,19 @@ impl ThingsBoardSource {
             account: name.to_string(),
             reason: reason.to_string(),
         };
-        let account = session_account(name);
+        let (account, legacy) = (session_account(&base_url), legacy_session_account(name));
         let reader = vault.clone();
-        let refresh = tokio::task::spawn_blocking(move || reader.get(&account))
-            .await
-            .map_err(|err| SourceError::Storage(err.to_string()))?
-            .map_err(|err| sign_in(&err.to_string()))?
-            .ok_or_else(|| sign_in("no session is kept for it"))?;
+        let refresh = tokio::task::spawn_blocking(move || {
+            let refresh = reader.get(&account)?;
+            if refresh.is_none() && legacy != account {
+                reader.delete(&legacy)?;
+            }
+            Ok::<_, crate::vault::VaultError>(refresh)
+        })
+        .await
+        .map_err(|err| SourceError::Storage(err.to_string()))?
+        .map_err(|err| sign_in(&err.to_string()))?
+        .ok_or_else(|| sign_in("no session is kept for it"))?;
         let http = http_client();
         let tokens = refresh_tokens(&http, &base_url, name, &refresh).await?;
         Self::start(name, base_url, http, vault, tokens).await
@@ -208,7 +221,7 @@ impl ThingsBoardSource {
         vault: Arc<dyn Vault>,
         tokens: Tokens,
     ) -> Result<ThingsBoardSource, SourceError> {
-        keep_refresh(&vault, name, &tokens.refresh_token).await?;
+        keep_refresh(&vault, &base_url, &tokens.refresh_token).await?;
         let auth = Auth {
             expires_at: jwt_expiry(&tokens.token),
             token: tokens.token,
@@ -235,18 +248,6 @@ impl ThingsBoardSource {
     /// `TENANT_ADMIN`, `CUSTOMER_USER`, `SYS_ADMIN`.
     pub fn authority(&self) -> &str {
         &self.user.authority
-    }
-
-    /// Forgets the session: the refresh token leaves the keychain.
-    pub async fn sign_out(&self) -> Result<(), SourceError> {
-        let _ = self
-            .call(Method::POST, "/api/auth/logout", Body::None)
-            .await;
-        let (vault, account) = (self.vault.clone(), session_account(&self.name));
-        tokio::task::spawn_blocking(move || vault.delete(&account))
-            .await
-            .map_err(|err| SourceError::Storage(err.to_string()))??;
-        Ok(())
     }
 
     /// Sends a request with the JWT, refreshing it first when it is about to expire, and once
@@ -278,7 +279,7 @@ impl ThingsBoardSource {
 
     async fn refresh(&self, auth: &mut Auth) -> Result<(), SourceError> {
         let tokens = refresh_tokens(&self.http, &self.base_url, &self.name, &auth.refresh).await?;
-        keep_refresh(&self.vault, &self.name, &tokens.refresh_token).await?;
+        keep_refresh(&self.vault, &self.base_url, &tokens.refresh_token).await?;
         auth.expires_at = jwt_expiry(&tokens.token);
         auth.token = tokens.token;
         auth.refresh = tokens.refresh_token;
@@ -428,10 +429,10 @@ impl Body {
 
 async fn keep_refresh(
     vault: &Arc<dyn Vault>,
-    name: &str,
+    base_url: &str,
     refresh: &Secret,
 ) -> Result<(), SourceError> {
-    let (vault, account, refresh) = (vault.clone(), session_account(name), refresh.clone());
+    let (vault, account, refresh) = (vault.clone(), session_account(base_url), refresh.clone());
     tokio::task::spawn_blocking(move || vault.set(&account, &refresh))
         .await
         .map_err(|err| SourceError::Storage(err.to_string()))??;
@@ -532,6 +533,20 @@ impl KeySource for ThingsBoardSource {
 
     fn user_id(&self) -> Option<String> {
         Some(self.user.id.id.clone())
+    }
+
+    fn role(&self) -> String {
+        self.user.authority.clone()
+    }
+
+    fn is_admin(&self) -> bool {
+        self.user.authority == "TENANT_ADMIN"
+    }
+
+    async fn sign_out(&self) -> Result<(), SourceError> {
+        self.call(Method::POST, "/api/auth/logout", Body::None)
+            .await
+            .map(drop)
     }
 
     async fn list(&self) -> Result<Vec<SourceKey>, SourceError> {

@@ -293,6 +293,28 @@ impl KeySource for TrackedSource {
         None
     }
 
+    fn role(&self) -> String {
+        "tracked".into()
+    }
+
+    fn watch(&self) -> super::Watch {
+        super::Watch::File(self.path.clone())
+    }
+
+    /// GitHub and GitLab report a key's real expiry when it is tested: it is recorded.
+    async fn tested(
+        &self,
+        key: &SourceKey,
+        outcome: &super::services::TestOutcome,
+    ) -> Result<Option<SourceKey>, SourceError> {
+        match outcome {
+            super::services::TestOutcome::Accepted {
+                expires_at: Some(real),
+            } if *real != key.expires_at => self.set_expiry(&key.id, *real).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     async fn list(&self) -> Result<Vec<SourceKey>, SourceError> {
         Ok(self.read()?.keys.iter().map(|r| self.to_key(r)).collect())
     }

@@ -761,7 +761,7 @@ fn a_managing_key_is_asked_for_and_shown() {
     assert!(line("reader").contains("read"), "{table}");
     let out = setup.run(&["keys", "show", "ci manager"]);
     assert!(
-        stdout(&out).contains("manages keys and accounts like a session"),
+        stdout(&out).contains("manages keys and accounts, like a session"),
         "{}",
         stdout(&out)
     );

@@ -566,7 +566,7 @@ fn the_thingsboard_source_follows_the_contract() {
         .await
         .unwrap();
         let kept = vault
-            .get(&keywarden::sources::thingsboard::session_account("tb"))
+            .get(&keywarden::sources::thingsboard::session_account(&tb.url))
             .unwrap()
             .expect("the refresh token is in the keychain");
         let made = source
@@ -589,7 +589,7 @@ fn the_thingsboard_source_follows_the_contract() {
             "refreshed before expiry"
         );
         let rotated = vault
-            .get(&keywarden::sources::thingsboard::session_account("tb"))
+            .get(&keywarden::sources::thingsboard::session_account(&tb.url))
             .unwrap()
             .unwrap();
         assert_ne!(rotated, kept, "the new refresh token replaced the old one");

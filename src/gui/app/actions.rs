@@ -246,7 +246,7 @@ impl KeywardenApp {
                 state.view_dirty = true;
                 apply_theme(self.bridge.ctx(), state.config.theme);
                 self.keeper = Keeper::new(
-                    self.vault.clone(),
+                    self.env.vault.clone(),
                     self.state.config.store_secrets,
                     self.data_dir.clone(),
                 );

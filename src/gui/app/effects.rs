@@ -7,29 +7,20 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use super::messages::{Msg, Opened, SignedIn};
+use super::messages::{Msg, SignedIn};
 use super::{KeywardenApp, Watched};
-use crate::api::AuditQuery;
 use crate::client::CopyFormat;
 use crate::client::config::{LOCAL_SERVER, ServerEntry};
-use crate::client::session;
-use crate::gui::state::{AccountView, Connection, SignInDraft};
+use crate::gui::state::{Connection, SignInDraft};
 use crate::reminders::notify::{self, NotifiedLog};
 use crate::secret::Secret;
-use crate::sources::keywarden::KeywardenSource;
-use crate::sources::services;
-use crate::sources::thingsboard::{self, ThingsBoardSource};
+use crate::sources::accounts::{self, Credentials};
 use crate::sources::tracked::{NewTracked, TrackedSource};
-use crate::sources::{
-    Edit, KeyRef, KeySource, NewKey, Renewal, SourceError, SourceKey, SourceKind,
-};
-use crate::vault;
+use crate::sources::{Edit, KeyRef, KeySource, NewKey, Renewal, SourceKey, Watch};
 
-/// How often the watcher asks Keywarden accounts for their revision and looks at the tracked
-/// keys' file: a change made elsewhere shows within this, plus one listing.
+/// How often the watcher asks accounts for their revision and looks at the tracked keys' file: a
+/// change made elsewhere shows within this, plus one listing.
 const WATCH_EVERY: Duration = Duration::from_secs(2);
-/// ThingsBoard has no revision to ask for: its list is fetched this often while the window shows.
-const THINGSBOARD_EVERY: Duration = Duration::from_secs(30);
 
 impl KeywardenApp {
     /// Signs in to every account and shows each one's saved list meanwhile.
@@ -45,92 +36,21 @@ impl KeywardenApp {
         self.load_held();
     }
 
-    /// (Re)connects one account: the embedded server (started on first use), a remote Keywarden
-    /// server with the session from the keychain, a ThingsBoard account with its refresh token,
-    /// or the tracked keys' file.
+    /// (Re)connects one account with what the keychain keeps, through the account layer.
     pub(super) fn connect(&mut self, name: &str) {
-        let Some(account) = self.state.account_mut(name) else {
+        let Ok(account) = accounts::find(&self.state.config, name) else {
             return;
         };
-        account.connection = Connection::Connecting;
-        let (kind, url) = (account.kind, account.url.clone());
-        let allow_http = self.state.config.entry(name).is_some_and(|e| e.allow_http);
-        let vault = self.vault.clone();
+        let Some(view) = self.state.account_mut(name) else {
+            return;
+        };
+        view.connection = Connection::Connecting;
+        let env = self.env.clone();
         let name = name.to_string();
-        match (kind, url) {
-            (SourceKind::Tracked, _) => {
-                let Some(dir) = self.data_dir.clone() else {
-                    return;
-                };
-                let source: Arc<dyn KeySource> = Arc::new(TrackedSource::new(&dir));
-                let opened = Opened {
-                    source,
-                    client: None,
-                    role: "tracked".into(),
-                    admin: false,
-                    warning: None,
-                };
-                self.bridge.spawn(async move {
-                    Msg::Opened {
-                        name,
-                        result: Ok(opened),
-                    }
-                });
-            }
-            (SourceKind::Keywarden, None) => {
-                let local = self.local.clone();
-                let database_url = self.local_database_url.clone();
-                self.bridge.spawn(async move {
-                    let (kept, warning) = session::kept_local_password(vault.clone()).await;
-                    let result =
-                        match crate::server::open_local(&local, &database_url, kept.as_ref()).await
-                        {
-                            Ok(opened) => session::local_session(
-                                &opened.base_url,
-                                opened.token,
-                                opened.new_password,
-                                vault,
-                                warning,
-                            )
-                            .await
-                            .map_err(|err| SourceError::Failed(err.to_string())),
-                            Err(err) => Err(SourceError::Failed(format!(
-                                "cannot start the local server: {err}"
-                            ))),
-                        };
-                    Msg::Opened {
-                        result: result.map(|s| keywarden_opened(&name, s)),
-                        name,
-                    }
-                });
-            }
-            (SourceKind::Keywarden, Some(url)) => {
-                self.bridge.spawn(async move {
-                    let result = session::open_remote(&url, allow_http, vault)
-                        .await
-                        .map(|s| keywarden_opened(&name, s))
-                        .map_err(|err| match err {
-                            session::SessionError::NeedsSignIn { reason, .. } => {
-                                SourceError::NeedsSignIn {
-                                    account: name.clone(),
-                                    reason: reason.unwrap_or_else(|| "no session is kept".into()),
-                                }
-                            }
-                            session::SessionError::Failed(reason) => SourceError::Failed(reason),
-                        });
-                    Msg::Opened { name, result }
-                });
-            }
-            (SourceKind::Thingsboard, url) => {
-                let url = url.unwrap_or_default();
-                self.bridge.spawn(async move {
-                    let result = ThingsBoardSource::resume(&name, &url, allow_http, vault)
-                        .await
-                        .map(thingsboard_opened);
-                    Msg::Opened { name, result }
-                });
-            }
-        }
+        self.bridge.spawn(async move {
+            let result = accounts::open(&account, &env).await;
+            Msg::Opened { name, result }
+        });
     }
 
     /// Reloads every account: lists the connected ones, reconnects the others.
@@ -186,18 +106,14 @@ impl KeywardenApp {
     /// Which keys' secrets this computer's keychain holds, for every account.
     pub(super) fn load_held(&mut self) {
         let keeper = self.keeper.clone();
-        let accounts: Vec<(SourceKind, String)> = self
+        let accounts: Vec<_> = self
             .state
             .accounts
             .iter()
             .map(|a| (a.kind, a.name.clone()))
             .collect();
         self.bridge
-            .spawn(async move { Msg::Held(keeper.held(&accounts).await) });
-    }
-
-    fn cache_key(account: &AccountView) -> String {
-        format!("{}:{}", account.kind.as_str(), account.name)
+            .spawn(async move { Msg::Held(keeper.held_keys(&accounts).await) });
     }
 
     /// Shows the list last seen from an account while it is asked for a fresh one.
@@ -206,14 +122,10 @@ impl KeywardenApp {
         else {
             return;
         };
-        if account.kind == SourceKind::Tracked {
+        let Some(key) = account.cache_key() else {
             return;
-        }
-        let (key, email, name) = (
-            Self::cache_key(account),
-            account.who.clone(),
-            name.to_string(),
-        );
+        };
+        let (email, name) = (account.who.clone(), name.to_string());
         self.bridge.spawn_blocking(move || {
             let list = cache.load(&key, &email);
             Msg::Cached { name, list }
@@ -230,10 +142,9 @@ impl KeywardenApp {
         else {
             return;
         };
-        if account.kind == SourceKind::Tracked {
+        let Some(key) = account.cache_key() else {
             return;
-        }
-        let key = Self::cache_key(account);
+        };
         let (who, user, keys) = (
             account.who.clone(),
             account.user_id.clone().unwrap_or_default(),
@@ -262,11 +173,7 @@ impl KeywardenApp {
             .filter(|k| self.state.is_mine_or_held(k))
             .cloned()
             .collect();
-        let label = if name == LOCAL_SERVER {
-            "this computer".to_string()
-        } else {
-            name.to_string()
-        };
+        let label = accounts::label(name);
         let thresholds = self.state.config.thresholds;
         self.bridge.spawn_blocking(move || {
             let path = NotifiedLog::default_path(&dir);
@@ -275,41 +182,26 @@ impl KeywardenApp {
         });
     }
 
-    /// The watcher: every two seconds while the window shows, asks each Keywarden account for its
-    /// revision and looks at the tracked keys' file; every 30 seconds lists ThingsBoard accounts.
-    /// It wakes the UI only when something changed, so an idle app does not repaint.
+    /// The watcher: every two seconds while the window shows, asks each account that has a
+    /// revision for it and looks at the files keys live in; lists the others as often as their
+    /// source says. It wakes the UI only when something changed, so an idle app does not repaint.
     pub(super) fn start_watching(&mut self) {
         let watched = self.watched.clone();
-        let tracked = self
-            .data_dir
-            .as_ref()
-            .map(|d| TrackedSource::new(d).path().to_path_buf());
-        self.bridge
-            .watch(move |notify| watch(watched, tracked, notify));
+        self.bridge.watch(move |notify| watch(watched, notify));
     }
 
     pub(super) fn select(&mut self, key: KeyRef) {
         self.state.selected = Some(key.clone());
         self.state.audit = Default::default();
-        let Some(client) = self.clients.get(&key.source).cloned() else {
+        let Some(source) = self.source(&key.source) else {
             return;
         };
-        let Ok(id) = key.id.parse::<i64>() else {
+        if !source.capabilities().audit {
             return;
-        };
+        }
         self.state.audit.start();
-        let name = key.source.clone();
         self.bridge.spawn(async move {
-            let query = AuditQuery {
-                key_id: Some(id),
-                limit: Some(50),
-                ..Default::default()
-            };
-            let result = client
-                .audit(&query)
-                .await
-                .map(|page| page.items)
-                .map_err(|err| SourceError::from_client(&name, err));
+            let result = source.audit(&key.id).await;
             Msg::Audit(key, result)
         });
     }
@@ -464,49 +356,16 @@ impl KeywardenApp {
             return;
         };
         let keeper = self.keeper.clone();
-        let data_dir = self.data_dir.clone();
+        let source = self.source(&key.source);
         self.bridge.spawn(async move {
-            let secret = match keeper.secret(&key).await {
-                Ok(Some(secret)) => secret,
-                Ok(None) => {
-                    let why = "the secret is not held in this computer's keychain".to_string();
-                    return Msg::Tested(key, services::TestOutcome::Unreachable(why), None);
-                }
-                Err(err) => {
-                    return Msg::Tested(
-                        key,
-                        services::TestOutcome::Unreachable(err.to_string()),
-                        None,
-                    );
-                }
-            };
-            let outcome = services::test_key(
-                shown.service(),
-                shown.base_url.as_deref(),
-                shown.workspace.as_deref(),
-                &secret,
-            )
-            .await;
-            // GitHub and GitLab report the key's real expiry: a tracked key records it.
-            let updated = match (&outcome, shown.kind, data_dir) {
-                (
-                    services::TestOutcome::Accepted {
-                        expires_at: Some(real),
-                    },
-                    SourceKind::Tracked,
-                    Some(dir),
-                ) if *real != shown.expires_at => {
-                    TrackedSource::new(&dir).set_expiry(&key.id, *real).ok()
-                }
-                _ => None,
-            };
-            Msg::Tested(key, outcome, updated)
+            let tested = accounts::test_key(&keeper, source.as_deref(), &shown).await;
+            Msg::Tested(key, tested.outcome, tested.updated)
         });
     }
 
     /// Signs in from the dialog; the account becomes current once that succeeds.
     pub(super) fn sign_in(&mut self, draft: SignInDraft, password: Secret) {
-        let vault = self.vault.clone();
+        let env = self.env.clone();
         let entry = ServerEntry {
             url: draft.url.clone(),
             email: draft.email.clone(),
@@ -515,44 +374,30 @@ impl KeywardenApp {
             allow_http: draft.allow_http,
         };
         self.bridge.spawn(async move {
-            let name = entry.name().to_string();
-            let failed = |err: String| SignInDraft {
-                error: Some(err),
-                password: String::new(),
-                ..draft.clone()
+            let credentials = Credentials {
+                email: entry.email.clone(),
+                password,
             };
-            let result = match entry.kind {
-                SourceKind::Thingsboard => {
-                    let url = &entry.url;
-                    ThingsBoardSource::sign_in(
-                        &name,
-                        url,
-                        entry.allow_http,
-                        &entry.email,
-                        &password,
-                        vault,
-                    )
-                    .await
-                    .map(thingsboard_opened)
-                    .map_err(|err| failed(err.to_string()))
-                }
-                _ => session::sign_in(&entry.url, entry.allow_http, &entry.email, &password, vault)
-                    .await
-                    .map(|s| keywarden_opened(&name, s))
-                    .map_err(|err| failed(err.to_string())),
-            };
-            Msg::SignedIn(result.map(|opened| SignedIn {
-                entry: ServerEntry {
-                    email: opened.source.who(),
-                    ..entry
-                },
-                opened,
-            }))
+            let result = accounts::sign_in(&entry, &credentials, &env).await;
+            Msg::SignedIn(match result {
+                Ok(opened) => Ok(SignedIn {
+                    entry: ServerEntry {
+                        email: opened.source.who(),
+                        ..entry
+                    },
+                    opened,
+                }),
+                Err(err) => Err(SignInDraft {
+                    error: Some(err.to_string()),
+                    password: String::new(),
+                    ..draft
+                }),
+            })
         });
     }
 
-    /// Signs out of a remote account and forgets it here: its session or refresh token leaves the
-    /// keychain and its saved list the cache.
+    /// Signs out of a remote account and forgets it here, as the command line does: the server
+    /// is told, the session leaves the keychain and the saved list the cache; what failed is said.
     pub(super) fn sign_out(&mut self, name: &str) {
         let Some(account) = self.state.account(name).cloned() else {
             return;
@@ -563,33 +408,17 @@ impl KeywardenApp {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(name);
-        let client = self.clients.remove(name);
-        let vault = self.vault.clone();
-        let url = account.url.clone().unwrap_or_default();
-        let (kind, name_owned) = (account.kind, name.to_string());
-        self.bridge.spawn(async move {
-            match kind {
-                SourceKind::Thingsboard => {
-                    let _ = tokio::task::spawn_blocking({
-                        let vault = vault.clone();
-                        let name = name_owned.clone();
-                        move || vault.delete(&thingsboard::session_account(&name))
-                    })
-                    .await;
-                    drop(source);
-                }
-                _ => {
-                    if let Some(client) = client {
-                        let _ = client.logout().await;
-                    }
-                    let account = vault::session_account(&url);
-                    let _ = tokio::task::spawn_blocking(move || vault.delete(&account)).await;
-                }
-            }
-            Msg::Idle
-        });
-        if let Some(cache) = self.list_cache.clone() {
-            let key = Self::cache_key(&account);
+        if let Ok(account) = accounts::find(&self.state.config, name) {
+            let env = self.env.clone();
+            self.bridge.spawn(async move {
+                Msg::SignedOut(
+                    accounts::sign_out(&account, source, &env)
+                        .await
+                        .map(|done| done.warnings),
+                )
+            });
+        }
+        if let (Some(cache), Some(key)) = (self.list_cache.clone(), account.cache_key()) {
             self.bridge.spawn_blocking(move || {
                 if let Err(err) = cache.remove(&key) {
                     tracing::warn!("cannot remove the cached key list: {err}");
@@ -623,40 +452,14 @@ impl KeywardenApp {
     }
 }
 
-fn keywarden_opened(name: &str, session: session::Session) -> Opened {
-    let me = session.me.clone();
-    let client = session.client.clone();
-    Opened {
-        source: Arc::new(KeywardenSource::new(name, session.client, session.me)),
-        client: Some(client),
-        role: me.role.as_str().to_string(),
-        admin: me.role >= crate::api::Role::Admin,
-        warning: session.warning,
-    }
-}
-
-fn thingsboard_opened(source: ThingsBoardSource) -> Opened {
-    let role = source.authority().to_string();
-    Opened {
-        admin: role == "TENANT_ADMIN",
-        source: Arc::new(source),
-        client: None,
-        role,
-        warning: None,
-    }
-}
-
-async fn watch(
-    watched: Arc<Watched>,
-    tracked: Option<std::path::PathBuf>,
-    notify: crate::gui::bridge::Notifier<Msg>,
-) {
+async fn watch(watched: Arc<Watched>, notify: crate::gui::bridge::Notifier<Msg>) {
     use std::sync::atomic::Ordering;
     let mut ticks = tokio::time::interval(WATCH_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let mut tracked_seen = tracked.as_deref().and_then(modified);
-    let mut thingsboard_at = Instant::now();
+    // What was last seen of each account: a file's modification time, or when it was listed.
+    let mut files_seen = std::collections::BTreeMap::new();
+    let mut listed_at = std::collections::BTreeMap::new();
     loop {
         ticks.tick().await;
         if !watched.visible.load(Ordering::Relaxed) {
@@ -669,41 +472,37 @@ async fn watch(
             .iter()
             .map(|(n, s)| (n.clone(), s.clone()))
             .collect();
-        let poll_thingsboard = thingsboard_at.elapsed() >= THINGSBOARD_EVERY;
-        if poll_thingsboard {
-            thingsboard_at = Instant::now();
-        }
         for (name, source) in sources {
-            match source.kind() {
-                SourceKind::Keywarden => {
+            let changed = match source.watch() {
+                Watch::Revision => {
                     let Ok(Some(revision)) = source.revision().await else {
                         continue;
                     };
-                    let changed = watched
+                    watched
                         .revisions
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .get(&name)
-                        .is_some_and(|seen| *seen != revision);
-                    if changed && !notify.send(Msg::Changed(name)) {
-                        return;
-                    }
+                        .is_some_and(|seen| *seen != revision)
                 }
-                SourceKind::Thingsboard if poll_thingsboard => {
-                    if !notify.send(Msg::Changed(name)) {
-                        return;
+                Watch::Every(every) => {
+                    let last = *listed_at.entry(name.clone()).or_insert_with(Instant::now);
+                    let due = last.elapsed() >= every;
+                    if due {
+                        listed_at.insert(name.clone(), Instant::now());
                     }
+                    due
                 }
-                SourceKind::Thingsboard => {}
-                SourceKind::Tracked => {
-                    let now = tracked.as_deref().and_then(modified);
-                    if now != tracked_seen {
-                        tracked_seen = now;
-                        if !notify.send(Msg::Changed(name)) {
-                            return;
-                        }
-                    }
+                Watch::File(path) => {
+                    let now = modified(&path);
+                    let seen = files_seen.entry(name.clone()).or_insert(now);
+                    let changed = *seen != now;
+                    *seen = now;
+                    changed
                 }
+            };
+            if changed && !notify.send(Msg::Changed(name)) {
+                return;
             }
         }
     }

@@ -1,31 +1,19 @@
 //! Results of background work, folded into the state at the start of each frame.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use super::KeywardenApp;
 use crate::api::AuditEvent;
-use crate::client::ApiClient;
 use crate::client::config::ServerEntry;
 use crate::client::list_cache::CachedList;
 use crate::gui::state::{Connection, Dialog, SecretShown, SignInDraft, Tested};
 use crate::secret::Secret;
+pub use crate::sources::accounts::Opened;
 use crate::sources::keeper::Kept;
 use crate::sources::services::TestOutcome;
-use crate::sources::{Created, KeyRef, KeySource, Renewed, SourceError, SourceKey, SourceKind};
+use crate::sources::{Created, KeyRef, Renewed, SourceError, SourceKey, TRACKED};
 use crate::vault::VaultError;
-
-/// An account signed in to.
-pub struct Opened {
-    pub source: Arc<dyn KeySource>,
-    /// A Keywarden account's client (audit events).
-    pub client: Option<ApiClient>,
-    pub role: String,
-    pub admin: bool,
-    /// Keychain trouble to show.
-    pub warning: Option<String>,
-}
 
 /// A sign-in from the dialog: where, as whom, under which name.
 pub struct SignedIn {
@@ -49,7 +37,9 @@ pub enum Msg {
         name: String,
         list: Option<CachedList<SourceKey>>,
     },
-    Held(Result<BTreeMap<String, BTreeSet<String>>, VaultError>),
+    /// What signing out could not do (the session left the keychain all the same).
+    SignedOut(Result<Vec<String>, SourceError>),
+    Held(Result<BTreeSet<KeyRef>, VaultError>),
     Owners(String, Vec<(String, String)>),
     Audit(KeyRef, Result<Vec<AuditEvent>, SourceError>),
     Created(Box<Result<(Created, Kept), SourceError>>),
@@ -101,7 +91,7 @@ impl KeywardenApp {
                         let tracked_at = state
                             .accounts
                             .iter()
-                            .position(|a| a.kind == SourceKind::Tracked)
+                            .position(|a| a.name == TRACKED)
                             .unwrap_or(state.accounts.len());
                         state.accounts.insert(
                             tracked_at,
@@ -140,19 +130,7 @@ impl KeywardenApp {
                 let state = &mut self.state;
                 match result {
                     Ok(held) => {
-                        state.held = held
-                            .into_iter()
-                            .flat_map(|(source, ids)| {
-                                let kind = state
-                                    .account(&source)
-                                    .map_or(SourceKind::Keywarden, |a| a.kind);
-                                ids.into_iter().map(move |id| KeyRef {
-                                    kind,
-                                    source: source.clone(),
-                                    id,
-                                })
-                            })
-                            .collect();
+                        state.held = held;
                         state.vault_error = None;
                     }
                     Err(err) => state.vault_error = Some(err.to_string()),
@@ -283,6 +261,13 @@ impl KeywardenApp {
                 Err(err) => self.state.fail(err),
             },
             Msg::Idle => {}
+            Msg::SignedOut(result) => match result {
+                Ok(warnings) if warnings.is_empty() => self.state.notify("Signed out"),
+                Ok(warnings) => self
+                    .state
+                    .fail(format!("Signed out here; {}", warnings.join("; "))),
+                Err(err) => self.state.fail(format!("Signing out failed: {err}")),
+            },
             Msg::Notified(result) => match result {
                 Ok(0) => {}
                 Ok(shown) => self
@@ -311,21 +296,19 @@ impl KeywardenApp {
         match result {
             Ok(opened) => {
                 let source = opened.source.clone();
+                let admin = source.is_admin();
                 if let Some(account) = self.state.account_mut(name) {
                     account.connection = Connection::Connected;
                     account.who = source.who();
-                    account.role = opened.role;
-                    account.admin = opened.admin;
+                    account.role = source.role();
+                    account.admin = admin;
                     account.user_id = source.user_id();
                     account.capabilities = source.capabilities();
                 }
                 if let Some(warning) = opened.warning {
                     self.state.fail(warning);
                 }
-                if let Some(client) = opened.client {
-                    self.clients.insert(name.to_string(), client);
-                }
-                if opened.admin {
+                if admin {
                     let (source, account) = (source.clone(), name.to_string());
                     self.bridge.spawn(async move {
                         Msg::Owners(account, source.users().await.unwrap_or_default())
@@ -383,7 +366,7 @@ impl KeywardenApp {
         SignInDraft {
             url,
             email,
-            kind: entry.map_or(SourceKind::Keywarden, |e| e.kind),
+            kind: entry.map(|e| e.kind).unwrap_or_default(),
             name: entry.and_then(|e| e.name.clone()).unwrap_or_default(),
             allow_http: entry.is_some_and(|e| e.allow_http),
             reason: Some(format!("{reason}. Sign in again.")),

@@ -15,16 +15,15 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use tokio::runtime::Handle;
-use tokio::sync::OnceCell;
 
 use super::bridge::Bridge;
 use super::state::{AccountView, State, ViewPrefs};
-use crate::client::ApiClient;
-use crate::client::config::{Config, LOCAL_SERVER, ThemeChoice};
+use crate::client::config::{Config, ThemeChoice};
 use crate::client::list_cache::ListCache;
-use crate::server::LocalServer;
+use crate::local::Embedded;
+use crate::sources::accounts::{self, Env};
 use crate::sources::keeper::Keeper;
-use crate::sources::{KeySource, SourceKind, TRACKED};
+use crate::sources::{KeySource, TRACKED};
 use crate::vault::Vault;
 use crate::vault::clipboard::{ClipboardError, ClipboardService};
 use messages::Msg;
@@ -54,7 +53,7 @@ pub struct AppDeps {
 struct Watched {
     /// The sources signed in to, by account name.
     sources: std::sync::Mutex<BTreeMap<String, Arc<dyn KeySource>>>,
-    /// The revision each Keywarden account had when its list was last fetched.
+    /// The revision each account that has one had when its list was last fetched.
     revisions: std::sync::Mutex<BTreeMap<String, String>>,
     /// Cleared while the window is minimised: nothing is polled then.
     visible: AtomicBool,
@@ -64,14 +63,12 @@ pub struct KeywardenApp {
     pub state: State,
     bridge: Bridge<Msg>,
     keeper: Keeper,
-    vault: Arc<dyn Vault>,
+    /// What opening an account needs: the keychain, the data directory, this computer's server.
+    env: Env,
+    local: Arc<Embedded>,
     clipboard: Option<Arc<ClipboardService>>,
     config_path: Option<PathBuf>,
-    local_database_url: String,
-    local: Arc<OnceCell<LocalServer>>,
     data_dir: Option<PathBuf>,
-    /// Keywarden accounts' clients, for what only they have (audit events).
-    clients: BTreeMap<String, ApiClient>,
     watched: Arc<Watched>,
     search_draft: String,
     list_cache: Option<ListCache>,
@@ -107,17 +104,21 @@ impl KeywardenApp {
         watched
             .visible
             .store(true, std::sync::atomic::Ordering::Relaxed);
+        let local = Embedded::new(&deps.local_database_url);
+        let env = Env {
+            vault: deps.vault,
+            data_dir: deps.data_dir.clone(),
+            local: local.clone(),
+        };
         let mut app = KeywardenApp {
             state,
             bridge: Bridge::new(deps.runtime, ctx.clone()),
             keeper,
-            vault: deps.vault,
+            env,
+            local,
             clipboard,
             config_path: deps.config_path,
-            local_database_url: deps.local_database_url,
-            local: Arc::new(OnceCell::new()),
             data_dir: deps.data_dir,
-            clients: BTreeMap::new(),
             watched,
             search_draft: String::new(),
             list_cache: deps.list_cache,
@@ -131,7 +132,7 @@ impl KeywardenApp {
 
     /// Base URL of the embedded server, once it runs.
     pub fn local_server_url(&self) -> Option<String> {
-        self.local.get().map(LocalServer::base_url)
+        self.local.base_url()
     }
 
     /// True while background work is in flight.
@@ -139,25 +140,21 @@ impl KeywardenApp {
         self.bridge.busy()
     }
 
-    /// The accounts the config names, in order: this computer's, the remote ones, tracked keys.
+    /// The accounts the config names, in order: this computer's, the remote ones, tracked keys
+    /// (only with a data directory to keep them in).
     fn configured_accounts(&self) -> Vec<AccountView> {
-        let config = &self.state.config;
-        let mut accounts = vec![AccountView::new(
-            LOCAL_SERVER,
-            SourceKind::Keywarden,
-            None,
-            crate::api::LOCAL_OWNER_EMAIL,
-        )];
-        accounts.extend(
-            config
-                .servers
-                .iter()
-                .map(|s| AccountView::new(s.name(), s.kind, Some(s.url.clone()), &s.email)),
-        );
-        if self.data_dir.is_some() {
-            accounts.push(AccountView::new(TRACKED, SourceKind::Tracked, None, ""));
-        }
-        accounts
+        accounts::list(&self.state.config)
+            .into_iter()
+            .filter(|a| a.name != TRACKED || self.data_dir.is_some())
+            .map(|a| {
+                AccountView::new(
+                    &a.name,
+                    a.kind,
+                    a.url.clone(),
+                    a.email.as_deref().unwrap_or_default(),
+                )
+            })
+            .collect()
     }
 }
 

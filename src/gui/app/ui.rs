@@ -117,10 +117,11 @@ impl KeywardenApp {
             Dialog::ConfirmRevoke(key) => confirm_dialog_ui(ctx, Confirm::Revoke, key),
             Dialog::ConfirmDelete(key) => confirm_dialog_ui(ctx, Confirm::Delete, key),
             Dialog::Renew(draft) => {
-                let never_ok = state
+                let capabilities = state
                     .account(&draft.key.source)
-                    .is_some_and(|a| a.capabilities.never_expires);
-                renew_dialog_ui(ctx, draft, never_ok)
+                    .map(|a| a.capabilities)
+                    .unwrap_or_default();
+                renew_dialog_ui(ctx, draft, capabilities)
             }
             Dialog::Edit(draft) => edit_dialog_ui(ctx, draft),
             Dialog::SignIn(draft) => sign_in_dialog_ui(ctx, draft, busy),

@@ -1,0 +1,72 @@
+//! The words that depend on where a key comes from, one home for the app and the command line:
+//! what deleting a key means on its source, what a renewal does with the old key, and what rights
+//! a key holds.
+
+use super::{SourceKey, SourceKind};
+
+impl SourceKey {
+    /// The delete button's label: what deleting does to this key.
+    pub fn delete_label(&self) -> &'static str {
+        match self.kind {
+            SourceKind::Thingsboard => "Delete (revokes it)",
+            SourceKind::Tracked if self.replaced_by.is_some() => "Retired: forget it",
+            SourceKind::Tracked => "Forget",
+            SourceKind::Keywarden => "Delete",
+        }
+    }
+
+    /// The question asked before deleting, naming the key and what deleting does.
+    pub fn delete_question(&self) -> String {
+        match self.kind {
+            SourceKind::Thingsboard => format!(
+                "Delete \"{}\" on ThingsBoard? ThingsBoard has no revoke: deleting it is \
+                 revoking it, at once and for good.",
+                self.name
+            ),
+            SourceKind::Tracked => format!(
+                "Forget \"{}\" here? Its secret leaves this computer's keychain. Revoke it on {} \
+                 itself if it still works.",
+                self.name,
+                self.service().name
+            ),
+            SourceKind::Keywarden => format!(
+                "Delete \"{}\" for good? It stops working and disappears from the list.",
+                self.name
+            ),
+        }
+    }
+
+    /// The question asked before revoking.
+    pub fn revoke_question(&self) -> String {
+        format!(
+            "Revoke \"{}\"? It stops working at once and cannot be enabled again.",
+            self.name
+        )
+    }
+
+    /// What a renewal does with the old key once the overlap ends.
+    pub fn old_key_fate(&self) -> &'static str {
+        match self.kind {
+            SourceKind::Thingsboard => "Delete the old key",
+            _ => "Revoke the old key",
+        }
+    }
+
+    /// `manage` for a key that may manage like a session, `read` for one that only reads and
+    /// verifies; `None` where the source has no such distinction.
+    pub fn rights(&self) -> Option<&'static str> {
+        match (self.kind, self.manages) {
+            (SourceKind::Keywarden, true) => Some("manage"),
+            (SourceKind::Keywarden, false) => Some("read"),
+            _ => None,
+        }
+    }
+
+    /// The rights in a sentence, for the detail views.
+    pub fn rights_sentence(&self) -> Option<&'static str> {
+        Some(match self.rights()? {
+            "manage" => "manages keys and accounts, like a session (keywarden:manage)",
+            _ => "reads and verifies only",
+        })
+    }
+}
