@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use keywarden::secret::Secret;
 use keywarden::sources::KeySource as _;
-use keywarden::sources::thingsboard::ThingsBoardSource;
+use keywarden::sources::thingsboard::{SignIn, ThingsBoardSource};
 use keywarden::vault::MemoryVault;
 
 fn thingsboard_listing(c: &mut Criterion) {
@@ -29,7 +29,7 @@ fn thingsboard_listing(c: &mut Criterion) {
         let tb = runtime.block_on(thingsboard::ThingsBoard::start());
         // A customer user lists only their own keys: the requests are the key pages alone.
         tb.insert_keys("user@tb.example", count, 90);
-        let source = runtime
+        let signed_in = runtime
             .block_on(ThingsBoardSource::sign_in(
                 "tb",
                 &tb.url,
@@ -39,6 +39,9 @@ fn thingsboard_listing(c: &mut Criterion) {
                 Arc::new(MemoryVault::default()),
             ))
             .expect("sign in to the stand-in");
+        let SignIn::Done(source) = signed_in else {
+            panic!("the user has no second factor");
+        };
         let before = tb.requests.load(Ordering::Relaxed);
         let listed = runtime.block_on(source.list()).expect("list");
         assert_eq!(listed.len(), count);

@@ -8,11 +8,11 @@ use serde::Serialize;
 
 use super::context::Context;
 use super::output::to_json;
-use super::user::read_password;
+use super::user::{read_password, read_secret_line};
 use crate::client::config::{LOCAL_SERVER, ServerEntry};
 use crate::client::list_cache::ListCache;
-use crate::sources::accounts::{self, Credentials, Field};
-use crate::sources::{SourceKind, TRACKED};
+use crate::sources::accounts::{self, Credentials, Field, SignInStep};
+use crate::sources::{SecondFactor, SourceKind, TRACKED};
 use crate::text;
 
 #[derive(Debug, clap::Args)]
@@ -32,6 +32,11 @@ pub struct LoginArgs {
     /// session and keys then cross the network unencrypted. Remembered for the account.
     #[arg(long)]
     allow_http: bool,
+    /// Where the server asks for a second factor: how the code comes (TOTP, EMAIL, SMS,
+    /// BACKUP_CODE; default: the one chosen on the server). The code is the line after the
+    /// password on stdin, or asked for on a terminal.
+    #[arg(long, value_name = "PROVIDER")]
+    code_by: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -102,7 +107,10 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
         name: args.name,
         allow_http: args.allow_http,
     };
-    let opened = accounts::sign_in(&entry, &credentials, &context.env).await?;
+    let opened = match accounts::sign_in(&entry, &credentials, &context.env).await? {
+        SignInStep::Done(opened) => opened,
+        SignInStep::Code(step) => second_factor(step.as_ref(), args.code_by.as_deref()).await?,
+    };
     if let Some(warning) = opened.warning {
         bail!("{warning}");
     }
@@ -124,6 +132,46 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
         }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The second step of a sign-in: a code sent (by email, SMS) when the provider sends one, then
+/// read as the line after the password, or at a prompt.
+async fn second_factor(
+    step: &dyn SecondFactor,
+    code_by: Option<&str>,
+) -> anyhow::Result<accounts::Opened> {
+    let provider = match code_by {
+        Some(id) => step
+            .providers()
+            .iter()
+            .find(|p| p.id.eq_ignore_ascii_case(id))
+            .ok_or_else(|| {
+                let known: Vec<&str> = step.providers().iter().map(|p| p.id.as_str()).collect();
+                anyhow::anyhow!(
+                    "this account gives no code by {}; it offers {}",
+                    text::for_terminal(id),
+                    known.join(", ")
+                )
+            })?,
+        None => step
+            .default_provider()
+            .ok_or_else(|| anyhow::anyhow!("the server offers no way to give a code"))?,
+    };
+    if provider.sends {
+        step.send_code(&provider.id).await?;
+        eprintln!(
+            "keywarden: the server sent {}",
+            text::for_terminal(&provider.label)
+        );
+    }
+    let code = read_secret_line(
+        &format!(
+            "Verification code ({}): ",
+            text::for_terminal(&provider.label)
+        ),
+        "verification code",
+    )?;
+    Ok(accounts::finish_sign_in(step, &provider.id, &code).await?)
 }
 
 /// Ends the session of an account (the current one by default), forgets its saved list, and

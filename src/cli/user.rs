@@ -73,20 +73,10 @@ async fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
 
 /// The password from stdin when it is not a terminal, else prompted (twice when `repeat`).
 pub fn read_password(repeat: bool) -> anyhow::Result<Secret> {
+    let first = read_secret_line("Password: ", "password")?;
     if !std::io::stdin().is_terminal() {
-        let mut line = zeroize::Zeroizing::new(String::new());
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .context("cannot read the password from stdin")?;
-        let password = Secret::new(line.trim_end_matches(['\n', '\r']).to_string());
-        if password.expose().is_empty() {
-            bail!("no password on stdin");
-        }
-        return Ok(password);
+        return Ok(first);
     }
-    let first =
-        Secret::new(rpassword::prompt_password("Password: ").context("cannot read the password")?);
     if !repeat {
         return Ok(first);
     }
@@ -97,4 +87,26 @@ pub fn read_password(repeat: bool) -> anyhow::Result<Secret> {
         bail!("the passwords do not match");
     }
     Ok(first)
+}
+
+/// One secret: the next line of stdin when it is not a terminal (so a script gives a password
+/// and then a code on the following line), else typed at a hidden `prompt`.
+pub fn read_secret_line(prompt: &str, what: &str) -> anyhow::Result<Secret> {
+    let secret = if std::io::stdin().is_terminal() {
+        Secret::new(
+            rpassword::prompt_password(prompt)
+                .with_context(|| format!("cannot read the {what}"))?,
+        )
+    } else {
+        let mut line = zeroize::Zeroizing::new(String::new());
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .with_context(|| format!("cannot read the {what} from stdin"))?;
+        Secret::new(line.trim_end_matches(['\n', '\r']).to_string())
+    };
+    if secret.expose().is_empty() {
+        bail!("no {what} was given");
+    }
+    Ok(secret)
 }

@@ -2,11 +2,13 @@
 //! sign-in, the secret shown once, and the expiry choices they share. Drafts holding something
 //! typed or pasted that is secret print it redacted.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use crate::secret::Secret;
 use crate::sources::accounts::Field;
-use crate::sources::{KeyRef, SourceKey, SourceKind};
+use crate::sources::{KeyRef, SecondFactor, SourceKey, SourceKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpiryChoice {
@@ -210,6 +212,20 @@ pub struct SignInDraft {
     /// Why sign-in is asked for (session expired, new server).
     pub reason: Option<String>,
     pub error: Option<String>,
+    /// The second step the server asked for, once the password was accepted.
+    pub second: Option<CodeStep>,
+}
+
+/// The second step of a sign-in in the dialog: the server's providers, the one chosen, the code.
+#[derive(Clone)]
+pub struct CodeStep {
+    pub step: Arc<dyn SecondFactor>,
+    /// The provider's id (`TOTP`, `EMAIL`).
+    pub provider: String,
+    /// What is typed so far.
+    pub code: String,
+    /// What the dialog says above the field (a code was sent).
+    pub notice: Option<String>,
 }
 
 impl SignInDraft {
@@ -232,6 +248,10 @@ impl std::fmt::Debug for SignInDraft {
             .field("kind", &self.kind)
             .field("reason", &self.reason)
             .field("error", &self.error)
+            .field(
+                "second",
+                &self.second.as_ref().map(|s| (&s.provider, "code ***")),
+            )
             .finish()
     }
 }

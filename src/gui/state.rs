@@ -493,6 +493,10 @@ pub enum Action {
         name: Option<String>,
         allow_http: bool,
     },
+    /// The second step of a sign-in: send a code by the chosen provider.
+    SendCode,
+    /// The second step of a sign-in: check the code typed.
+    FinishSignIn(Secret),
     SwitchServer(String),
     SignOut(String),
     OpenSettings,

@@ -16,9 +16,9 @@ use serde::Serialize;
 use super::keeper::Keeper;
 use super::keywarden::KeywardenSource;
 use super::services::{self, TestOutcome};
-use super::thingsboard::ThingsBoardSource;
+use super::thingsboard::{self, ThingsBoardSource};
 use super::tracked::TrackedSource;
-use super::{KeySource, SourceError, SourceKey, SourceKind, TRACKED};
+use super::{KeySource, SecondFactor, SourceError, SourceKey, SourceKind, TRACKED};
 use crate::client::config::{Config, LOCAL_SERVER, ServerEntry};
 use crate::client::session;
 use crate::client::{ApiClient, plain_http_refusal};
@@ -335,13 +335,41 @@ pub struct Credentials {
     pub password: Secret,
 }
 
-/// Signs in to a remote account and keeps its session in the keychain. The account is not saved
-/// to the config here: the caller does that once this succeeds.
+/// Where a sign-in stands after the first step.
+pub enum SignInStep {
+    Done(Opened),
+    /// The service asks for a code (two-factor authentication): give it to [`finish_sign_in`].
+    Code(Arc<dyn SecondFactor>),
+}
+
+impl std::fmt::Debug for SignInStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignInStep::Done(opened) => write!(f, "Done({})", opened.source.name()),
+            SignInStep::Code(step) => write!(f, "Code({:?})", step.providers()),
+        }
+    }
+}
+
+/// Finishes a sign-in with the code of its second step (from `provider`).
+pub async fn finish_sign_in(
+    step: &dyn SecondFactor,
+    provider: &str,
+    code: &Secret,
+) -> Result<Opened, SourceError> {
+    Ok(Opened {
+        source: step.finish(provider, code).await?,
+        warning: None,
+    })
+}
+
+/// Signs in to a remote account and keeps its session in the keychain, or asks for the second
+/// step. The account is not saved to the config here: the caller does that once this succeeds.
 pub async fn sign_in(
     entry: &ServerEntry,
     credentials: &Credentials,
     env: &Env,
-) -> Result<Opened, SourceError> {
+) -> Result<SignInStep, SourceError> {
     let url = entry.url.trim().trim_end_matches('/');
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(SourceError::Invalid(
@@ -353,8 +381,8 @@ pub async fn sign_in(
     }
     let name = entry.name();
     match entry.kind {
-        SourceKind::Thingsboard => Ok(Opened::of(
-            ThingsBoardSource::sign_in(
+        SourceKind::Thingsboard => Ok(
+            match ThingsBoardSource::sign_in(
                 name,
                 url,
                 entry.allow_http,
@@ -362,8 +390,12 @@ pub async fn sign_in(
                 &credentials.password,
                 env.vault.clone(),
             )
-            .await?,
-        )),
+            .await?
+            {
+                thingsboard::SignIn::Done(source) => SignInStep::Done(Opened::of(source)),
+                thingsboard::SignIn::SecondFactor(pending) => SignInStep::Code(Arc::new(pending)),
+            },
+        ),
         SourceKind::Keywarden => {
             let session = session::sign_in(
                 url,
@@ -380,10 +412,10 @@ pub async fn sign_in(
                 }
                 other => SourceError::from_client(name, other),
             })?;
-            Ok(Opened {
+            Ok(SignInStep::Done(Opened {
                 warning: session.warning,
                 source: Arc::new(KeywardenSource::new(name, session.client, session.me)),
-            })
+            }))
         }
         SourceKind::Tracked => Err(SourceError::Unsupported(
             "tracked keys need no sign-in".into(),
@@ -476,7 +508,7 @@ async fn open_for_sign_out(
 /// The keychain items that hold an account's session.
 fn session_accounts(kind: SourceKind, url: &str) -> Vec<String> {
     match kind {
-        SourceKind::Thingsboard => vec![super::thingsboard::session_account(url)],
+        SourceKind::Thingsboard => vec![thingsboard::session_account(url)],
         _ => vec![vault::session_account(url)],
     }
 }

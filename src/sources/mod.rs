@@ -487,6 +487,43 @@ pub trait KeySource: Send + Sync {
     }
 }
 
+/// One way the code of a second sign-in step reaches the user (an authenticator app, an email).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeProvider {
+    /// The service's name for it (`TOTP`, `EMAIL`, `SMS`), as `login --code-by` takes it.
+    pub id: String,
+    /// In words, with where a sent code goes (`email to ab***@example.com`).
+    pub label: String,
+    /// The code is sent when asked for ([`SecondFactor::send_code`]); else the user has it.
+    pub sends: bool,
+    /// The one the user chose as their default.
+    pub default: bool,
+}
+
+/// The second step of a sign-in the service asked for: a code from one of its providers.
+#[async_trait::async_trait]
+pub trait SecondFactor: Send + Sync {
+    fn providers(&self) -> &[CodeProvider];
+    /// Asks the service to send a code by `provider`.
+    async fn send_code(&self, provider: &str) -> Result<(), SourceError>;
+    /// Checks the code and finishes the sign-in, keeping the session in the keychain. A wrong
+    /// code is an error in the service's words; the step may be tried again.
+    async fn finish(
+        &self,
+        provider: &str,
+        code: &Secret,
+    ) -> Result<std::sync::Arc<dyn KeySource>, SourceError>;
+
+    /// The provider the user chose as default, else the first.
+    fn default_provider(&self) -> Option<&CodeProvider> {
+        let providers = self.providers();
+        providers
+            .iter()
+            .find(|p| p.default)
+            .or_else(|| providers.first())
+    }
+}
+
 /// The key `name_or_id` names in `keys`: an id, or a name only one key has. Two matches are
 /// refused with both listed.
 pub fn find<'a>(keys: &'a [SourceKey], name_or_id: &str) -> Result<&'a SourceKey, String> {

@@ -89,6 +89,160 @@ struct Tokens {
     refresh_token: Secret,
 }
 
+/// What `POST /api/auth/login` answers: a JWT pair, or with two-factor authentication a
+/// pre-verification token and its scope, without `refreshToken` (`JwtPair` leaves nulls out).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LoginAnswer {
+    token: Secret,
+    #[serde(default)]
+    refresh_token: Option<Secret>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+/// A sign-in: done, or waiting for the second factor.
+pub enum SignIn {
+    Done(ThingsBoardSource),
+    SecondFactor(Pending),
+}
+
+/// A sign-in waiting for its second factor (ThingsBoard's `TwoFactorAuthController`): the
+/// pre-verification token, only in memory, and the account's providers.
+pub struct Pending {
+    name: String,
+    base_url: String,
+    http: reqwest::Client,
+    vault: Arc<dyn Vault>,
+    token: Secret,
+    providers: Vec<super::CodeProvider>,
+}
+
+#[derive(Deserialize)]
+struct ProviderInfo {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    default: bool,
+    #[serde(default)]
+    contact: Option<String>,
+}
+
+impl Pending {
+    fn request(&self, method: Method, path_and_query: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{path_and_query}", self.base_url))
+            .header("X-Authorization", format!("Bearer {}", self.token.expose()))
+    }
+
+    /// `GET /api/auth/2fa/providers`, in words the user knows.
+    async fn providers(&self) -> Result<Vec<super::CodeProvider>, SourceError> {
+        let request = self.request(Method::GET, "/api/auth/2fa/providers");
+        let infos: Vec<ProviderInfo> = json(
+            send(&self.base_url, &self.name, request)
+                .await
+                .map_err(refused)?,
+        )?;
+        Ok(infos
+            .into_iter()
+            .filter(|info| crate::text::check_field("provider", &info.kind).is_ok())
+            .map(|info| {
+                let contact = info
+                    .contact
+                    .filter(|c| crate::text::check_field("contact", c).is_ok())
+                    .unwrap_or_default();
+                let (label, sends) = match info.kind.as_str() {
+                    "TOTP" => ("the authenticator app".to_string(), false),
+                    "EMAIL" => (format!("a code emailed to {contact}"), true),
+                    "SMS" => (format!("a code sent by SMS to {contact}"), true),
+                    "BACKUP_CODE" => ("a backup code".to_string(), false),
+                    other => (other.to_lowercase(), false),
+                };
+                super::CodeProvider {
+                    id: info.kind,
+                    label,
+                    sends,
+                    default: info.default,
+                }
+            })
+            .collect())
+    }
+}
+
+/// A refused password or code is not a session that ended: it is said as the server says it.
+fn refused(err: SourceError) -> SourceError {
+    match err {
+        SourceError::NeedsSignIn { reason, .. } => SourceError::Refused(reason),
+        other => other,
+    }
+}
+
+/// A provider id as ThingsBoard's enum spells it, or refused before anything is sent.
+fn provider_id(provider: &str) -> Result<&str, SourceError> {
+    if provider.chars().all(|c| c.is_ascii_uppercase() || c == '_') && !provider.is_empty() {
+        Ok(provider)
+    } else {
+        Err(SourceError::Invalid(format!(
+            "{provider:?} is not a way to receive a code (TOTP, EMAIL, SMS, BACKUP_CODE)"
+        )))
+    }
+}
+
+#[async_trait::async_trait]
+impl super::SecondFactor for Pending {
+    fn providers(&self) -> &[super::CodeProvider] {
+        &self.providers
+    }
+
+    async fn send_code(&self, provider: &str) -> Result<(), SourceError> {
+        let path = format!(
+            "/api/auth/2fa/verification/send?providerType={}",
+            provider_id(provider)?
+        );
+        send(
+            &self.base_url,
+            &self.name,
+            self.request(Method::POST, &path),
+        )
+        .await
+        .map_err(refused)
+        .map(drop)
+    }
+
+    async fn finish(
+        &self,
+        provider: &str,
+        code: &Secret,
+    ) -> Result<Arc<dyn KeySource>, SourceError> {
+        let code = code.expose().trim();
+        if code.is_empty() || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(SourceError::Invalid(
+                "the verification code is the digits (or letters) the provider gave".into(),
+            ));
+        }
+        let request = self
+            .request(Method::POST, "/api/auth/2fa/verification/check")
+            .query(&[
+                ("providerType", provider_id(provider)?),
+                ("verificationCode", code),
+            ]);
+        let tokens: Tokens = json(
+            send(&self.base_url, &self.name, request)
+                .await
+                .map_err(refused)?,
+        )?;
+        let source = ThingsBoardSource::start(
+            &self.name,
+            self.base_url.clone(),
+            self.http.clone(),
+            self.vault.clone(),
+            tokens,
+        )
+        .await?;
+        Ok(Arc::new(source))
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct NewApiKey<'a> {
@@ -147,7 +301,9 @@ fn millis(ms: i64) -> DateTime<Utc> {
 }
 
 impl ThingsBoardSource {
-    /// Signs in with email and password and keeps the refresh token in the keychain.
+    /// Signs in with email and password and keeps the refresh token in the keychain. An account
+    /// with two-factor authentication answers with a pre-verification token instead: the sign-in
+    /// then waits for a code ([`SignIn::SecondFactor`]).
     pub async fn sign_in(
         name: &str,
         base_url: &str,
@@ -155,7 +311,7 @@ impl ThingsBoardSource {
         email: &str,
         password: &Secret,
         vault: Arc<dyn Vault>,
-    ) -> Result<ThingsBoardSource, SourceError> {
+    ) -> Result<SignIn, SourceError> {
         let base_url = base_url.trim().trim_end_matches('/').to_string();
         if let Some(refusal) = plain_http_refusal(&base_url, allow_http) {
             return Err(SourceError::Refused(refusal));
@@ -172,13 +328,47 @@ impl ThingsBoardSource {
                 username: email,
                 password: password.expose(),
             });
-        let tokens: Tokens = json(send(&base_url, name, request).await.map_err(
-            |err| match err {
-                SourceError::NeedsSignIn { reason, .. } => SourceError::Refused(reason),
-                other => other,
-            },
-        )?)?;
-        Self::start(name, base_url, http, vault, tokens).await
+        let answer: LoginAnswer = json(send(&base_url, name, request).await.map_err(refused)?)?;
+        match (answer.refresh_token, answer.scope.as_deref()) {
+            (Some(refresh_token), None) => {
+                let tokens = Tokens {
+                    token: answer.token,
+                    refresh_token,
+                };
+                Ok(SignIn::Done(
+                    Self::start(name, base_url, http, vault, tokens).await?,
+                ))
+            }
+            (_, Some("PRE_VERIFICATION_TOKEN")) => {
+                let pending = Pending {
+                    name: name.to_string(),
+                    base_url,
+                    http,
+                    vault,
+                    token: answer.token,
+                    providers: Vec::new(),
+                };
+                let providers = pending.providers().await?;
+                if providers.is_empty() {
+                    return Err(SourceError::Refused(
+                        "ThingsBoard asks for a second factor but names no way to give one".into(),
+                    ));
+                }
+                Ok(SignIn::SecondFactor(Pending {
+                    providers,
+                    ..pending
+                }))
+            }
+            (_, Some("MFA_CONFIGURATION_TOKEN")) => Err(SourceError::Refused(
+                "ThingsBoard requires two-factor authentication for this account: set it up on \
+                 ThingsBoard's own page, then sign in here again"
+                    .into(),
+            )),
+            (_, scope) => Err(SourceError::Protocol(format!(
+                "ThingsBoard's sign-in gave no refresh token (scope {:?})",
+                scope.unwrap_or_default()
+            ))),
+        }
     }
 
     /// Resumes the account with the refresh token the keychain holds.
@@ -289,7 +479,10 @@ impl ThingsBoardSource {
     async fn keys_of(&self, user_id: &str) -> Result<Vec<ApiKeyInfo>, SourceError> {
         let mut keys = Vec::new();
         for page in 0.. {
-            let path = format!("/api/apiKeys/{user_id}?pageSize={PAGE_SIZE}&page={page}");
+            let path = format!(
+                "/api/apiKeys/{}?pageSize={PAGE_SIZE}&page={page}",
+                check_id(user_id)?
+            );
             let page: Page<ApiKeyInfo> = json(self.call(Method::GET, &path, Body::None).await?)?;
             keys.extend(page.data);
             if !page.has_next {
@@ -367,7 +560,7 @@ impl ThingsBoardSource {
         let body = NewApiKey {
             user_id: UserRef {
                 entity_type: "USER",
-                id: owner,
+                id: check_id(owner)?,
             },
             description: name.trim(),
             enabled: true,
@@ -399,14 +592,49 @@ impl ThingsBoardSource {
     }
 }
 
+/// ThingsBoard's own rules for a key's description (its name here): `@NotBlank`, `@Length(max =
+/// 255)` counted in UTF-16 units as Java counts, and `@NoXss` (no markup, no `{{…}}` template).
+/// Checked before sending, so the refusal is a sentence rather than a 400.
 fn check_name(name: &str) -> Result<(), SourceError> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 255 {
+    if name.is_empty() || name.encode_utf16().count() > 255 {
         return Err(SourceError::Invalid(
-            "a ThingsBoard key's description (its name) is 1 to 255 characters".into(),
+            "a ThingsBoard key's description (its name) is 1 to 255 UTF-16 units long (most \
+             characters count one, emoji two)"
+                .into(),
+        ));
+    }
+    let template = name
+        .find("{{")
+        .is_some_and(|at| name[at + 2..].contains("}}"));
+    let markup = name
+        .as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'<' && (w[1].is_ascii_alphabetic() || w[1] == b'?'));
+    if template || markup {
+        return Err(SourceError::Invalid(
+            "ThingsBoard refuses markup (<tag>) and {{…}} templates in a key's description".into(),
         ));
     }
     crate::text::check_field("name", name).map_err(SourceError::Invalid)
+}
+
+/// ThingsBoard's ids are UUIDs: anything else is refused here, before it becomes part of a path.
+fn check_id(id: &str) -> Result<&str, SourceError> {
+    let parts: Vec<&str> = id.split('-').collect();
+    let uuid = parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(part, len)| part.len() == len && part.chars().all(|c| c.is_ascii_hexdigit()));
+    if uuid {
+        Ok(id)
+    } else {
+        Err(SourceError::NotFound(format!(
+            "a ThingsBoard id is a UUID, not {:?}",
+            crate::text::for_terminal(id)
+        )))
+    }
 }
 
 enum Body {
@@ -580,7 +808,7 @@ impl KeySource for ThingsBoardSource {
     }
 
     async fn set_enabled(&self, id: &str, enabled: bool) -> Result<SourceKey, SourceError> {
-        let path = format!("/api/apiKey/{id}/enabled/{enabled}");
+        let path = format!("/api/apiKey/{}/enabled/{enabled}", check_id(id)?);
         let body = self.call(Method::PUT, &path, Body::None).await?;
         self.changed(id, body).await
     }
@@ -591,7 +819,7 @@ impl KeySource for ThingsBoardSource {
             return self.find(id).await;
         };
         check_name(name)?;
-        let path = format!("/api/apiKey/{id}/description");
+        let path = format!("/api/apiKey/{}/description", check_id(id)?);
         let body = self
             .call(Method::PUT, &path, Body::Text(name.trim().to_string()))
             .await?;
@@ -599,9 +827,8 @@ impl KeySource for ThingsBoardSource {
     }
 
     async fn delete(&self, id: &str) -> Result<(), SourceError> {
-        self.call(Method::DELETE, &format!("/api/apiKey/{id}"), Body::None)
-            .await
-            .map(drop)
+        let path = format!("/api/apiKey/{}", check_id(id)?);
+        self.call(Method::DELETE, &path, Body::None).await.map(drop)
     }
 
     /// ThingsBoard has no rotate: a new key with the same name and owner, and a new expiry (by

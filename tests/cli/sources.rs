@@ -538,10 +538,105 @@ fn a_name_in_two_sources_is_refused_with_both() {
 /// The ThingsBoard contract as the source speaks it, in-process against the stand-in: the JWT is
 /// refreshed before it expires, a refused refresh asks to sign in again, the description goes as
 /// raw text, and the server's error message is what the user reads.
+/// Two-factor accounts sign in with the code as the line after the password: a real RFC 6238
+/// code of an authenticator app, or one ThingsBoard emails (`--code-by email`). A wrong code is
+/// refused in ThingsBoard's words and nothing is kept.
+#[test]
+fn a_thingsboard_account_with_two_factor_sign_in() {
+    use thingsboard::{TWO_FACTOR_SECRET, totp};
+    // The stand-in's codes are RFC 6238's own test vectors (SHA-1, cut to 6 digits).
+    assert_eq!(totp(TWO_FACTOR_SECRET, 59), "287082");
+    assert_eq!(totp(TWO_FACTOR_SECRET, 1_111_111_109), "081804");
+    assert_eq!(totp(TWO_FACTOR_SECRET, 1_234_567_890), "005924");
+
+    let setup = Setup::new();
+    let tb = setup.runtime.block_on(thingsboard::ThingsBoard::start());
+    let login = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "login",
+            tb.url.as_str(),
+            "--email",
+            "2fa@tb.example",
+            "--kind",
+            "thingsboard",
+            "--name",
+        ];
+        args.push(name);
+        args.extend_from_slice(extra);
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let now = || Utc::now().timestamp();
+    let right = totp(TWO_FACTOR_SECRET, now());
+    let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let args = login("tb2", &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = setup.run_with_stdin(&args, &format!("tb password\n{wrong}\n"));
+    assert_one_line_error(&out, "Verification code is incorrect");
+    let servers = setup.json(&["servers", "--json"]);
+    assert!(
+        !servers.to_string().contains("tb2"),
+        "no account after a wrong code: {servers}"
+    );
+
+    let code = totp(TWO_FACTOR_SECRET, now());
+    let out = setup.run_with_stdin(&args, &format!("tb password\n{code}\n"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("as 2fa@tb.example"),
+        "{}",
+        stdout(&out)
+    );
+    let keys = setup.json(&["keys", "list", "--account", "tb2", "--json"]);
+    assert_eq!(keys, serde_json::json!([]), "signed in: the list is asked");
+
+    // By email: the code is sent when the password is accepted, then read as the next line.
+    let args = login("tb3", &["--code-by", "email"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut child = setup
+        .command(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    use std::io::Write as _;
+    stdin.write_all(b"tb password\n").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let sent = loop {
+        if let Some(code) = tb.sent_code("2fa@tb.example") {
+            break code;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no code was emailed within 20 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    stdin.write_all(format!("{sent}\n").as_bytes()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("sent a code emailed to 2f*@tb.example"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        tb.sent_code("2fa@tb.example"),
+        None,
+        "an emailed code works once"
+    );
+    assert!(
+        !files_text(&setup).contains("tb password"),
+        "no password in any file"
+    );
+}
+
 #[test]
 fn the_thingsboard_source_follows_the_contract() {
     use keywarden::secret::Secret;
-    use keywarden::sources::thingsboard::ThingsBoardSource;
+    use keywarden::sources::thingsboard::{SignIn, ThingsBoardSource};
     use keywarden::sources::{Edit, KeySource as _, NewKey, SourceError};
     use keywarden::vault::{MemoryVault, Vault};
 
@@ -555,7 +650,7 @@ fn the_thingsboard_source_follows_the_contract() {
         // A JWT that is due for refresh a second after sign-in (refreshed a minute early).
         tb.state.lock().unwrap().jwt_ttl = 61;
         let vault = std::sync::Arc::new(MemoryVault::default());
-        let source = ThingsBoardSource::sign_in(
+        let signed_in = ThingsBoardSource::sign_in(
             "tb",
             &tb.url,
             false,
@@ -565,6 +660,9 @@ fn the_thingsboard_source_follows_the_contract() {
         )
         .await
         .unwrap();
+        let SignIn::Done(source) = signed_in else {
+            panic!("no second factor for this user");
+        };
         let kept = vault
             .get(&keywarden::sources::thingsboard::session_account(&tb.url))
             .unwrap()
@@ -611,11 +709,53 @@ fn the_thingsboard_source_follows_the_contract() {
             "the raw text, not a JSON string"
         );
 
-        let missing = source.set_enabled("no-such-id", false).await.unwrap_err();
+        // An id that is not a UUID never reaches the server; an unknown one gets its 404.
+        let requests = tb.requests.load(std::sync::atomic::Ordering::Relaxed);
+        let malformed = source.set_enabled("no-such-id", false).await.unwrap_err();
+        assert!(
+            matches!(&malformed, SourceError::NotFound(why) if why.contains("is a UUID")),
+            "{malformed}"
+        );
+        assert_eq!(
+            tb.requests.load(std::sync::atomic::Ordering::Relaxed),
+            requests
+        );
+        let unknown = thingsboard::uuid();
+        let missing = source.set_enabled(&unknown, false).await.unwrap_err();
         assert_eq!(
             missing,
-            SourceError::NotFound("Requested item wasn't found!".into())
+            SourceError::NotFound(format!("Api key with id [{unknown}] is not found"))
         );
+        // What ThingsBoard's @NoXss and @Length refuse is refused here first, in a sentence.
+        for name in ["<b>bold</b>", "{{ user }}", &"😀".repeat(128)] {
+            let err = source
+                .edit(
+                    &made.key.id,
+                    &Edit {
+                        name: Some(name.to_string()),
+                        description: None,
+                    },
+                )
+                .await
+                .unwrap_err();
+            assert!(matches!(err, SourceError::Invalid(_)), "{name}: {err}");
+        }
+        assert_eq!(
+            tb.state.lock().unwrap().description_bodies.len(),
+            1,
+            "none of them was sent"
+        );
+        // 127 emoji are 254 UTF-16 units: accepted by both.
+        source
+            .edit(
+                &made.key.id,
+                &Edit {
+                    name: Some("😀".repeat(127)),
+                    description: None,
+                },
+            )
+            .await
+            .unwrap();
 
         // The server forgets every session: the refresh is refused, so sign in again.
         tb.forget_sessions();

@@ -170,7 +170,7 @@ fn a_thingsboard_account_signs_in_generates_disables_renews_and_deletes() {
         app.state
             .owners
             .get("tb")
-            .is_some_and(|users| users.len() == 2)
+            .is_some_and(|users| users.len() == 3)
     });
 
     // Generate on the ThingsBoard account: a key that never expires, enabled.
@@ -247,6 +247,51 @@ fn a_thingsboard_account_signs_in_generates_disables_renews_and_deletes() {
     assert!(
         fx.held_secret(&renewed).is_none(),
         "its secret left the keychain"
+    );
+}
+
+/// A ThingsBoard account with two-factor authentication: after the password the dialog asks for
+/// the code; a wrong one shows ThingsBoard's message and keeps the step, a right one signs in.
+#[test]
+fn a_two_factor_sign_in_asks_for_the_code() {
+    let mut fx = Fixture::new();
+    fx.wait_connected();
+    let tb = fx.runtime.block_on(thingsboard::ThingsBoard::start());
+    fx.click("Accounts");
+    fx.click("Add server");
+    fx.click("ThingsBoard");
+    fx.type_into("Server URL", &tb.url);
+    fx.type_into("Email", "2fa@tb.example");
+    fx.type_into("Password", "tb password");
+    fx.type_into("Account name", "tb2");
+    fx.click("Sign in");
+    fx.wait_until(
+        "the code step shows",
+        |app| matches!(&app.state.dialog, Some(Dialog::SignIn(d)) if d.second.is_some()),
+    );
+    assert!(fx.has_label_containing("authenticator app"));
+    let now = chrono::Utc::now().timestamp();
+    let right = thingsboard::totp(thingsboard::TWO_FACTOR_SECRET, now);
+    let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000);
+    fx.type_into("Verification code", &wrong);
+    fx.click("Verify");
+    fx.wait_until("the wrong code is refused", |app| {
+        matches!(&app.state.dialog, Some(Dialog::SignIn(d))
+            if d.error.as_deref() == Some("Verification code is incorrect"))
+    });
+    assert!(fx.has_label("Verification code is incorrect"));
+    let code = thingsboard::totp(
+        thingsboard::TWO_FACTOR_SECRET,
+        chrono::Utc::now().timestamp(),
+    );
+    fx.type_into("Verification code", &code);
+    fx.click("Verify");
+    fx.wait_signed_in_as("2fa@tb.example");
+    assert_eq!(fx.app().state.config.current_server, "tb2");
+    assert!(fx.app().state.dialog.is_none());
+    assert!(
+        !format!("{:?}", fx.app().state).contains(&code),
+        "the code is not kept in the state"
     );
 }
 

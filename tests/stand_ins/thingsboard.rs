@@ -18,6 +18,19 @@
 //! - `GET /api/users?pageSize=&page=`: a tenant administrator's users.
 //! - A tenant administrator manages keys of the tenant's users; a customer user only their own.
 //! - Errors: `{"status","message","errorCode","timestamp"}`.
+//! - Two-factor sign-in (`TwoFactorAuthController`): a user with 2FA gets
+//!   `{"token","scope":"PRE_VERIFICATION_TOKEN"}` (no `refreshToken`) from the login; that token is
+//!   good only for `GET /api/auth/2fa/providers`, `POST /api/auth/2fa/verification/send?
+//!   providerType=` (200, empty; one send per `minVerificationCodeSendPeriod`, else 429) and
+//!   `POST /api/auth/2fa/verification/check?providerType=&verificationCode=`, which gives the JWT
+//!   pair or 400 "Verification code is incorrect" (errorCode 31). TOTP codes are real RFC 6238
+//!   (SHA-1, 30 s, 6 digits, this step or the one before, compared as numbers); an emailed code is
+//!   6 digits, works once, and is what [`ThingsBoard::sent_code`] reads. Other endpoints answer a
+//!   pre-verification token with 403 (errorCode 20), and the 2FA ones a normal token likewise.
+//! - As strict as ThingsBoard: a key or user id that is not a UUID is 400 ("Invalid UUID string:
+//!   …"), an unknown user or key 404 ("User with id [...] is not found"), a description longer
+//!   than 255 UTF-16 units or with markup or a `{{…}}` template (`@NoXss`) 400 "Validation error:
+//!   description …".
 
 #![allow(dead_code, clippy::result_large_err)]
 
@@ -53,12 +66,31 @@ pub struct TbKey {
     pub value: String,
 }
 
+/// A user's second factor: an authenticator app's secret, and codes by email.
+#[derive(Clone, Debug)]
+pub struct TwoFactor {
+    pub totp_secret: Vec<u8>,
+    pub email: bool,
+}
+
 #[derive(Default)]
 pub struct TbState {
     pub users: Vec<TbUser>,
     pub keys: Vec<TbKey>,
     /// jwt -> (user id, expiry in seconds since the epoch)
     jwts: HashMap<String, (String, i64)>,
+    /// pre-verification token -> (user id, expiry in seconds since the epoch)
+    pre_tokens: HashMap<String, (String, i64)>,
+    /// user id -> their second factor
+    pub two_factor: HashMap<String, TwoFactor>,
+    /// user id -> (the code last emailed, when it was sent in seconds)
+    sent: HashMap<String, (String, i64)>,
+    /// (user id, provider) -> when a code was last asked for, in seconds
+    last_send: HashMap<(String, String), i64>,
+    /// One send per this many seconds, per user and provider (ThingsBoard's minimum is 5).
+    pub send_period_secs: i64,
+    /// Codes checked, right or wrong.
+    pub checks: usize,
     refresh: HashMap<String, String>,
     /// How long a JWT lives, in seconds (ThingsBoard's default is 9000).
     pub jwt_ttl: i64,
@@ -66,6 +98,9 @@ pub struct TbState {
     /// The raw bodies of description updates, to check they were sent as text.
     pub description_bodies: Vec<String>,
 }
+
+/// The authenticator app's secret of `2fa@tb.example` (RFC 6238's own test secret).
+pub const TWO_FACTOR_SECRET: &[u8] = b"12345678901234567890";
 
 pub struct ThingsBoard {
     pub url: String,
@@ -162,6 +197,9 @@ fn caller(state: &TbState, headers: &HeaderMap) -> Result<TbUser, Response> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let user_id = if let Some(token) = header.strip_prefix("Bearer ") {
+        if state.pre_tokens.contains_key(token) {
+            return Err(forbidden());
+        }
         match state.jwts.get(token) {
             Some((user, exp)) if *exp > chrono::Utc::now().timestamp() => user.clone(),
             Some(_) => {
@@ -186,6 +224,107 @@ fn caller(state: &TbState, headers: &HeaderMap) -> Result<TbUser, Response> {
         .find(|u| u.id == user_id)
         .cloned()
         .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "User not found", 10))
+}
+
+fn forbidden() -> Response {
+    error(
+        StatusCode::FORBIDDEN,
+        "You don't have permission to perform this operation!",
+        20,
+    )
+}
+
+/// The user a pre-verification token stands for, on the 2FA endpoints only.
+fn pre_caller(state: &TbState, headers: &HeaderMap) -> Result<String, Response> {
+    let header = headers
+        .get("X-Authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let Some(token) = header.strip_prefix("Bearer ") else {
+        return Err(error(StatusCode::UNAUTHORIZED, "Authentication failed", 10));
+    };
+    match state.pre_tokens.get(token) {
+        Some((user, exp)) if *exp > chrono::Utc::now().timestamp() => Ok(user.clone()),
+        Some(_) => Err(error(StatusCode::UNAUTHORIZED, "Token has expired", 11)),
+        None if state.jwts.contains_key(token) => Err(forbidden()),
+        None => Err(error(StatusCode::UNAUTHORIZED, "Authentication failed", 10)),
+    }
+}
+
+/// RFC 6238 TOTP: HMAC-SHA-1 over the 30-second step, dynamically truncated to 6 digits.
+pub fn totp(secret: &[u8], unix_time: i64) -> String {
+    use hmac::Mac as _;
+    let step = (unix_time / 30) as u64;
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(secret).unwrap();
+    mac.update(&step.to_be_bytes());
+    let hash = mac.finalize().into_bytes();
+    let offset = (hash[19] & 0x0f) as usize;
+    let binary = u32::from_be_bytes([
+        hash[offset] & 0x7f,
+        hash[offset + 1],
+        hash[offset + 2],
+        hash[offset + 3],
+    ]);
+    format!("{:06}", binary % 1_000_000)
+}
+
+/// ThingsBoard's `toUUID`: the JDK's `UUID.fromString`, as strict as it is for these tests.
+fn parse_uuid(text: &str) -> Result<(), String> {
+    let parts: Vec<&str> = text.split('-').collect();
+    let ok = parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("Invalid UUID string: {text}"))
+    }
+}
+
+/// A path's key id, as Spring converts a `UUID` path variable.
+fn key_uuid(id: &str) -> Result<(), Response> {
+    parse_uuid(id).map_err(|why| {
+        error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "Method parameter 'id': Failed to convert value of type 'java.lang.String' to \
+                 required type 'java.util.UUID'; {why}"
+            ),
+            31,
+        )
+    })
+}
+
+/// `ApiKeyInfo.description`: `@NoXss @NotBlank @Length(max = 255)`, the length in UTF-16 units.
+fn check_description(text: &str) -> Result<(), Response> {
+    let mut problems = Vec::new();
+    let template = text
+        .find("{{")
+        .is_some_and(|at| text[at + 2..].contains("}}"));
+    let markup = text
+        .as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'<' && (w[1].is_ascii_alphabetic() || w[1] == b'?'));
+    if template || markup {
+        problems.push("description is malformed".to_string());
+    }
+    if text.encode_utf16().count() > 255 {
+        problems.push("description length must be equal or less than 255".to_string());
+    }
+    if text.trim().is_empty() {
+        problems.push("description must not be blank".to_string());
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    problems.sort();
+    Err(error(
+        StatusCode::BAD_REQUEST,
+        &format!("Validation error: {}", problems.join(", ")),
+        31,
+    ))
 }
 
 /// A tenant administrator manages every user's keys; anyone else only their own.
@@ -233,12 +372,146 @@ async fn login(State((state, _)): State<Shared>, body: Bytes) -> Response {
         .filter(|u| Some(u.password.as_str()) == body["password"].as_str())
         .cloned();
     match found {
+        Some(user) if state.two_factor.contains_key(&user.id) => {
+            let token = format!("pre.{}", random(40));
+            let exp = chrono::Utc::now().timestamp() + 1800;
+            state.pre_tokens.insert(token.clone(), (user.id, exp));
+            axum::Json(json!({"token": token, "scope": "PRE_VERIFICATION_TOKEN"})).into_response()
+        }
         Some(user) => {
             let (token, refresh) = jwt(&mut state, &user.id);
             axum::Json(json!({"token": token, "refreshToken": refresh})).into_response()
         }
         None => error(StatusCode::UNAUTHORIZED, "Invalid username or password", 10),
     }
+}
+
+/// `GET /api/auth/2fa/providers`.
+async fn providers(State((state, _)): State<Shared>, headers: HeaderMap) -> Response {
+    let state = state.lock().unwrap();
+    let user_id = match pre_caller(&state, &headers) {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let period = state.send_period_secs;
+    let mut list = vec![json!({"type": "TOTP", "default": true, "contact": null,
+        "minVerificationCodeSendPeriod": period})];
+    if state.two_factor[&user_id].email {
+        list.push(
+            json!({"type": "EMAIL", "default": false, "contact": "2f*@tb.example",
+            "minVerificationCodeSendPeriod": period}),
+        );
+    }
+    axum::Json(list).into_response()
+}
+
+fn provider_of(
+    query: &HashMap<String, String>,
+    two_factor: &TwoFactor,
+) -> Result<String, Response> {
+    let provider = query.get("providerType").cloned().unwrap_or_default();
+    match provider.as_str() {
+        "TOTP" => Ok(provider),
+        "EMAIL" if two_factor.email => Ok(provider),
+        "EMAIL" | "SMS" | "BACKUP_CODE" => Err(error(
+            StatusCode::BAD_REQUEST,
+            "2FA is not configured for account",
+            31,
+        )),
+        other => Err(error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "Method parameter 'providerType': Failed to convert value of type \
+                 'java.lang.String' to required type 'TwoFaProviderType' for value [{other}]"
+            ),
+            31,
+        )),
+    }
+}
+
+/// `POST /api/auth/2fa/verification/send?providerType=`.
+async fn send_code(
+    State((state, _)): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let mut state = state.lock().unwrap();
+    let user_id = match pre_caller(&state, &headers) {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let provider = match provider_of(&query, &state.two_factor[&user_id]) {
+        Ok(provider) => provider,
+        Err(response) => return response,
+    };
+    let now = chrono::Utc::now().timestamp();
+    let slot = (user_id.clone(), provider.clone());
+    if state
+        .last_send
+        .get(&slot)
+        .is_some_and(|at| now - at < state.send_period_secs)
+    {
+        return error(StatusCode::TOO_MANY_REQUESTS, "Too many requests", 33);
+    }
+    state.last_send.insert(slot, now);
+    if provider == "EMAIL" {
+        let digits: String = (0..6)
+            .map(|_| {
+                let mut b = [0u8; 1];
+                getrandom::fill(&mut b).unwrap();
+                char::from(b'0' + b[0] % 10)
+            })
+            .collect();
+        state.sent.insert(user_id, (digits, now));
+    }
+    StatusCode::OK.into_response()
+}
+
+/// `POST /api/auth/2fa/verification/check?providerType=&verificationCode=`.
+async fn check_code(
+    State((state, _)): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let mut state = state.lock().unwrap();
+    let user_id = match pre_caller(&state, &headers) {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let two_factor = state.two_factor[&user_id].clone();
+    let provider = match provider_of(&query, &two_factor) {
+        Ok(provider) => provider,
+        Err(response) => return response,
+    };
+    state.checks += 1;
+    let code = query.get("verificationCode").cloned().unwrap_or_default();
+    let numeric = !code.is_empty() && code.chars().all(|c| c.is_ascii_digit());
+    let right = numeric
+        && match provider.as_str() {
+            "TOTP" => {
+                let now = chrono::Utc::now().timestamp();
+                let given = code.parse::<u64>().ok();
+                [now, now - 30]
+                    .iter()
+                    .any(|&t| given == totp(&two_factor.totp_secret, t).parse::<u64>().ok())
+            }
+            _ => match state.sent.get(&user_id) {
+                Some((sent, _)) if *sent == code => {
+                    state.sent.remove(&user_id);
+                    true
+                }
+                _ => false,
+            },
+        };
+    if !right {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Verification code is incorrect",
+            31,
+        );
+    }
+    let (token, refresh) = jwt(&mut state, &user_id);
+    axum::Json(json!({"token": token, "refreshToken": refresh})).into_response()
 }
 
 async fn refresh(State((state, _)): State<Shared>, body: Bytes) -> Response {
@@ -309,6 +582,16 @@ async fn list_keys(
         Ok(p) => p,
         Err(response) => return response,
     };
+    if let Err(why) = parse_uuid(&user_id) {
+        return error(StatusCode::BAD_REQUEST, &why, 31);
+    }
+    if !state.users.iter().any(|u| u.id == user_id) {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("User with id [{user_id}] is not found"),
+            32,
+        );
+    }
     if !may_manage(&me, &user_id) {
         return error(StatusCode::FORBIDDEN, "You don't have permission", 20);
     }
@@ -335,19 +618,22 @@ async fn create_key(State((state, _)): State<Shared>, headers: HeaderMap, body: 
         .as_str()
         .unwrap_or_default()
         .to_string();
-    if body["userId"]["entityType"] != "USER" || !state.users.iter().any(|u| u.id == user_id) {
-        return error(StatusCode::BAD_REQUEST, "User id is required", 31);
+    if body["userId"]["entityType"] != "USER" || parse_uuid(&user_id).is_err() {
+        return error(StatusCode::BAD_REQUEST, "Invalid entity id", 31);
+    }
+    if !state.users.iter().any(|u| u.id == user_id) {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("User with id [{user_id}] is not found"),
+            32,
+        );
     }
     if !may_manage(&me, &user_id) {
         return error(StatusCode::FORBIDDEN, "You don't have permission", 20);
     }
     let description = body["description"].as_str().unwrap_or_default().to_string();
-    if description.trim().is_empty() || description.chars().count() > 255 {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "Validation error: description must not be blank",
-            31,
-        );
+    if let Err(response) = check_description(&description) {
+        return response;
     }
     let key = TbKey {
         id: uuid(),
@@ -375,8 +661,15 @@ fn with_key(
         Ok(me) => me,
         Err(response) => return response,
     };
+    if let Err(response) = key_uuid(id) {
+        return response;
+    }
     let Some(key) = state.keys.iter_mut().find(|k| k.id == id) else {
-        return error(StatusCode::NOT_FOUND, "Requested item wasn't found!", 32);
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("Api key with id [{id}] is not found"),
+            32,
+        );
     };
     if !may_manage(&me, &key.user_id) {
         return error(StatusCode::FORBIDDEN, "You don't have permission", 20);
@@ -403,8 +696,8 @@ async fn set_description(
     let text = String::from_utf8_lossy(&body).to_string();
     let mut state = state.lock().unwrap();
     state.description_bodies.push(text.clone());
-    if text.trim().is_empty() || text.chars().count() > 255 {
-        return error(StatusCode::BAD_REQUEST, "Validation error: description", 31);
+    if let Err(response) = check_description(&text) {
+        return response;
     }
     with_key(&mut state, &headers, &id, |k| k.description = text)
 }
@@ -425,9 +718,19 @@ async fn delete_key(
 
 impl ThingsBoard {
     /// Starts the stand-in on loopback with a tenant administrator `admin@tb.example`, a customer
-    /// user `user@tb.example` (password `tb password` each).
+    /// user `user@tb.example`, and `2fa@tb.example`, a customer user with an authenticator app
+    /// ([`TWO_FACTOR_SECRET`]) and codes by email (password `tb password` each).
     pub async fn start() -> ThingsBoard {
+        let two_factor_id = uuid();
         let state = Arc::new(Mutex::new(TbState {
+            two_factor: HashMap::from([(
+                two_factor_id.clone(),
+                TwoFactor {
+                    totp_secret: TWO_FACTOR_SECRET.to_vec(),
+                    email: true,
+                },
+            )]),
+            send_period_secs: 30,
             users: vec![
                 TbUser {
                     id: uuid(),
@@ -438,6 +741,12 @@ impl ThingsBoard {
                 TbUser {
                     id: uuid(),
                     email: "user@tb.example".into(),
+                    password: "tb password".into(),
+                    authority: "CUSTOMER_USER".into(),
+                },
+                TbUser {
+                    id: two_factor_id,
+                    email: "2fa@tb.example".into(),
                     password: "tb password".into(),
                     authority: "CUSTOMER_USER".into(),
                 },
@@ -452,6 +761,9 @@ impl ThingsBoard {
             .route("/api/auth/token", post(refresh))
             .route("/api/auth/logout", post(logout))
             .route("/api/auth/user", get(me))
+            .route("/api/auth/2fa/providers", get(providers))
+            .route("/api/auth/2fa/verification/send", post(send_code))
+            .route("/api/auth/2fa/verification/check", post(check_code))
             .route("/api/users", get(users))
             .route("/api/apiKeys/{user_id}", get(list_keys))
             .route("/api/apiKey", post(create_key))
@@ -514,6 +826,13 @@ impl ThingsBoard {
                 value: format!("tb_{}", random(64)),
             });
         }
+    }
+
+    /// The code last emailed to `email`, as its inbox would show it.
+    pub fn sent_code(&self, email: &str) -> Option<String> {
+        let user_id = self.user_id(email);
+        let state = self.state.lock().unwrap();
+        state.sent.get(&user_id).map(|(code, _)| code.clone())
     }
 
     /// Ends every session, as a server restart with a new signing key would.

@@ -233,6 +233,18 @@ impl KeywardenApp {
                 };
                 self.sign_in(draft, password);
             }
+            Action::SendCode => {
+                if let Some(Dialog::SignIn(draft)) = &state.dialog {
+                    let draft = draft.clone();
+                    self.send_code(draft);
+                }
+            }
+            Action::FinishSignIn(code) => {
+                if let Some(Dialog::SignIn(draft)) = &state.dialog {
+                    let draft = draft.clone();
+                    self.finish_sign_in(draft, code);
+                }
+            }
             Action::SwitchServer(name) => {
                 state.dialog = None;
                 state.config.current_server = name;

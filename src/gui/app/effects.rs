@@ -7,16 +7,16 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use super::messages::{Msg, SignedIn};
+use super::messages::{Msg, Opened, SignedIn};
 use super::{KeywardenApp, Watched};
 use crate::client::CopyFormat;
 use crate::client::config::{LOCAL_SERVER, ServerEntry};
-use crate::gui::state::{Connection, SignInDraft};
+use crate::gui::state::{CodeStep, Connection, SignInDraft};
 use crate::reminders::notify::{self, NotifiedLog};
 use crate::secret::Secret;
-use crate::sources::accounts::{self, Credentials};
+use crate::sources::accounts::{self, Credentials, SignInStep};
 use crate::sources::tracked::{NewTracked, TrackedSource};
-use crate::sources::{Edit, KeyRef, KeySource, NewKey, Renewal, SourceKey, Watch};
+use crate::sources::{Edit, KeyRef, KeySource, NewKey, Renewal, SourceError, SourceKey, Watch};
 
 /// How often the watcher asks accounts for their revision and looks at the tracked keys' file: a
 /// change made elsewhere shows within this, plus one listing.
@@ -363,35 +363,76 @@ impl KeywardenApp {
         });
     }
 
-    /// Signs in from the dialog; the account becomes current once that succeeds.
+    /// Signs in from the dialog; the account becomes current once that succeeds. A server that
+    /// asks for a second factor gets the dialog's code step (a code is sent at once where the
+    /// default provider sends one).
     pub(super) fn sign_in(&mut self, draft: SignInDraft, password: Secret) {
         let env = self.env.clone();
-        let entry = ServerEntry {
-            url: draft.url.clone(),
-            email: draft.email.clone(),
-            kind: draft.kind,
-            name: Some(draft.name.clone()).filter(|n| !n.is_empty()),
-            allow_http: draft.allow_http,
-        };
+        let entry = entry_of(&draft);
         self.bridge.spawn(async move {
             let credentials = Credentials {
                 email: entry.email.clone(),
                 password,
             };
-            let result = accounts::sign_in(&entry, &credentials, &env).await;
+            let step = match accounts::sign_in(&entry, &credentials, &env).await {
+                Ok(SignInStep::Done(opened)) => return Msg::SignedIn(signed_in(entry, opened)),
+                Ok(SignInStep::Code(step)) => step,
+                Err(err) => return Msg::SignedIn(Err(failed(draft, err.to_string()))),
+            };
+            let Some(provider) = step.default_provider().cloned() else {
+                let why = "the server asks for a second factor but offers none".to_string();
+                return Msg::SignedIn(Err(failed(draft, why)));
+            };
+            let notice = match provider.sends {
+                true => Some(sent_notice(
+                    &provider.label,
+                    step.send_code(&provider.id).await,
+                )),
+                false => Some(format!("Enter the code from {}.", provider.label)),
+            };
+            Msg::SignedIn(Err(Box::new(SignInDraft {
+                password: String::new(),
+                error: None,
+                second: Some(CodeStep {
+                    step,
+                    provider: provider.id,
+                    code: String::new(),
+                    notice,
+                }),
+                ..draft
+            })))
+        });
+    }
+
+    /// Sends a code by the provider chosen in the dialog's code step.
+    pub(super) fn send_code(&mut self, draft: SignInDraft) {
+        let Some(second) = draft.second.clone() else {
+            return;
+        };
+        self.bridge.spawn(async move {
+            let label = second
+                .step
+                .providers()
+                .iter()
+                .find(|p| p.id == second.provider)
+                .map_or_else(|| second.provider.clone(), |p| p.label.clone());
+            let sent = second.step.send_code(&second.provider).await;
+            Msg::CodeSent(sent_notice(&label, sent))
+        });
+    }
+
+    /// Finishes a sign-in with the code typed in the dialog; a wrong code keeps the step open.
+    pub(super) fn finish_sign_in(&mut self, draft: SignInDraft, code: Secret) {
+        let Some(second) = draft.second.clone() else {
+            return;
+        };
+        let entry = entry_of(&draft);
+        self.bridge.spawn(async move {
+            let result =
+                accounts::finish_sign_in(second.step.as_ref(), &second.provider, &code).await;
             Msg::SignedIn(match result {
-                Ok(opened) => Ok(SignedIn {
-                    entry: ServerEntry {
-                        email: opened.source.who(),
-                        ..entry
-                    },
-                    opened,
-                }),
-                Err(err) => Err(SignInDraft {
-                    error: Some(err.to_string()),
-                    password: String::new(),
-                    ..draft
-                }),
+                Ok(opened) => signed_in(entry, opened),
+                Err(err) => Err(failed(draft, err.to_string())),
             })
         });
     }
@@ -449,6 +490,48 @@ impl KeywardenApp {
         self.bridge.spawn_blocking(move || {
             Msg::ConfigSaved(config.save(&path).map_err(|err| err.to_string()))
         });
+    }
+}
+
+/// The account a sign-in dialog names.
+fn entry_of(draft: &SignInDraft) -> ServerEntry {
+    ServerEntry {
+        url: draft.url.clone(),
+        email: draft.email.clone(),
+        kind: draft.kind,
+        name: Some(draft.name.clone()).filter(|n| !n.is_empty()),
+        allow_http: draft.allow_http,
+    }
+}
+
+/// A sign-in that worked: the account as saved, with who signed in.
+fn signed_in(entry: ServerEntry, opened: Opened) -> Result<SignedIn, Box<SignInDraft>> {
+    Ok(SignedIn {
+        entry: ServerEntry {
+            email: opened.source.who(),
+            ..entry
+        },
+        opened,
+    })
+}
+
+/// The dialog again with the reason, and nothing typed that was secret.
+fn failed(draft: SignInDraft, error: String) -> Box<SignInDraft> {
+    Box::new(SignInDraft {
+        error: Some(error),
+        password: String::new(),
+        second: draft.second.map(|second| CodeStep {
+            code: String::new(),
+            ..second
+        }),
+        ..draft
+    })
+}
+
+fn sent_notice(label: &str, sent: Result<(), SourceError>) -> String {
+    match sent {
+        Ok(()) => format!("The server sent {label}: enter it below."),
+        Err(err) => format!("No code could be sent ({err}); try again or choose another way."),
     }
 }
 

@@ -26,7 +26,10 @@ pub enum Msg {
         name: String,
         result: Result<Opened, SourceError>,
     },
-    SignedIn(Result<SignedIn, SignInDraft>),
+    /// A sign-in done, or the dialog again: with the reason, or at its code step.
+    SignedIn(Result<SignedIn, Box<SignInDraft>>),
+    /// What sending a second factor's code did, for the dialog.
+    CodeSent(String),
     Listed {
         name: String,
         result: Result<(Vec<SourceKey>, Kept), SourceError>,
@@ -109,7 +112,7 @@ impl KeywardenApp {
                     self.save_config();
                     self.opened(&name, Ok(signed_in.opened));
                 }
-                Err(draft) => self.state.dialog = Some(Dialog::SignIn(draft)),
+                Err(draft) => self.state.dialog = Some(Dialog::SignIn(*draft)),
             },
             Msg::Listed { name, result } => self.listed(&name, result),
             Msg::Changed(name) => self.list_account(&name),
@@ -261,6 +264,13 @@ impl KeywardenApp {
                 Err(err) => self.state.fail(err),
             },
             Msg::Idle => {}
+            Msg::CodeSent(notice) => {
+                if let Some(Dialog::SignIn(draft)) = &mut self.state.dialog
+                    && let Some(second) = &mut draft.second
+                {
+                    second.notice = Some(notice);
+                }
+            }
             Msg::SignedOut(result) => match result {
                 Ok(warnings) if warnings.is_empty() => self.state.notify("Signed out"),
                 Ok(warnings) => self
