@@ -110,6 +110,29 @@ pub fn create_private_file(path: &Path) -> std::io::Result<bool> {
     }
 }
 
+/// Locks `path` for a read-change-write against other processes: an exclusive `flock` on
+/// `path.lock` (mode 600, its directory made private first), held until the returned file is
+/// dropped.
+pub fn lock(path: &Path) -> std::io::Result<std::fs::File> {
+    if let Some(parent) = path.parent() {
+        create_private_dir_all(parent)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path.with_extension("lock"))?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd as _;
+        // SAFETY: flock on a file descriptor this process owns; blocks until the lock is free.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

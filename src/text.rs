@@ -40,20 +40,49 @@ pub fn check_field(field: &str, text: &str) -> Result<(), String> {
     }
 }
 
-/// `text` with every unsafe character written as `\u{XXXX}`, for a terminal.
+/// A character that shows as nothing, so a name can hide a difference: zero-width spaces and
+/// joiners, the word joiner, the byte-order mark, the soft hyphen, the Mongolian vowel separator.
+/// Names may hold them (an emoji sequence needs the joiner); nothing prints them raw.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}'
+    )
+}
+
+fn is_hidden(c: char) -> bool {
+    is_unsafe(c) || is_invisible(c)
+}
+
+/// `text` with every unsafe or invisible character written as `\u{XXXX}`, for a terminal.
 pub fn for_terminal(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_unsafe) {
+    if !text.chars().any(is_hidden) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if is_unsafe(c) {
+        if is_hidden(c) {
             let _ = write!(out, "\\u{{{:04X}}}", u32::from(c));
         } else {
             out.push(c);
         }
     }
     Cow::Owned(out)
+}
+
+/// `text` for a desktop notification, whose body is markup to most daemons: `&`, `<` and `>`
+/// escaped as entities, unsafe and invisible characters as `\u{XXXX}`.
+pub fn for_notification(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in for_terminal(text).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// JSON text (as serde_json writes it) with the unsafe characters serde_json leaves raw inside
@@ -77,6 +106,16 @@ pub fn json_for_terminal(json: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invisible_characters_and_markup_never_pass_raw() {
+        assert_eq!(for_terminal("a\u{200B}b"), "a\\u{200B}b");
+        assert_eq!(for_terminal("plain"), "plain");
+        assert_eq!(
+            for_notification("<b>x</b> & \u{1b}]52;c;"),
+            "&lt;b&gt;x&lt;/b&gt; &amp; \\u{001B}]52;c;"
+        );
+    }
 
     #[test]
     fn unsafe_characters_are_named_and_escaped() {

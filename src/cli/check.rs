@@ -12,9 +12,10 @@ use serde::Serialize;
 
 use super::context::{Context, parse_duration};
 use super::output::{KeyItem, to_json};
-use crate::client::config::LOCAL_SERVER;
 use crate::reminders::notify::{self, NotifiedLog};
 use crate::reminders::{ExpiryClass, Thresholds, key_class, relative_time};
+use crate::sources::accounts;
+use crate::sources::renewals;
 use crate::text;
 
 #[derive(Debug, clap::Args)]
@@ -28,7 +29,9 @@ pub struct Args {
     account: Option<String>,
     #[arg(long)]
     json: bool,
-    /// Also send a desktop notification for each key that crossed a threshold (once per threshold).
+    /// Also send a desktop notification for each key that crossed a threshold (once per
+    /// threshold), and renew the keys set to renew on their own (`keys renew --auto`) that are
+    /// due, saying so in a notification.
     #[arg(long)]
     notify: bool,
 }
@@ -70,7 +73,11 @@ async fn check(args: Args) -> anyhow::Result<ExitCode> {
     let within = |expires_at| args.within.is_none_or(|w| expires_at <= now + w);
     // Every account's keys (or the saved list of one that cannot be asked); the user's own and
     // those held on this computer.
-    let gathered = context.gather(args.account.as_deref()).await?;
+    let mut gathered = context.gather(args.account.as_deref()).await?;
+    if args.notify && auto_renew(&context, &gathered, args.json).await? {
+        // The renewed keys are listed again, as they are now.
+        gathered = context.gather(args.account.as_deref()).await?;
+    }
     let keys = gathered.mine_or_held();
     let mut report = Report {
         expiring: Vec::new(),
@@ -100,11 +107,7 @@ async fn check(args: Args) -> anyhow::Result<ExitCode> {
                 by_source.entry(key.source.clone()).or_default().push(key);
             }
             for (source, keys) in by_source {
-                let label = if source == LOCAL_SERVER {
-                    "this computer".to_string()
-                } else {
-                    source
-                };
+                let label = accounts::label(&source);
                 sent += notify::notify_due(&log_path, &label, &keys, now, &thresholds)?;
             }
             anyhow::Ok(sent)
@@ -154,4 +157,43 @@ async fn check(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         0
     }))
+}
+
+/// Renews the keys set to renew on their own that are due, each said on stderr and, when
+/// notifications are on, in a notification. `true` when any was renewed.
+async fn auto_renew(
+    context: &Context,
+    gathered: &super::context::Gathered,
+    json: bool,
+) -> anyhow::Result<bool> {
+    let keeper = context.keeper()?;
+    let now = Utc::now();
+    let mut renewed = false;
+    for source in &gathered.sources {
+        for done in renewals::renew_due(&keeper, source.as_ref(), &gathered.keys, now).await {
+            let (summary, body) = done.notice();
+            renewed |= !done.failed();
+            if !json || done.failed() {
+                eprintln!(
+                    "keywarden: {}: {}",
+                    text::for_terminal(&summary),
+                    text::for_terminal(&body)
+                );
+            }
+            if context.config.notifications {
+                let class = if done.failed() {
+                    ExpiryClass::Critical
+                } else {
+                    ExpiryClass::Ok
+                };
+                let shown =
+                    tokio::task::spawn_blocking(move || notify::show_text(&summary, &body, class))
+                        .await?;
+                if let Err(err) = shown {
+                    eprintln!("keywarden: warning: {err}");
+                }
+            }
+        }
+    }
+    Ok(renewed)
 }

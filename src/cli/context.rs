@@ -144,6 +144,18 @@ impl Context {
         Ok(opened.source)
     }
 
+    /// Lists an account again after a change made here, so the list saved for references and
+    /// offline use shows it; a failure is only a warning (the change itself was made).
+    pub async fn refresh_saved_list(&self, account: &str) {
+        if let Err(err) = self.gather(Some(account)).await {
+            eprintln!(
+                "keywarden: warning: the saved list of {} could not be refreshed: {}",
+                text::for_terminal(account),
+                text::for_terminal(&format!("{err:#}"))
+            );
+        }
+    }
+
     /// The keys of every account, or of `only`. An account that cannot be asked is listed from
     /// the list saved last time, said on stderr; without one, its error ends the command.
     pub async fn gather(&self, only: Option<&str>) -> anyhow::Result<Gathered> {

@@ -151,6 +151,9 @@ pub enum Command {
         /// Lifetime of the new key, e.g. 90d (default: the old key's lifetime).
         #[arg(long, value_parser = parse_duration)]
         expires: Option<Duration>,
+        /// Rotate without asking where rotating stops the old key at once (GitLab).
+        #[arg(long)]
+        yes: bool,
         #[arg(long)]
         copy: bool,
         #[arg(long)]
@@ -159,7 +162,8 @@ pub enum Command {
         json: bool,
     },
     /// Renew a key: a Keywarden or ThingsBoard key is replaced by a new one (the old one works
-    /// for --overlap); a tracked key takes the new secret you made on its service (read from
+    /// for --overlap); a GitLab token is rotated (GitLab stops the old one at once: asked first
+    /// on a terminal, --yes without one); a tracked key takes the new secret you made on its service (read from
     /// stdin or a hidden prompt) and the old one stays, marked replaced, until you delete it.
     Renew {
         key: String,
@@ -170,6 +174,14 @@ pub enum Command {
         /// Keep the old key working this long: 0s, 1h, 24h or 7d.
         #[arg(long, value_parser = parse_duration, default_value = "0s")]
         overlap: Duration,
+        /// Renew the key on its own (from `check --notify` and the open app) once it expires
+        /// within this many days (`14d`), or `off`. Only changes the setting: nothing is
+        /// renewed now.
+        #[arg(long, value_name = "WITHIN|off", value_parser = parse_auto)]
+        auto: Option<AutoRenew>,
+        /// Renew without asking where renewing stops the old key at once (GitLab's rotate).
+        #[arg(long)]
+        yes: bool,
         #[arg(long)]
         copy: bool,
         #[arg(long)]
@@ -184,6 +196,25 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// `keys renew --auto`: a window of whole days, or off.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AutoRenew {
+    Within(i64),
+    Off,
+}
+
+fn parse_auto(text: &str) -> Result<AutoRenew, String> {
+    if text.trim() == "off" {
+        return Ok(AutoRenew::Off);
+    }
+    match parse_duration(text) {
+        Ok(window) if window.num_days() >= 1 && window.num_seconds() % 86_400 == 0 => {
+            Ok(AutoRenew::Within(window.num_days()))
+        }
+        _ => Err(format!("{text:?}: give whole days (14d) or off")),
+    }
 }
 
 fn parse_status(text: &str) -> Result<KeyStatus, String> {
@@ -216,9 +247,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match &args.command {
         Command::Generate { print, .. }
         | Command::Rotate { print, .. }
-        | Command::Renew { print, .. }
-            if !print =>
-        {
+        | Command::Renew {
+            print, auto: None, ..
+        } if !print => {
             if let Some(err) = &context.vault_error {
                 bail!(
                     "{err}: the new secret could not be kept; run again with --print to see it once"
@@ -404,6 +435,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             confirm(&question(&key, &key.revoke_question()), yes, "revoke")?;
             let (revoked, kept) = keeper.revoke(source, &key.id).await?;
             warn_kept(&kept);
+            context.refresh_saved_list(&revoked.source).await;
             println!(
                 "revoked key {} {:?}",
                 revoked.id,
@@ -416,25 +448,40 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             key,
             grace,
             expires,
+            yes,
             copy,
             print,
             json,
         } => {
             let expires_at = expires.map(|lifetime| now + lifetime);
             let flags = Flags { copy, print, json };
-            renew(&context, Some(&current), &key, (expires_at, grace), flags).await?;
+            renew(
+                &context,
+                Some(&current),
+                &key,
+                (expires_at, grace, yes),
+                flags,
+            )
+            .await?;
         }
+        Command::Renew {
+            key,
+            auto: Some(auto),
+            ..
+        } => set_auto_renew(&context, account, &key, auto).await?,
         Command::Renew {
             key,
             expires,
             overlap,
+            yes,
             copy,
             print,
             json,
+            auto: None,
         } => {
             let expires_at = expires.and_then(|e| e.at(now));
             let flags = Flags { copy, print, json };
-            renew(&context, account, &key, (expires_at, overlap), flags).await?;
+            renew(&context, account, &key, (expires_at, overlap, yes), flags).await?;
         }
         Command::Delete { key, yes } => {
             let gathered = context.gather(Some(&current)).await?;
@@ -444,6 +491,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             confirm(&question(&key, &key.delete_question()), yes, "delete")?;
             let kept = keeper.delete(source, &key.id).await?;
             warn_kept(&kept);
+            context.refresh_saved_list(&key.source).await;
             println!("deleted key {} {:?}", key.id, text::for_terminal(&key.name));
         }
     }
@@ -471,7 +519,7 @@ async fn renew(
     context: &Context,
     account: Option<&str>,
     key: &str,
-    (expires_at, overlap): (Option<DateTime<Utc>>, Duration),
+    (expires_at, overlap, yes): (Option<DateTime<Utc>>, Duration, bool),
     flags: Flags,
 ) -> anyhow::Result<()> {
     let mut renewal = Renewal {
@@ -484,6 +532,13 @@ async fn renew(
     let old = gathered.find(key)?;
     let source = gathered.source(&old.source)?;
     require(source, Capability::Renew)?;
+    if let Some(warning) = old.renew_warning() {
+        confirm(
+            &question(&old, &format!("{warning} Renew it?")),
+            yes,
+            "renew",
+        )?;
+    }
     if source.capabilities().renew_by_paste {
         let service = old.service();
         eprintln!(
@@ -496,6 +551,7 @@ async fn renew(
     let keeper = context.keeper()?;
     let (renewed, kept) = keeper.renew(source, &old.id, &renewal, flags.print).await?;
     warn_kept(&kept);
+    context.refresh_saved_list(&renewed.key.source).await;
     let now = Utc::now();
     let verb = match (renewed.old.revoked_at, &renewed.old.replaced_by) {
         (_, Some(_)) => format!(
@@ -523,6 +579,49 @@ async fn renew(
     )
 }
 
+/// `keys renew NAME --auto`: the key renews on its own once it expires within the window.
+async fn set_auto_renew(
+    context: &Context,
+    account: Option<&str>,
+    key: &str,
+    auto: AutoRenew,
+) -> anyhow::Result<()> {
+    let gathered = context.gather(account).await?;
+    let key = gathered.find(key)?;
+    let source = gathered.source(&key.source)?;
+    require(source, Capability::Renew)?;
+    if source.capabilities().renew_by_paste {
+        bail!(
+            "{:?} cannot renew on its own: its new key is made on {}'s page",
+            text::for_terminal(&key.name),
+            key.service().name
+        );
+    }
+    let renewals = context
+        .keeper()?
+        .renewals()
+        .ok_or_else(|| anyhow::anyhow!("there is no data directory to keep the setting in"))?;
+    let within = match auto {
+        AutoRenew::Within(days) => Some(days),
+        AutoRenew::Off => None,
+    };
+    renewals
+        .set_auto(&key.key_ref(), within)
+        .map_err(anyhow::Error::msg)?;
+    let name = text::for_terminal(&key.name);
+    match within {
+        Some(days) => {
+            eprintln!("keywarden: warning: {}", key.auto_renew_warning());
+            println!(
+                "key {} {name:?} renews on its own once it expires within {days} days",
+                key.id
+            );
+        }
+        None => println!("key {} {name:?} no longer renews on its own", key.id),
+    }
+    Ok(())
+}
+
 async fn set_enabled(
     context: &Context,
     account: &str,
@@ -534,6 +633,7 @@ async fn set_enabled(
     let source = gathered.source(&key.source)?;
     require(source, Capability::Enable)?;
     let key = source.set_enabled(&key.id, enabled).await?;
+    context.refresh_saved_list(&key.source).await;
     println!(
         "{} key {} {:?}",
         if enabled { "enabled" } else { "disabled" },

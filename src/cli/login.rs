@@ -8,9 +8,10 @@ use serde::Serialize;
 
 use super::context::Context;
 use super::output::to_json;
-use super::user::{read_password, read_secret_line};
+use super::user::read_secret_line;
 use crate::client::config::{LOCAL_SERVER, ServerEntry};
 use crate::client::list_cache::ListCache;
+use crate::secret::Secret;
 use crate::sources::accounts::{self, Credentials, Field, SignInStep};
 use crate::sources::{SecondFactor, SourceKind, TRACKED};
 use crate::text;
@@ -87,19 +88,29 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
     if let Some(err) = &context.vault_error {
         bail!("{err}: the session could not be kept");
     }
-    let fields = args.kind.info().sign_in;
-    let email = match (fields.contains(&Field::Email), args.email) {
-        (true, Some(email)) => email,
-        (true, None) => bail!(
-            "--email is needed to sign in to a {} server",
-            args.kind.label()
-        ),
-        (false, _) => String::new(),
+    // What the kind asks for, in its order: the email from --email, a secret from stdin or a
+    // hidden prompt.
+    let mut credentials = Credentials {
+        email: String::new(),
+        secret: Secret::new(String::new()),
     };
-    let credentials = Credentials {
-        email,
-        password: read_password(false)?,
-    };
+    for &field in args.kind.info().sign_in {
+        match field {
+            Field::Email => {
+                credentials.email = args.email.clone().ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--email is needed to sign in to a {} server",
+                        args.kind.label()
+                    )
+                })?;
+            }
+            Field::Password | Field::Token => {
+                let label = field.label();
+                credentials.secret =
+                    read_secret_line(&format!("{label}: "), &label.to_lowercase())?;
+            }
+        }
+    }
     let entry = ServerEntry {
         url: url.clone(),
         email: credentials.email.clone(),
@@ -111,8 +122,8 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
         SignInStep::Done(opened) => opened,
         SignInStep::Code(step) => second_factor(step.as_ref(), args.code_by.as_deref()).await?,
     };
-    if let Some(warning) = opened.warning {
-        bail!("{warning}");
+    if let Some(warning) = &opened.warning {
+        eprintln!("keywarden: warning: {}", text::for_terminal(warning));
     }
     let (who, role) = (opened.source.who(), opened.source.role());
     context.config.use_server(ServerEntry {

@@ -233,7 +233,7 @@ impl SignInDraft {
     pub fn field_mut(&mut self, field: Field) -> &mut String {
         match field {
             Field::Email => &mut self.email,
-            Field::Password => &mut self.password,
+            Field::Password | Field::Token => &mut self.password,
         }
     }
 }

@@ -165,7 +165,10 @@ pub fn show(reminder: &Reminder) -> Result<(), NotifyError> {
     show_text(&reminder.summary(), &reminder.body(), reminder.class)
 }
 
-fn show_text(summary: &str, body: &str, class: ExpiryClass) -> Result<(), NotifyError> {
+/// Shows a notification. Every text in it may come from a server: the summary (plain text) has
+/// control and invisible characters escaped, the body (markup to most daemons) `&`, `<` and `>`
+/// too.
+pub fn show_text(summary: &str, body: &str, class: ExpiryClass) -> Result<(), NotifyError> {
     let urgency = match class {
         ExpiryClass::Critical | ExpiryClass::Expired => notify_rust::Urgency::Critical,
         _ => notify_rust::Urgency::Normal,
@@ -173,8 +176,8 @@ fn show_text(summary: &str, body: &str, class: ExpiryClass) -> Result<(), Notify
     let mut notification = notify_rust::Notification::new();
     notification
         .appname("Keywarden")
-        .summary(summary)
-        .body(body)
+        .summary(&crate::text::for_terminal(summary))
+        .body(&crate::text::for_notification(body))
         .icon("keywarden");
     #[cfg(all(unix, not(target_os = "macos")))]
     notification.urgency(urgency);

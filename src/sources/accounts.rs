@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::gitlab::GitLabSource;
 use super::keeper::Keeper;
 use super::keywarden::KeywardenSource;
 use super::services::{self, TestOutcome};
@@ -49,6 +50,11 @@ pub const KINDS: &[KindInfo] = &[
         kind: SourceKind::Thingsboard,
         sign_in: &[Field::Email, Field::Password],
         makes_keys: true,
+    },
+    KindInfo {
+        kind: SourceKind::Gitlab,
+        sign_in: &[Field::Token],
+        makes_keys: false,
     },
     KindInfo {
         kind: SourceKind::Tracked,
@@ -91,6 +97,8 @@ pub fn parse_sign_in_kind(text: &str) -> Result<SourceKind, String> {
 pub enum Field {
     Email,
     Password,
+    /// A token made on the service's page (GitLab's personal access token).
+    Token,
 }
 
 impl Field {
@@ -98,12 +106,13 @@ impl Field {
         match self {
             Field::Email => "Email",
             Field::Password => "Password",
+            Field::Token => "Personal access token",
         }
     }
 
     /// Typed hidden, read from stdin or a hidden prompt, never an argument.
     pub fn is_secret(self) -> bool {
-        matches!(self, Field::Password)
+        matches!(self, Field::Password | Field::Token)
     }
 }
 
@@ -323,16 +332,20 @@ pub async fn open(account: &Account, env: &Env) -> Result<Opened, SourceError> {
         (SourceKind::Thingsboard, Some(url)) => Ok(Opened::of(
             ThingsBoardSource::resume(name, url, account.allow_http, env.vault.clone()).await?,
         )),
-        (SourceKind::Thingsboard, None) => Err(SourceError::Failed(format!(
+        (SourceKind::Gitlab, Some(url)) => Ok(Opened::of(
+            GitLabSource::resume(name, url, account.allow_http, env.vault.clone()).await?,
+        )),
+        (SourceKind::Thingsboard | SourceKind::Gitlab, None) => Err(SourceError::Failed(format!(
             "the account {name} has no URL in the config"
         ))),
     }
 }
 
-/// What the user typed to sign in: the fields of the kind's [`KindInfo::sign_in`].
+/// What the user typed to sign in: the fields of the kind's [`KindInfo::sign_in`]. `secret` is
+/// the password or the token, whichever the kind asks for.
 pub struct Credentials {
     pub email: String,
-    pub password: Secret,
+    pub secret: Secret,
 }
 
 /// Where a sign-in stands after the first step.
@@ -387,7 +400,7 @@ pub async fn sign_in(
                 url,
                 entry.allow_http,
                 &credentials.email,
-                &credentials.password,
+                &credentials.secret,
                 env.vault.clone(),
             )
             .await?
@@ -401,7 +414,7 @@ pub async fn sign_in(
                 url,
                 entry.allow_http,
                 &credentials.email,
-                &credentials.password,
+                &credentials.secret,
                 env.vault.clone(),
             )
             .await
@@ -415,6 +428,20 @@ pub async fn sign_in(
             Ok(SignInStep::Done(Opened {
                 warning: session.warning,
                 source: Arc::new(KeywardenSource::new(name, session.client, session.me)),
+            }))
+        }
+        SourceKind::Gitlab => {
+            let signed_in = GitLabSource::sign_in(
+                name,
+                url,
+                entry.allow_http,
+                &credentials.secret,
+                env.vault.clone(),
+            )
+            .await?;
+            Ok(SignInStep::Done(Opened {
+                source: Arc::new(signed_in.source),
+                warning: signed_in.warning,
             }))
         }
         SourceKind::Tracked => Err(SourceError::Unsupported(
@@ -509,6 +536,7 @@ async fn open_for_sign_out(
 fn session_accounts(kind: SourceKind, url: &str) -> Vec<String> {
     match kind {
         SourceKind::Thingsboard => vec![thingsboard::session_account(url)],
+        SourceKind::Gitlab => vec![super::gitlab::session_account(url)],
         _ => vec![vault::session_account(url)],
     }
 }

@@ -242,8 +242,16 @@ impl Keeper {
             return self.renew_by_paste(source, id, renewal, secret).await;
         }
         let mut renewed = source.renew(id, renewal).await?;
+        if let Some(renewals) = self.renewals()
+            && let Err(err) = renewals.renewed(&renewed.old.key_ref(), &renewed.key.id)
+        {
+            tracing::warn!("the renewal could not be remembered: {err}");
+        }
         let stored = self.keep(&renewed.key.key_ref(), &renewed.secret).await;
-        if let (Err(err), false) = (&stored, shown) {
+        // Where the old key stopped already (GitLab), the new one is the only one that works:
+        // it is never undone, and the error says the secret could not be kept.
+        let undo = !source.capabilities().renew_revokes_old;
+        if let (Err(err), false, true) = (&stored, shown, undo) {
             // The old key still works; only the new one is undone.
             let why = undo_new_key(source, &renewed.key.id, err, ", the old one is unchanged");
             return Err(why.await);
@@ -405,6 +413,9 @@ impl Keeper {
             }
         }
         let mut keys = source.list().await?;
+        if let Some(renewals) = self.renewals() {
+            renewals.link(&mut keys);
+        }
         for key in &mut keys {
             if let Some(p) = pending.iter().find(|p| p.id == key.id && p.at > now) {
                 key.revoked_at = Some(p.at);
@@ -422,6 +433,11 @@ impl Keeper {
             }
         }
         Ok((keys, kept))
+    }
+
+    /// What this computer remembers of renewals; `None` without a data directory.
+    pub fn renewals(&self) -> Option<super::renewals::Renewals> {
+        self.data_dir.as_deref().map(super::renewals::Renewals::new)
     }
 
     fn pending_path(&self) -> Option<PathBuf> {

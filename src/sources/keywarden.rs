@@ -104,6 +104,7 @@ impl KeySource for KeywardenSource {
             describe: true,
             last_used: true,
             audit: true,
+            ..Capabilities::default()
         }
     }
 

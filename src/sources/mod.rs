@@ -6,9 +6,11 @@
 //! when keys are created, renewed, revoked or deleted is decided in one place, [`keeper`].
 
 pub mod accounts;
+pub mod gitlab;
 pub mod keeper;
 pub mod keywarden;
 pub mod reference;
+pub mod renewals;
 pub mod services;
 pub mod thingsboard;
 pub mod tracked;
@@ -31,6 +33,7 @@ pub enum SourceKind {
     #[default]
     Keywarden,
     Thingsboard,
+    Gitlab,
     Tracked,
 }
 
@@ -39,6 +42,7 @@ impl SourceKind {
         match self {
             SourceKind::Keywarden => "keywarden",
             SourceKind::Thingsboard => "thingsboard",
+            SourceKind::Gitlab => "gitlab",
             SourceKind::Tracked => "tracked",
         }
     }
@@ -47,6 +51,7 @@ impl SourceKind {
         match self {
             SourceKind::Keywarden => "Keywarden",
             SourceKind::Thingsboard => "ThingsBoard",
+            SourceKind::Gitlab => "GitLab",
             SourceKind::Tracked => "Tracked",
         }
     }
@@ -55,6 +60,7 @@ impl SourceKind {
         match text {
             "keywarden" => Some(SourceKind::Keywarden),
             "thingsboard" => Some(SourceKind::Thingsboard),
+            "gitlab" => Some(SourceKind::Gitlab),
             "tracked" => Some(SourceKind::Tracked),
             _ => None,
         }
@@ -219,6 +225,12 @@ pub struct Capabilities {
     pub last_used: bool,
     /// The source keeps an audit trail of each key ([`KeySource::audit`]).
     pub audit: bool,
+    /// Keys are made on the service's own page, which the key page opens (tracked keys, GitLab).
+    pub key_page: bool,
+    /// A renewal revokes the old key at once (GitLab's rotate): said before renewing.
+    pub renew_revokes_old: bool,
+    /// Why changes the source could otherwise make are off (a token without the scope for them).
+    pub limited_by: Option<&'static str>,
 }
 
 /// How often the open app lists an account that has nothing cheaper to ask, while it shows.
@@ -265,6 +277,9 @@ impl Capabilities {
         if self.can(capability) {
             return None;
         }
+        if let (Some(why), Capability::Revoke | Capability::Renew) = (self.limited_by, capability) {
+            return Some(why.to_string());
+        }
         Some(match (kind, capability) {
             (SourceKind::Tracked, Capability::Generate) => {
                 "tracked keys are made on their service's own page; add them here with keys add"
@@ -278,6 +293,18 @@ impl Capabilities {
             }
             (SourceKind::Thingsboard, Capability::Revoke) => {
                 "ThingsBoard has no revoke: deleting the key is revoking it".into()
+            }
+            (SourceKind::Gitlab, Capability::Generate) => {
+                "GitLab makes personal access tokens on its own page: Open key page opens it".into()
+            }
+            (SourceKind::Gitlab, Capability::Enable) => {
+                "GitLab has no disable: revoke the token instead".into()
+            }
+            (SourceKind::Gitlab, Capability::Edit) => {
+                "GitLab does not change a token's name or scopes once made".into()
+            }
+            (SourceKind::Gitlab, Capability::Delete) => {
+                "GitLab keeps revoked tokens: revoke it instead".into()
             }
             (_, Capability::Add) => format!(
                 "a {} account issues its own keys; add keys of other services to `tracked`",
@@ -542,7 +569,14 @@ pub fn find<'a>(keys: &'a [SourceKey], name_or_id: &str) -> Result<&'a SourceKey
         by_id
     };
     match matches.as_slice() {
-        [] => Err(format!("no key is named {name_or_id:?}")),
+        // A key renewed since (GitLab's rotate gives a new id, a ThingsBoard renewal deletes the
+        // old key): the key that replaced it.
+        [] => {
+            successor_of(keys, name_or_id).ok_or_else(|| format!("no key is named {name_or_id:?}"))
+        }
+        [key] if key.status_at(Utc::now()) == KeyStatus::Revoked && key.replaced_by.is_some() => {
+            Ok(successor_of(keys, &key.id).unwrap_or(key))
+        }
         [key] => Ok(key),
         several => {
             let listed: Vec<String> = several
@@ -556,6 +590,30 @@ pub fn find<'a>(keys: &'a [SourceKey], name_or_id: &str) -> Result<&'a SourceKey
             ))
         }
     }
+}
+
+/// The key that replaced the key `id`, following renewals to the latest; `None` when none did.
+fn successor_of<'a>(keys: &'a [SourceKey], id: &str) -> Option<&'a SourceKey> {
+    let mut current: Option<&SourceKey> = None;
+    let mut id = id.to_string();
+    // Bounded: a loop in what the sources said cannot keep this going.
+    for _ in 0..64 {
+        let next_id = keys
+            .iter()
+            .find(|k| k.id == id)
+            .and_then(|k| k.replaced_by.clone())
+            .or_else(|| {
+                keys.iter()
+                    .find(|k| k.replaces.as_deref() == Some(id.as_str()))
+                    .map(|k| k.id.clone())
+            });
+        let Some(next) = next_id.and_then(|next| keys.iter().find(|k| k.id == next)) else {
+            return current;
+        };
+        current = Some(next);
+        id = next.id.clone();
+    }
+    current
 }
 
 /// A short hint of a secret for the list: its prefix and last four characters (`ghp_…wxyz`),

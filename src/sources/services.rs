@@ -111,6 +111,26 @@ pub const THINGSBOARD: Service = Service {
 };
 
 /// Any other service: kept, copied and reminded of; it has no check request.
+pub const GITLAB: Service = Service {
+    id: "gitlab",
+    name: "GitLab",
+    default_base_url: Some("https://gitlab.com"),
+    header: Header {
+        name: "PRIVATE-TOKEN",
+        scheme: "",
+    },
+    workspace_header: None,
+    workspace_label: None,
+    check: Some(Check {
+        path: "/api/v4/personal_access_tokens/self",
+        success: Success::Status,
+        expiry: ExpiryFrom::GitlabJson,
+    }),
+    max_lifetime_days: None,
+    key_page: "{base}/-/user_settings/personal_access_tokens",
+    prefixes: &["glpat-"],
+};
+
 pub const OTHER: Service = Service {
     id: "other",
     name: "Other service",
@@ -217,25 +237,7 @@ pub static SERVICES: [Service; 9] = [
         key_page: "https://github.com/settings/tokens",
         prefixes: &["ghp_", "github_pat_"],
     },
-    Service {
-        id: "gitlab",
-        name: "GitLab",
-        default_base_url: Some("https://gitlab.com"),
-        header: Header {
-            name: "PRIVATE-TOKEN",
-            scheme: "",
-        },
-        workspace_header: None,
-        workspace_label: None,
-        check: Some(Check {
-            path: "/api/v4/personal_access_tokens/self",
-            success: Success::Status,
-            expiry: ExpiryFrom::GitlabJson,
-        }),
-        max_lifetime_days: None,
-        key_page: "{base}/-/user_settings/personal_access_tokens",
-        prefixes: &["glpat-"],
-    },
+    GITLAB,
     OTHER,
 ];
 

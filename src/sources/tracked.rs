@@ -104,23 +104,14 @@ impl TrackedSource {
         let storage = |err: std::io::Error| {
             SourceError::Storage(format!("cannot write {}: {err}", self.path.display()))
         };
-        if let Some(parent) = self.path.parent() {
-            crate::files::create_private_dir_all(parent).map_err(storage)?;
-        }
-        let lock = self.path.with_extension("lock");
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).truncate(false).write(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let lock = options.open(&lock).map_err(storage)?;
-        lock_exclusive(&lock).map_err(storage)?;
+        let _lock = crate::files::lock(&self.path).map_err(storage)?;
         let mut file = self.read()?;
         let result = change(&mut file)?;
         let bytes =
             serde_json::to_vec_pretty(&file).map_err(|err| storage(std::io::Error::other(err)))?;
         crate::files::write_atomic(&self.path, &bytes).map_err(storage)?;
         Ok(result)
-        // The lock is released when `lock` is closed.
+        // The lock is released when `_lock` is closed.
     }
 
     /// Refuses what would make a bad record: an unknown service, a name that is empty or holds
@@ -247,22 +238,6 @@ fn check_url(url: &str) -> Result<(), SourceError> {
     crate::text::check_field("base URL", url).map_err(SourceError::Invalid)
 }
 
-#[cfg(unix)]
-fn lock_exclusive(file: &std::fs::File) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd as _;
-    // SAFETY: flock on a file descriptor this process owns; blocks until the lock is free.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
-#[cfg(not(unix))]
-fn lock_exclusive(_file: &std::fs::File) -> std::io::Result<()> {
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl KeySource for TrackedSource {
     fn name(&self) -> &str {
@@ -281,6 +256,7 @@ impl KeySource for TrackedSource {
             renew: true,
             never_expires: true,
             renew_by_paste: true,
+            key_page: true,
             ..Capabilities::default()
         }
     }

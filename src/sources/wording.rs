@@ -11,7 +11,7 @@ impl SourceKey {
             SourceKind::Thingsboard => "Delete (revokes it)",
             SourceKind::Tracked if self.replaced_by.is_some() => "Retired: forget it",
             SourceKind::Tracked => "Forget",
-            SourceKind::Keywarden => "Delete",
+            SourceKind::Keywarden | SourceKind::Gitlab => "Delete",
         }
     }
 
@@ -29,8 +29,36 @@ impl SourceKey {
                 self.name,
                 self.service().name
             ),
-            SourceKind::Keywarden => format!(
+            SourceKind::Keywarden | SourceKind::Gitlab => format!(
                 "Delete \"{}\" for good? It stops working and disappears from the list.",
+                self.name
+            ),
+        }
+    }
+
+    /// What renewing does before it is done, where the old key stops at once (GitLab's rotate).
+    pub fn renew_warning(&self) -> Option<String> {
+        match self.kind {
+            SourceKind::Gitlab => Some(format!(
+                "Renewing \"{}\" rotates it on GitLab: the current token stops working at once, \
+                 and every copy of it outside Keywarden with it.",
+                self.name
+            )),
+            _ => None,
+        }
+    }
+
+    /// What turning on automatic renewal means for copies of the key kept elsewhere.
+    pub fn auto_renew_warning(&self) -> String {
+        match self.kind {
+            SourceKind::Gitlab => format!(
+                "each automatic renewal rotates \"{}\" on GitLab: copies of the token outside \
+                 Keywarden stop working at every rotation",
+                self.name
+            ),
+            _ => format!(
+                "each automatic renewal replaces \"{}\" with a new key: copies of it outside \
+                 Keywarden stop working when the old key does",
                 self.name
             ),
         }

@@ -8,6 +8,8 @@ use serde_json::Value;
 
 use super::{CLIPBOARD, Setup, assert_one_line_error, clipboard_once, stderr, stdout};
 
+#[path = "../stand_ins/gitlab.rs"]
+mod gitlab;
 #[path = "../stand_ins/services.rs"]
 mod services;
 #[path = "../stand_ins/thingsboard.rs"]
@@ -762,4 +764,228 @@ fn the_thingsboard_source_follows_the_contract() {
         let err = source.list().await.unwrap_err();
         assert!(err.needs_sign_in(), "{err}");
     });
+}
+
+/// The SHA-256 of what `kw://…` gives a command, so the secret itself never crosses the output
+/// (which `run` masks anyway).
+fn digest_through_run(setup: &Setup, reference: &str) -> std::process::Output {
+    setup.run(&[
+        "run",
+        "--env",
+        &format!("T={reference}"),
+        "--",
+        "sh",
+        "-c",
+        "printf %s \"$T\" | sha256sum | cut -c1-64",
+    ])
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A GitLab account from the command line, against a stand-in that follows GitLab's contract:
+/// sign in with a token, every page of tokens, expiry from 00:00 UTC on the date, revoke, renew
+/// by rotation (asked first; the old token stops), the token signed in with rotated too, a
+/// reference by id or name that survives two rotations, automatic renewal once a key enters its
+/// window, and what a token without the api scope can and cannot do.
+#[test]
+fn a_gitlab_account_from_the_command_line() {
+    let setup = Setup::new();
+    let gl = setup.runtime.block_on(gitlab::GitLab::start());
+    let own = gl.add_token(gitlab::USER_ID, "keywarden", &["api"], Some(300));
+    let deploy = gl.add_token(
+        gitlab::USER_ID,
+        "ci deploy",
+        &["api", "read_repository"],
+        Some(40),
+    );
+    gl.add_token(gitlab::USER_ID, "ends today", &["read_api"], Some(0));
+    for i in 0..120 {
+        gl.add_token(
+            gitlab::USER_ID,
+            &format!("bulk {i}"),
+            &["read_api"],
+            Some(100),
+        );
+    }
+    gl.add_token(gitlab::OTHER_USER_ID, "not mine", &["api"], Some(100));
+    let login = |name: &str, token: &str| {
+        setup.run_with_stdin(
+            &["login", &gl.url, "--kind", "gitlab", "--name", name],
+            &format!("{token}\n"),
+        )
+    };
+    let out = login("gl", "glpat-not-a-real-token");
+    assert_one_line_error(&out, "401 Unauthorized");
+    let out = login("gl", &own);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(gitlab::EMAIL), "{}", stdout(&out));
+    assert!(
+        stderr(&out).is_empty(),
+        "an api token: no warning: {}",
+        stderr(&out)
+    );
+
+    let list = setup.json(&["keys", "list", "--account", "gl", "--json"]);
+    let items = list.as_array().unwrap();
+    assert_eq!(items.len(), 123, "every page, only the user's own tokens");
+    assert!(
+        gl.paths().iter().any(|p| p.contains("page=2")),
+        "the second page was asked for: {:?}",
+        gl.paths()
+    );
+    let item = |name: &str| {
+        let list = setup.json(&["keys", "list", "--account", "gl", "--json"]);
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["name"] == name && k["status"] != "revoked")
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} is listed: {list}"))
+    };
+    let ci = item("ci deploy");
+    assert_eq!(ci["kind"], "gitlab");
+    assert_eq!(ci["service"], "gitlab");
+    assert_eq!(ci["scopes"], serde_json::json!(["api", "read_repository"]));
+    let expires = (Utc::now().date_naive() + Duration::days(40))
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    assert_eq!(
+        ci["expires_at"]
+            .as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<Utc>>()
+            .unwrap(),
+        expires,
+        "00:00 UTC on the expiry date"
+    );
+    let today = setup.json(&["keys", "list", "--account", "gl", "--json"]);
+    let ends_today = today
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "ends today")
+        .unwrap();
+    assert_eq!(
+        ends_today["status"], "expired",
+        "expired from 00:00 UTC on its date"
+    );
+
+    // The token signed in with is held: tested with PRIVATE-TOKEN against /self.
+    let out = setup.run(&["keys", "test", "keywarden"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    // Generate is GitLab's page's; revoke is DELETE.
+    assert_one_line_error(
+        &setup.run(&["keys", "generate", "--name", "x", "--account", "gl"]),
+        "on its own page",
+    );
+    let out = setup.run(&["keys", "revoke", "bulk 1", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(gl.token_named("bulk 1")[0].revoked);
+
+    // Renew is rotate: asked first (no terminal here: --yes is needed), then the old token stops.
+    assert_one_line_error(&setup.run(&["keys", "renew", "ci deploy"]), "without --yes");
+    assert!(!gl.token(&deploy).revoked, "nothing was rotated");
+    let first_id = ci["id"].as_str().unwrap().to_string();
+    for _ in 0..2 {
+        let out = setup.run(&["keys", "renew", "ci deploy", "--yes"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let tokens = gl.token_named("ci deploy");
+    assert_eq!(tokens.len(), 3);
+    assert!(tokens[0].revoked && tokens[1].revoked && !tokens[2].revoked);
+    assert_eq!(
+        tokens[2].expires_at,
+        Some(Utc::now().date_naive() + Duration::days(70)),
+        "the old lifetime (created 30 days before, 40 left), from today"
+    );
+    let current = sha256_hex(&tokens[2].secret);
+    for reference in [
+        format!("kw://gl/{first_id}"),
+        "kw://gl/ci%20deploy".to_string(),
+    ] {
+        let out = digest_through_run(&setup, &reference);
+        assert!(out.status.success(), "{reference}: {}", stderr(&out));
+        assert_eq!(
+            stdout(&out).trim(),
+            current,
+            "{reference} gives the new secret"
+        );
+    }
+
+    // The token the account signs in with rotates through self/rotate; the account goes on.
+    let out = setup.run(&["keys", "renew", "keywarden", "--yes", "--account", "gl"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(gl.paths().iter().any(|p| p.ends_with("/self/rotate")));
+    assert!(gl.token(&own).revoked);
+    let again = setup.json(&["keys", "list", "--account", "gl", "--json"]);
+    assert!(again.as_array().unwrap().len() > 120, "still signed in");
+
+    // Automatic renewal: on, not due yet, due once the expiry comes within the window.
+    let auto = gl.add_token(gitlab::USER_ID, "auto", &["api"], Some(20));
+    setup.json(&["keys", "list", "--account", "gl", "--json"]);
+    let out = setup.run(&["keys", "renew", "auto", "--auto", "14d"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stop working at every rotation"),
+        "{}",
+        stderr(&out)
+    );
+    setup.run(&["check", "--notify"]);
+    assert!(
+        !gl.token(&auto).revoked,
+        "20 days left: not in the 14-day window"
+    );
+    gl.set_expiry(gl.token(&auto).id, 10);
+    let out = setup.run(&["check", "--notify"]);
+    assert!(
+        stderr(&out).contains("\"auto\" was renewed"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(gl.token(&auto).revoked);
+    let renewed = gl.token_named("auto").pop().unwrap();
+    let out = digest_through_run(&setup, "kw://gl/auto");
+    assert_eq!(stdout(&out).trim(), sha256_hex(&renewed.secret));
+    let out = setup.run(&["keys", "renew", "auto", "--auto", "off"]);
+    assert!(
+        stdout(&out).contains("no longer renews"),
+        "{}",
+        stdout(&out)
+    );
+
+    // A token without api: listed and tested, not rotated; one with only read_user says so.
+    let reader = gl.add_token(gitlab::USER_ID, "reader", &["read_api"], Some(100));
+    let out = login("glr", &reader);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("lacks the api scope"),
+        "{}",
+        stderr(&out)
+    );
+    let out = setup.run(&["keys", "renew", "bulk 5", "--account", "glr", "--yes"]);
+    assert_one_line_error(&out, "lacks GitLab's api scope");
+    let user_only = gl.add_token(gitlab::USER_ID, "profile", &["read_user"], Some(100));
+    let out = login("glu", &user_only);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("but lacks api"), "{}", stderr(&out));
+    let out = setup.run(&["keys", "list", "--account", "glu"]);
+    assert_one_line_error(&out, "GitLab accepts: api read_api");
+
+    let files = files_text(&setup);
+    for token in gl.state.lock().unwrap().tokens.iter() {
+        assert!(!files.contains(&token.secret), "no token in any file");
+    }
 }

@@ -372,7 +372,7 @@ impl KeywardenApp {
         self.bridge.spawn(async move {
             let credentials = Credentials {
                 email: entry.email.clone(),
-                password,
+                secret: password,
             };
             let step = match accounts::sign_in(&entry, &credentials, &env).await {
                 Ok(SignInStep::Done(opened)) => return Msg::SignedIn(signed_in(entry, opened)),
