@@ -182,7 +182,7 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
         if button.clicked() {
             action = Some(Action::Test(key_ref.clone()));
         }
-        if capabilities.renew_by_paste
+        if capabilities.key_page
             && service
                 .key_page_url(key.base_url.as_deref(), key.workspace.as_deref())
                 .is_some()

@@ -169,7 +169,13 @@ pub struct RenewDraft {
     /// A tracked key's new secret, pasted from its service.
     pub secret: String,
     pub error: Option<String>,
+    /// Within how many days of its expiry the key renews on its own; `None`: it does not (as
+    /// read from this computer's settings when the dialog opened, then as changed in it).
+    pub auto: Option<i64>,
 }
+
+/// The windows the renew dialog offers for automatic renewal, in days before expiry.
+pub const AUTO_RENEW_DAYS: [i64; 3] = [7, 14, 30];
 
 impl std::fmt::Debug for RenewDraft {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

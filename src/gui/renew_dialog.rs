@@ -4,7 +4,7 @@
 //! retired there.
 
 use super::modal::{dialog_ui, expiry_ui, text_field_ui};
-use super::state::{Action, Overlap, RenewDraft, expiry_from};
+use super::state::{AUTO_RENEW_DAYS, Action, Overlap, RenewDraft, expiry_from};
 use super::theme;
 use crate::secret::Secret;
 use crate::sources::{Capabilities, Renewal};
@@ -60,6 +60,42 @@ pub fn renew_dialog_ui(
                     ui.radio_value(&mut draft.overlap, overlap, overlap.label());
                 }
             });
+        }
+        if !by_paste {
+            let mut auto = draft.auto.is_some();
+            let days = draft.auto.unwrap_or(14);
+            ui.horizontal_wrapped(|ui| {
+                if ui
+                    .checkbox(&mut auto, "Renew on its own before it expires")
+                    .on_hover_text(
+                        "Keywarden renews the key when it enters this window, while the app is \
+                         open or from the reminder timer, and tells you in a notification",
+                    )
+                    .changed()
+                {
+                    action = Some(Action::SetAutoRenew(key.key_ref(), auto.then_some(days)));
+                }
+                if auto {
+                    for choice in AUTO_RENEW_DAYS {
+                        if ui
+                            .radio(days == choice, format!("{choice} days before"))
+                            .clicked()
+                            && choice != days
+                        {
+                            action = Some(Action::SetAutoRenew(key.key_ref(), Some(choice)));
+                        }
+                    }
+                }
+            });
+            if draft.auto.is_some() {
+                ui.colored_label(
+                    theme::WARNING,
+                    super::state::capitalised(&key.auto_renew_warning()),
+                );
+            }
+        }
+        if let Some(warning) = key.renew_warning() {
+            ui.colored_label(theme::WARNING, warning);
         }
         if let Some(error) = &draft.error {
             ui.colored_label(theme::ERROR, error);

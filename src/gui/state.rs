@@ -440,7 +440,7 @@ impl State {
     }
 }
 
-fn capitalised(text: &str) -> String {
+pub(crate) fn capitalised(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
@@ -493,6 +493,8 @@ pub enum Action {
         name: Option<String>,
         allow_http: bool,
     },
+    /// Renew the key on its own within so many days of its expiry, or (`None`) not.
+    SetAutoRenew(KeyRef, Option<i64>),
     /// The second step of a sign-in: send a code by the chosen provider.
     SendCode,
     /// The second step of a sign-in: check the code typed.

@@ -34,6 +34,8 @@ pub const EXPIRING: Color32 = Color32::from_rgb(210, 153, 34);
 pub const URGENT: Color32 = Color32::from_rgb(219, 109, 40);
 pub const CRITICAL: Color32 = Color32::from_rgb(235, 60, 60);
 pub const EXPIRED: Color32 = Color32::from_rgb(207, 34, 46);
+/// Something the user should read before going on (a renewal that stops the old key at once).
+pub const WARNING: Color32 = URGENT;
 pub const REVOKED: Color32 = Color32::from_rgb(130, 80, 223);
 pub const DISABLED: Color32 = Color32::from_rgb(128, 128, 128);
 /// The marker of a key that may manage keys and accounts.

@@ -3,6 +3,8 @@
 //! stand-in of its REST API; the one table mixing sources; and the live list, which shows changes
 //! made elsewhere without a refresh.
 
+#[path = "../stand_ins/gitlab.rs"]
+mod gitlab;
 #[path = "../stand_ins/services.rs"]
 mod services;
 #[path = "../stand_ins/thingsboard.rs"]
@@ -247,6 +249,96 @@ fn a_thingsboard_account_signs_in_generates_disables_renews_and_deletes() {
     assert!(
         fx.held_secret(&renewed).is_none(),
         "its secret left the keychain"
+    );
+}
+
+/// A GitLab account in the app: signed in with a token (the dialog asks for nothing else), its
+/// tokens listed, a renewal warned of before it rotates, and automatic renewal turned on with
+/// its warning and kept on the rotated token.
+#[test]
+fn a_gitlab_account_signs_in_renews_with_a_warning_and_renews_on_its_own() {
+    let mut fx = Fixture::new();
+    fx.wait_connected();
+    let gl = fx.runtime.block_on(gitlab::GitLab::start());
+    let own = gl.add_token(gitlab::USER_ID, "keywarden", &["api"], Some(300));
+    gl.add_token(gitlab::USER_ID, "deploy", &["api"], Some(40));
+    fx.click("Accounts");
+    fx.click("Add server");
+    fx.click("GitLab");
+    assert!(
+        !fx.has_label("Email"),
+        "GitLab asks for a token, not an email"
+    );
+    fx.type_into("Server URL", &gl.url);
+    fx.type_into("Personal access token", &own);
+    fx.type_into("Account name", "gl");
+    fx.click("Sign in");
+    fx.wait_signed_in_as(gitlab::EMAIL);
+    fx.wait_until("the tokens are listed", |app| {
+        app.state
+            .account("gl")
+            .and_then(|a| a.keys.as_ref())
+            .is_some_and(|keys| keys.len() == 2)
+    });
+    fx.select("deploy");
+    assert!(
+        fx.has_label("Open key page"),
+        "tokens are made on GitLab's page"
+    );
+
+    fx.click("Renew");
+    assert!(fx.has_label_containing("stops working at once"));
+    fx.click("Renew on its own before it expires");
+    fx.wait_until(
+        "automatic renewal is on",
+        |app| matches!(&app.state.dialog, Some(Dialog::Renew(d)) if d.auto == Some(14)),
+    );
+    assert!(fx.has_label_containing("stop working at every rotation"));
+    fx.click(RENEW);
+    fx.wait_until(
+        "the rotated secret is shown",
+        |app| matches!(&app.state.dialog, Some(Dialog::Secret(s)) if s.key.name == "deploy"),
+    );
+    let rotated = match &fx.app().state.dialog {
+        Some(Dialog::Secret(shown)) => shown.key.clone(),
+        _ => unreachable!(),
+    };
+    fx.click(GOT_IT);
+    let tokens = gl.token_named("deploy");
+    assert!(tokens[0].revoked && !tokens[1].revoked, "rotated on GitLab");
+    assert_eq!(rotated.id, tokens[1].id.to_string());
+    assert_eq!(
+        fx.held_secret(&rotated).unwrap().expose(),
+        tokens[1].secret,
+        "the new secret is in the keychain"
+    );
+    let renewals = keywarden::sources::renewals::Renewals::new(&fx.data_dir());
+    assert_eq!(
+        renewals.auto(&rotated.key_ref()),
+        Some(14),
+        "automatic renewal moved to the new token: {}",
+        std::fs::read_to_string(fx.data_dir().join("renewals.json")).unwrap_or_default()
+    );
+
+    // Once a token that renews on its own comes within its window, the open app rotates it at
+    // the next listing and says so.
+    gl.set_expiry(tokens[1].id, 10);
+    fx.click("Refresh");
+    fx.wait_until("the due token was rotated", |app| {
+        app.state
+            .notice
+            .as_ref()
+            .is_some_and(|n| n.text.contains("\"deploy\" was renewed"))
+    });
+    let tokens = gl.token_named("deploy");
+    assert_eq!(tokens.len(), 3);
+    assert!(tokens[1].revoked && !tokens[2].revoked);
+    assert_eq!(
+        renewals.auto(&keywarden::sources::KeyRef {
+            id: tokens[2].id.to_string(),
+            ..rotated.key_ref()
+        }),
+        Some(14)
     );
 }
 

@@ -313,8 +313,9 @@ impl Fixture {
         });
     }
 
+    /// The app's data directory (tracked keys, renewals, sent reminders).
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().to_path_buf()
+        self.dir.path().join("data/keywarden")
     }
 }
 

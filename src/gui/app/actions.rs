@@ -137,10 +137,11 @@ impl KeywardenApp {
                 }
             }
             Action::AskRenew(key) => {
-                if let Some(key) = state
+                let found = state
                     .key(&key)
                     .filter(|k| k.replaced_by.is_none() && state.can(k, Capability::Renew).is_ok())
-                {
+                    .cloned();
+                if let Some(key) = found {
                     // The preset closest to the old key's lifetime; never for a key that never
                     // expired.
                     let expiry = match key.expires_at {
@@ -162,7 +163,10 @@ impl KeywardenApp {
                         overlap: Overlap::Now,
                         secret: String::new(),
                         error: None,
+                        auto: None,
                     }));
+                    let key = key.key_ref();
+                    self.load_auto_renew(key);
                 }
             }
             Action::OpenEdit(key) => {
@@ -183,6 +187,7 @@ impl KeywardenApp {
                 state.dialog = None;
                 self.delete(key);
             }
+            Action::SetAutoRenew(key, within) => self.set_auto_renew(key, within),
             Action::Renew(key, renewal) => {
                 // The dialog stays until the renewal is done, to show its error if it fails.
                 self.renew(key, renewal);

@@ -244,6 +244,68 @@ impl KeywardenApp {
         });
     }
 
+    /// Reads whether a key renews on its own, for the renew dialog, off the UI thread.
+    pub(super) fn load_auto_renew(&mut self, key: KeyRef) {
+        let Some(renewals) = self.keeper.renewals() else {
+            return;
+        };
+        self.bridge
+            .spawn_blocking(move || Msg::AutoRenewSetting(key.clone(), renewals.auto(&key)));
+    }
+
+    /// Turns automatic renewal of a key on or off, from the renew dialog's checkbox.
+    pub(super) fn set_auto_renew(&mut self, key: KeyRef, within: Option<i64>) {
+        let Some(renewals) = self.keeper.renewals() else {
+            return;
+        };
+        self.bridge.spawn_blocking(move || {
+            let result = renewals.set_auto(&key, within).map(|()| within);
+            Msg::AutoRenewSet(key, result)
+        });
+    }
+
+    /// Renews, after a listing, the keys of an account that renew on their own and are due.
+    pub(super) fn auto_renew(&mut self, name: &str) {
+        let (Some(source), Some(keys)) = (
+            self.source(name),
+            self.state.account(name).and_then(|a| a.keys.clone()),
+        ) else {
+            return;
+        };
+        let keeper = self.keeper.clone();
+        let notifications = self.state.config.notifications;
+        self.bridge.spawn(async move {
+            let done =
+                crate::sources::renewals::renew_due(&keeper, source.as_ref(), &keys, Utc::now())
+                    .await;
+            if notifications && !done.is_empty() {
+                let notices: Vec<(String, String, bool)> = done
+                    .iter()
+                    .map(|d| {
+                        let (summary, body) = d.notice();
+                        (summary, body, d.failed())
+                    })
+                    .collect();
+                let shown = tokio::task::spawn_blocking(move || {
+                    for (summary, body, failed) in notices {
+                        let class = if failed {
+                            crate::reminders::ExpiryClass::Critical
+                        } else {
+                            crate::reminders::ExpiryClass::Ok
+                        };
+                        notify::show_text(&summary, &body, class)?;
+                    }
+                    Ok::<_, notify::NotifyError>(())
+                })
+                .await;
+                if let Ok(Err(err)) = shown {
+                    tracing::warn!("{err}");
+                }
+            }
+            Msg::AutoRenewed(done)
+        });
+    }
+
     pub(super) fn revoke(&mut self, key: KeyRef) {
         let Some(source) = self.source(&key.source) else {
             return;

@@ -28,6 +28,12 @@ pub enum Msg {
     },
     /// A sign-in done, or the dialog again: with the reason, or at its code step.
     SignedIn(Result<SignedIn, Box<SignInDraft>>),
+    /// Whether a key renews on its own, for the renew dialog.
+    AutoRenewSetting(KeyRef, Option<i64>),
+    /// Automatic renewal turned on (within so many days) or off, or why not.
+    AutoRenewSet(KeyRef, Result<Option<i64>, String>),
+    /// Keys renewed on their own after a listing.
+    AutoRenewed(Vec<crate::sources::renewals::AutoRenewed>),
     /// What sending a second factor's code did, for the dialog.
     CodeSent(String),
     Listed {
@@ -264,6 +270,52 @@ impl KeywardenApp {
                 Err(err) => self.state.fail(err),
             },
             Msg::Idle => {}
+            Msg::AutoRenewSetting(key, within) => {
+                if let Some(Dialog::Renew(draft)) = &mut self.state.dialog
+                    && draft.key.key_ref() == key
+                {
+                    draft.auto = within;
+                }
+            }
+            Msg::AutoRenewSet(key, result) => match result {
+                Ok(within) => {
+                    if let Some(Dialog::Renew(draft)) = &mut self.state.dialog
+                        && draft.key.key_ref() == key
+                    {
+                        draft.auto = within;
+                    }
+                    let name = self
+                        .state
+                        .key(&key)
+                        .map(|k| k.name.clone())
+                        .unwrap_or_default();
+                    self.state.notify(match within {
+                        Some(days) => format!(
+                            "\"{name}\" renews on its own once it expires within {days} days"
+                        ),
+                        None => format!("\"{name}\" no longer renews on its own"),
+                    });
+                }
+                Err(err) => self.state.fail(err),
+            },
+            Msg::AutoRenewed(done) => {
+                for item in done {
+                    let (summary, body) = item.notice();
+                    match item.result {
+                        Ok((renewed, kept)) => {
+                            self.report(&kept);
+                            if kept.stored() {
+                                self.state.held.insert(renewed.key.key_ref());
+                            }
+                            self.state.held.remove(&renewed.old.key_ref());
+                            self.put_key(renewed.old);
+                            self.put_key(renewed.key);
+                            self.state.notify(summary);
+                        }
+                        Err(_) => self.state.fail(format!("{summary}: {body}")),
+                    }
+                }
+            }
             Msg::CodeSent(notice) => {
                 if let Some(Dialog::SignIn(draft)) = &mut self.state.dialog
                     && let Some(second) = &mut draft.second
@@ -396,6 +448,7 @@ impl KeywardenApp {
                 self.state.rebuild_keys();
                 self.save_cached_list(name);
                 self.load_held();
+                self.auto_renew(name);
                 self.send_reminders(name);
             }
             Err(err) if err.needs_sign_in() => self.opened(name, Err(err)),
