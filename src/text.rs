@@ -70,6 +70,19 @@ pub fn for_terminal(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Lines for a terminal: as [`for_terminal`], the line breaks kept.
+pub fn for_terminal_lines(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c != '\n' && is_hidden(c)) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.split('\n')
+            .map(|line| for_terminal(line))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
 /// `text` for a desktop notification, whose body is markup to most daemons: `&`, `<` and `>`
 /// escaped as entities, unsafe and invisible characters as `\u{XXXX}`.
 pub fn for_notification(text: &str) -> String {
@@ -85,16 +98,17 @@ pub fn for_notification(text: &str) -> String {
     out
 }
 
-/// JSON text (as serde_json writes it) with the unsafe characters serde_json leaves raw inside
-/// strings (DEL, C1 controls, bidirectional formatting) escaped as `\uXXXX`. Newlines outside
-/// strings are layout and stay; inside strings serde_json has already escaped them.
+/// JSON text (as serde_json writes it) with the unsafe and invisible characters serde_json leaves
+/// raw inside strings (DEL, C1 controls, bidirectional formatting, zero-width) escaped as
+/// `\uXXXX`. Newlines outside strings are layout and stay; inside strings serde_json has already
+/// escaped them.
 pub fn json_for_terminal(json: String) -> String {
-    if !json.chars().any(|c| c != '\n' && is_unsafe(c)) {
+    if !json.chars().any(|c| c != '\n' && is_hidden(c)) {
         return json;
     }
     let mut out = String::with_capacity(json.len() + 8);
     for c in json.chars() {
-        if c != '\n' && is_unsafe(c) {
+        if c != '\n' && is_hidden(c) {
             let _ = write!(out, "\\u{:04x}", u32::from(c));
         } else {
             out.push(c);

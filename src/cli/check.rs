@@ -149,7 +149,8 @@ async fn check(args: Args) -> anyhow::Result<ExitCode> {
         }
         text
     };
-    print!("{output}");
+    // Ids and anything else a server sent are escaped with the rest.
+    print!("{}", text::for_terminal_lines(&output));
     Ok(ExitCode::from(if !report.expired.is_empty() {
         2
     } else if !report.expiring.is_empty() {

@@ -303,7 +303,7 @@ pub fn confirm(question: &str, yes: bool, what: &str) -> anyhow::Result<()> {
     if !std::io::stdin().is_terminal() {
         bail!("refusing to {what} without --yes (there is no terminal to ask)");
     }
-    eprint!("{question} [y/N] ");
+    eprint!("{} [y/N] ", text::for_terminal(question));
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     if matches!(answer.trim(), "y" | "Y" | "yes") {

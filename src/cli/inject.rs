@@ -87,7 +87,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     {
         Ok(resolved) => resolved,
         Err(refusal) => {
-            eprintln!("keywarden: {refusal}; nothing was written");
+            eprintln!(
+                "keywarden: {}; nothing was written",
+                crate::text::for_terminal(&refusal)
+            );
             return Ok(ExitCode::from(2));
         }
     };

@@ -656,11 +656,15 @@ async fn test(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let service = key.service();
+    let at = service
+        .test_host(key.base_url.as_deref(), key.workspace.as_deref())
+        .map(|host| format!(" at {host}"))
+        .unwrap_or_default();
     let tested = accounts::test_key(keeper, source, &key).await;
     let now = Utc::now();
     let (result, message, code) = match &tested.outcome {
         TestOutcome::Accepted { .. } => {
-            let mut message = format!("{} accepted the key", service.name);
+            let mut message = format!("{}{at} accepted the key", service.name);
             if let Some(updated) = &tested.updated {
                 message.push_str(&format!(
                     "; it reports the key {}, now recorded",
@@ -672,7 +676,7 @@ async fn test(
         TestOutcome::Refused { status, message } => (
             "refused",
             format!(
-                "{} refused the key (HTTP {status}): {message}",
+                "{}{at} refused the key (HTTP {status}): {message}",
                 service.name
             ),
             1,

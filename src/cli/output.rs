@@ -116,7 +116,8 @@ pub fn table(items: &[KeyItem], now: DateTime<Utc>) -> String {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
-    out
+    // Ids, services and anything else a server sent are escaped with the rest.
+    text::for_terminal_lines(&out).into_owned()
 }
 
 /// `manage`, `read`, or `-` where the service has no such distinction.
@@ -197,5 +198,5 @@ pub fn details(item: &KeyItem, now: DateTime<Utc>) -> String {
         };
         lines.push(format!("{label}: {}", at.to_rfc3339()));
     }
-    lines.join("\n") + "\n"
+    text::for_terminal_lines(&(lines.join("\n") + "\n")).into_owned()
 }

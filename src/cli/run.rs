@@ -86,7 +86,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     {
         Ok(resolved) => resolved,
         Err(refusal) => {
-            eprintln!("keywarden: {refusal}; nothing was run");
+            eprintln!(
+                "keywarden: {}; nothing was run",
+                crate::text::for_terminal(&refusal)
+            );
             return Ok(ExitCode::from(2));
         }
     };

@@ -83,7 +83,7 @@ pub async fn resolve_for_use(
     Ok(
         check(&resolved, now, &context.config.thresholds, allow_expired).map(|warnings| {
             for warning in warnings {
-                eprintln!("keywarden: {warning}");
+                eprintln!("keywarden: {}", text::for_terminal(&warning));
             }
             resolved
         }),

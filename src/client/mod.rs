@@ -167,7 +167,7 @@ impl ApiClient {
             ..query.clone()
         };
         let mut keys = Vec::new();
-        loop {
+        for _ in 0..MAX_PAGES {
             let page = self.list_keys(&query).await?;
             keys.extend(page.items);
             match page.next_cursor {
@@ -175,6 +175,10 @@ impl ApiClient {
                 None => return Ok(keys),
             }
         }
+        Err(ClientError::Protocol(format!(
+            "{} lists more than {MAX_PAGES} pages of keys; Keywarden reads at most that many",
+            self.base_url
+        )))
     }
 
     /// The caller's key-list revision: it moves whenever the list may have changed.
@@ -261,7 +265,10 @@ impl ApiClient {
         if status.is_success() {
             return Ok(response);
         }
-        let body: Option<ErrorBody> = response.json().await.ok();
+        let body: Option<ErrorBody> = read_body(response)
+            .await
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
         let (code, message) = match body {
             Some(body) => (body.code, body.error),
             None => (String::new(), format!("HTTP {status}")),
@@ -285,15 +292,44 @@ impl ApiClient {
         request: RequestBuilder,
     ) -> Result<T, ClientError> {
         let response = self.send(request).await?;
-        response
-            .json()
-            .await
-            .map_err(|err| ClientError::Protocol(err.to_string()))
+        let body = read_body(response).await.map_err(ClientError::Protocol)?;
+        serde_json::from_slice(&body).map_err(|err| ClientError::Protocol(err.to_string()))
     }
 
     async fn send_empty(&self, request: RequestBuilder) -> Result<(), ClientError> {
         self.send(request).await.map(drop)
     }
+}
+
+/// At most this many bytes of one answer are read from any server: a server cannot make the
+/// client read, or hold in memory, more.
+pub const MAX_BODY_BYTES: usize = 8 << 20;
+/// At most this many pages of one list are read from any server.
+pub const MAX_PAGES: usize = 100;
+
+/// The body of `response`, refused past [`MAX_BODY_BYTES`] (whatever its `Content-Length` says).
+pub async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|err| err.to_string())? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn too_large() -> String {
+    format!(
+        "the answer is larger than {} MiB, more than Keywarden reads",
+        MAX_BODY_BYTES >> 20
+    )
 }
 
 /// reqwest's errors nest the cause; the innermost one ("Connection refused") is what a user needs.
@@ -338,19 +374,6 @@ impl CopyFormat {
             CopyFormat::Curl => "Copy as curl command",
         }
     }
-
-    pub fn render(self, secret: &Secret, key_name: &str, server_url: &str) -> Secret {
-        let key = secret.expose();
-        Secret::new(match self {
-            CopyFormat::Plain => key.to_string(),
-            CopyFormat::Header => format!("Authorization: Bearer {key}"),
-            CopyFormat::Env => format!("export {}={key}", env_name(key_name)),
-            CopyFormat::Curl => format!(
-                "curl -H 'Authorization: Bearer {key}' {server_url}{}",
-                paths::PING
-            ),
-        })
-    }
 }
 
 /// `billing api` -> `BILLING_API_KEY`: a shell variable name from a key's name.
@@ -380,26 +403,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn copy_formats() {
-        let secret = Secret::new("kw_abc");
-        assert_eq!(
-            CopyFormat::Header.render(&secret, "x", "http://h").expose(),
-            "Authorization: Bearer kw_abc"
-        );
-        assert_eq!(
-            CopyFormat::Env
-                .render(&secret, "billing api", "http://h")
-                .expose(),
-            "export BILLING_API_KEY=kw_abc"
-        );
+    fn env_names() {
         assert_eq!(env_name("Stripe key"), "STRIPE_KEY");
         assert_eq!(env_name("3rd party!"), "KEY_3RD_PARTY_API_KEY");
-        assert_eq!(
-            CopyFormat::Curl
-                .render(&secret, "x", "http://127.0.0.1:9")
-                .expose(),
-            "curl -H 'Authorization: Bearer kw_abc' http://127.0.0.1:9/v1/ping"
-        );
     }
 
     #[test]

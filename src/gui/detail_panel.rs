@@ -172,9 +172,13 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
             (_, Err(why)) if !state.held.contains(&key_ref) => Err(why.to_string()),
             _ => Ok(()),
         };
+        let host = service.test_host(key.base_url.as_deref(), key.workspace.as_deref());
         let button = ui
             .add_enabled(testable.is_ok(), egui::Button::new("Test"))
-            .on_hover_text("Send the key's own check request to its service, once");
+            .on_hover_text(match &host {
+                Some(host) => format!("Send the key's own check request to {host}, once"),
+                None => "Send the key's own check request to its service, once".to_string(),
+            });
         let button = match &testable {
             Err(why) => button.on_disabled_hover_text(why),
             Ok(()) => button,
@@ -191,6 +195,13 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
             action = Some(Action::OpenKeyPage(key_ref.clone()));
         }
     });
+    // Where a test sends the key, said before the first one: a tracked key's fields choose it.
+    if let (Some(host), Some(_)) = (
+        service.test_host(key.base_url.as_deref(), key.workspace.as_deref()),
+        service.check,
+    ) {
+        ui.label(format!("Test sends the key to {host}"));
+    }
     if let Some(tested) = state.tests.get(&key_ref) {
         let color = if tested.ok {
             super::theme::OK

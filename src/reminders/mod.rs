@@ -89,6 +89,11 @@ pub trait Reminded {
     fn revoked_by(&self, now: DateTime<Utc>) -> bool;
     /// The command that renews the key, for a notification's text.
     fn renew_command(&self) -> String;
+    /// Where the key is, in words for a notification (`a GitHub key kept on this computer`);
+    /// `None`: the account's name says it.
+    fn whereabouts(&self) -> Option<String> {
+        None
+    }
 }
 
 impl Reminded for KeyInfo {

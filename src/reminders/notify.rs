@@ -31,6 +31,8 @@ pub struct Reminder {
     pub expires_at: DateTime<Utc>,
     /// The command that renews the key.
     pub renew_command: String,
+    /// Where the key is, in words; `None`: on `server`.
+    pub whereabouts: Option<String>,
 }
 
 impl Reminder {
@@ -48,9 +50,13 @@ impl Reminder {
     pub fn body(&self) -> String {
         // Notification daemons show the body as it is (some read a little markup): plain words,
         // no Markdown.
+        let place = match &self.whereabouts {
+            Some(place) => place.clone(),
+            None => format!("On {}", self.server),
+        };
         format!(
-            "On {}. Renew it in Keywarden, or run {} in a terminal.",
-            self.server, self.renew_command
+            "{place}. Renew it in Keywarden, or run {} in a terminal.",
+            self.renew_command
         )
     }
 }
@@ -129,6 +135,7 @@ impl NotifiedLog {
                 class,
                 expires_at,
                 renew_command: key.renew_command(),
+                whereabouts: key.whereabouts(),
             });
         }
         due
@@ -246,6 +253,7 @@ mod tests {
                 class,
                 expires_at: now + Duration::days(3),
                 renew_command: key(12, 3, now).renew_command(),
+                whereabouts: None,
             };
             for text in [reminder.summary(), reminder.body()] {
                 assert!(

@@ -5,7 +5,7 @@
 //!   says its id and scopes, `GET /api/v4/user` who it is (`read_user`, `read_api` or `api`). The
 //!   token goes in `PRIVATE-TOKEN` and is kept in the keychain under the account's URL.
 //! - keys: `GET /api/v4/personal_access_tokens?user_id=&per_page=&page=` (`read_api` or `api`),
-//!   every page by `X-Next-Page`, at most [`MAX_PAGES`]. `expires_at` is a date: GitLab counts a
+//!   every page by `X-Next-Page`, at most `client::MAX_PAGES`. `expires_at` is a date: GitLab counts a
 //!   token as expired from 00:00 UTC on it.
 //! - renew is rotate: `POST /personal_access_tokens/:id/rotate {"expires_at"}`, or `self/rotate`
 //!   for the token the account signs in with (`api`): GitLab revokes the old token at once and
@@ -32,10 +32,7 @@ use crate::vault::Vault;
 
 /// Tokens are listed this many to a page, GitLab's maximum.
 pub const PER_PAGE: usize = 100;
-/// At most this many pages are read (10,000 tokens): a server cannot keep the client reading.
-pub const MAX_PAGES: usize = 100;
-/// At most this many bytes of one answer are read.
-pub const MAX_BODY: usize = 4 << 20;
+use crate::client::MAX_PAGES;
 /// GitLab's longest lifetime of a personal access token.
 pub const MAX_LIFETIME_DAYS: i64 = 365;
 
@@ -306,7 +303,7 @@ fn check_id(id: &str) -> Result<i64, SourceError> {
     })
 }
 
-/// An answer: its body (at most [`MAX_BODY`]) and the page that follows, if any.
+/// An answer: its body (at most `client::MAX_BODY_BYTES`) and the page that follows, if any.
 struct Answer {
     body: Vec<u8>,
     next_page: Option<usize>,
@@ -322,7 +319,7 @@ async fn send(
     name: &str,
     request: reqwest::RequestBuilder,
 ) -> Result<Answer, SourceError> {
-    let mut response = request
+    let response = request
         .send()
         .await
         .map_err(|err| SourceError::Unreachable {
@@ -335,20 +332,9 @@ async fn send(
         .get("x-next-page")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok());
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
+    let body = crate::client::read_body(response)
         .await
-        .map_err(|err| SourceError::Protocol(err.to_string()))?
-    {
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(SourceError::Protocol(format!(
-                "{base_url} answered with more than {} MiB",
-                MAX_BODY >> 20
-            )));
-        }
-        body.extend_from_slice(&chunk);
-    }
+        .map_err(SourceError::Protocol)?;
     if status.is_success() {
         return Ok(Answer { body, next_page });
     }

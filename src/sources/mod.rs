@@ -169,6 +169,15 @@ impl crate::reminders::Reminded for SourceKey {
         self.status_at(now) == KeyStatus::Revoked
     }
 
+    /// Named as the list names its account, with its service.
+    fn whereabouts(&self) -> Option<String> {
+        let service = self.service().name;
+        Some(match self.kind {
+            SourceKind::Tracked => format!("A {service} key kept on this computer"),
+            _ => format!("A {service} key on {}", accounts::label(&self.source)),
+        })
+    }
+
     /// A renewed tracked key waits to be retired on its service, then forgotten here.
     fn renew_command(&self) -> String {
         let verb = if self.replaced_by.is_some() {
@@ -616,19 +625,15 @@ fn successor_of<'a>(keys: &'a [SourceKey], id: &str) -> Option<&'a SourceKey> {
     current
 }
 
-/// A short hint of a secret for the list: its prefix and last four characters (`ghp_…wxyz`),
-/// nothing of a short secret.
+/// A short hint of a secret for the list: the last four characters, after the prefix where the
+/// service's format makes it public (`ghp_…wxyz`, `kw_…`); nothing of a short secret. Any other
+/// beginning may be part of the secret (a UUID's first group is 32 random bits).
 pub fn hint_of(secret: &str) -> String {
     let chars: Vec<char> = secret.chars().collect();
     if chars.len() < 20 {
         return "…".to_string();
     }
-    let prefix_len = secret
-        .find(['_', '-'])
-        .map(|at| secret[..=at].chars().count())
-        .filter(|&n| n <= 11)
-        .unwrap_or(0);
-    let prefix: String = chars[..prefix_len].iter().collect();
+    let prefix = services::public_prefix(secret).unwrap_or_default();
     let tail: String = chars[chars.len() - 4..].iter().collect();
     format!("{prefix}…{tail}")
 }
@@ -716,5 +721,12 @@ mod tests {
         assert_eq!(hint_of("glpat-abcdefghijklmnopqrst"), "glpat-…qrst");
         assert_eq!(hint_of("abcdefghijklmnopqrstuvwxyz0123"), "…0123");
         assert_eq!(hint_of("short"), "…");
+        // Found: a testo key showed "testo-…7890", a UUID key 48 of its random bits.
+        assert_eq!(hint_of("testo-secret-abcdefghij1234567890"), "…7890");
+        assert_eq!(hint_of("6f1c2a3b-1234-4abc-9def-0123456789ab"), "…89ab");
+        assert_eq!(
+            hint_of("kw_tGS25w30Nv1wiQgeMl17Bw9htFWebASz123456"),
+            "kw_…3456"
+        );
     }
 }

@@ -265,21 +265,99 @@ pub fn recognise(secret: &str) -> Option<&'static Service> {
         .find(|s| s.prefixes.iter().any(|p| secret.starts_with(p)))
 }
 
+/// The prefix of `secret` that its format makes public (`kw_`, `tb_`, `ghp_`, `github_pat_`,
+/// `glpat-`), if it has one; anything else at its start may be secret.
+pub fn public_prefix(secret: &str) -> Option<&'static str> {
+    const KEYWARDEN: &[&str] = &["kw_", "tb_"];
+    KEYWARDEN
+        .iter()
+        .chain(SERVICES.iter().flat_map(|s| s.prefixes.iter()))
+        .filter(|p| secret.starts_with(**p))
+        .max_by_key(|p| p.len())
+        .copied()
+}
+
+/// A base URL a key may be sent to: `https://` (or `http://`) with a host, no user name or
+/// password in it, nothing after the path. The error says what is wrong.
+pub fn check_base_url(url: &str) -> Result<(), String> {
+    let shown = crate::text::for_terminal(url);
+    let parsed = reqwest::Url::parse(url.trim())
+        .map_err(|_| format!("{shown:?} is not a base URL (https://…)"))?;
+    let ok = matches!(parsed.scheme(), "https" | "http")
+        && parsed.host_str().is_some_and(|h| !h.is_empty())
+        && parsed.username().is_empty()
+        && parsed.password().is_none()
+        && parsed.query().is_none()
+        && parsed.fragment().is_none();
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{shown:?} is not a base URL: https:// and a host, without a user, query or fragment"
+        ))
+    }
+}
+
 impl Service {
     /// The base URL for a key: its own, or the service's default with the workspace filled in.
+    /// `None` when there is none, or when the fields would make one that is not a plain base
+    /// URL on the service's own host (a workspace of `evil.example/` must not move the host).
     pub fn base_url(&self, own: Option<&str>, workspace: Option<&str>) -> Option<String> {
         let url = match own.filter(|u| !u.trim().is_empty()) {
             Some(url) => url.trim().to_string(),
             None => {
                 let template = self.default_base_url?;
                 if template.contains("{workspace}") {
-                    template.replace("{workspace}", workspace.filter(|w| !w.is_empty())?)
+                    let workspace = workspace.filter(|w| !w.is_empty())?;
+                    self.check_workspace(workspace).ok()?;
+                    template.replace("{workspace}", workspace)
                 } else {
                     template.to_string()
                 }
             }
         };
+        check_base_url(&url).ok()?;
         Some(url.trim_end_matches('/').to_string())
+    }
+
+    /// A workspace the service names in its host (smenso's `NAME.smenso.cloud`) is one DNS label;
+    /// one it sends in a header (SmartSuite's `Account-Id`) letters, digits, `-` and `_`.
+    pub fn check_workspace(&self, workspace: &str) -> Result<(), String> {
+        let in_host = self
+            .default_base_url
+            .is_some_and(|t| t.contains("{workspace}"));
+        let ok = !workspace.is_empty()
+            && workspace.len() <= 63
+            && workspace
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || (c == '_' && !in_host))
+            && !(in_host && (workspace.starts_with('-') || workspace.ends_with('-')));
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "{:?} is not a {} {}: {}",
+                crate::text::for_terminal(workspace),
+                self.name,
+                self.workspace_label.unwrap_or("workspace"),
+                if in_host {
+                    "letters, digits and inner hyphens, as in its web address"
+                } else {
+                    "letters, digits, - and _"
+                }
+            ))
+        }
+    }
+
+    /// The host a key of this service is sent to when it is tested, to show before.
+    pub fn test_host(&self, own: Option<&str>, workspace: Option<&str>) -> Option<String> {
+        let base = self.base_url(own, workspace)?;
+        let url = reqwest::Url::parse(&base).ok()?;
+        let host = url.host_str()?.to_string();
+        Some(match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        })
     }
 
     /// The headers that carry `secret` (and the workspace, where the service needs it).
@@ -362,11 +440,39 @@ impl crate::client::CopyFormat {
                     .base_url(key.base_url.as_deref(), workspace)
                     .map(|base| format!("{base}{}", service.check.map_or("", |c| c.path)))
                     .unwrap_or_else(|| "URL".to_string());
-                let flags: String = headers.iter().map(|h| format!(" -H '{h}'")).collect();
-                format!("curl{flags} {url}")
+                let flags: String = headers
+                    .iter()
+                    .map(|h| format!(" -H {}", shell_quote(h)))
+                    .collect();
+                format!("curl{flags} {}", shell_quote(&url))
             }
         })
     }
+}
+
+#[cfg(test)]
+mod copy_tests {
+    use super::*;
+
+    /// Found: the curl line left its URL unquoted, and a header with a quote broke out of its.
+    #[test]
+    fn copy_as_curl_quotes_every_argument() {
+        let mut key = crate::sources::sample_key("tracked", "1", None);
+        key.service = "iottly".into();
+        key.base_url = Some("https://api.example/x?a=1&b=2".into());
+        let text = crate::client::CopyFormat::Curl.render_for(&Secret::new("it's"), &key);
+        assert!(
+            text.expose()
+                .starts_with("curl -H 'Authentication: bearer it'\\''s' ")
+        );
+        let env = crate::client::CopyFormat::Env.render_for(&Secret::new("k"), &key);
+        assert_eq!(env.expose(), "export KEY_1_API_KEY=k");
+    }
+}
+
+/// `text` as one POSIX shell word: in single quotes, a quote inside written `'\''`.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// What a test of a key found.
@@ -434,7 +540,10 @@ pub async fn test_key(
         .get("github-authentication-token-expiration")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let body = response.bytes().await.unwrap_or_default();
+    let body = match crate::client::read_body(response).await {
+        Ok(body) => body,
+        Err(why) => return TestOutcome::Unreachable(format!("{}: {why}", service.name)),
+    };
     let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
     if status.is_server_error() {
         return TestOutcome::Unreachable(format!(
@@ -567,7 +676,7 @@ mod tests {
         );
         assert_eq!(
             CopyFormat::Curl.render_for(&secret, &key).expose(),
-            "curl -H 'X-Authorization: ApiKey tb_abc' https://tb.example/api/auth/user"
+            "curl -H 'X-Authorization: ApiKey tb_abc' 'https://tb.example/api/auth/user'"
         );
         key.service = "smartsuite".into();
         key.base_url = None;

@@ -26,7 +26,7 @@ use super::{
     Capabilities, Created, Edit, KeySource, NewKey, Renewal, Renewed, SourceError, SourceKey,
     SourceKind, services,
 };
-use crate::client::plain_http_refusal;
+use crate::client::{MAX_PAGES, plain_http_refusal};
 use crate::secret::Secret;
 use crate::vault::Vault;
 
@@ -478,7 +478,7 @@ impl ThingsBoardSource {
 
     async fn keys_of(&self, user_id: &str) -> Result<Vec<ApiKeyInfo>, SourceError> {
         let mut keys = Vec::new();
-        for page in 0.. {
+        for page in 0..MAX_PAGES {
             let path = format!(
                 "/api/apiKeys/{}?pageSize={PAGE_SIZE}&page={page}",
                 check_id(user_id)?
@@ -486,10 +486,10 @@ impl ThingsBoardSource {
             let page: Page<ApiKeyInfo> = json(self.call(Method::GET, &path, Body::None).await?)?;
             keys.extend(page.data);
             if !page.has_next {
-                break;
+                return Ok(keys);
             }
         }
-        Ok(keys)
+        Err(too_many(&self.base_url))
     }
 
     /// The users whose keys this account sees: itself, and for a tenant administrator every
@@ -499,15 +499,15 @@ impl ThingsBoardSource {
         if self.user.authority != "TENANT_ADMIN" {
             return Ok(users);
         }
-        for page in 0.. {
+        for page in 0..MAX_PAGES {
             let path = format!("/api/users?pageSize={PAGE_SIZE}&page={page}");
             let page: Page<User> = json(self.call(Method::GET, &path, Body::None).await?)?;
             users.extend(page.data.into_iter().filter(|u| u.id.id != self.user.id.id));
             if !page.has_next {
-                break;
+                return Ok(users);
             }
         }
-        Ok(users)
+        Err(too_many(&self.base_url))
     }
 
     fn key(&self, info: ApiKeyInfo) -> SourceKey {
@@ -590,6 +590,12 @@ impl ThingsBoardSource {
             secret: made.value,
         })
     }
+}
+
+fn too_many(base_url: &str) -> SourceError {
+    SourceError::Protocol(format!(
+        "{base_url} lists more than {MAX_PAGES} pages; Keywarden reads at most that many"
+    ))
 }
 
 /// ThingsBoard's own rules for a key's description (its name here): `@NotBlank`, `@Length(max =
@@ -706,11 +712,9 @@ async fn send(base_url: &str, name: &str, request: RequestBuilder) -> Result<Vec
             reason: crate::client::describe_transport_error(&err),
         })?;
     let status = response.status();
-    let body = response
-        .bytes()
+    let body = crate::client::read_body(response)
         .await
-        .map_err(|err| SourceError::Protocol(err.to_string()))?
-        .to_vec();
+        .map_err(SourceError::Protocol)?;
     if status.is_success() {
         return Ok(body);
     }

@@ -131,6 +131,9 @@ impl TrackedSource {
         }
         if let Some(workspace) = &new.workspace {
             crate::text::check_field("workspace", workspace).map_err(SourceError::Invalid)?;
+            service
+                .check_workspace(workspace)
+                .map_err(SourceError::Invalid)?;
         }
         service
             .check_expiry(new.expires_at, Utc::now())
@@ -225,16 +228,7 @@ fn check_name(name: &str) -> Result<(), SourceError> {
 }
 
 fn check_url(url: &str) -> Result<(), SourceError> {
-    let url = url.trim();
-    let ok = (url.starts_with("https://") || url.starts_with("http://"))
-        && url.len() > "https://".len()
-        && !url.contains(char::is_whitespace);
-    if !ok {
-        return Err(SourceError::Invalid(format!(
-            "{:?} is not a base URL (https://…)",
-            crate::text::for_terminal(url)
-        )));
-    }
+    services::check_base_url(url).map_err(SourceError::Invalid)?;
     crate::text::check_field("base URL", url).map_err(SourceError::Invalid)
 }
 

@@ -989,3 +989,100 @@ fn a_gitlab_account_from_the_command_line() {
         assert!(!files.contains(&token.secret), "no token in any file");
     }
 }
+
+/// Found: a ThingsBoard key id planted in the saved list printed escape sequences (OSC 52 writes
+/// the clipboard), and zero-width characters passed. Every string a server sent reaches the
+/// terminal escaped, whichever command prints it; and a tracked key's fields cannot move where
+/// its test sends it.
+#[test]
+fn strings_from_a_server_never_reach_the_terminal_raw() {
+    let setup = Setup::new();
+    let mut tb = setup.runtime.block_on(thingsboard::ThingsBoard::start());
+    let out = setup.run_with_stdin(
+        &[
+            "login",
+            &tb.url,
+            "--email",
+            "user@tb.example",
+            "--kind",
+            "thingsboard",
+            "--name",
+            "tb",
+        ],
+        "tb password\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    tb.stop();
+    let planted = "\u{1b}]52;c;aGk=\u{7}\u{9b}31m";
+    let mut key = serde_json::json!({
+        "source": "tb", "kind": "thingsboard", "service": "thingsboard", "id": planted,
+        "name": "pay\u{200B}pal\u{202E}", "description": "", "hint": "tb_…",
+        "owner": null, "created_at": Utc::now() - Duration::days(10),
+        "expires_at": Utc::now() + Duration::days(2), "enabled": true,
+    });
+    key["revoked_at"] = Value::Null;
+    let cache = keywarden::client::list_cache::ListCache::new(
+        setup.home.path().join("cache/keywarden/lists"),
+    );
+    cache
+        .save(
+            "thingsboard:tb",
+            ("user@tb.example", ""),
+            &[key],
+            Utc::now(),
+        )
+        .unwrap();
+    for args in [
+        vec!["keys", "list"],
+        vec!["keys", "list", "--json"],
+        vec!["check"],
+        vec!["check", "--json"],
+        vec!["keys", "show", "pay\u{200B}pal\u{202E}"],
+        vec![
+            "run",
+            "--env",
+            "X=kw://tb/pay%E2%80%8Bpal%E2%80%AE",
+            "--",
+            "true",
+        ],
+    ] {
+        let out = setup.run(&args);
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(all.contains("pay"), "{args:?} shows the planted key: {all}");
+        for raw in ['\u{1b}', '\u{7}', '\u{9b}', '\u{200B}', '\u{202E}'] {
+            assert!(
+                !all.contains(raw),
+                "{args:?} printed U+{:04X} raw: {all:?}",
+                u32::from(raw)
+            );
+        }
+    }
+
+    // A workspace that would move a smenso key's host is refused; a curl line is quoted.
+    let out = add(
+        &setup,
+        &[
+            "--service",
+            "smenso",
+            "--name",
+            "s",
+            "--workspace",
+            "evil.example/",
+        ],
+        GOOD_KEY,
+    );
+    assert_one_line_error(&out, "is not a smenso workspace");
+    let out = add(
+        &setup,
+        &[
+            "--service",
+            "iottly",
+            "--name",
+            "i",
+            "--url",
+            "https://user:pw@api.example",
+        ],
+        GOOD_KEY,
+    );
+    assert_one_line_error(&out, "without a user");
+}

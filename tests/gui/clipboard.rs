@@ -96,7 +96,7 @@ fn the_copy_buttons_copy_each_format_from_the_keychain() {
         (
             "Copy as curl command",
             format!(
-                "curl -H 'Authorization: Bearer {}' {server}/v1/ping",
+                "curl -H 'Authorization: Bearer {}' '{server}/v1/ping'",
                 secret.expose()
             ),
         ),
