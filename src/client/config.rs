@@ -128,6 +128,26 @@ impl Config {
         crate::files::write_atomic(path, text.as_bytes()).map_err(write_error)
     }
 
+    /// Takes the preferences the Settings screen edits from `edited`, and nothing else: the
+    /// accounts and the current one stay as they are now (a sign-in may have finished while the
+    /// screen was open).
+    pub fn take_preferences(&mut self, edited: &Config) {
+        let Config {
+            current_server: _,
+            servers: _,
+            clipboard_clear_secs,
+            store_secrets,
+            theme,
+            notifications,
+            thresholds,
+        } = edited.clone();
+        self.clipboard_clear_secs = clipboard_clear_secs;
+        self.store_secrets = store_secrets;
+        self.theme = theme;
+        self.notifications = notifications;
+        self.thresholds = thresholds;
+    }
+
     pub fn is_local(&self) -> bool {
         self.current_server == LOCAL_SERVER
     }
@@ -166,6 +186,27 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found: Settings saved a copy of the whole config made when it opened, so a sign-in that
+    /// finished meanwhile was lost.
+    #[test]
+    fn saving_settings_keeps_accounts_added_meanwhile() {
+        let opened = Config::default();
+        let mut edited = opened.clone();
+        edited.clipboard_clear_secs = 5;
+        let mut now = opened;
+        now.use_server(ServerEntry {
+            url: "https://kw.example.com".into(),
+            email: "a@b".into(),
+            kind: Default::default(),
+            name: None,
+            allow_http: false,
+        });
+        now.take_preferences(&edited);
+        assert_eq!(now.clipboard_clear_secs, 5);
+        assert_eq!(now.servers.len(), 1);
+        assert_eq!(now.current_server, "https://kw.example.com");
+    }
 
     #[test]
     fn round_trips_and_reports_bad_files_without_touching_them() {

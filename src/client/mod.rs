@@ -235,6 +235,12 @@ impl ApiClient {
             .await
     }
 
+    /// The workspaces the caller may see (a session or a managing key).
+    pub async fn workspaces(&self) -> Result<Vec<api::WorkspaceInfo>, ClientError> {
+        self.send_json(self.request(Method::GET, paths::WORKSPACES))
+            .await
+    }
+
     pub async fn members(&self, workspace_id: i64) -> Result<Vec<api::MemberInfo>, ClientError> {
         self.send_json(self.request(Method::GET, &paths::workspace_members(workspace_id)))
             .await

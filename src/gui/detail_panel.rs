@@ -7,7 +7,8 @@ use super::key_table::status_badge_ui;
 use super::state::{Action, State, relative_time};
 use crate::api::KeyStatus;
 use crate::client::CopyFormat;
-use crate::sources::Capability;
+use crate::client::config::LOCAL_SERVER;
+use crate::sources::{Capability, SourceKey};
 
 pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Option<Action> {
     let Some(key) = state.selected_key() else {
@@ -99,14 +100,16 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
             if key.owner.is_some() {
                 field(ui, "Owner", state.owner_label(key));
             }
-            if let Some(url) = &key.base_url {
-                field(ui, "Used at", url.clone());
+            if let Some(place) = used_at(key) {
+                field(ui, "Used at", place);
             }
             if let Some(workspace) = &key.workspace {
                 field(
                     ui,
                     service.workspace_label.unwrap_or("Workspace"),
-                    workspace.clone(),
+                    key.workspace_name
+                        .clone()
+                        .unwrap_or_else(|| workspace.clone()),
                 );
             }
             field(
@@ -172,7 +175,7 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
             (_, Err(why)) if !state.held.contains(&key_ref) => Err(why.to_string()),
             _ => Ok(()),
         };
-        let host = service.test_host(key.base_url.as_deref(), key.workspace.as_deref());
+        let host = test_target(key);
         let button = ui
             .add_enabled(testable.is_ok(), egui::Button::new("Test"))
             .on_hover_text(match &host {
@@ -196,10 +199,7 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
         }
     });
     // Where a test sends the key, said before the first one: a tracked key's fields choose it.
-    if let (Some(host), Some(_)) = (
-        service.test_host(key.base_url.as_deref(), key.workspace.as_deref()),
-        service.check,
-    ) {
+    if let (Some(host), Some(_)) = (test_target(key), service.check) {
         ui.label(format!("Test sends the key to {host}"));
     }
     if let Some(tested) = state.tests.get(&key_ref) {
@@ -310,4 +310,24 @@ pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> 
         ui.colored_label(super::theme::ERROR, error);
     }
     action
+}
+
+/// This computer's server listens on a port that changes at every start: it is named instead.
+const THIS_SERVER: &str = "this computer's server";
+
+/// Where the key is used, as the detail panel says it.
+fn used_at(key: &SourceKey) -> Option<String> {
+    if key.source == LOCAL_SERVER {
+        return Some(THIS_SERVER.to_string());
+    }
+    key.base_url.clone()
+}
+
+/// Where a test of the key sends it.
+fn test_target(key: &SourceKey) -> Option<String> {
+    if key.source == LOCAL_SERVER {
+        return Some(THIS_SERVER.to_string());
+    }
+    key.service()
+        .test_host(key.base_url.as_deref(), key.workspace.as_deref())
 }

@@ -289,6 +289,7 @@ impl GitLabSource {
             replaced_by: None,
             base_url: Some(self.base_url.clone()),
             workspace: None,
+            workspace_name: None,
         }
     }
 }

@@ -16,6 +16,8 @@ pub struct KeywardenSource {
     name: String,
     client: ApiClient,
     me: MeResponse,
+    /// Workspace names by id, asked once (a credential that may not list them shows ids).
+    workspaces: tokio::sync::OnceCell<std::collections::BTreeMap<String, String>>,
 }
 
 impl KeywardenSource {
@@ -25,6 +27,7 @@ impl KeywardenSource {
             name: name.to_string(),
             client,
             me,
+            workspaces: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -38,7 +41,30 @@ impl KeywardenSource {
 
     /// A key as the server reported it, as every source reports keys.
     pub fn key(&self, info: KeyInfo) -> SourceKey {
-        to_source_key(&self.name, self.client.base_url(), info)
+        let mut key = to_source_key(&self.name, self.client.base_url(), info);
+        key.workspace_name = key
+            .workspace
+            .as_ref()
+            .and_then(|id| self.workspaces.get()?.get(id).cloned());
+        key
+    }
+
+    /// Asks the workspace names once; a credential that may not list them shows ids.
+    async fn load_workspace_names(&self) {
+        self.workspaces
+            .get_or_init(|| async {
+                match self.client.workspaces().await {
+                    Ok(workspaces) => workspaces
+                        .into_iter()
+                        .map(|w| (w.id.to_string(), w.name))
+                        .collect(),
+                    Err(err) => {
+                        tracing::debug!("workspace names are not shown: {err}");
+                        Default::default()
+                    }
+                }
+            })
+            .await;
     }
 
     fn error(&self, err: crate::client::ClientError) -> SourceError {
@@ -74,6 +100,7 @@ pub fn to_source_key(source: &str, base_url: &str, info: KeyInfo) -> SourceKey {
         replaced_by: None,
         base_url: Some(base_url.to_string()),
         workspace: Some(info.workspace_id.to_string()),
+        workspace_name: None,
     }
 }
 
@@ -148,6 +175,7 @@ impl KeySource for KeywardenSource {
             .list_all_keys(&ListKeysQuery::default())
             .await
             .map_err(|e| self.error(e))?;
+        self.load_workspace_names().await;
         Ok(keys.into_iter().map(|k| self.key(k)).collect())
     }
 
@@ -176,6 +204,7 @@ impl KeySource for KeywardenSource {
     }
 
     async fn create(&self, new: &NewKey) -> Result<Created, SourceError> {
+        self.load_workspace_names().await;
         let Some(expires_at) = new.expires_at else {
             return Err(SourceError::Invalid(
                 "a Keywarden key expires within a year; give an expiry".into(),

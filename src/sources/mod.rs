@@ -116,6 +116,9 @@ pub struct SourceKey {
     /// smenso's workspace); a Keywarden key's workspace id.
     #[serde(default)]
     pub workspace: Option<String>,
+    /// The workspace's name, where the source tells it (a Keywarden workspace), to show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_name: Option<String>,
 }
 
 impl SourceKey {
@@ -661,6 +664,7 @@ pub(crate) fn sample_key(source: &str, id: &str, days_left: Option<i64>) -> Sour
         replaced_by: None,
         base_url: None,
         workspace: None,
+        workspace_name: None,
     }
 }
 

@@ -531,6 +531,7 @@ impl ThingsBoardSource {
             replaced_by: None,
             base_url: Some(self.base_url.clone()),
             workspace: None,
+            workspace_name: None,
         }
     }
 

@@ -206,6 +206,7 @@ impl TrackedSource {
             replaced_by: record.replaced_by.clone(),
             base_url: record.base_url.clone(),
             workspace: record.workspace.clone(),
+            workspace_name: None,
         }
     }
 }

@@ -445,3 +445,42 @@ fn a_key_whose_overlap_ended_is_shown_revoked_without_a_refresh() {
     }
     assert!(fx.has_label("revoked"));
 }
+
+/// Found as a new user: a local key said "Used at http://127.0.0.1:<port>" (a port that changes
+/// at every start) and "Workspace 1"; Settings saved the whole config it opened with, losing a
+/// sign-in that finished meanwhile.
+#[test]
+fn details_name_things_and_settings_keep_accounts_added_meanwhile() {
+    let mut fx = Fixture::new();
+    fx.wait_connected();
+    fx.generate("billing");
+    fx.select("billing");
+    assert!(fx.has_label("this computer's server"));
+    assert!(
+        !fx.has_label_containing("http://127.0.0.1"),
+        "no address with a port that changes"
+    );
+    assert!(fx.has_label("default"), "the workspace by its name");
+
+    fx.click("Settings");
+    // A sign-in finishes while Settings is open.
+    let entry = keywarden::client::config::ServerEntry {
+        url: "https://kw.example".into(),
+        email: "a@b.example".into(),
+        kind: Default::default(),
+        name: Some("team".into()),
+        allow_http: false,
+    };
+    fx.harness
+        .state_mut()
+        .app_mut()
+        .state
+        .config
+        .use_server(entry);
+    fx.click("Desktop notifications when a key nears its expiry");
+    fx.click("Save");
+    let config = &fx.app().state.config;
+    assert!(!config.notifications, "the change in Settings is saved");
+    assert_eq!(config.current_server, "team", "and the sign-in is kept");
+    assert_eq!(config.servers.len(), 1);
+}

@@ -259,7 +259,7 @@ impl KeywardenApp {
             Action::OpenSettings => state.dialog = Some(Dialog::Settings(state.config.clone())),
             Action::SaveSettings(config) => {
                 state.dialog = None;
-                state.config = config;
+                state.config.take_preferences(&config);
                 state.view_dirty = true;
                 apply_theme(self.bridge.ctx(), state.config.theme);
                 self.keeper = Keeper::new(

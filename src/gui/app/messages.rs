@@ -49,7 +49,7 @@ pub enum Msg {
     /// What signing out could not do (the session left the keychain all the same).
     SignedOut(Result<Vec<String>, SourceError>),
     Held(Result<BTreeSet<KeyRef>, VaultError>),
-    Owners(String, Vec<(String, String)>),
+    Owners(String, Result<Vec<(String, String)>, SourceError>),
     Audit(KeyRef, Result<Vec<AuditEvent>, SourceError>),
     Created(Box<Result<(Created, Kept), SourceError>>),
     Added(Result<SourceKey, SourceError>),
@@ -146,10 +146,15 @@ impl KeywardenApp {
                 }
                 state.view_dirty = true;
             }
-            Msg::Owners(account, users) => {
+            Msg::Owners(account, Ok(users)) => {
                 self.state.owners.insert(account, users);
                 self.state.view_dirty = true;
             }
+            // Shown as the error it is, not as an empty list of members.
+            Msg::Owners(account, Err(err)) => self.state.fail(format!(
+                "The members of {} could not be loaded: {err}",
+                crate::sources::accounts::label(&account)
+            )),
             Msg::Audit(key, result) => {
                 if self.state.selected.as_ref() == Some(&key) {
                     self.state.audit.finish(result);
@@ -372,9 +377,8 @@ impl KeywardenApp {
                 }
                 if admin {
                     let (source, account) = (source.clone(), name.to_string());
-                    self.bridge.spawn(async move {
-                        Msg::Owners(account, source.users().await.unwrap_or_default())
-                    });
+                    self.bridge
+                        .spawn(async move { Msg::Owners(account, source.users().await) });
                 }
                 self.watched
                     .sources
