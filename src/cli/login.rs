@@ -208,9 +208,7 @@ pub async fn logout(args: LogoutArgs) -> anyhow::Result<ExitCode> {
     {
         eprintln!("keywarden: warning: cannot remove the saved key list: {err}");
     }
-    if context.config.current_server == name {
-        context.config.current_server = LOCAL_SERVER.to_string();
-    }
+    accounts::forget(&mut context.config, &name);
     context.save_config()?;
     println!(
         "signed out of {name}; using {}",

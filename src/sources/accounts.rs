@@ -501,6 +501,15 @@ pub async fn sign_out(
     Ok(signed_out)
 }
 
+/// Forgets a signed-out account in the config, the same from both front-ends: it leaves the list,
+/// and this computer's server becomes current if it was. `login` adds it again.
+pub fn forget(config: &mut Config, name: &str) {
+    config.servers.retain(|s| s.name() != name);
+    if config.current_server == name {
+        config.current_server = LOCAL_SERVER.to_string();
+    }
+}
+
 /// The source to tell of a sign-out when none is open: resumed with the kept session, `None`
 /// when no session is kept.
 async fn open_for_sign_out(

@@ -250,9 +250,11 @@ fn login_servers_and_logout() {
         true,
         "back on the local server"
     );
-    // The session is gone: using the remote again asks to sign in.
-    assert!(setup.run(&["servers", "use", &setup.url]).status.success());
-    assert_one_line_error(&setup.run(&["keys", "list"]), "sign in to");
+    // The session is gone and the account forgotten, as the app's sign-out does.
+    assert_one_line_error(
+        &setup.run(&["servers", "use", &setup.url]),
+        "not a known server",
+    );
 }
 
 #[test]

@@ -988,6 +988,34 @@ fn a_gitlab_account_from_the_command_line() {
     for token in gl.state.lock().unwrap().tokens.iter() {
         assert!(!files.contains(&token.secret), "no token in any file");
     }
+
+    // The stand-in is as strict as GitLab: a revoked token used to rotate is refused with
+    // invalid_token and WWW-Authenticate, and revokes every token rotated from it.
+    let tokens = gl.token_named("ci deploy");
+    let url = gl.url.clone();
+    let old_secret = tokens[0].secret.clone();
+    let answer = std::thread::spawn(move || {
+        reqwest::blocking::Client::new()
+            .post(format!("{url}/api/v4/personal_access_tokens/self/rotate"))
+            .header("PRIVATE-TOKEN", old_secret)
+            .send()
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(answer.status(), 401);
+    assert!(
+        answer
+            .headers()
+            .get("www-authenticate")
+            .is_some_and(|v| v.to_str().unwrap().contains("error=\"invalid_token\""))
+    );
+    let body: Value = answer.json().unwrap();
+    assert_eq!(body["error"], "invalid_token");
+    assert!(
+        gl.token_named("ci deploy").iter().all(|t| t.revoked),
+        "the family was revoked"
+    );
 }
 
 /// Found: a ThingsBoard key id planted in the saved list printed escape sequences (OSC 52 writes
@@ -1085,4 +1113,76 @@ fn strings_from_a_server_never_reach_the_terminal_raw() {
         GOOD_KEY,
     );
     assert_one_line_error(&out, "without a user");
+}
+
+/// Found: a ThingsBoard refresh token was kept under the account's name, so editing the URL in
+/// config.toml sent it, and then every key test, to the new host. Sessions are bound to the URL:
+/// the other host hears nothing. Signing out tells the server when it can and says so when it
+/// cannot; the session leaves the keychain and the account the list either way.
+#[test]
+fn a_session_is_bound_to_its_url_and_sign_out_says_what_failed() {
+    let setup = Setup::new();
+    let mut tb = setup.runtime.block_on(thingsboard::ThingsBoard::start());
+    let elsewhere = setup.runtime.block_on(thingsboard::ThingsBoard::start());
+    let login = || {
+        setup.run_with_stdin(
+            &[
+                "login",
+                &tb.url,
+                "--email",
+                "user@tb.example",
+                "--kind",
+                "thingsboard",
+                "--name",
+                "tb",
+            ],
+            "tb password\n",
+        )
+    };
+    assert!(login().status.success());
+    let config_path = setup.home.path().join("config/keywarden/config.toml");
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(&config_path, config.replace(&tb.url, &elsewhere.url)).unwrap();
+    let before = elsewhere
+        .requests
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let out = setup.run(&["keys", "list", "--account", "tb"]);
+    assert_one_line_error(&out, "sign in to tb again");
+    assert!(
+        stderr(&out).contains(&format!("keywarden login {}", elsewhere.url)),
+        "says how: {}",
+        stderr(&out)
+    );
+    assert_eq!(
+        elsewhere
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed),
+        before,
+        "the other host was sent nothing"
+    );
+
+    // Back to the real URL: the kept session works; then the server goes away and sign-out says
+    // it could not tell it, and forgets the session and the account all the same.
+    std::fs::write(&config_path, config).unwrap();
+    let out = setup.run(&["keys", "list", "--account", "tb"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    tb.stop();
+    let out = setup.run(&["logout", "tb"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the server was not told"),
+        "{}",
+        stderr(&out)
+    );
+    let servers = setup.json(&["servers", "--json"]);
+    assert!(!servers.to_string().contains("\"tb\""), "{servers}");
+    let refresh = setup.runtime.block_on(async {
+        let vault = keywarden::vault::KeyringVault::new().unwrap();
+        keywarden::vault::Vault::get(
+            &vault,
+            &keywarden::sources::thingsboard::session_account(&tb.url),
+        )
+        .unwrap()
+    });
+    assert!(refresh.is_none(), "the refresh token left the keychain");
 }

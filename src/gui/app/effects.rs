@@ -10,7 +10,7 @@ use chrono::Utc;
 use super::messages::{Msg, Opened, SignedIn};
 use super::{KeywardenApp, Watched};
 use crate::client::CopyFormat;
-use crate::client::config::{LOCAL_SERVER, ServerEntry};
+use crate::client::config::ServerEntry;
 use crate::gui::state::{CodeStep, Connection, SignInDraft};
 use crate::reminders::notify::{self, NotifiedLog};
 use crate::secret::Secret;
@@ -532,11 +532,8 @@ impl KeywardenApp {
         let state = &mut self.state;
         state.dialog = None;
         state.accounts.retain(|a| a.name != name);
-        state.config.servers.retain(|s| s.name() != name);
+        accounts::forget(&mut state.config, name);
         state.held.retain(|k| k.source != name);
-        if state.config.current_server == name {
-            state.config.current_server = LOCAL_SERVER.to_string();
-        }
         if state.view.source.as_deref() == Some(name) {
             state.view.source = None;
         }
