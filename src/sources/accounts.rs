@@ -489,7 +489,7 @@ pub async fn sign_out(
             .push(format!("the server was not told: {err}"));
     }
     let vault = env.vault.clone();
-    let names = session_accounts(account.kind, url);
+    let names = session_accounts(account.kind, &account.name, url);
     tokio::task::spawn_blocking(move || {
         for name in names {
             vault.delete(&name)?;
@@ -542,10 +542,10 @@ async fn open_for_sign_out(
 }
 
 /// The keychain items that hold an account's session.
-fn session_accounts(kind: SourceKind, url: &str) -> Vec<String> {
+fn session_accounts(kind: SourceKind, name: &str, url: &str) -> Vec<String> {
     match kind {
-        SourceKind::Thingsboard => vec![thingsboard::session_account(url)],
-        SourceKind::Gitlab => vec![super::gitlab::session_account(url)],
+        SourceKind::Thingsboard => vec![thingsboard::session_account(name, url)],
+        SourceKind::Gitlab => vec![super::gitlab::session_account(name, url)],
         _ => vec![vault::session_account(url)],
     }
 }
@@ -667,7 +667,7 @@ mod tests {
     #[test]
     fn sessions_are_kept_under_the_url_not_the_name() {
         for kind in sign_in_kinds() {
-            let names = session_accounts(kind, "https://one.example");
+            let names = session_accounts(kind, "one", "https://one.example");
             assert!(
                 names.iter().all(|n| n.contains("https://one.example")),
                 "{kind:?}: {names:?}"

@@ -37,9 +37,10 @@ use crate::client::MAX_PAGES;
 pub const MAX_LIFETIME_DAYS: i64 = 365;
 
 /// The keychain account of the token a GitLab account signs in with: bound to the server's URL,
-/// so a URL edited in the config never receives it.
-pub fn session_account(url: &str) -> String {
-    format!("gitlab token on {url}")
+/// so a URL edited in the config never receives it, and to the account's name, so two accounts
+/// on one server keep their own.
+pub fn session_account(name: &str, url: &str) -> String {
+    format!("gitlab token of {name} on {url}")
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -173,7 +174,7 @@ impl GitLabSource {
         allow_http: bool,
         vault: Arc<dyn Vault>,
     ) -> Result<GitLabSource, SourceError> {
-        let account = session_account(base_url.trim_end_matches('/'));
+        let account = session_account(name, base_url.trim().trim_end_matches('/'));
         let reader = vault.clone();
         let token = tokio::task::spawn_blocking(move || reader.get(&account))
             .await
@@ -221,7 +222,7 @@ impl GitLabSource {
     async fn keep_own(&self, token: &Secret) -> Result<(), SourceError> {
         let (vault, account, token) = (
             self.vault.clone(),
-            session_account(&self.base_url),
+            session_account(&self.name, &self.base_url),
             token.clone(),
         );
         tokio::task::spawn_blocking(move || vault.set(&account, &token))

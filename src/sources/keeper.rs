@@ -416,6 +416,9 @@ impl Keeper {
         if let Some(renewals) = self.renewals() {
             renewals.link(&mut keys);
         }
+        if source.kind() != SourceKind::Tracked {
+            self.join_tracked(&keys, &mut kept).await;
+        }
         for key in &mut keys {
             if let Some(p) = pending.iter().find(|p| p.id == key.id && p.at > now) {
                 key.revoked_at = Some(p.at);
@@ -433,6 +436,50 @@ impl Keeper {
             }
         }
         Ok((keys, kept))
+    }
+
+    /// A tracked key that a test showed to be one of these keys (same service and base URL, its
+    /// id on the service) joins the account's entry: its secret moves to the account's key and
+    /// the tracked record goes, so the key is listed once. A step that fails leaves both.
+    async fn join_tracked(&self, keys: &[SourceKey], kept: &mut Kept) {
+        let Some(dir) = &self.data_dir else {
+            return;
+        };
+        let tracked = super::tracked::TrackedSource::new(dir);
+        let Ok(known) = tracked.known() else {
+            return;
+        };
+        for known in known {
+            let Some(key) = keys.iter().find(|k| {
+                k.id == known.remote_id
+                    && k.service == known.service
+                    && k.base_url.as_deref().map(|u| u.trim_end_matches('/'))
+                        == known.base_url.as_deref()
+            }) else {
+                continue;
+            };
+            let from = KeyRef {
+                kind: SourceKind::Tracked,
+                source: super::TRACKED.to_string(),
+                id: known.id.clone(),
+            };
+            let moved = async {
+                if let Some(secret) = self.secret(&from).await? {
+                    self.keep_given(&key.key_ref(), &secret).await?;
+                }
+                Ok::<_, VaultError>(())
+            }
+            .await;
+            if let Err(err) = moved {
+                tracing::warn!("a tracked key could not join its account: {err}");
+                continue;
+            }
+            if let Err(err) = tracked.delete(&known.id).await {
+                tracing::warn!("a tracked key joined its account but stays listed: {err}");
+                continue;
+            }
+            kept.removed.push(self.forget_reported(from).await);
+        }
     }
 
     /// What this computer remembers of renewals; `None` without a data directory.

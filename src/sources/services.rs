@@ -481,6 +481,8 @@ pub enum TestOutcome {
     /// The service accepted the key; where it tells, the key's real expiry (`Some(None)`: never).
     Accepted {
         expires_at: Option<Option<DateTime<Utc>>>,
+        /// The key's id on the service, where the answer says it (GitLab's token id).
+        remote_id: Option<String>,
     },
     /// The service refused it, with the service's own message.
     Refused { status: u16, message: String },
@@ -579,7 +581,17 @@ pub async fn test_key(
                 .map(|t| t.and_utc())
         }),
     };
-    TestOutcome::Accepted { expires_at }
+    let remote_id = match check.expiry {
+        ExpiryFrom::GitlabJson => json
+            .as_ref()
+            .and_then(|j| j.get("id")?.as_i64())
+            .map(|id| id.to_string()),
+        _ => None,
+    };
+    TestOutcome::Accepted {
+        expires_at,
+        remote_id,
+    }
 }
 
 /// `2026-12-31 23:59:59 UTC` (GitHub's format), or RFC 3339.

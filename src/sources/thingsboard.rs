@@ -34,9 +34,10 @@ use crate::vault::Vault;
 pub const PAGE_SIZE: usize = 100;
 
 /// The keychain account of a ThingsBoard account's refresh token: bound to the server's URL, so
-/// a URL edited in the config never receives the token of another host.
-pub fn session_account(url: &str) -> String {
-    format!("thingsboard session on {url}")
+/// a URL edited in the config never receives the token of another host, and to the account's
+/// name, so two accounts on one server keep their own.
+pub fn session_account(name: &str, url: &str) -> String {
+    format!("thingsboard session of {name} on {url}")
 }
 
 /// How earlier versions named the refresh token: by the account's name, which
@@ -386,7 +387,10 @@ impl ThingsBoardSource {
             account: name.to_string(),
             reason: reason.to_string(),
         };
-        let (account, legacy) = (session_account(&base_url), legacy_session_account(name));
+        let (account, legacy) = (
+            session_account(name, &base_url),
+            legacy_session_account(name),
+        );
         let reader = vault.clone();
         let refresh = tokio::task::spawn_blocking(move || {
             let refresh = reader.get(&account)?;
@@ -411,7 +415,7 @@ impl ThingsBoardSource {
         vault: Arc<dyn Vault>,
         tokens: Tokens,
     ) -> Result<ThingsBoardSource, SourceError> {
-        keep_refresh(&vault, &base_url, &tokens.refresh_token).await?;
+        keep_refresh(&vault, (name, &base_url), &tokens.refresh_token).await?;
         let auth = Auth {
             expires_at: jwt_expiry(&tokens.token),
             token: tokens.token,
@@ -469,7 +473,12 @@ impl ThingsBoardSource {
 
     async fn refresh(&self, auth: &mut Auth) -> Result<(), SourceError> {
         let tokens = refresh_tokens(&self.http, &self.base_url, &self.name, &auth.refresh).await?;
-        keep_refresh(&self.vault, &self.base_url, &tokens.refresh_token).await?;
+        keep_refresh(
+            &self.vault,
+            (&self.name, &self.base_url),
+            &tokens.refresh_token,
+        )
+        .await?;
         auth.expires_at = jwt_expiry(&tokens.token);
         auth.token = tokens.token;
         auth.refresh = tokens.refresh_token;
@@ -664,10 +673,14 @@ impl Body {
 
 async fn keep_refresh(
     vault: &Arc<dyn Vault>,
-    base_url: &str,
+    (name, base_url): (&str, &str),
     refresh: &Secret,
 ) -> Result<(), SourceError> {
-    let (vault, account, refresh) = (vault.clone(), session_account(base_url), refresh.clone());
+    let (vault, account, refresh) = (
+        vault.clone(),
+        session_account(name, base_url),
+        refresh.clone(),
+    );
     tokio::task::spawn_blocking(move || vault.set(&account, &refresh))
         .await
         .map_err(|err| SourceError::Storage(err.to_string()))??;

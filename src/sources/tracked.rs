@@ -49,6 +49,20 @@ struct Record {
     replaces: Option<String>,
     #[serde(default)]
     replaced_by: Option<String>,
+    /// The key's id on its service, learnt when it was tested (a GitLab token's id): with it the
+    /// key joins the entry of a signed-in account that lists it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    remote_id: Option<String>,
+}
+
+/// A tracked key that is also one of a signed-in account's keys (found by a test).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Known {
+    pub id: String,
+    pub service: String,
+    /// Where the key is used: its own base URL or the service's default.
+    pub base_url: Option<String>,
+    pub remote_id: String,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -163,6 +177,7 @@ impl TrackedSource {
             renewed_at: None,
             replaces: None,
             replaced_by: None,
+            remote_id: None,
         };
         let key = self.to_key(&record);
         self.change(|file| {
@@ -172,17 +187,42 @@ impl TrackedSource {
         Ok(key)
     }
 
-    /// Sets the expiry the service itself reported (GitHub, GitLab) when a key was tested.
-    pub fn set_expiry(
+    /// Records what the service itself reported when a key was tested: its real expiry (GitHub,
+    /// GitLab), its id there (GitLab).
+    pub fn record_test(
         &self,
         id: &str,
-        expires_at: Option<DateTime<Utc>>,
+        expires_at: Option<Option<DateTime<Utc>>>,
+        remote_id: Option<&str>,
     ) -> Result<SourceKey, SourceError> {
         self.change(|file| {
             let record = find_mut(file, id)?;
-            record.expires_at = expires_at;
+            if let Some(expires_at) = expires_at {
+                record.expires_at = expires_at;
+            }
+            if let Some(remote_id) = remote_id {
+                record.remote_id = Some(remote_id.to_string());
+            }
             Ok(self.to_key(record))
         })
+    }
+
+    /// The tracked keys whose id on their service is known.
+    pub fn known(&self) -> Result<Vec<Known>, SourceError> {
+        Ok(self
+            .read()?
+            .keys
+            .into_iter()
+            .filter_map(|r| {
+                let service = services::find(&r.service)?;
+                Some(Known {
+                    base_url: service.base_url(r.base_url.as_deref(), r.workspace.as_deref()),
+                    remote_id: r.remote_id?,
+                    id: r.id,
+                    service: r.service,
+                })
+            })
+            .collect())
     }
 
     fn to_key(&self, record: &Record) -> SourceKey {
@@ -272,18 +312,25 @@ impl KeySource for TrackedSource {
         super::Watch::File(self.path.clone())
     }
 
-    /// GitHub and GitLab report a key's real expiry when it is tested: it is recorded.
+    /// GitHub and GitLab report a key's real expiry when it is tested, GitLab its id: recorded.
     async fn tested(
         &self,
         key: &SourceKey,
         outcome: &super::services::TestOutcome,
     ) -> Result<Option<SourceKey>, SourceError> {
-        match outcome {
-            super::services::TestOutcome::Accepted {
-                expires_at: Some(real),
-            } if *real != key.expires_at => self.set_expiry(&key.id, *real).map(Some),
-            _ => Ok(None),
+        let super::services::TestOutcome::Accepted {
+            expires_at,
+            remote_id,
+        } = outcome
+        else {
+            return Ok(None);
+        };
+        let expiry = expires_at.filter(|real| *real != key.expires_at);
+        if expiry.is_none() && remote_id.is_none() {
+            return Ok(None);
         }
+        self.record_test(&key.id, expiry, remote_id.as_deref())
+            .map(Some)
     }
 
     async fn list(&self) -> Result<Vec<SourceKey>, SourceError> {
@@ -361,6 +408,8 @@ impl KeySource for TrackedSource {
                 renewed_at: Some(now),
                 replaces: Some(old.id.clone()),
                 replaced_by: None,
+                // A new secret: what its service calls it is learnt at its own test.
+                remote_id: None,
                 ..old.clone()
             };
             let old = self.to_key(old);

@@ -666,7 +666,9 @@ fn the_thingsboard_source_follows_the_contract() {
             panic!("no second factor for this user");
         };
         let kept = vault
-            .get(&keywarden::sources::thingsboard::session_account(&tb.url))
+            .get(&keywarden::sources::thingsboard::session_account(
+                "tb", &tb.url,
+            ))
             .unwrap()
             .expect("the refresh token is in the keychain");
         let made = source
@@ -689,7 +691,9 @@ fn the_thingsboard_source_follows_the_contract() {
             "refreshed before expiry"
         );
         let rotated = vault
-            .get(&keywarden::sources::thingsboard::session_account(&tb.url))
+            .get(&keywarden::sources::thingsboard::session_account(
+                "tb", &tb.url,
+            ))
             .unwrap()
             .unwrap();
         assert_ne!(rotated, kept, "the new refresh token replaced the old one");
@@ -966,6 +970,30 @@ fn a_gitlab_account_from_the_command_line() {
         stdout(&out)
     );
 
+    // A token kept as a tracked key before joins its account's entry once a test shows which
+    // token it is: listed once, its secret held for the account's key.
+    let pasted = gl.add_token(gitlab::USER_ID, "pasted", &["read_api"], Some(50));
+    let out = add(
+        &setup,
+        &["--name", "pasted here", "--url", &gl.url],
+        &pasted,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = setup.run(&["keys", "test", "pasted here"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let all = setup.json(&["keys", "list", "--json"]);
+    let listed: Vec<&Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["name"] == "pasted" || k["name"] == "pasted here")
+        .collect();
+    assert_eq!(listed.len(), 1, "one entry: {listed:?}");
+    assert_eq!(listed[0]["source"], "gl");
+    assert_eq!(listed[0]["held"], true);
+    let out = digest_through_run(&setup, "kw://gl/pasted");
+    assert_eq!(stdout(&out).trim(), sha256_hex(&pasted));
+
     // A token without api: listed and tested, not rotated; one with only read_user says so.
     let reader = gl.add_token(gitlab::USER_ID, "reader", &["read_api"], Some(100));
     let out = login("glr", &reader);
@@ -1180,7 +1208,7 @@ fn a_session_is_bound_to_its_url_and_sign_out_says_what_failed() {
         let vault = keywarden::vault::KeyringVault::new().unwrap();
         keywarden::vault::Vault::get(
             &vault,
-            &keywarden::sources::thingsboard::session_account(&tb.url),
+            &keywarden::sources::thingsboard::session_account("tb", &tb.url),
         )
         .unwrap()
     });
