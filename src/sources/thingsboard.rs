@@ -30,6 +30,10 @@ use crate::client::{MAX_PAGES, plain_http_refusal};
 use crate::secret::Secret;
 use crate::vault::Vault;
 
+mod two_factor;
+use two_factor::{LoginAnswer, refused};
+pub use two_factor::{Pending, SignIn};
+
 /// Keys are listed this many to a page (1,000 keys take 10 requests).
 pub const PAGE_SIZE: usize = 100;
 
@@ -88,160 +92,6 @@ struct Page<T> {
 struct Tokens {
     token: Secret,
     refresh_token: Secret,
-}
-
-/// What `POST /api/auth/login` answers: a JWT pair, or with two-factor authentication a
-/// pre-verification token and its scope, without `refreshToken` (`JwtPair` leaves nulls out).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LoginAnswer {
-    token: Secret,
-    #[serde(default)]
-    refresh_token: Option<Secret>,
-    #[serde(default)]
-    scope: Option<String>,
-}
-
-/// A sign-in: done, or waiting for the second factor.
-pub enum SignIn {
-    Done(ThingsBoardSource),
-    SecondFactor(Pending),
-}
-
-/// A sign-in waiting for its second factor (ThingsBoard's `TwoFactorAuthController`): the
-/// pre-verification token, only in memory, and the account's providers.
-pub struct Pending {
-    name: String,
-    base_url: String,
-    http: reqwest::Client,
-    vault: Arc<dyn Vault>,
-    token: Secret,
-    providers: Vec<super::CodeProvider>,
-}
-
-#[derive(Deserialize)]
-struct ProviderInfo {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    default: bool,
-    #[serde(default)]
-    contact: Option<String>,
-}
-
-impl Pending {
-    fn request(&self, method: Method, path_and_query: &str) -> RequestBuilder {
-        self.http
-            .request(method, format!("{}{path_and_query}", self.base_url))
-            .header("X-Authorization", format!("Bearer {}", self.token.expose()))
-    }
-
-    /// `GET /api/auth/2fa/providers`, in words the user knows.
-    async fn providers(&self) -> Result<Vec<super::CodeProvider>, SourceError> {
-        let request = self.request(Method::GET, "/api/auth/2fa/providers");
-        let infos: Vec<ProviderInfo> = json(
-            send(&self.base_url, &self.name, request)
-                .await
-                .map_err(refused)?,
-        )?;
-        Ok(infos
-            .into_iter()
-            .filter(|info| crate::text::check_field("provider", &info.kind).is_ok())
-            .map(|info| {
-                let contact = info
-                    .contact
-                    .filter(|c| crate::text::check_field("contact", c).is_ok())
-                    .unwrap_or_default();
-                let (label, sends) = match info.kind.as_str() {
-                    "TOTP" => ("the authenticator app".to_string(), false),
-                    "EMAIL" => (format!("a code emailed to {contact}"), true),
-                    "SMS" => (format!("a code sent by SMS to {contact}"), true),
-                    "BACKUP_CODE" => ("a backup code".to_string(), false),
-                    other => (other.to_lowercase(), false),
-                };
-                super::CodeProvider {
-                    id: info.kind,
-                    label,
-                    sends,
-                    default: info.default,
-                }
-            })
-            .collect())
-    }
-}
-
-/// A refused password or code is not a session that ended: it is said as the server says it.
-fn refused(err: SourceError) -> SourceError {
-    match err {
-        SourceError::NeedsSignIn { reason, .. } => SourceError::Refused(reason),
-        other => other,
-    }
-}
-
-/// A provider id as ThingsBoard's enum spells it, or refused before anything is sent.
-fn provider_id(provider: &str) -> Result<&str, SourceError> {
-    if provider.chars().all(|c| c.is_ascii_uppercase() || c == '_') && !provider.is_empty() {
-        Ok(provider)
-    } else {
-        Err(SourceError::Invalid(format!(
-            "{provider:?} is not a way to receive a code (TOTP, EMAIL, SMS, BACKUP_CODE)"
-        )))
-    }
-}
-
-#[async_trait::async_trait]
-impl super::SecondFactor for Pending {
-    fn providers(&self) -> &[super::CodeProvider] {
-        &self.providers
-    }
-
-    async fn send_code(&self, provider: &str) -> Result<(), SourceError> {
-        let path = format!(
-            "/api/auth/2fa/verification/send?providerType={}",
-            provider_id(provider)?
-        );
-        send(
-            &self.base_url,
-            &self.name,
-            self.request(Method::POST, &path),
-        )
-        .await
-        .map_err(refused)
-        .map(drop)
-    }
-
-    async fn finish(
-        &self,
-        provider: &str,
-        code: &Secret,
-    ) -> Result<Arc<dyn KeySource>, SourceError> {
-        let code = code.expose().trim();
-        if code.is_empty() || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(SourceError::Invalid(
-                "the verification code is the digits (or letters) the provider gave".into(),
-            ));
-        }
-        let request = self
-            .request(Method::POST, "/api/auth/2fa/verification/check")
-            .query(&[
-                ("providerType", provider_id(provider)?),
-                ("verificationCode", code),
-            ]);
-        let tokens: Tokens = json(
-            send(&self.base_url, &self.name, request)
-                .await
-                .map_err(refused)?,
-        )?;
-        let source = ThingsBoardSource::start(
-            &self.name,
-            self.base_url.clone(),
-            self.http.clone(),
-            self.vault.clone(),
-            tokens,
-        )
-        .await?;
-        Ok(Arc::new(source))
-    }
 }
 
 #[derive(Serialize)]
