@@ -408,6 +408,26 @@ pub fn env_name(key_name: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A server cannot make the client read more than the cap, whatever it announces.
+    #[tokio::test]
+    async fn an_answer_past_the_cap_is_refused() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new()
+            .route(
+                "/big",
+                axum::routing::get(|| async { vec![b'x'; MAX_BODY_BYTES + 1] }),
+            )
+            .route("/small", axum::routing::get(|| async { "ok" }));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let http = reqwest::Client::new();
+        let big = http.get(format!("{url}/big")).send().await.unwrap();
+        let err = read_body(big).await.unwrap_err();
+        assert!(err.contains("larger than 8 MiB"), "{err}");
+        let small = http.get(format!("{url}/small")).send().await.unwrap();
+        assert_eq!(read_body(small).await.unwrap(), b"ok");
+    }
+
     #[test]
     fn env_names() {
         assert_eq!(env_name("Stripe key"), "STRIPE_KEY");

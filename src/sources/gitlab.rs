@@ -12,6 +12,8 @@
 //!   gives the new one a new id. revoke is `DELETE /personal_access_tokens/:id` (`api`).
 //! - GitLab lets a user make tokens with full scopes only on its own page, so generate is not
 //!   offered; the key page opens there.
+//! - signing out forgets the token here and tells GitLab nothing: the token is the user's own,
+//!   made on GitLab's page, and may be in use elsewhere.
 //! - errors: `{"message"}`, or `{"error","error_description"}` for a token that expired or was
 //!   revoked (401) and for a missing scope (403 `insufficient_scope` with `scope`).
 

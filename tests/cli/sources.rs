@@ -881,6 +881,14 @@ fn a_gitlab_account_from_the_command_line() {
         "expired from 00:00 UTC on its date"
     );
 
+    let shown = setup.run(&["keys", "show", "ci deploy"]);
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    for line in [
+        "scopes:      api, read_repository",
+        "account:     gl (gitlab)",
+    ] {
+        assert!(stdout(&shown).contains(line), "{line}: {}", stdout(&shown));
+    }
     // The token signed in with is held: tested with PRIVATE-TOKEN against /self.
     let out = setup.run(&["keys", "test", "keywarden"]);
     assert_eq!(
@@ -1011,6 +1019,15 @@ fn a_gitlab_account_from_the_command_line() {
     assert!(stderr(&out).contains("but lacks api"), "{}", stderr(&out));
     let out = setup.run(&["keys", "list", "--account", "glu"]);
     assert_one_line_error(&out, "GitLab accepts: api read_api");
+    let out = setup.run(&["logout", "glu"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !gl.paths()
+            .iter()
+            .any(|p| p.starts_with("DELETE") && p.ends_with("/self")),
+        "signing out forgets the token here; it stays the user's on GitLab"
+    );
+    assert!(!gl.token(&user_only).revoked);
 
     let files = files_text(&setup);
     for token in gl.state.lock().unwrap().tokens.iter() {
