@@ -18,7 +18,6 @@
 //!   revoked (401) and for a missing scope (403 `insufficient_scope` with `scope`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use reqwest::{Method, StatusCode};
@@ -96,17 +95,6 @@ pub struct GitLabSource {
 pub struct SignedIn {
     pub source: GitLabSource,
     pub warning: Option<String>,
-}
-
-fn http_client() -> Result<reqwest::Client, SourceError> {
-    // No redirects: one could lead the token to another host or to plain HTTP.
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(20))
-        .user_agent(concat!("keywarden/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|err| SourceError::Failed(format!("cannot make an HTTP client: {err}")))
 }
 
 /// The instant a GitLab expiry date stands for: 00:00 UTC on that day.
@@ -199,7 +187,7 @@ impl GitLabSource {
         if let Some(refusal) = plain_http_refusal(&base_url, allow_http) {
             return Err(SourceError::Refused(refusal));
         }
-        let http = http_client()?;
+        let http = super::http::client()?;
         let call = |path: &str| {
             http.get(format!("{base_url}/api/v4{path}"))
                 .header("PRIVATE-TOKEN", token.expose())
@@ -323,52 +311,35 @@ async fn send(
     name: &str,
     request: reqwest::RequestBuilder,
 ) -> Result<Answer, SourceError> {
-    let response = request
-        .send()
-        .await
-        .map_err(|err| SourceError::Unreachable {
-            url: base_url.to_string(),
-            reason: crate::client::describe_transport_error(&err),
-        })?;
-    let status = response.status();
-    let next_page = response
-        .headers()
-        .get("x-next-page")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok());
-    let body = crate::client::read_body(response)
-        .await
-        .map_err(SourceError::Protocol)?;
-    if status.is_success() {
-        return Ok(Answer { body, next_page });
+    let reply = super::http::exchange(base_url, request).await?;
+    if reply.status.is_success() {
+        let next_page = reply
+            .headers
+            .get("x-next-page")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        return Ok(Answer {
+            body: reply.body,
+            next_page,
+        });
     }
-    let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
-    let description = json
-        .as_ref()
-        .and_then(|j| j.get("error_description")?.as_str())
-        .map(str::to_string);
-    let message = description.unwrap_or_else(|| services::message_of(json.as_ref(), &body));
-    Err(match status {
-        StatusCode::UNAUTHORIZED => SourceError::NeedsSignIn {
-            account: name.to_string(),
-            reason: format!("GitLab refused the token: {message}"),
-        },
-        StatusCode::FORBIDDEN => {
-            let scope = json
-                .as_ref()
-                .filter(|j| j.get("error").and_then(|e| e.as_str()) == Some("insufficient_scope"))
-                .and_then(|j| j.get("scope")?.as_str().map(str::to_string));
-            match scope {
-                Some(scope) => SourceError::Refused(format!(
-                    "the token lacks the scope this needs (GitLab accepts: {scope})"
-                )),
-                None => SourceError::Refused(message),
+    let json = reply.json();
+    let field = |name: &str| json.as_ref()?.get(name)?.as_str().map(str::to_string);
+    // An expired or revoked token says why in `error_description`.
+    let message = field("error_description").unwrap_or_else(|| reply.message());
+    Err(
+        match (reply.status, field("error").as_deref(), field("scope")) {
+            (StatusCode::UNAUTHORIZED, ..) => {
+                reply.refusal(name, format!("GitLab refused the token: {message}"))
             }
-        }
-        StatusCode::NOT_FOUND => SourceError::NotFound(message),
-        _ if status.is_server_error() => SourceError::Server(message),
-        _ => SourceError::Invalid(message),
-    })
+            (StatusCode::FORBIDDEN, Some("insufficient_scope"), Some(scope)) => {
+                SourceError::Refused(format!(
+                    "the token lacks the scope this needs (GitLab accepts: {scope})"
+                ))
+            }
+            _ => reply.refusal(name, message),
+        },
+    )
 }
 
 #[async_trait::async_trait]

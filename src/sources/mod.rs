@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod gitlab;
+pub mod http;
 pub mod keeper;
 pub mod keywarden;
 pub mod reference;

@@ -5,8 +5,6 @@
 //!
 //! Testing a key ([`test_key`]) is always a deliberate action: nothing here runs on its own.
 
-use std::time::Duration;
-
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::secret::Secret;
@@ -515,14 +513,10 @@ pub async fn test_key(
     if let Some(refusal) = crate::client::plain_http_refusal(&base, false) {
         return TestOutcome::Unreachable(refusal);
     }
-    // No redirects: one could lead the key to another host or to plain HTTP.
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(15))
-        .user_agent(concat!("keywarden/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_default();
+    let http = match super::http::client() {
+        Ok(http) => http,
+        Err(err) => return TestOutcome::Unreachable(err.to_string()),
+    };
     let mut request = http.get(format!("{base}{}", check.path));
     for (name, value) in service.headers(secret, workspace) {
         request = request.header(name, value.expose());

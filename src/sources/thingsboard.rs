@@ -14,11 +14,10 @@
 //! - errors are `{"status","message","errorCode","timestamp"}`: the `message` is shown.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine as _;
 use chrono::{DateTime, TimeZone as _, Utc};
-use reqwest::{Method, RequestBuilder, StatusCode};
+use reqwest::{Method, RequestBuilder};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
@@ -126,17 +125,6 @@ pub struct ThingsBoardSource {
     user: User,
 }
 
-/// No redirects: one could lead the password, JWT or a key to another host or to plain HTTP.
-fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(20))
-        .user_agent(concat!("keywarden/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_default()
-}
-
 /// The `exp` of a JWT, read without checking its signature (only to know when to refresh).
 fn jwt_expiry(token: &Secret) -> Option<DateTime<Utc>> {
     let payload = token.expose().split('.').nth(1)?;
@@ -167,7 +155,7 @@ impl ThingsBoardSource {
         if let Some(refusal) = plain_http_refusal(&base_url, allow_http) {
             return Err(SourceError::Refused(refusal));
         }
-        let http = http_client();
+        let http = super::http::client()?;
         #[derive(Serialize)]
         struct Login<'a> {
             username: &'a str,
@@ -253,7 +241,7 @@ impl ThingsBoardSource {
         .map_err(|err| SourceError::Storage(err.to_string()))?
         .map_err(|err| sign_in(&err.to_string()))?
         .ok_or_else(|| sign_in("no session is kept for it"))?;
-        let http = http_client();
+        let http = super::http::client()?;
         let tokens = refresh_tokens(&http, &base_url, name, &refresh).await?;
         Self::start(name, base_url, http, vault, tokens).await
     }
@@ -568,32 +556,11 @@ async fn refresh_tokens(
 
 /// Sends a request and turns ThingsBoard's error body into a [`SourceError`] with its `message`.
 async fn send(base_url: &str, name: &str, request: RequestBuilder) -> Result<Vec<u8>, SourceError> {
-    let response = request
-        .send()
-        .await
-        .map_err(|err| SourceError::Unreachable {
-            url: base_url.to_string(),
-            reason: crate::client::describe_transport_error(&err),
-        })?;
-    let status = response.status();
-    let body = crate::client::read_body(response)
-        .await
-        .map_err(SourceError::Protocol)?;
-    if status.is_success() {
-        return Ok(body);
+    let reply = super::http::exchange(base_url, request).await?;
+    if reply.status.is_success() {
+        return Ok(reply.body);
     }
-    let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
-    let message = services::message_of(json.as_ref(), &body);
-    Err(match status {
-        StatusCode::UNAUTHORIZED => SourceError::NeedsSignIn {
-            account: name.to_string(),
-            reason: message,
-        },
-        StatusCode::FORBIDDEN => SourceError::Refused(message),
-        StatusCode::NOT_FOUND => SourceError::NotFound(message),
-        _ if status.is_server_error() => SourceError::Server(message),
-        _ => SourceError::Invalid(message),
-    })
+    Err(reply.refusal(name, reply.message()))
 }
 
 fn json<T: serde::de::DeserializeOwned>(bytes: Vec<u8>) -> Result<T, SourceError> {
