@@ -247,6 +247,26 @@ pub async fn renew_due(
 mod tests {
     use super::*;
 
+    /// An automatic renewal that failed says why and how to renew by hand.
+    #[test]
+    fn a_failed_automatic_renewal_says_why_and_what_to_run() {
+        let mut key = crate::sources::sample_key("gl", "101", Some(3));
+        key.kind = SourceKind::Gitlab;
+        key.name = "deploy".into();
+        let failed = AutoRenewed {
+            key,
+            result: Err(SourceError::Refused("the token lacks api".into())),
+        };
+        let (summary, body) = failed.notice();
+        assert!(failed.failed());
+        assert_eq!(summary, "API key \"deploy\" could not be renewed");
+        assert!(body.starts_with("On gl: the token lacks api."), "{body}");
+        assert!(
+            body.contains("keywarden keys renew 101 --account gl"),
+            "{body}"
+        );
+    }
+
     #[test]
     fn a_renewal_links_the_keys_and_moves_the_automatic_renewal() {
         let dir = tempfile::tempdir().unwrap();
