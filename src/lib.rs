@@ -12,4 +12,5 @@ pub mod secret;
 pub mod server;
 pub mod sources;
 pub mod text;
+pub mod transfer;
 pub mod vault;

@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand, each with its `Args` and `run()`.
 
 mod app;
+mod backup;
 mod check;
 mod context;
 mod dotenv;
@@ -38,7 +39,7 @@ enum Command {
     /// Manage accounts directly on the server's database.
     #[command(subcommand)]
     User(user::Command),
-    /// Sign in to a Keywarden or ThingsBoard server (it becomes the current account).
+    /// Sign in to a Keywarden, ThingsBoard or GitLab server (it becomes the current account).
     Login(login::LoginArgs),
     /// Sign out of an account (the current one by default) and go back to the local server.
     Logout(login::LogoutArgs),
@@ -56,6 +57,11 @@ enum Command {
     Run(run::Args),
     /// Write a template with each {{ kw://ACCOUNT/KEY }} replaced by the key's secret.
     Inject(inject::Args),
+    /// Write every secret held here, the tracked keys, the accounts and this computer's server
+    /// to one age-encrypted file.
+    Backup(backup::BackupArgs),
+    /// Put a backup back on this or another computer (accounts come back signed out).
+    Restore(backup::RestoreArgs),
 }
 
 /// Parses the command line and runs it; errors come back to `main`, which prints them once.
@@ -79,6 +85,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
             Command::Remind(command) => remind::run(command),
             Command::Run(args) => run::run(args).await,
             Command::Inject(args) => inject::run(args).await,
+            Command::Backup(args) => backup::backup(args).await,
+            Command::Restore(args) => backup::restore(args).await,
         }
     })
 }

@@ -126,3 +126,39 @@ pub async fn set_local_owner_password(
     }
     Ok(())
 }
+
+/// A consistent copy of this computer's SQLite database (`VACUUM INTO`, so a server writing to it
+/// meanwhile leaves no torn page), for a backup; `None` when there is no database yet.
+pub async fn snapshot_sqlite(database_url: &str) -> Result<Option<Vec<u8>>, ServerError> {
+    use sqlx::ConnectOptions as _;
+    use std::str::FromStr as _;
+    let Some(path) = database_url.strip_prefix("sqlite://") else {
+        return Err(ServerError::Invalid(
+            "only this computer's SQLite database is backed up".into(),
+        ));
+    };
+    let path = std::path::Path::new(path);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let copy = path.with_extension(format!("backup-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&copy);
+    let failed =
+        |err: sqlx::Error| ServerError::Invalid(format!("cannot copy the database: {err}"));
+    let mut connection = sqlx::sqlite::SqliteConnectOptions::from_str(database_url)
+        .map_err(failed)?
+        .read_only(true)
+        .connect()
+        .await
+        .map_err(failed)?;
+    sqlx::query("VACUUM INTO ?")
+        .bind(copy.to_string_lossy().into_owned())
+        .execute(&mut connection)
+        .await
+        .map_err(failed)?;
+    let bytes = std::fs::read(&copy);
+    let _ = std::fs::remove_file(&copy);
+    bytes
+        .map(Some)
+        .map_err(|err| ServerError::Invalid(format!("cannot read the database's copy: {err}")))
+}

@@ -55,6 +55,16 @@ struct Record {
     remote_id: Option<String>,
 }
 
+/// What merging a backup's tracked keys did (or would do).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Merged {
+    /// Names of the records added.
+    pub added: Vec<String>,
+    pub unchanged: usize,
+    /// Names of the records that differ here: kept, or replaced where asked.
+    pub conflicts: Vec<String>,
+}
+
 /// A tracked key that is also one of a signed-in account's keys (found by a test).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Known {
@@ -205,6 +215,59 @@ impl TrackedSource {
             }
             Ok(self.to_key(record))
         })
+    }
+
+    /// Every record as it is kept (no secrets), for a backup.
+    pub fn export(&self) -> Result<serde_json::Value, SourceError> {
+        serde_json::to_value(&self.read()?.keys)
+            .map_err(|err| SourceError::Storage(err.to_string()))
+    }
+
+    /// Merges records from a backup by id: a missing one is added, an identical one left, a
+    /// different one kept as it is here unless `replace` (its id is then listed). With `write`
+    /// false nothing is written: the report says what would change.
+    pub fn merge(
+        &self,
+        records: &serde_json::Value,
+        replace: bool,
+        write: bool,
+    ) -> Result<Merged, SourceError> {
+        let incoming: Vec<Record> = serde_json::from_value(records.clone()).map_err(|err| {
+            SourceError::Invalid(format!("the backup's tracked keys are not readable: {err}"))
+        })?;
+        for record in &incoming {
+            check_name(&record.name)?;
+            if services::find(&record.service).is_none() {
+                return Err(SourceError::Invalid(format!(
+                    "the backup names an unknown service {:?}",
+                    crate::text::for_terminal(&record.service)
+                )));
+            }
+        }
+        let apply = |file: &mut File| {
+            let mut merged = Merged::default();
+            for record in incoming {
+                match file.keys.iter_mut().find(|r| r.id == record.id) {
+                    None => {
+                        merged.added.push(record.name.clone());
+                        file.keys.push(record);
+                    }
+                    Some(same) if *same == record => merged.unchanged += 1,
+                    Some(existing) => {
+                        merged.conflicts.push(record.name.clone());
+                        if replace {
+                            *existing = record;
+                        }
+                    }
+                }
+            }
+            merged
+        };
+        if write {
+            self.change(|file| Ok(apply(file)))
+        } else {
+            Ok(apply(&mut self.read()?))
+        }
     }
 
     /// The tracked keys whose id on their service is known.

@@ -16,6 +16,7 @@ use keywarden::server::{self, LocalServer, accounts};
 use serde_json::Value;
 use tempfile::TempDir;
 
+mod backup;
 mod run;
 mod sources;
 
@@ -31,6 +32,9 @@ struct Setup {
     user_id: i64,
     workspace_id: i64,
     home: TempDir,
+    /// Where this "computer" keeps its config, data and cache (XDG directories): the home, until
+    /// a test moves to a new computer.
+    computer: std::path::PathBuf,
 }
 
 impl Setup {
@@ -73,6 +77,7 @@ impl Setup {
             url,
             user_id: user.id,
             workspace_id: user.default_workspace_id,
+            computer: home.path().to_path_buf(),
             home,
         }
     }
@@ -81,9 +86,9 @@ impl Setup {
         let mut command = Command::new(BIN);
         command
             .args(args)
-            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
-            .env("XDG_DATA_HOME", self.home.path().join("data"))
-            .env("XDG_CACHE_HOME", self.home.path().join("cache"))
+            .env("XDG_CONFIG_HOME", self.computer.join("config"))
+            .env("XDG_DATA_HOME", self.computer.join("data"))
+            .env("XDG_CACHE_HOME", self.computer.join("cache"))
             .stdin(Stdio::null());
         command
     }
@@ -107,6 +112,13 @@ impl Setup {
             .write_all(input.as_bytes())
             .unwrap();
         child.wait_with_output().unwrap()
+    }
+
+    /// From now on the command line runs on a new computer: config, data and cache directories
+    /// that are new and empty (the remote server stays).
+    fn new_computer(&mut self) {
+        self.computer = self.home.path().join("new-computer");
+        std::fs::create_dir_all(&self.computer).unwrap();
     }
 
     fn login(&self) {
@@ -153,7 +165,7 @@ impl Setup {
     }
 
     fn data_dir(&self) -> PathBuf {
-        self.home.path().join("data/keywarden")
+        self.computer.join("data/keywarden")
     }
 }
 

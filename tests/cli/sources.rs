@@ -11,14 +11,14 @@ use super::{CLIPBOARD, Setup, assert_one_line_error, clipboard_once, stderr, std
 #[path = "../stand_ins/gitlab.rs"]
 mod gitlab;
 #[path = "../stand_ins/services.rs"]
-mod services;
+pub(super) mod services;
 #[path = "../stand_ins/thingsboard.rs"]
 mod thingsboard;
 
 use services::{GOOD_KEY, WORKSPACE};
 
 /// Every file under the app's data, config and cache directories, for secrets scans.
-fn files_text(setup: &Setup) -> String {
+pub(super) fn files_text(setup: &Setup) -> String {
     fn walk(dir: &std::path::Path, out: &mut String) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
@@ -34,12 +34,12 @@ fn files_text(setup: &Setup) -> String {
     }
     let mut text = String::new();
     for dir in ["data", "config", "cache"] {
-        walk(&setup.home.path().join(dir), &mut text);
+        walk(&setup.computer.join(dir), &mut text);
     }
     text
 }
 
-fn add(setup: &Setup, args: &[&str], secret: &str) -> std::process::Output {
+pub(super) fn add(setup: &Setup, args: &[&str], secret: &str) -> std::process::Output {
     let mut all = vec!["keys", "add"];
     all.extend_from_slice(args);
     setup.run_with_stdin(&all, &format!("{secret}\n"))
@@ -772,7 +772,7 @@ fn the_thingsboard_source_follows_the_contract() {
 
 /// The SHA-256 of what `kw://…` gives a command, so the secret itself never crosses the output
 /// (which `run` masks anyway).
-fn digest_through_run(setup: &Setup, reference: &str) -> std::process::Output {
+pub(super) fn digest_through_run(setup: &Setup, reference: &str) -> std::process::Output {
     setup.run(&[
         "run",
         "--env",
@@ -784,7 +784,7 @@ fn digest_through_run(setup: &Setup, reference: &str) -> std::process::Output {
     ])
 }
 
-fn sha256_hex(text: &str) -> String {
+pub(super) fn sha256_hex(text: &str) -> String {
     use sha2::Digest as _;
     sha2::Sha256::digest(text.as_bytes())
         .iter()
