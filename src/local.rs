@@ -42,3 +42,10 @@ impl accounts::LocalServer for Embedded {
         })
     }
 }
+
+/// A consistent copy of this computer's server database, for a backup; `None` when there is none.
+pub async fn snapshot(database_url: &str) -> Result<Option<Vec<u8>>, String> {
+    crate::server::embedded::snapshot_sqlite(database_url)
+        .await
+        .map_err(|err| format!("cannot copy this computer's server database: {err}"))
+}

@@ -79,6 +79,13 @@ async fn check(args: Args) -> anyhow::Result<ExitCode> {
         gathered = context.gather(args.account.as_deref()).await?;
     }
     let keys = gathered.mine_or_held();
+    // Keys whose secret lives only here, and no recent backup: said on stderr, exit code as is.
+    if gathered.held.values().any(|ids| !ids.is_empty())
+        && let Some(reminder) =
+            crate::transfer::backup::backup_reminder(&super::data_dir()?, Utc::now())
+    {
+        eprintln!("keywarden: {reminder}");
+    }
     let mut report = Report {
         expiring: Vec::new(),
         expired: Vec::new(),

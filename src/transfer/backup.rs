@@ -124,6 +124,21 @@ impl Contents {
         }
     }
 
+    /// What the backup holds, in a line.
+    pub fn summary(&self) -> String {
+        format!(
+            "backed up {} secret(s), {} tracked key(s), {} account(s){}",
+            self.secrets.len(),
+            self.tracked.as_array().map_or(0, Vec::len),
+            self.accounts.len(),
+            if self.local_database.is_some() {
+                " and this computer's server"
+            } else {
+                ""
+            }
+        )
+    }
+
     pub fn set_local_database(&mut self, bytes: &[u8]) {
         self.local_database = Some(base64::engine::general_purpose::STANDARD.encode(bytes));
     }
@@ -229,6 +244,30 @@ impl Contents {
     }
 }
 
+/// A backup is due when the last was made longer ago than this (or never).
+pub const BACKUP_EVERY_DAYS: i64 = 30;
+
+/// The reminder to make a backup when keys live only on this computer and none was made in
+/// [`BACKUP_EVERY_DAYS`]; `None` when one was. Said once where reminders are shown.
+pub fn backup_reminder(data_dir: &std::path::Path, now: DateTime<Utc>) -> Option<String> {
+    let last = std::fs::read_to_string(data_dir.join("last-backup"))
+        .ok()
+        .and_then(|text| DateTime::parse_from_rfc3339(text.trim()).ok())
+        .map(|at| at.with_timezone(&Utc));
+    match last {
+        Some(at) if now - at < chrono::Duration::days(BACKUP_EVERY_DAYS) => None,
+        Some(at) => Some(format!(
+            "the last backup of your keys was made {}: make one with keywarden backup FILE",
+            crate::reminders::relative_time(at, now)
+        )),
+        None => Some(
+            "no backup of your keys was ever made, and they live only in this computer's \
+             keychain: make one with keywarden backup FILE"
+                .to_string(),
+        ),
+    }
+}
+
 /// Remembers when the last backup was made (`last-backup` in the data directory), for the
 /// reminder to make one.
 pub fn record_backup(data_dir: &std::path::Path, at: DateTime<Utc>) -> Result<(), String> {
@@ -286,6 +325,25 @@ mod tests {
             Contents::open(b"not age at all", &Key::Passphrase(Secret::new("x"))),
             Err(BackupError::NotAge)
         ));
+    }
+
+    #[test]
+    fn a_backup_is_due_after_thirty_days_or_when_never_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc::now();
+        assert!(
+            backup_reminder(dir.path(), now)
+                .unwrap()
+                .contains("ever made")
+        );
+        record_backup(dir.path(), now - chrono::Duration::days(29)).unwrap();
+        assert_eq!(backup_reminder(dir.path(), now), None);
+        record_backup(dir.path(), now - chrono::Duration::days(31)).unwrap();
+        assert!(
+            backup_reminder(dir.path(), now)
+                .unwrap()
+                .contains("last backup")
+        );
     }
 
     #[test]

@@ -3,3 +3,4 @@
 //! database as bytes.
 
 pub mod backup;
+pub mod local;

@@ -77,6 +77,15 @@ fn a_backup_restores_every_key_on_a_new_computer() {
     assert_eq!(before[1], sha256_hex(tracked_secret));
     let list_before = setup.json(&["keys", "list", "--json"]);
 
+    // Keys whose secrets live only here and no backup: check says so, its exit code unchanged.
+    let out = setup.run(&["check"]);
+    assert!(
+        stderr(&out).contains("no backup of your keys was ever made"),
+        "{}",
+        stderr(&out)
+    );
+    let code = out.status.code();
+
     let file = setup.home.path().join("keys.age");
     let file_arg = file.to_str().unwrap();
     let out = setup.run_with_stdin(&["backup", file_arg], &format!("{PASSPHRASE}\n"));
@@ -86,6 +95,9 @@ fn a_backup_restores_every_key_on_a_new_computer() {
         "{}",
         stdout(&out)
     );
+    let checked = setup.run(&["check"]);
+    assert!(!stderr(&checked).contains("backup"), "{}", stderr(&checked));
+    assert_eq!(checked.status.code(), code);
     use std::os::unix::fs::PermissionsExt as _;
     assert_eq!(
         std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
