@@ -36,6 +36,17 @@ pub fn banners_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Optio
             }
         });
     }
+    if let Some(reminder) = &state.backup_due {
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(theme::WARNING, crate::gui::state::capitalised(reminder));
+            if ui.button("Back up now").clicked() {
+                action = Some(Action::OpenTransfer(false));
+            }
+            if ui.button("Not now").clicked() {
+                action = Some(Action::DismissBackupReminder);
+            }
+        });
+    }
     let mut banner = |ui: &mut egui::Ui, text: &str, retry: Option<Action>| {
         ui.horizontal(|ui| {
             ui.colored_label(theme::ERROR, text);

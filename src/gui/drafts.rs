@@ -261,3 +261,28 @@ impl std::fmt::Debug for SignInDraft {
             .finish()
     }
 }
+
+/// The backup and restore dialog's fields (the passphrases are redacted in debug output).
+#[derive(Clone, Default)]
+pub struct TransferDraft {
+    pub restore: bool,
+    pub path: String,
+    pub passphrase: String,
+    pub repeat: String,
+    pub dry_run: bool,
+    /// What the last backup or restore did, a line each.
+    pub result: Vec<String>,
+    pub error: Option<String>,
+}
+
+impl std::fmt::Debug for TransferDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransferDraft")
+            .field("restore", &self.restore)
+            .field("path", &self.path)
+            .field("passphrase", &"***")
+            .field("result", &self.result)
+            .field("error", &self.error)
+            .finish()
+    }
+}

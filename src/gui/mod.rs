@@ -3,6 +3,7 @@
 
 mod add_dialog;
 pub mod app;
+mod backup_dialog;
 mod banners;
 mod bridge;
 mod confirm_dialog;
@@ -25,5 +26,6 @@ pub mod theme;
 mod toolbar;
 
 pub use app::{AppDeps, KeywardenApp, VIEW_KEY};
+pub use backup_dialog::{BACK_UP, RESTORE};
 pub use renew_dialog::RENEW;
 pub use secret_dialog::GOT_IT;

@@ -1,4 +1,5 @@
-//! Preferences: clipboard clearing, keeping secrets in the keychain, reminders, theme.
+//! Preferences: clipboard clearing, keeping secrets in the keychain, reminders, theme; and the
+//! way to back up and restore the keys.
 
 use super::modal::dialog_ui;
 use super::state::Action;
@@ -38,6 +39,17 @@ pub fn settings_screen_ui(ctx: &egui::Context, draft: &mut Config) -> Option<Act
             ui.radio_value(&mut draft.theme, ThemeChoice::Dark, "Dark");
         });
         let mut action = None;
+        ui.separator();
+        ui.horizontal(|ui| {
+            ui.label("Keys");
+            if ui.button("Back up…").clicked() {
+                action = Some(Action::OpenTransfer(false));
+            }
+            if ui.button("Restore…").clicked() {
+                action = Some(Action::OpenTransfer(true));
+            }
+        });
+        ui.separator();
         ui.horizontal(|ui| {
             if ui.button("Save").clicked() {
                 action = Some(Action::SaveSettings(draft.clone()));

@@ -113,6 +113,7 @@ pub enum Dialog {
     SignIn(SignInDraft),
     Servers,
     Settings(Config),
+    Transfer(TransferDraft),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -216,6 +217,8 @@ pub struct State {
     pub tests: BTreeMap<KeyRef, Tested>,
     pub dialog: Option<Dialog>,
     pub notice: Option<Notice>,
+    /// Keys live only here and no backup was made in 30 days (or ever): said once, in a banner.
+    pub backup_due: Option<String>,
     pub clipboard_clears_at: Option<Instant>,
     pub config: Config,
     /// Indices into `keys` of the rows shown, in order; recomputed when `view_dirty`, and each
@@ -493,6 +496,17 @@ pub enum Action {
         name: Option<String>,
         allow_http: bool,
     },
+    /// Open the backup (`false`) or restore (`true`) dialog.
+    OpenTransfer(bool),
+    /// Back up to, or restore from, `path`.
+    Transfer {
+        path: std::path::PathBuf,
+        passphrase: Secret,
+        restore: bool,
+        dry_run: bool,
+    },
+    /// Not now: the backup reminder is not shown again until the next start.
+    DismissBackupReminder,
     /// Renew the key on its own within so many days of its expiry, or (`None`) not.
     SetAutoRenew(KeyRef, Option<i64>),
     /// The second step of a sign-in: send a code by the chosen provider.

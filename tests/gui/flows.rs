@@ -484,3 +484,62 @@ fn details_name_things_and_settings_keep_accounts_added_meanwhile() {
     assert_eq!(config.current_server, "team", "and the sign-in is kept");
     assert_eq!(config.servers.len(), 1);
 }
+
+/// Settings' Back up… and Restore…, and the reminder: keys that live only here and no backup
+/// made are said once, with a button that opens the backup.
+#[test]
+fn the_app_backs_up_restores_and_reminds_of_a_backup() {
+    let mut fx = Fixture::new();
+    fx.wait_connected();
+    fx.generate("billing");
+    fx.wait_until("the backup reminder shows", |app| {
+        app.state.backup_due.is_some()
+    });
+    assert!(fx.has_label_containing("backup of your keys was ever made"));
+    fx.click("Back up now");
+    let path = fx.dir.path().join("keys.age");
+    let path_text = path.display().to_string();
+    fx.type_into("File", &path_text);
+    fx.type_into("Passphrase", "app passphrase");
+    fx.type_into("Repeat the passphrase", "a typo");
+    fx.click(keywarden::gui::BACK_UP);
+    assert!(fx.has_label("The passphrases do not match."));
+    fx.type_into("Passphrase", "app passphrase");
+    fx.type_into("Repeat the passphrase", "app passphrase");
+    fx.click(keywarden::gui::BACK_UP);
+    fx.wait_until("backed up", |app| {
+        matches!(&app.state.dialog, Some(Dialog::Transfer(d))
+            if !d.result.is_empty() || d.error.is_some())
+    });
+    assert!(
+        fx.has_label_containing("backed up 1 secret(s)"),
+        "{:?}",
+        fx.app().state.dialog
+    );
+    assert!(path.exists());
+    assert!(fx.app().state.backup_due.is_none(), "the reminder goes");
+    fx.click("Close");
+
+    fx.click("Settings");
+    fx.click("Restore…");
+    fx.type_into("File", &path_text);
+    fx.type_into("Passphrase", "wrong passphrase");
+    fx.click(keywarden::gui::RESTORE);
+    fx.wait_until(
+        "refused",
+        |app| matches!(&app.state.dialog, Some(Dialog::Transfer(d)) if d.error.is_some()),
+    );
+    assert!(fx.has_label_containing("passphrase is wrong"));
+    fx.type_into("Passphrase", "app passphrase");
+    fx.click("Only say what would change");
+    fx.click(keywarden::gui::RESTORE);
+    fx.wait_until(
+        "restored",
+        |app| matches!(&app.state.dialog, Some(Dialog::Transfer(d)) if !d.result.is_empty()),
+    );
+    assert!(
+        fx.has_label_containing("0 secret(s) would be added, 1 already here"),
+        "{:?}",
+        fx.app().state.dialog
+    );
+}

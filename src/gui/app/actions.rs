@@ -6,7 +6,7 @@ use super::{KeywardenApp, apply_theme};
 use crate::api::KeyStatus;
 use crate::gui::state::{
     Action, AddDraft, Dialog, EXPIRY_DAYS, EditDraft, ExpiryChoice, GenerateDraft, Overlap,
-    RenewDraft, SignInDraft,
+    RenewDraft, SignInDraft, TransferDraft,
 };
 use crate::secret::Secret;
 use crate::sources::Capability;
@@ -188,6 +188,19 @@ impl KeywardenApp {
                 self.delete(key);
             }
             Action::SetAutoRenew(key, within) => self.set_auto_renew(key, within),
+            Action::OpenTransfer(restore) => {
+                state.dialog = Some(Dialog::Transfer(TransferDraft {
+                    restore,
+                    ..Default::default()
+                }));
+            }
+            Action::Transfer {
+                path,
+                passphrase,
+                restore,
+                dry_run,
+            } => self.transfer(path, passphrase, restore, dry_run),
+            Action::DismissBackupReminder => state.backup_due = None,
             Action::Renew(key, renewal) => {
                 // The dialog stays until the renewal is done, to show its error if it fails.
                 self.renew(key, renewal);

@@ -244,6 +244,73 @@ impl KeywardenApp {
         });
     }
 
+    /// Backs up to, or restores from, `path`, as the command line does, off the UI thread.
+    pub(super) fn transfer(
+        &mut self,
+        path: std::path::PathBuf,
+        passphrase: Secret,
+        restore: bool,
+        dry_run: bool,
+    ) {
+        let Some(data_dir) = self.data_dir.clone() else {
+            return;
+        };
+        let keeper = self.keeper.clone();
+        let cache = self.list_cache.clone();
+        let config = self.state.config.clone();
+        let database_url = self.local_database_url.clone();
+        self.bridge.spawn(async move {
+            use crate::transfer::backup::{Contents, Key};
+            use crate::transfer::local::{Here, Restore, write_backup};
+            let here = Here {
+                keeper: &keeper,
+                data_dir: &data_dir,
+                cache: cache.as_ref(),
+            };
+            let key = Key::Passphrase(passphrase);
+            let result = async {
+                if restore {
+                    let file = std::fs::read(&path)
+                        .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+                    let contents = Contents::open(&file, &key).map_err(|e| e.to_string())?;
+                    let mut config = config;
+                    let how = Restore {
+                        force: false,
+                        write: !dry_run,
+                        fresh_config: false,
+                    };
+                    let database = std::path::PathBuf::from(
+                        database_url.trim_start_matches("sqlite://").to_string(),
+                    );
+                    let lines = here.restore(&contents, &mut config, &database, how).await?;
+                    Ok((lines, how.write.then_some(config)))
+                } else {
+                    let now = Utc::now();
+                    let database = crate::local::snapshot(&database_url).await?;
+                    let contents = here.collect(&config, database, now).await?;
+                    let sealed = contents.seal(&key).map_err(|e| e.to_string())?;
+                    write_backup(&path, &sealed, false, &data_dir, now)?;
+                    Ok((
+                        vec![format!("{} to {}", contents.summary(), path.display())],
+                        None,
+                    ))
+                }
+            }
+            .await;
+            Msg::Transferred(result)
+        });
+    }
+
+    /// Whether a backup is due, for the banner: keys held here and none made in 30 days.
+    pub(super) fn check_backup_due(&mut self) {
+        let (Some(dir), false) = (self.data_dir.clone(), self.state.held.is_empty()) else {
+            return;
+        };
+        self.bridge.spawn_blocking(move || {
+            Msg::BackupDue(crate::transfer::backup::backup_reminder(&dir, Utc::now()))
+        });
+    }
+
     /// Reads whether a key renews on its own, for the renew dialog, off the UI thread.
     pub(super) fn load_auto_renew(&mut self, key: KeyRef) {
         let Some(renewals) = self.keeper.renewals() else {

@@ -34,6 +34,10 @@ pub enum Msg {
     AutoRenewSet(KeyRef, Result<Option<i64>, String>),
     /// Keys renewed on their own after a listing.
     AutoRenewed(Vec<crate::sources::renewals::AutoRenewed>),
+    /// What a backup or restore did, a line each (and the config a restore wrote), or why not.
+    Transferred(Result<(Vec<String>, Option<crate::client::config::Config>), String>),
+    /// Whether a backup is due (keys live only here and none was made in 30 days).
+    BackupDue(Option<String>),
     /// What sending a second factor's code did, for the dialog.
     CodeSent(String),
     Listed {
@@ -136,6 +140,7 @@ impl KeywardenApp {
                 }
             }
             Msg::Held(result) => {
+                let first = !self.backup_checked && result.as_ref().is_ok_and(|h| !h.is_empty());
                 let state = &mut self.state;
                 match result {
                     Ok(held) => {
@@ -145,6 +150,11 @@ impl KeywardenApp {
                     Err(err) => state.vault_error = Some(err.to_string()),
                 }
                 state.view_dirty = true;
+                // Once a start: is a backup due for the keys that live only here?
+                if first {
+                    self.backup_checked = true;
+                    self.check_backup_due();
+                }
             }
             Msg::Owners(account, Ok(users)) => {
                 self.state.owners.insert(account, users);
@@ -319,6 +329,27 @@ impl KeywardenApp {
                         }
                         Err(_) => self.state.fail(format!("{summary}: {body}")),
                     }
+                }
+            }
+            Msg::BackupDue(reminder) => self.state.backup_due = reminder,
+            Msg::Transferred(result) => {
+                let Some(Dialog::Transfer(draft)) = &mut self.state.dialog else {
+                    return;
+                };
+                match result {
+                    Ok((lines, config)) => {
+                        draft.result = lines;
+                        draft.error = None;
+                        if !draft.restore {
+                            self.state.backup_due = None;
+                        }
+                        if let Some(config) = config {
+                            // Accounts came back (signed out): they show, asking to sign in.
+                            self.state.config.servers = config.servers;
+                            self.connect_all();
+                        }
+                    }
+                    Err(err) => draft.error = Some(err),
                 }
             }
             Msg::CodeSent(notice) => {

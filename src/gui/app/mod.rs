@@ -66,6 +66,10 @@ pub struct KeywardenApp {
     /// What opening an account needs: the keychain, the data directory, this computer's server.
     env: Env,
     local: Arc<Embedded>,
+    /// This computer's server database, copied into backups.
+    local_database_url: String,
+    /// Whether this start looked yet for a backup that is due.
+    backup_checked: bool,
     clipboard: Option<Arc<ClipboardService>>,
     config_path: Option<PathBuf>,
     data_dir: Option<PathBuf>,
@@ -116,6 +120,8 @@ impl KeywardenApp {
             keeper,
             env,
             local,
+            local_database_url: deps.local_database_url.clone(),
+            backup_checked: false,
             clipboard,
             config_path: deps.config_path,
             data_dir: deps.data_dir,

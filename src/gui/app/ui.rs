@@ -6,6 +6,7 @@ use chrono::Utc;
 
 use super::KeywardenApp;
 use crate::gui::add_dialog::add_dialog_ui;
+use crate::gui::backup_dialog::backup_dialog_ui;
 use crate::gui::banners::banners_ui;
 use crate::gui::confirm_dialog::{Confirm, confirm_dialog_ui};
 use crate::gui::detail_panel::detail_panel_ui;
@@ -127,6 +128,7 @@ impl KeywardenApp {
             Dialog::SignIn(draft) => sign_in_dialog_ui(ctx, draft, busy),
             Dialog::Servers => servers_dialog_ui(ctx, state),
             Dialog::Settings(draft) => settings_screen_ui(ctx, draft),
+            Dialog::Transfer(draft) => backup_dialog_ui(ctx, draft, busy),
         };
         self.state.dialog = Some(dialog);
         action
