@@ -4,12 +4,29 @@
 
 /// The variables of `text`, in order; an error names the line that is not `NAME=value`.
 pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
+    Ok(parse_lines(text)?
+        .into_iter()
+        .map(|v| (v.name, v.value))
+        .collect())
+}
+
+/// A variable and where it is: its line (from 0) and whether it was `export`ed.
+pub struct Variable {
+    pub line: usize,
+    pub exported: bool,
+    pub name: String,
+    pub value: String,
+}
+
+/// As [`parse`], with where each variable is, to write a line back.
+pub fn parse_lines(text: &str) -> Result<Vec<Variable>, String> {
     let mut variables = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
+        let exported = line.starts_with("export ");
         let line = line.strip_prefix("export ").map_or(line, str::trim_start);
         let bad = || format!("line {}: not NAME=value", number + 1);
         let (name, value) = line.split_once('=').ok_or_else(bad)?;
@@ -58,7 +75,12 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
                 None => value.trim_end().to_string(),
             },
         };
-        variables.push((name.to_string(), value));
+        variables.push(Variable {
+            line: number,
+            exported,
+            name: name.to_string(),
+            value,
+        });
     }
     Ok(variables)
 }

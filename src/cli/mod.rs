@@ -5,6 +5,7 @@ mod backup;
 mod check;
 mod context;
 mod dotenv;
+mod import;
 mod inject;
 mod keys;
 mod login;
@@ -62,6 +63,9 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Put a backup back on this or another computer (accounts come back signed out).
     Restore(backup::RestoreArgs),
+    /// Import the API keys of a .env file as tracked keys (--rewrite replaces them in the file
+    /// with their kw:// references).
+    Import(import::Args),
 }
 
 /// Parses the command line and runs it; errors come back to `main`, which prints them once.
@@ -87,6 +91,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
             Command::Inject(args) => inject::run(args).await,
             Command::Backup(args) => backup::backup(args).await,
             Command::Restore(args) => backup::restore(args).await,
+            Command::Import(args) => import::run(args).await,
         }
     })
 }

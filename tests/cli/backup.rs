@@ -318,3 +318,109 @@ fn run_in_pty(command: &str, typed: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `keywarden import` of a `.env` file: its API keys (by prefix, or by a key's name and a random
+/// value) become tracked keys, everything else is left alone; `--rewrite` puts references in
+/// their place, keeping the file's mode; importing again adds nothing; a malformed file names
+/// its line and imports nothing.
+#[test]
+fn a_dotenv_file_is_imported_and_rewritten_to_references() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let setup = Setup::new();
+    let github = "ghp_importimportimportimport0123";
+    let stripe = "sk9aQ2xL7pR4vT1mN8bC";
+    let original = format!(
+        "# the app's settings\n\
+         export GITHUB_TOKEN={github}\n\
+         STRIPE_API_KEY=\"{stripe}\"   # live\n\
+         DATABASE_URL=postgres://app@db/app\n\
+         REGION=eu-west-1\n\
+         SESSION_SECRET=${{OTHER}}\n"
+    );
+    let env = setup.home.path().join("app.env");
+    std::fs::write(&env, &original).unwrap();
+    std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let env_arg = env.to_str().unwrap();
+
+    let out = setup.run(&["import", env_arg, "--dry-run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("would import GITHUB_TOKEN (GitHub)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("would import STRIPE_API_KEY"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out)
+            .contains("2 key(s) would be imported, 0 held already, 3 other variable(s) left alone"),
+        "{}",
+        stdout(&out)
+    );
+    let tracked = setup.json(&["keys", "list", "--account", "tracked", "--json"]);
+    assert_eq!(tracked, serde_json::json!([]), "a dry run imports nothing");
+
+    let out = setup.run(&["import", env_arg, "--rewrite"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rewritten = std::fs::read_to_string(&env).unwrap();
+    assert!(
+        !rewritten.contains(github) && !rewritten.contains(stripe),
+        "{rewritten}"
+    );
+    assert!(
+        rewritten.contains("export GITHUB_TOKEN=kw://tracked/GITHUB_TOKEN\n"),
+        "{rewritten}"
+    );
+    assert!(
+        rewritten.contains("STRIPE_API_KEY=kw://tracked/STRIPE_API_KEY\n"),
+        "{rewritten}"
+    );
+    assert!(rewritten.contains("DATABASE_URL=postgres://app@db/app\n"));
+    assert_eq!(
+        std::fs::metadata(&env).unwrap().permissions().mode() & 0o777,
+        0o640,
+        "the file keeps its mode"
+    );
+    let out = setup.run(&[
+        "run",
+        "--env-file",
+        env_arg,
+        "--",
+        "sh",
+        "-c",
+        "printf %s \"$STRIPE_API_KEY\" | sha256sum | cut -c1-64",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), sha256_hex(stripe));
+
+    // The same file again (as it was): nothing new.
+    let copy = setup.home.path().join("copy.env");
+    std::fs::write(&copy, &original).unwrap();
+    let out = setup.run(&["import", copy.to_str().unwrap()]);
+    assert!(
+        stdout(&out).contains("0 key(s) imported, 2 held already"),
+        "{}",
+        stdout(&out)
+    );
+    let tracked = setup.json(&["keys", "list", "--account", "tracked", "--json"]);
+    assert_eq!(tracked.as_array().unwrap().len(), 2);
+
+    let broken = setup.home.path().join("broken.env");
+    std::fs::write(&broken, "A_TOKEN=q8Zr2Lm5Vx9Tb3Nc7Kd1\nnot a line\n").unwrap();
+    let out = setup.run(&["import", broken.to_str().unwrap()]);
+    assert_one_line_error(&out, "line 2");
+    assert_eq!(
+        setup
+            .json(&["keys", "list", "--account", "tracked", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "nothing half-imported"
+    );
+    let files = files_text(&setup);
+    assert!(!files.contains(github) && !files.contains(stripe));
+}
