@@ -272,7 +272,11 @@ impl KeywardenApp {
                 if restore {
                     let file = std::fs::read(&path)
                         .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
-                    let contents = Contents::open(&file, &key).map_err(|e| e.to_string())?;
+                    // The passphrase's key derivation is heavy by design: off the runtime.
+                    let contents = tokio::task::spawn_blocking(move || Contents::open(&file, &key))
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .map_err(|e| e.to_string())?;
                     let mut config = config;
                     let how = Restore {
                         force: false,
@@ -288,12 +292,13 @@ impl KeywardenApp {
                     let now = Utc::now();
                     let database = crate::local::snapshot(&database_url).await?;
                     let contents = here.collect(&config, database, now).await?;
-                    let sealed = contents.seal(&key).map_err(|e| e.to_string())?;
+                    let summary = contents.summary();
+                    let sealed = tokio::task::spawn_blocking(move || contents.seal(&key))
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .map_err(|e| e.to_string())?;
                     write_backup(&path, &sealed, false, &data_dir, now)?;
-                    Ok((
-                        vec![format!("{} to {}", contents.summary(), path.display())],
-                        None,
-                    ))
+                    Ok((vec![format!("{summary} to {}", path.display())], None))
                 }
             }
             .await;
