@@ -31,7 +31,7 @@ if [ -z "${KW_SESSION:-}" ]; then
   # start-up order (build.rs, benches/startup-order.sh) would not find them.
   cargo build --release --bin keywarden
   cargo build --release --example seed
-  KW_EXTRA_PACKAGES="keepassxc xdotool" exec tests/session.sh bash "$0" "$@"
+  KW_EXTRA_PACKAGES="xdotool" exec tests/session.sh bash "$0" "$@"
 fi
 
 RUNS=${STARTUP_RUNS:-5}

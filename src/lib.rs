@@ -3,6 +3,7 @@
 pub mod api;
 pub mod cli;
 pub mod client;
+pub mod dotenv;
 pub mod files;
 pub mod gui;
 pub mod key;

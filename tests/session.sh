@@ -6,11 +6,11 @@
 #
 #   tests/session.sh COMMAND [ARGS...]
 #
-# KW_EXTRA_PACKAGES adds Debian packages to install (the startup benchmark's keepassxc, xdotool).
+# KW_EXTRA_PACKAGES adds Debian packages to install (the startup benchmark's xdotool).
 set -euo pipefail
 
 packages=(
-  xvfb xauth dbus libglib2.0-bin gnome-keyring libsecret-tools dunst xclip curl age bsdutils
+  xvfb xauth dbus libglib2.0-bin gnome-keyring libsecret-tools dunst xclip curl age bsdutils keepassxc
   mesa-vulkan-drivers libvulkan1 libgl1-mesa-dri libegl1 libegl-mesa0 libgl1
   libxkbcommon-x11-0 libxcursor1 libxi6 libx11-xcb1
 )

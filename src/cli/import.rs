@@ -1,7 +1,7 @@
-//! `keywarden import FILE`: keys from where they live today into tracked keys. A `.env` file's
-//! API keys are recognised by their form (a known prefix) or by their variable's name (`*_KEY`,
-//! `*_TOKEN`, `*_SECRET`) with a value long and random enough; `--rewrite` then replaces each in
-//! the file with its `kw://` reference. Either the whole import is stored, or nothing.
+//! `keywarden import FILE`: keys from a `.env` file, a KeePassXC database, a Bitwarden JSON
+//! export or a 1Password 1PUX export into tracked keys (`crate::transfer::import` decides what a
+//! key is and stores them all or none). `--rewrite` then replaces each value of a `.env` file
+//! with its `kw://` reference.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,53 +9,37 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 
 use super::context::Context;
-use super::dotenv;
+use super::user::read_secret_line;
 use crate::secret::Secret;
-use crate::sources::KeySource as _;
-use crate::sources::reference::Reference;
-use crate::sources::services::{self, Service};
-use crate::sources::tracked::{NewTracked, TrackedSource};
 use crate::text;
-
-/// A `.env` file larger than this is not one (and is not read whole).
-const MAX_FILE_BYTES: u64 = 1 << 20;
+use crate::transfer::import::{self, Format, Options};
+use crate::transfer::local::Here;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     file: PathBuf,
-    /// The file's format (recognised when left out). KeePassXC, Bitwarden and 1Password exports
-    /// are not read yet.
-    #[arg(long, value_parser = ["dotenv"])]
-    format: Option<String>,
+    /// The file's format (recognised when left out).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
     /// Say what would be imported, and import nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Replace each imported value in the file with its kw:// reference (in place, atomically,
-    /// keeping the file's mode), once every secret is confirmed in the keychain.
+    /// Replace each imported value in a .env file with its kw:// reference (in place,
+    /// atomically, keeping the file's mode), once every secret is confirmed in the keychain.
     #[arg(long)]
     rewrite: bool,
-}
-
-/// The service a variable's value is a key of, if it is one: recognised by its prefix, or named
-/// as a key and long and random enough to be one.
-pub fn key_service(name: &str, value: &str) -> Option<&'static Service> {
-    if let Some(service) = services::recognise(value) {
-        return Some(service);
-    }
-    let name = name.to_ascii_uppercase();
-    let named = ["_KEY", "_TOKEN", "_SECRET"]
-        .iter()
-        .any(|end| name.ends_with(end))
-        || matches!(name.as_str(), "KEY" | "TOKEN" | "SECRET" | "APIKEY");
-    let distinct: std::collections::BTreeSet<char> = value.chars().collect();
-    let random = value.len() >= 16
-        && !value.contains(char::is_whitespace)
-        && !value.contains("://")
-        && !value.contains("${")
-        && value.chars().any(|c| c.is_ascii_digit())
-        && value.chars().any(|c| c.is_ascii_alphabetic())
-        && distinct.len() >= 10;
-    (named && random).then_some(&services::OTHER)
+    /// The KeePassXC database's key file.
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
+    /// Only this KeePassXC group (a path: Dev/APIs).
+    #[arg(long, value_name = "PATH", conflicts_with = "folder")]
+    group: Option<String>,
+    /// Only this Bitwarden folder (or collection).
+    #[arg(long, value_name = "NAME")]
+    folder: Option<String>,
+    /// Every entry with a secret, not only API keys (1Password: not only API Credential items).
+    #[arg(long)]
+    all: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -67,180 +51,85 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let size = std::fs::metadata(&args.file)
         .with_context(|| format!("cannot read {shown}"))?
         .len();
-    if size > MAX_FILE_BYTES {
-        bail!("{shown} is larger than a .env file can be (1 MiB): nothing was imported");
+    if size > import::MAX_FILE_BYTES {
+        bail!("{shown} is larger than 64 MiB, more than any file to import: nothing was imported");
     }
-    let text =
-        std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {shown}"))?;
-    // Only `.env` files are read so far; a file that is not one says what it is not.
-    let variables = dotenv::parse_lines(&text).map_err(|err| {
-        anyhow::anyhow!(
-            "{shown}: {err}; it is not a .env file{}",
-            if args.format.is_none() {
-                " (KeePassXC, Bitwarden and 1Password exports are not read yet)"
-            } else {
-                ""
-            }
-        )
-    })?;
-    let keeper = context.keeper()?;
-    let tracked = TrackedSource::new(&super::data_dir()?);
-    // The secrets held already, so a second import adds nothing.
-    let mut held = Vec::new();
-    for key in tracked.list().await? {
-        if let Some(secret) = keeper.secret(&key.key_ref()).await? {
-            held.push((secret, key));
-        }
+    let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {shown}"))?;
+    let format = args.format.unwrap_or_else(|| Format::detect(&bytes));
+    if args.group.is_some() && format != Format::Keepassxc {
+        bail!(
+            "--group chooses a KeePassXC group; {shown} is a {}",
+            format.label()
+        );
+    }
+    if args.folder.is_some() && format != Format::Bitwarden {
+        bail!(
+            "--folder chooses a Bitwarden folder; {shown} is a {}",
+            format.label()
+        );
+    }
+    if args.rewrite && format != Format::Dotenv {
+        bail!(
+            "--rewrite rewrites .env files; {shown} is a {}",
+            format.label()
+        );
+    }
+    let mut options = Options {
+        within: args.group.or(args.folder),
+        all: args.all,
+        ..Options::default()
+    };
+    if let Some(key_file) = &args.key_file {
+        options.key_file = Some(
+            std::fs::read(key_file)
+                .with_context(|| format!("cannot read the key file {}", key_file.display()))?,
+        );
+    }
+    if format.needs_password() {
+        options.password = password(&shown, args.key_file.is_some())?;
     }
     let file_name = args
         .file
         .file_name()
         .map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned());
-    let mut added = Vec::new();
-    let mut kept = Vec::new();
-    let (mut left, mut would) = (0, 0);
-    let mut failure = None;
-    for variable in &variables {
-        let Some(service) = key_service(&variable.name, &variable.value) else {
-            left += 1;
-            continue;
-        };
-        let secret = Secret::new(variable.value.clone());
-        if let Some((_, key)) = held.iter().find(|(s, _)| *s == secret) {
-            println!(
-                "skipped {}: held already as {:?}",
-                variable.name,
-                text::for_terminal(&key.name)
-            );
-            kept.push((variable, key.clone()));
-            continue;
-        }
-        if args.dry_run {
-            println!("would import {} ({})", variable.name, service.name);
-            would += 1;
-            continue;
-        }
-        let new = NewTracked {
-            service: service.id.to_string(),
-            name: variable.name.clone(),
-            description: format!("imported from {file_name}"),
-            ..Default::default()
-        };
-        match keeper.add_tracked(&tracked, new, &secret).await {
-            Ok(key) => {
-                held.push((secret, key.clone()));
-                added.push((variable, key));
-            }
-            Err(err) => {
-                failure = Some(format!("line {}: {err}", variable.line + 1));
-                break;
-            }
-        }
+    let read = import::read(&bytes, &file_name, Some(format), &options)
+        .map_err(|err| anyhow::anyhow!("{shown}: {err}"))?;
+
+    let keeper = context.keeper()?;
+    let data_dir = super::data_dir()?;
+    let here = Here {
+        keeper: &keeper,
+        data_dir: &data_dir,
+        cache: None,
+    };
+    let report = here
+        .import(&context.config, &read, !args.dry_run)
+        .await
+        .map_err(|err| anyhow::anyhow!("{shown}: {err}"))?;
+    for line in &report.lines {
+        println!("{line}");
     }
-    // Nothing half-imported: a failure takes back what this import added.
-    if let Some(failure) = failure {
-        for (_, key) in &added {
-            if let Err(err) = keeper.delete(&tracked, &key.id).await {
-                eprintln!(
-                    "keywarden: warning: {} could not be taken back: {err}",
-                    text::for_terminal(&key.name)
-                );
-            }
-        }
-        bail!(
-            "{shown}: {}; nothing was imported",
-            text::for_terminal(&failure)
-        );
-    }
-    for (variable, key) in &added {
-        println!(
-            "imported {} as tracked key {} ({})",
-            variable.name,
-            key.id,
-            key.service().name
-        );
-    }
-    println!(
-        "{} key(s) {}imported, {} held already, {left} other variable(s) left alone",
-        added.len() + would,
-        if args.dry_run { "would be " } else { "" },
-        kept.len()
-    );
     if args.rewrite && !args.dry_run {
-        rewrite(&args.file, &text, &keeper, added.iter().chain(&kept)).await?;
+        let text = String::from_utf8_lossy(&bytes);
+        let said = import::env_file::rewrite(&args.file, &text, &read, &report, &keeper)
+            .await
+            .map_err(|err| anyhow::anyhow!("{}", text::for_terminal(&err)))?;
+        println!("{said}");
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Replaces each key's line with its reference, once every secret is confirmed in the keychain;
-/// written atomically, keeping the file's mode.
-async fn rewrite<'a>(
-    file: &std::path::Path,
-    text: &str,
-    keeper: &crate::sources::keeper::Keeper,
-    keys: impl Iterator<Item = &'a (&'a dotenv::Variable, crate::sources::SourceKey)>,
-) -> anyhow::Result<()> {
-    let shown = file.display();
-    let keys: Vec<_> = keys.collect();
-    let all: Vec<_> = TrackedSource::new(&super::data_dir()?).list().await?;
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    for (variable, key) in &keys {
-        let confirmed = keeper.secret(&key.key_ref()).await?;
-        if confirmed.as_ref().map(Secret::expose) != Some(variable.value.as_str()) {
-            bail!(
-                "{shown} was not rewritten: the secret of {} is not confirmed in the keychain",
-                variable.name
-            );
-        }
-        let reference = Reference::of(key, &all);
-        lines[variable.line] = format!(
-            "{}{}={reference}",
-            if variable.exported { "export " } else { "" },
-            variable.name
-        );
-    }
-    let mut rewritten = lines.join("\n");
-    if text.ends_with('\n') {
-        rewritten.push('\n');
-    }
-    let mode = std::fs::metadata(file)?.permissions();
-    crate::files::write_atomic(file, rewritten.as_bytes())
-        .with_context(|| format!("cannot rewrite {shown}"))?;
-    std::fs::set_permissions(file, mode).with_context(|| format!("cannot keep {shown}'s mode"))?;
-    println!(
-        "{shown}: {} value(s) replaced by their kw:// references",
-        keys.len()
+/// The database's password: from the terminal, or one line of stdin. With a key file it may be
+/// empty (a database opened by its key file alone).
+fn password(shown: &str, key_file: bool) -> anyhow::Result<Option<Secret>> {
+    let prompt = format!(
+        "Password of {}{}: ",
+        text::for_terminal(shown),
+        if key_file { " (empty if none)" } else { "" }
     );
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_told_from_other_values() {
-        assert_eq!(
-            key_service("ANY", "ghp_abcdefghijklmnopqrstuvwxyz0123").map(|s| s.id),
-            Some("github")
-        );
-        assert_eq!(
-            key_service("STRIPE_API_KEY", "sk9aQ2xL7pR4vT1mN8bC").map(|s| s.id),
-            Some("other")
-        );
-        for (name, value) in [
-            ("DATABASE_URL", "postgres://u:p@h/db"),
-            ("API_KEY", "short1"),
-            ("SECRET_KEY", "${OTHER_SECRET}"),
-            ("TOKEN", "aaaaaaaaaaaaaaaaaaaa"),
-            ("REGION", "eu-west-1xxxxxxxxxxxxx9"),
-            ("KEY", "kw://tracked/testo"),
-        ] {
-            assert_eq!(
-                key_service(name, value).map(|s| s.id),
-                None,
-                "{name}={value}"
-            );
-        }
+    match read_secret_line(&prompt, "database password") {
+        Ok(password) => Ok(Some(password)),
+        Err(_) if key_file => Ok(None),
+        Err(err) => Err(err),
     }
 }

@@ -4,7 +4,6 @@ mod app;
 mod backup;
 mod check;
 mod context;
-mod dotenv;
 mod import;
 mod inject;
 mod keys;

@@ -16,7 +16,8 @@ use anyhow::{Context as _, anyhow, bail};
 use super::context::Context;
 use super::mask::Masker;
 use super::relay::{self, Ended};
-use super::{dotenv, secrets};
+use super::secrets;
+use crate::dotenv;
 use crate::sources::reference::SCHEME;
 use crate::text;
 

@@ -331,23 +331,57 @@ impl Keeper {
         new: super::tracked::NewTracked,
         secret: &Secret,
     ) -> Result<SourceKey, SourceError> {
-        let id = super::tracked::new_id();
-        let key = KeyRef {
-            kind: SourceKind::Tracked,
-            source: tracked.name().to_string(),
-            id: id.clone(),
-        };
-        tracked.validate(&new)?;
-        self.keep_given(&key, secret).await?;
-        match tracked.add(&id, new, secret) {
-            Ok(added) => Ok(added),
-            Err(err) => {
-                if let Err(forget) = self.forget(&key).await {
+        let mut added = self
+            .add_tracked_many(tracked, vec![(new, secret.clone())])
+            .await
+            .map_err(|(_, err)| err)?;
+        Ok(added.remove(0))
+    }
+
+    /// Adds tracked keys all together: every secret goes into the keychain, then the records
+    /// are written at once. On an error (with the index of the key it is about) nothing stays:
+    /// the secrets kept so far are removed again.
+    pub async fn add_tracked_many(
+        &self,
+        tracked: &super::tracked::TrackedSource,
+        keys: Vec<(super::tracked::NewTracked, Secret)>,
+    ) -> Result<Vec<SourceKey>, (usize, SourceError)> {
+        for (index, (new, _)) in keys.iter().enumerate() {
+            tracked.validate(new).map_err(|err| (index, err))?;
+        }
+        let refs: Vec<KeyRef> = keys
+            .iter()
+            .map(|_| KeyRef {
+                kind: SourceKind::Tracked,
+                source: tracked.name().to_string(),
+                id: super::tracked::new_id(),
+            })
+            .collect();
+        let mut kept = 0;
+        let mut result = Ok(());
+        for (index, (key, (_, secret))) in refs.iter().zip(&keys).enumerate() {
+            if let Err(err) = self.keep_given(key, secret).await {
+                result = Err((index, SourceError::from(err)));
+                break;
+            }
+            kept += 1;
+        }
+        let result = result.and_then(|()| {
+            let records = refs
+                .iter()
+                .zip(&keys)
+                .map(|(key, (new, secret))| (key.id.clone(), new.clone(), secret))
+                .collect();
+            tracked.add_many(records).map_err(|err| (0, err))
+        });
+        if result.is_err() {
+            for key in &refs[..kept] {
+                if let Err(forget) = self.forget(key).await {
                     tracing::warn!("cannot remove the secret of a key not added: {forget}");
                 }
-                Err(err)
             }
         }
+        result
     }
 
     pub async fn revoke(

@@ -275,6 +275,34 @@ pub fn public_prefix(secret: &str) -> Option<&'static str> {
         .copied()
 }
 
+/// The service whose address `url` is (a bare host name is taken as `https://HOST`), with the
+/// workspace the address names (`acme` of `https://acme.smenso.cloud`). `www.` is ignored.
+pub fn from_url(url: &str) -> Option<(&'static Service, Option<String>)> {
+    let url = url.trim();
+    let parsed = reqwest::Url::parse(url)
+        .or_else(|_| reqwest::Url::parse(&format!("https://{url}")))
+        .ok()?;
+    let host = parsed.host_str()?.to_ascii_lowercase();
+    let host = host.strip_prefix("www.").unwrap_or(&host);
+    SERVICES.iter().find_map(|service| {
+        [service.default_base_url, Some(service.key_page)]
+            .into_iter()
+            .flatten()
+            .filter_map(|address| address.strip_prefix("https://"))
+            .find_map(|address| {
+                let pattern = address.split(['/', ' ']).next().unwrap_or_default();
+                match pattern.split_once("{workspace}") {
+                    None => (pattern == host).then_some((service, None)),
+                    Some((before, after)) => host
+                        .strip_prefix(before)
+                        .and_then(|rest| rest.strip_suffix(after))
+                        .filter(|w| !w.is_empty() && !w.contains('.'))
+                        .map(|w| (service, Some(w.to_string()))),
+                }
+            })
+    })
+}
+
 /// A base URL a key may be sent to: `https://` (or `http://`) with a host, no user name or
 /// password in it, nothing after the path. The error says what is wrong.
 pub fn check_base_url(url: &str) -> Result<(), String> {
@@ -620,6 +648,26 @@ pub fn message_of(json: Option<&serde_json::Value>, body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn services_are_recognised_by_their_address() {
+        let of = |url| from_url(url).map(|(s, w)| (s.id, w));
+        assert_eq!(of("https://github.com"), Some(("github", None)));
+        assert_eq!(
+            of("https://www.github.com/settings"),
+            Some(("github", None))
+        );
+        assert_eq!(of("api.github.com"), Some(("github", None)));
+        assert_eq!(
+            of("https://acme.smenso.cloud/x"),
+            Some(("smenso", Some("acme".into())))
+        );
+        assert_eq!(of("https://smenso.cloud"), None, "no workspace");
+        assert_eq!(of("https://a.b.smenso.cloud"), None);
+        assert_eq!(of("https://gitlab.com"), Some(("gitlab", None)));
+        assert_eq!(of("https://github.com.evil.example"), None);
+        assert_eq!(of("not a url at all"), None);
+    }
 
     #[test]
     fn keys_are_recognised_by_their_form() {

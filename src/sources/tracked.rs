@@ -171,30 +171,44 @@ impl TrackedSource {
         new: NewTracked,
         secret: &Secret,
     ) -> Result<SourceKey, SourceError> {
-        self.validate(&new)?;
-        let record = Record {
-            id: id.to_string(),
-            service: new.service,
-            name: new.name.trim().to_string(),
-            description: new.description,
-            hint: super::hint_of(secret.expose()),
-            expires_at: new.expires_at,
-            base_url: new
-                .base_url
-                .map(|u| u.trim().trim_end_matches('/').to_string()),
-            workspace: new.workspace.filter(|w| !w.trim().is_empty()),
-            added_at: Utc::now(),
-            renewed_at: None,
-            replaces: None,
-            replaced_by: None,
-            remote_id: None,
-        };
-        let key = self.to_key(&record);
+        let mut added = self.add_many(vec![(id.to_string(), new, secret)])?;
+        Ok(added.remove(0))
+    }
+
+    /// Writes the records of keys whose secrets are already in the keychain, in one write:
+    /// either all of them are added or, on any error, none.
+    pub fn add_many(
+        &self,
+        keys: Vec<(String, NewTracked, &Secret)>,
+    ) -> Result<Vec<SourceKey>, SourceError> {
+        let now = Utc::now();
+        let mut records = Vec::with_capacity(keys.len());
+        for (id, new, secret) in keys {
+            self.validate(&new)?;
+            records.push(Record {
+                id,
+                service: new.service,
+                name: new.name.trim().to_string(),
+                description: new.description,
+                hint: super::hint_of(secret.expose()),
+                expires_at: new.expires_at,
+                base_url: new
+                    .base_url
+                    .map(|u| u.trim().trim_end_matches('/').to_string()),
+                workspace: new.workspace.filter(|w| !w.trim().is_empty()),
+                added_at: now,
+                renewed_at: None,
+                replaces: None,
+                replaced_by: None,
+                remote_id: None,
+            });
+        }
+        let keys = records.iter().map(|r| self.to_key(r)).collect();
         self.change(|file| {
-            file.keys.push(record);
+            file.keys.extend(records);
             Ok(())
         })?;
-        Ok(key)
+        Ok(keys)
     }
 
     /// Records what the service itself reported when a key was tested: its real expiry (GitHub,

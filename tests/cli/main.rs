@@ -17,6 +17,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 mod backup;
+mod import;
 mod run;
 mod sources;
 
