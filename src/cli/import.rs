@@ -48,13 +48,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         bail!("{err}: nothing can be imported");
     }
     let shown = args.file.display().to_string();
-    let size = std::fs::metadata(&args.file)
-        .with_context(|| format!("cannot read {shown}"))?
-        .len();
-    if size > import::MAX_FILE_BYTES {
-        bail!("{shown} is larger than 64 MiB, more than any file to import: nothing was imported");
-    }
-    let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {shown}"))?;
+    let bytes = import::read_file(&args.file).map_err(|err| anyhow::anyhow!("{err}"))?;
     let format = args.format.unwrap_or_else(|| Format::detect(&bytes));
     if args.group.is_some() && format != Format::Keepassxc {
         bail!(

@@ -11,6 +11,7 @@ use crate::sources::tracked::NewTracked;
 
 pub const ADD: &str = "Add this key";
 pub const PASTE: &str = "Paste from the clipboard";
+pub const IMPORT_FROM_FILE: &str = "Import from a file…";
 
 pub fn add_dialog_ui(
     ctx: &egui::Context,
@@ -86,6 +87,14 @@ pub fn add_dialog_ui(
                 action = Some(Action::CloseDialog);
             }
         });
+        ui.separator();
+        if ui
+            .button(IMPORT_FROM_FILE)
+            .on_hover_text("Keys of a .env file, KeePassXC, Bitwarden or 1Password")
+            .clicked()
+        {
+            action = Some(Action::OpenImport);
+        }
         action
     })
 }

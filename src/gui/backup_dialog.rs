@@ -80,7 +80,7 @@ pub fn backup_dialog_ui(
 }
 
 /// `~/x` as the home directory's `x`, as a shell would.
-fn expand_home(path: &str) -> String {
+pub(super) fn expand_home(path: &str) -> String {
     match (path.strip_prefix("~/"), dirs::home_dir()) {
         (Some(rest), Some(home)) => home.join(rest).display().to_string(),
         _ => path.to_string(),

@@ -286,3 +286,36 @@ impl std::fmt::Debug for TransferDraft {
             .finish()
     }
 }
+
+/// The import dialog's fields (the database password is redacted in debug output).
+#[derive(Clone, Default)]
+pub struct ImportDraft {
+    pub path: String,
+    /// `None`: recognised from the file.
+    pub format: Option<crate::transfer::import::Format>,
+    pub password: String,
+    pub key_file: String,
+    /// A KeePassXC group or a Bitwarden folder.
+    pub within: String,
+    pub all: bool,
+    pub dry_run: bool,
+    /// A `.env` file's values become their references.
+    pub rewrite: bool,
+    /// What the last import did (or would do), a line each.
+    pub result: Vec<String>,
+    pub error: Option<String>,
+}
+
+impl std::fmt::Debug for ImportDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportDraft")
+            .field("path", &self.path)
+            .field("format", &self.format)
+            .field("password", &"***")
+            .field("key_file", &self.key_file)
+            .field("within", &self.within)
+            .field("result", &self.result)
+            .field("error", &self.error)
+            .finish()
+    }
+}

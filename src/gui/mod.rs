@@ -11,6 +11,7 @@ mod detail_panel;
 mod drafts;
 mod edit_dialog;
 mod generate_dialog;
+mod import_dialog;
 mod key_table;
 pub mod loadable;
 mod modal;
@@ -25,7 +26,9 @@ mod status_bar;
 pub mod theme;
 mod toolbar;
 
+pub use add_dialog::IMPORT_FROM_FILE;
 pub use app::{AppDeps, KeywardenApp, VIEW_KEY};
 pub use backup_dialog::{BACK_UP, RESTORE};
+pub use import_dialog::IMPORT;
 pub use renew_dialog::RENEW;
 pub use secret_dialog::GOT_IT;

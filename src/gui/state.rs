@@ -114,6 +114,7 @@ pub enum Dialog {
     Servers,
     Settings(Config),
     Transfer(TransferDraft),
+    Import(ImportDraft),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -505,6 +506,10 @@ pub enum Action {
         restore: bool,
         dry_run: bool,
     },
+    /// Open the import dialog.
+    OpenImport,
+    /// Import the keys of the file at `path`.
+    Import(Box<ImportRequest>),
     /// Not now: the backup reminder is not shown again until the next start.
     DismissBackupReminder,
     /// Renew the key on its own within so many days of its expiry, or (`None`) not.
@@ -517,6 +522,18 @@ pub enum Action {
     SignOut(String),
     OpenSettings,
     SaveSettings(Config),
+}
+
+/// What to import, from the import dialog.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    pub path: std::path::PathBuf,
+    pub format: Option<crate::transfer::import::Format>,
+    pub options: crate::transfer::import::Options,
+    /// The KeePassXC database's key file, read in the background.
+    pub key_file: Option<std::path::PathBuf>,
+    pub dry_run: bool,
+    pub rewrite: bool,
 }
 
 #[cfg(test)]

@@ -543,3 +543,73 @@ fn the_app_backs_up_restores_and_reminds_of_a_backup() {
         fx.app().state.dialog
     );
 }
+
+/// *Add key → Import from a file…*: a `.env` file's keys come in as tracked keys shown in the
+/// list, the file's values become references when asked, and importing again adds nothing; a
+/// KeePassXC database asks for its password.
+#[test]
+fn the_app_imports_keys_from_a_file() {
+    let mut fx = Fixture::new();
+    fx.wait_connected();
+    let secret = "ghp_appimportappimportappimport012";
+    let env = fx.dir.path().join("app.env");
+    std::fs::write(
+        &env,
+        format!("# deploy\nexport DEPLOY_TOKEN={secret}\nREGION=eu\n"),
+    )
+    .unwrap();
+    fx.click("Add key");
+    fx.click(keywarden::gui::IMPORT_FROM_FILE);
+    fx.type_into("File", &env.display().to_string());
+    fx.settle();
+    assert!(!fx.has_label("Database password"));
+    fx.click("Then replace the values in the file with their kw:// references");
+    fx.click(keywarden::gui::IMPORT);
+    fx.wait_until("imported", |app| {
+        matches!(&app.state.dialog, Some(Dialog::Import(d)) if !d.result.is_empty() || d.error.is_some())
+    });
+    assert!(
+        fx.has_label_containing(
+            "1 key(s) imported, 0 held already, 1 other variable(s) left alone"
+        ),
+        "{:?}",
+        fx.app().state.dialog
+    );
+    assert!(fx.has_label_containing("1 value(s) replaced by their kw:// references"));
+    let rewritten = std::fs::read_to_string(&env).unwrap();
+    assert!(
+        rewritten.contains("export DEPLOY_TOKEN=kw://tracked/DEPLOY_TOKEN\n")
+            && !rewritten.contains(secret),
+        "{rewritten}"
+    );
+    fx.wait_until("the imported key is listed", |app| {
+        app.state
+            .keys
+            .value()
+            .is_some_and(|keys| keys.iter().any(|k| k.name == "DEPLOY_TOKEN"))
+    });
+    let key = fx.key("DEPLOY_TOKEN");
+    assert_eq!(key.service, "github");
+    assert_eq!(
+        fx.held_secret(&key).as_ref().map(|s| s.expose()),
+        Some(secret)
+    );
+
+    // The file as it was: held already.
+    std::fs::write(&env, format!("DEPLOY_TOKEN={secret}\n")).unwrap();
+    fx.click(keywarden::gui::IMPORT);
+    fx.wait_until("imported again", |app| {
+        matches!(&app.state.dialog, Some(Dialog::Import(d)) if d.result.iter().any(|l| l.contains("held already as")))
+    });
+    assert!(fx.has_label_containing("0 key(s) imported, 1 held already"));
+
+    fx.click("Close");
+    fx.click("Add key");
+    fx.click(keywarden::gui::IMPORT_FROM_FILE);
+    fx.type_into("File", "vault.kdbx");
+    fx.settle();
+    assert!(
+        fx.has_label("Database password"),
+        "a KeePassXC database asks for its password"
+    );
+}

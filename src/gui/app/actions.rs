@@ -5,8 +5,8 @@ use chrono::Utc;
 use super::{KeywardenApp, apply_theme};
 use crate::api::KeyStatus;
 use crate::gui::state::{
-    Action, AddDraft, Dialog, EXPIRY_DAYS, EditDraft, ExpiryChoice, GenerateDraft, Overlap,
-    RenewDraft, SignInDraft, TransferDraft,
+    Action, AddDraft, Dialog, EXPIRY_DAYS, EditDraft, ExpiryChoice, GenerateDraft, ImportDraft,
+    Overlap, RenewDraft, SignInDraft, TransferDraft,
 };
 use crate::secret::Secret;
 use crate::sources::Capability;
@@ -200,6 +200,8 @@ impl KeywardenApp {
                 restore,
                 dry_run,
             } => self.transfer(path, passphrase, restore, dry_run),
+            Action::OpenImport => state.dialog = Some(Dialog::Import(ImportDraft::default())),
+            Action::Import(request) => self.import(*request),
             Action::DismissBackupReminder => state.backup_due = None,
             Action::Renew(key, renewal) => {
                 // The dialog stays until the renewal is done, to show its error if it fails.

@@ -306,6 +306,59 @@ impl KeywardenApp {
         });
     }
 
+    /// Imports the keys of a file as `keywarden import` does: read (and the database's key
+    /// derivation) off the runtime, all stored or none, a `.env` file rewritten when asked.
+    pub(super) fn import(&mut self, request: crate::gui::state::ImportRequest) {
+        let Some(data_dir) = self.data_dir.clone() else {
+            return;
+        };
+        let keeper = self.keeper.clone();
+        let config = self.state.config.clone();
+        self.bridge.spawn(async move {
+            use crate::transfer::import;
+            let result = async {
+                let path = request.path.clone();
+                let (bytes, read) = tokio::task::spawn_blocking(move || {
+                    let mut options = request.options;
+                    if let Some(key_file) = &request.key_file {
+                        options.key_file = Some(std::fs::read(key_file).map_err(|err| {
+                            format!("cannot read the key file {}: {err}", key_file.display())
+                        })?);
+                    }
+                    let bytes = import::read_file(&request.path)?;
+                    let name = request.path.file_name().map_or_else(
+                        || request.path.display().to_string(),
+                        |n| n.to_string_lossy().into_owned(),
+                    );
+                    let read = import::read(&bytes, &name, request.format, &options)
+                        .map_err(|err| format!("{}: {err}", request.path.display()))?;
+                    Ok::<_, String>((bytes, read))
+                })
+                .await
+                .map_err(|e| e.to_string())??;
+                if request.rewrite {
+                    read.format.check_rewrite()?;
+                }
+                let here = crate::transfer::local::Here {
+                    keeper: &keeper,
+                    data_dir: &data_dir,
+                    cache: None,
+                };
+                let report = here.import(&config, &read, !request.dry_run).await?;
+                let mut lines = report.lines.clone();
+                if request.rewrite {
+                    let text = String::from_utf8_lossy(&bytes);
+                    lines.push(
+                        import::env_file::rewrite(&path, &text, &read, &report, &keeper).await?,
+                    );
+                }
+                Ok((lines, !request.dry_run))
+            }
+            .await;
+            Msg::Imported(result)
+        });
+    }
+
     /// Whether a backup is due, for the banner: keys held here and none made in 30 days.
     pub(super) fn check_backup_due(&mut self) {
         let (Some(dir), false) = (self.data_dir.clone(), self.state.held.is_empty()) else {

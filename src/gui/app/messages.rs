@@ -36,6 +36,8 @@ pub enum Msg {
     AutoRenewed(Vec<crate::sources::renewals::AutoRenewed>),
     /// What a backup or restore did, a line each (and the config a restore wrote), or why not.
     Transferred(Result<(Vec<String>, Option<crate::client::config::Config>), String>),
+    /// What an import did (lines to show), and whether it stored anything.
+    Imported(Result<(Vec<String>, bool), String>),
     /// Whether a backup is due (keys live only here and none was made in 30 days).
     BackupDue(Option<String>),
     /// What sending a second factor's code did, for the dialog.
@@ -348,6 +350,22 @@ impl KeywardenApp {
                             self.state.config.servers = config.servers;
                             self.connect_all();
                         }
+                    }
+                    Err(err) => draft.error = Some(err),
+                }
+            }
+            Msg::Imported(result) => {
+                if let Ok((_, true)) = &result {
+                    self.refresh();
+                    self.load_held();
+                }
+                let Some(Dialog::Import(draft)) = &mut self.state.dialog else {
+                    return;
+                };
+                match result {
+                    Ok((lines, _)) => {
+                        draft.result = lines;
+                        draft.error = None;
                     }
                     Err(err) => draft.error = Some(err),
                 }

@@ -12,6 +12,7 @@ use crate::gui::confirm_dialog::{Confirm, confirm_dialog_ui};
 use crate::gui::detail_panel::detail_panel_ui;
 use crate::gui::edit_dialog::edit_dialog_ui;
 use crate::gui::generate_dialog::generate_dialog_ui;
+use crate::gui::import_dialog::import_dialog_ui;
 use crate::gui::key_table::key_table_ui;
 use crate::gui::renew_dialog::renew_dialog_ui;
 use crate::gui::secret_dialog::secret_dialog_ui;
@@ -129,6 +130,7 @@ impl KeywardenApp {
             Dialog::Servers => servers_dialog_ui(ctx, state),
             Dialog::Settings(draft) => settings_screen_ui(ctx, draft),
             Dialog::Transfer(draft) => backup_dialog_ui(ctx, draft, busy),
+            Dialog::Import(draft) => import_dialog_ui(ctx, draft, busy),
         };
         self.state.dialog = Some(dialog);
         action

@@ -80,14 +80,25 @@ impl Format {
         }
     }
 
+    /// Only a `.env` file's values can be replaced by their references.
+    pub fn check_rewrite(self) -> Result<(), String> {
+        match self {
+            Format::Dotenv => Ok(()),
+            other => Err(format!(
+                "only a .env file's values can be replaced by references; this is a {}",
+                other.label()
+            )),
+        }
+    }
+
     /// Whether opening the file needs a password.
     pub fn needs_password(self) -> bool {
         self == Format::Keepassxc
     }
 }
 
-/// How to read a file.
-#[derive(Debug, Default, Clone)]
+/// How to read a file (the password and key file are redacted in debug output).
+#[derive(Default, Clone)]
 pub struct Options {
     /// The KeePassXC database's password.
     pub password: Option<Secret>,
@@ -97,6 +108,31 @@ pub struct Options {
     pub within: Option<String>,
     /// Every entry with a secret, not only those that are API keys.
     pub all: bool,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("key_file", &self.key_file.as_ref().map(|_| "***"))
+            .field("within", &self.within)
+            .field("all", &self.all)
+            .finish()
+    }
+}
+
+/// A file read whole, at most [`MAX_FILE_BYTES`]; the error names the file.
+pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let shown = path.display();
+    let size = std::fs::metadata(path)
+        .map_err(|err| format!("cannot read {shown}: {err}"))?
+        .len();
+    if size > MAX_FILE_BYTES {
+        return Err(format!(
+            "{shown} is larger than 64 MiB, more than any file to import: nothing was imported"
+        ));
+    }
+    std::fs::read(path).map_err(|err| format!("cannot read {shown}: {err}"))
 }
 
 /// A secret as a file holds it, with what describes it, before [`take`] decides on it.
