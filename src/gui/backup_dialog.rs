@@ -1,8 +1,8 @@
 //! Back up and restore from the app, as `keywarden backup` and `restore` do: a path, a passphrase
 //! (twice for a backup), and the result in the command line's words.
 
-use super::modal::{dialog_ui, text_field_ui};
-use super::state::{Action, TransferDraft};
+use super::modal::{dialog_ui, path_field_ui, text_field_ui};
+use super::state::{Action, PathField, TransferDraft};
 use super::theme;
 use crate::secret::Secret;
 
@@ -13,6 +13,7 @@ pub fn backup_dialog_ui(
     ctx: &egui::Context,
     draft: &mut TransferDraft,
     busy: bool,
+    chooser: bool,
 ) -> Option<Action> {
     let title = if draft.restore {
         "Restore a backup"
@@ -27,8 +28,10 @@ pub fn backup_dialog_ui(
             "Writes every secret this computer's keychain holds, the tracked keys, the accounts \
              (no password or session) and this computer's server to one file encrypted with age."
         });
-        text_field_ui(ui, "File", &mut draft.path, false)
-            .on_hover_text("The path of the backup file, e.g. ~/keywarden-backup.age");
+        let mut action = None;
+        if path_field_ui(ui, "File", &mut draft.path, chooser) {
+            action = Some(Action::ChooseFile(PathField::Transfer));
+        }
         text_field_ui(ui, "Passphrase", &mut draft.passphrase, true);
         if draft.restore {
             ui.checkbox(&mut draft.dry_run, "Only say what would change");
@@ -41,7 +44,6 @@ pub fn backup_dialog_ui(
         if let Some(error) = &draft.error {
             ui.colored_label(theme::ERROR, error);
         }
-        let mut action = None;
         ui.horizontal(|ui| {
             let label = if draft.restore { RESTORE } else { BACK_UP };
             if ui.add_enabled(!busy, egui::Button::new(label)).clicked() {

@@ -319,3 +319,14 @@ impl std::fmt::Debug for ImportDraft {
             .finish()
     }
 }
+
+/// A path field a file chooser can fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathField {
+    /// The backup dialog's file (to write) or the restore dialog's (to read).
+    Transfer,
+    /// The file to import.
+    Import,
+    /// The KeePassXC database's key file.
+    KeyFile,
+}

@@ -1,8 +1,8 @@
 //! *Add key → Import…*: keys from a `.env` file, a KeePassXC database, a Bitwarden or a
 //! 1Password export, as `keywarden import` takes them, with the result in its words.
 
-use super::modal::{dialog_ui, text_field_ui};
-use super::state::{Action, ImportDraft, ImportRequest};
+use super::modal::{dialog_ui, path_field_ui, text_field_ui};
+use super::state::{Action, ImportDraft, ImportRequest, PathField};
 use super::theme;
 use crate::secret::Secret;
 use crate::transfer::import::{Format, Options};
@@ -13,14 +13,17 @@ pub fn import_dialog_ui(
     ctx: &egui::Context,
     draft: &mut ImportDraft,
     busy: bool,
+    chooser: bool,
 ) -> Option<Action> {
     dialog_ui(ctx, "Import keys from a file", |ui| {
         ui.label(
             "Takes the API keys of a .env file, a KeePassXC database, a Bitwarden JSON export or \
              a 1Password export (1PUX) as tracked keys; keys held already are skipped.",
         );
-        text_field_ui(ui, "File", &mut draft.path, false)
-            .on_hover_text("The path of the file, e.g. ~/Downloads/vault.kdbx");
+        let mut action = None;
+        if path_field_ui(ui, "File", &mut draft.path, chooser) {
+            action = Some(Action::ChooseFile(PathField::Import));
+        }
         egui::ComboBox::from_label("Format")
             .selected_text(
                 draft
@@ -40,7 +43,9 @@ pub fn import_dialog_ui(
             || draft.format.is_none() && (path.ends_with(".env") || path.contains("/.env"));
         if keepassxc {
             text_field_ui(ui, "Database password", &mut draft.password, true);
-            text_field_ui(ui, "Key file (if it has one)", &mut draft.key_file, false);
+            if path_field_ui(ui, "Key file (if any)", &mut draft.key_file, chooser) {
+                action = Some(Action::ChooseFile(PathField::KeyFile));
+            }
         }
         text_field_ui(ui, "Only the group or folder", &mut draft.within, false)
             .on_hover_text("A KeePassXC group (Dev/APIs) or a Bitwarden folder; empty: all");
@@ -61,7 +66,6 @@ pub fn import_dialog_ui(
         if let Some(error) = &draft.error {
             ui.colored_label(theme::ERROR, error);
         }
-        let mut action = None;
         ui.horizontal(|ui| {
             if ui.add_enabled(!busy, egui::Button::new(IMPORT)).clicked() {
                 action = request(draft, keepassxc, dotenv);

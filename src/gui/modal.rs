@@ -48,6 +48,32 @@ pub fn text_field_ui(
     .inner
 }
 
+/// The button beside a path field that opens the desktop's file chooser.
+pub const CHOOSE: &str = "Choose…";
+
+/// A labelled path field; with `chooser` (the desktop has a file chooser) a [`CHOOSE`] button
+/// beside it, whose click is returned.
+pub fn path_field_ui(ui: &mut egui::Ui, label: &str, text: &mut String, chooser: bool) -> bool {
+    if !chooser {
+        text_field_ui(ui, label, text, false);
+        return false;
+    }
+    ui.horizontal(|ui| {
+        let label = ui.add_sized([110.0, 20.0], egui::Label::new(label));
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            let clicked = ui
+                .button(CHOOSE)
+                .on_hover_text("Choose the file in the desktop's file chooser")
+                .clicked();
+            ui.add(egui::TextEdit::singleline(text).desired_width(f32::INFINITY))
+                .labelled_by(label.id);
+            clicked
+        })
+        .inner
+    })
+    .inner
+}
+
 /// The expiry choice of the generate, add and renew dialogs: the presets, a date (its field shown
 /// when chosen, with `date_hint` as hover text), and "does not expire" where `never_ok`.
 pub fn expiry_ui(

@@ -220,6 +220,8 @@ pub struct State {
     pub notice: Option<Notice>,
     /// Keys live only here and no backup was made in 30 days (or ever): said once, in a banner.
     pub backup_due: Option<String>,
+    /// Whether the desktop has a file chooser (asked when a dialog with a path first opens).
+    pub file_chooser: Option<bool>,
     pub clipboard_clears_at: Option<Instant>,
     pub config: Config,
     /// Indices into `keys` of the rows shown, in order; recomputed when `view_dirty`, and each
@@ -510,6 +512,8 @@ pub enum Action {
     OpenImport,
     /// Import the keys of the file at `path`.
     Import(Box<ImportRequest>),
+    /// Fill a path field from the desktop's file chooser.
+    ChooseFile(PathField),
     /// Not now: the backup reminder is not shown again until the next start.
     DismissBackupReminder,
     /// Renew the key on its own within so many days of its expiry, or (`None`) not.

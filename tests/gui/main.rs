@@ -6,6 +6,7 @@ mod support;
 
 mod clipboard;
 mod errors;
+mod file_chooser;
 mod flows;
 mod keychain;
 mod leaks;

@@ -193,6 +193,7 @@ impl KeywardenApp {
                     restore,
                     ..Default::default()
                 }));
+                self.look_for_file_chooser();
             }
             Action::Transfer {
                 path,
@@ -200,7 +201,11 @@ impl KeywardenApp {
                 restore,
                 dry_run,
             } => self.transfer(path, passphrase, restore, dry_run),
-            Action::OpenImport => state.dialog = Some(Dialog::Import(ImportDraft::default())),
+            Action::OpenImport => {
+                state.dialog = Some(Dialog::Import(ImportDraft::default()));
+                self.look_for_file_chooser();
+            }
+            Action::ChooseFile(field) => self.choose_file(field),
             Action::Import(request) => self.import(*request),
             Action::DismissBackupReminder => state.backup_due = None,
             Action::Renew(key, renewal) => {

@@ -306,6 +306,38 @@ impl KeywardenApp {
         });
     }
 
+    /// Asks the session bus once whether the desktop has a file chooser.
+    pub(super) fn look_for_file_chooser(&mut self) {
+        if self.state.file_chooser.is_none() {
+            self.bridge
+                .spawn_blocking(|| Msg::FileChooser(crate::gui::file_chooser::available()));
+        }
+    }
+
+    /// Opens the desktop's file chooser for a path field; it answers when the user has chosen.
+    pub(super) fn choose_file(&mut self, field: crate::gui::state::PathField) {
+        use crate::gui::file_chooser::{Purpose, choose};
+        use crate::gui::state::PathField;
+        let (title, purpose) = match (&self.state.dialog, field) {
+            (Some(crate::gui::state::Dialog::Transfer(draft)), PathField::Transfer)
+                if !draft.restore =>
+            {
+                (
+                    "Back up Keywarden's keys to",
+                    Purpose::Save(format!(
+                        "keywarden-backup-{}.age",
+                        Utc::now().format("%Y-%m-%d")
+                    )),
+                )
+            }
+            (_, PathField::Transfer) => ("Restore Keywarden's keys from", Purpose::Open),
+            (_, PathField::Import) => ("Import keys from", Purpose::Open),
+            (_, PathField::KeyFile) => ("The KeePassXC database's key file", Purpose::Open),
+        };
+        self.bridge
+            .spawn_blocking(move || Msg::FileChosen(field, choose(title, &purpose)));
+    }
+
     /// Imports the keys of a file as `keywarden import` does: read (and the database's key
     /// derivation) off the runtime, all stored or none, a `.env` file rewritten when asked.
     pub(super) fn import(&mut self, request: crate::gui::state::ImportRequest) {

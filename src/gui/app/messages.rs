@@ -36,6 +36,13 @@ pub enum Msg {
     AutoRenewed(Vec<crate::sources::renewals::AutoRenewed>),
     /// What a backup or restore did, a line each (and the config a restore wrote), or why not.
     Transferred(Result<(Vec<String>, Option<crate::client::config::Config>), String>),
+    /// Whether the desktop has a file chooser.
+    FileChooser(bool),
+    /// The file chosen for a path field; `None`: the user cancelled.
+    FileChosen(
+        crate::gui::state::PathField,
+        Result<Option<std::path::PathBuf>, String>,
+    ),
     /// What an import did (lines to show), and whether it stored anything.
     Imported(Result<(Vec<String>, bool), String>),
     /// Whether a backup is due (keys live only here and none was made in 30 days).
@@ -352,6 +359,22 @@ impl KeywardenApp {
                         }
                     }
                     Err(err) => draft.error = Some(err),
+                }
+            }
+            Msg::FileChooser(available) => self.state.file_chooser = Some(available),
+            Msg::FileChosen(field, result) => {
+                use crate::gui::state::PathField;
+                let chosen = match result {
+                    Ok(Some(path)) => path.display().to_string(),
+                    Ok(None) => return,
+                    Err(err) => return self.state.fail(err),
+                };
+                match (&mut self.state.dialog, field) {
+                    (Some(Dialog::Transfer(draft)), PathField::Transfer) => draft.path = chosen,
+                    (Some(Dialog::Import(draft)), PathField::Import) => draft.path = chosen,
+                    (Some(Dialog::Import(draft)), PathField::KeyFile) => draft.key_file = chosen,
+                    // The dialog was closed meanwhile.
+                    _ => {}
                 }
             }
             Msg::Imported(result) => {

@@ -109,6 +109,7 @@ impl KeywardenApp {
 
     fn dialog_ui(&mut self, ctx: &egui::Context) -> Option<Action> {
         let busy = self.bridge.busy();
+        let chooser = self.state.file_chooser == Some(true);
         let clipboard_ok = self.clipboard.is_some();
         let mut dialog = self.state.dialog.take()?;
         let state = &self.state;
@@ -129,8 +130,8 @@ impl KeywardenApp {
             Dialog::SignIn(draft) => sign_in_dialog_ui(ctx, draft, busy),
             Dialog::Servers => servers_dialog_ui(ctx, state),
             Dialog::Settings(draft) => settings_screen_ui(ctx, draft),
-            Dialog::Transfer(draft) => backup_dialog_ui(ctx, draft, busy),
-            Dialog::Import(draft) => import_dialog_ui(ctx, draft, busy),
+            Dialog::Transfer(draft) => backup_dialog_ui(ctx, draft, busy, chooser),
+            Dialog::Import(draft) => import_dialog_ui(ctx, draft, busy, chooser),
         };
         self.state.dialog = Some(dialog);
         action
