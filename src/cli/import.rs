@@ -62,11 +62,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             format.label()
         );
     }
-    if args.rewrite && format != Format::Dotenv {
-        bail!(
-            "--rewrite rewrites .env files; {shown} is a {}",
-            format.label()
-        );
+    if args.rewrite {
+        format
+            .check_rewrite()
+            .map_err(|err| anyhow::anyhow!("{shown}: {err}"))?;
     }
     let mut options = Options {
         within: args.group.or(args.folder),

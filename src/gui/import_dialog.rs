@@ -47,7 +47,7 @@ pub fn import_dialog_ui(
                 action = Some(Action::ChooseFile(PathField::KeyFile));
             }
         }
-        text_field_ui(ui, "Only the group or folder", &mut draft.within, false)
+        text_field_ui(ui, "Group or folder", &mut draft.within, false)
             .on_hover_text("A KeePassXC group (Dev/APIs) or a Bitwarden folder; empty: all");
         ui.checkbox(
             &mut draft.all,

@@ -331,11 +331,11 @@ impl Keeper {
         new: super::tracked::NewTracked,
         secret: &Secret,
     ) -> Result<SourceKey, SourceError> {
-        let mut added = self
-            .add_tracked_many(tracked, vec![(new, secret.clone())])
+        self.add_tracked_many(tracked, vec![(new, secret.clone())])
             .await
-            .map_err(|(_, err)| err)?;
-        Ok(added.remove(0))
+            .map_err(|(_, err)| err)?
+            .pop()
+            .ok_or_else(|| SourceError::Storage("the key was not added".into()))
     }
 
     /// Adds tracked keys all together: every secret goes into the keychain, then the records

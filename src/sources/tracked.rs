@@ -171,8 +171,9 @@ impl TrackedSource {
         new: NewTracked,
         secret: &Secret,
     ) -> Result<SourceKey, SourceError> {
-        let mut added = self.add_many(vec![(id.to_string(), new, secret)])?;
-        Ok(added.remove(0))
+        self.add_many(vec![(id.to_string(), new, secret)])?
+            .pop()
+            .ok_or_else(|| SourceError::Storage("the key was not added".into()))
     }
 
     /// Writes the records of keys whose secrets are already in the keychain, in one write:

@@ -447,8 +447,10 @@ impl Here<'_> {
                 });
             }
         }
+        // The accounts' keys; the tracked keys were read above.
         let pairs: Vec<_> = accounts::list(config)
             .iter()
+            .filter(|a| a.name != tracked.name())
             .map(|a| (a.kind, a.name.clone()))
             .collect();
         let account_keys = self.keeper.held_keys(&pairs).await;
