@@ -67,14 +67,47 @@ fn a_backup_restores_every_key_on_a_new_computer() {
         "local",
         "--json",
     ]);
+    // A ThingsBoard account (the stand-in) with a key made from here.
+    let tb = setup
+        .runtime
+        .block_on(super::sources::thingsboard::ThingsBoard::start());
+    let out = setup.run_with_stdin(
+        &[
+            "login",
+            &tb.url,
+            "--email",
+            "admin@tb.example",
+            "--kind",
+            "thingsboard",
+            "--name",
+            "tb",
+        ],
+        "tb password\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let gateway = setup.json(&[
+        "keys",
+        "generate",
+        "--name",
+        "gateway",
+        "--account",
+        "tb",
+        "--expires",
+        "30d",
+        "--print",
+        "--json",
+    ]);
+    let gateway_secret = gateway["secret"].as_str().unwrap().to_string();
     let references = [
         format!("kw://{}/billing", keywarden_reference_account(&setup.url)),
         "kw://tracked/gh%20ci".to_string(),
+        "kw://tb/gateway".to_string(),
     ];
     let references: Vec<&str> = references.iter().map(String::as_str).collect();
     let before = digests(&setup, &references);
     assert_eq!(before[0], sha256_hex(&remote_secret));
     assert_eq!(before[1], sha256_hex(tracked_secret));
+    assert_eq!(before[2], sha256_hex(&gateway_secret));
     let list_before = setup.json(&["keys", "list", "--json"]);
 
     // Keys whose secrets live only here and no backup: check says so, its exit code unchanged.
@@ -112,7 +145,11 @@ fn a_backup_restores_every_key_on_a_new_computer() {
     assert_eq!(contents["format"], "keywarden-backup");
     assert_eq!(contents["version"], 1);
     let secrets = contents["secrets"].to_string();
-    assert!(secrets.contains(&remote_secret) && secrets.contains(tracked_secret));
+    assert!(
+        secrets.contains(&remote_secret)
+            && secrets.contains(tracked_secret)
+            && secrets.contains(&gateway_secret)
+    );
     assert!(
         !contents["accounts"].to_string().contains("kws_"),
         "no session"
@@ -130,6 +167,11 @@ fn a_backup_restores_every_key_on_a_new_computer() {
     }
     let session = keywarden::vault::session_account(&setup.url);
     vault.delete(&session).unwrap();
+    vault
+        .delete(&keywarden::sources::thingsboard::session_account(
+            "tb", &tb.url,
+        ))
+        .unwrap();
     setup.new_computer();
 
     // Wrong passphrase, flipped byte, truncated file: one sentence each, nothing written.
@@ -183,11 +225,20 @@ fn a_backup_restores_every_key_on_a_new_computer() {
     };
     assert_eq!(class(&tracked_after), class(&list_before));
 
-    // Tested after (a GitHub test records the expiry GitHub reports).
+    // Tested after, each by its own service, before any sign-in (a GitHub test records the
+    // expiry GitHub reports).
     let out = setup.run(&["keys", "test", "gh ci"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let out = setup.run(&["keys", "test", "gateway", "--account", "tb"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let out = setup.run(&["keys", "test", "billing", "--account", &setup.url]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
     let files = files_text(&setup);
-    assert!(!files.contains(&remote_secret) && !files.contains(tracked_secret));
+    assert!(
+        !files.contains(&remote_secret)
+            && !files.contains(tracked_secret)
+            && !files.contains(&gateway_secret)
+    );
 }
 
 #[test]

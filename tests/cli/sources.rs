@@ -13,7 +13,7 @@ mod gitlab;
 #[path = "../stand_ins/services.rs"]
 pub(super) mod services;
 #[path = "../stand_ins/thingsboard.rs"]
-mod thingsboard;
+pub(super) mod thingsboard;
 
 use services::{GOOD_KEY, WORKSPACE};
 
