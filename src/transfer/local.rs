@@ -33,6 +33,17 @@ pub struct Restore {
     pub fresh_config: bool,
 }
 
+impl Restore {
+    /// What becomes of what differs here, for the report.
+    fn conflicts_are(self) -> &'static str {
+        match (self.force, self.write) {
+            (true, true) => "were replaced",
+            (true, false) => "would be replaced",
+            (false, _) => "were kept (--force replaces them)",
+        }
+    }
+}
+
 impl Here<'_> {
     /// Everything a backup holds, with `local_database` (this computer's server, copied by the
     /// caller) if there is one.
@@ -143,11 +154,7 @@ impl Here<'_> {
             report.push(format!(
                 "{} secret(s) differ here and {}: {}",
                 conflicts.len(),
-                if how.force {
-                    format!("{verb}replaced")
-                } else {
-                    "were kept (--force replaces them)".to_string()
-                },
+                how.conflicts_are(),
                 conflicts.join(", ")
             ));
         }
@@ -164,11 +171,7 @@ impl Here<'_> {
             report.push(format!(
                 "{} tracked key(s) differ here and {}: {}",
                 merged.conflicts.len(),
-                if how.force {
-                    "were replaced"
-                } else {
-                    "were kept"
-                },
+                how.conflicts_are(),
                 merged.conflicts.join(", ")
             ));
         }

@@ -230,9 +230,21 @@ fn a_backup_restores_every_key_on_a_new_computer() {
     let out = setup.run(&["keys", "test", "gh ci"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let out = setup.run(&["keys", "test", "gateway", "--account", "tb"]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let out = setup.run(&["keys", "test", "billing", "--account", &setup.url]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let files = files_text(&setup);
     assert!(
         !files.contains(&remote_secret)
@@ -368,4 +380,68 @@ fn run_in_pty(command: &str, typed: &str) {
         "{command}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A secret that differs here from the backup's is kept, and listed, unless `--force`; a dry run
+/// with `--force` says it would be replaced and changes nothing.
+#[test]
+fn a_conflicting_secret_is_kept_unless_forced() {
+    let setup = Setup::new();
+    let before = "ghp_conflictconflictconflictconf01";
+    let out = add(
+        &setup,
+        &["--service", "github", "--name", "ci", "--expires", "20d"],
+        before,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let file = setup.home.path().join("keys.age");
+    let out = setup.run_with_stdin(&["backup", file_arg_of(&file)], &format!("{PASSPHRASE}\n"));
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // The key's secret changes here after the backup.
+    let key = setup.json(&["keys", "show", "ci", "--json"]);
+    let id = key["id"].as_str().unwrap();
+    let now = "ghp_changedchangedchangedchanged01";
+    keywarden::vault::KeyringVault::new()
+        .unwrap()
+        .set(
+            &keywarden::vault::key_account("tracked", "tracked", id),
+            &keywarden::secret::Secret::new(now),
+        )
+        .unwrap();
+    let resolves_to = |secret: &str| {
+        let out = digest_through_run(&setup, "kw://tracked/ci");
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stdout(&out).trim(), sha256_hex(secret));
+    };
+
+    let restore = |extra: &[&str]| {
+        let mut args = vec!["restore", file_arg_of(&file)];
+        args.extend_from_slice(extra);
+        let out = setup.run_with_stdin(&args, &format!("{PASSPHRASE}\n"));
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let said = restore(&[]);
+    assert!(
+        said.contains(
+            "1 secret(s) differ here and were kept (--force replaces them): ci on tracked"
+        ),
+        "{said}"
+    );
+    resolves_to(now);
+    let said = restore(&["--force", "--dry-run"]);
+    assert!(
+        said.contains("1 secret(s) differ here and would be replaced: ci on tracked"),
+        "{said}"
+    );
+    resolves_to(now);
+    let said = restore(&["--force"]);
+    assert!(
+        said.contains("1 secret(s) differ here and were replaced: ci on tracked"),
+        "{said}"
+    );
+    resolves_to(before);
+    let files = files_text(&setup);
+    assert!(!files.contains(before) && !files.contains(now));
 }
