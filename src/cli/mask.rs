@@ -1,8 +1,10 @@
-//! Hiding secrets in a program's output as it streams past: every occurrence of a secret becomes
-//! `<concealed by keywarden>`, also when it arrives split over two reads, and secrets that overlap
-//! or contain each other are concealed as one stretch. The end of a read that begins a secret, or
-//! that a longer secret could still extend, is held back until the next read shows whether the
-//! secret follows; the end of the stream lets it go. Anything else is passed on at once.
+//! Hiding secrets in a program's output as it streams past: every occurrence of a secret, and
+//! every run of [`IDENTIFYING`] or more of its characters in a row (its beginning cut off by a
+//! newline, its end, any piece of it) becomes `<concealed by keywarden>`, also when it arrives
+//! split over two reads; secrets and pieces that overlap or touch inside a secret are concealed as
+//! one stretch. The end of a read that could begin such a run is held back until the next read
+//! shows whether it follows; the end of the stream lets a shorter one go. Anything else is passed
+//! on at once.
 
 use std::io::Write;
 
@@ -10,29 +12,60 @@ use aho_corasick::{AhoCorasick, MatchKind};
 
 pub const CONCEALED: &[u8] = b"<concealed by keywarden>";
 
+/// A run of this many characters of a secret identifies it, and is concealed wherever it appears;
+/// at most one less stays visible in a row. For the key formats we know that leaves unknown at
+/// least 13 of a GitLab token's 20 random characters (77 bits) and more of the others'
+/// (`kw_`: 25 of 32, `ghp_`: 29 of 36). A run inside a secret's public prefix alone
+/// (`github_pat_`) identifies nothing and is shown. A secret no longer than this is concealed
+/// only whole.
+pub const IDENTIFYING: usize = 8;
+
 pub struct Masker {
-    /// Every occurrence of every secret, overlapping ones too; `None` when there is nothing to hide.
+    /// Every occurrence of every pattern, overlapping ones too; `None` when there is nothing to
+    /// hide.
     finder: Option<AhoCorasick>,
-    secrets: Vec<Vec<u8>>,
+    /// What is looked for: each secret's runs of [`IDENTIFYING`] bytes (or the secret, when it
+    /// is shorter).
+    patterns: Vec<Vec<u8>>,
     pending: Vec<u8>,
+}
+
+/// The runs of a secret that identify it: every window of [`IDENTIFYING`] bytes that reaches past
+/// its public prefix, or the secret whole when it is no longer.
+fn identifying_runs(secret: &[u8]) -> Vec<Vec<u8>> {
+    if secret.len() <= IDENTIFYING {
+        return vec![secret.to_vec()];
+    }
+    let public = std::str::from_utf8(secret)
+        .ok()
+        .and_then(crate::sources::services::public_prefix)
+        .map_or(0, str::len);
+    secret
+        .windows(IDENTIFYING)
+        .enumerate()
+        .filter(|&(start, _)| start + IDENTIFYING > public)
+        .map(|(_, run)| run.to_vec())
+        .collect()
 }
 
 impl Masker {
     pub fn new<S: AsRef<[u8]>>(secrets: &[S]) -> Masker {
-        let secrets: Vec<Vec<u8>> = secrets
+        let mut patterns: Vec<Vec<u8>> = secrets
             .iter()
-            .map(|s| s.as_ref().to_vec())
-            .filter(|s| !s.is_empty())
+            .filter(|s| !s.as_ref().is_empty())
+            .flat_map(|s| identifying_runs(s.as_ref()))
             .collect();
-        let finder = (!secrets.is_empty()).then(|| {
+        patterns.sort_unstable();
+        patterns.dedup();
+        let finder = (!patterns.is_empty()).then(|| {
             AhoCorasick::builder()
                 .match_kind(MatchKind::Standard)
-                .build(&secrets)
+                .build(&patterns)
                 .expect("literal patterns always build")
         });
         Masker {
             finder,
-            secrets,
+            patterns,
             pending: Vec::new(),
         }
     }
@@ -88,11 +121,11 @@ impl Masker {
         // next read), nor a stretch reaching into that tail (a longer secret may extend it).
         let mut cut = data.len();
         if !last {
-            let longest = self.secrets.iter().map(Vec::len).max().unwrap_or(0);
+            let longest = self.patterns.iter().map(Vec::len).max().unwrap_or(0);
             let held = (1..longest.min(data.len() + 1))
                 .rev()
                 .find(|&n| {
-                    self.secrets
+                    self.patterns
                         .iter()
                         .any(|s| s.len() > n && data.ends_with(&s[..n]))
                 })
@@ -133,9 +166,9 @@ mod tests {
     #[test]
     fn secrets_are_concealed_wherever_the_reads_split_them() {
         let secret = "kw_SECRETsecret123";
-        let text = format!("a {secret} b {secret}{secret} c kw_SECRET d");
+        let text = format!("a {secret} b {secret}{secret} c kw_SECR d");
         let want = "a <concealed by keywarden> b <concealed by keywarden><concealed by keywarden> \
-                    c kw_SECRET d";
+                    c kw_SECR d";
         // Every way of cutting the text in two, and byte by byte.
         for cut in 0..=text.len() {
             assert_eq!(
@@ -211,5 +244,45 @@ mod tests {
         masker.push(b"token: ghp_secre", &mut out).unwrap();
         masker.abandon(&mut out).unwrap();
         assert_eq!(out, b"token: <concealed by keywarden>");
+    }
+
+    /// Found as a new user (issue 22): a `kw_` key without its 6-character checksum, followed by a
+    /// newline, showed every random character. Any run of 8 of a secret's characters is
+    /// concealed now, wherever it is; 7 in a row may show.
+    #[test]
+    fn a_run_of_a_secrets_characters_is_concealed_wherever_it_is() {
+        let key = crate::key::generate(crate::key::TokenKind::ApiKey);
+        let key = key.expose();
+        let without_checksum = &key[..key.len() - 6];
+        let text = format!(
+            "token={without_checksum}\nmiddle={}|end={}",
+            &key[10..20],
+            &key[key.len() - 9..]
+        );
+        for cut in 0..=text.len() {
+            let shown = masked(&[key], &[&text[..cut], &text[cut..]]);
+            assert_eq!(
+                shown,
+                "token=<concealed by keywarden>\nmiddle=<concealed by keywarden>|end=<concealed by keywarden>",
+                "cut at {cut}"
+            );
+        }
+        let seven = &key[5..12];
+        assert_eq!(
+            masked(&[key], &[&format!("[{seven}]")]),
+            format!("[{seven}]")
+        );
+        // A public prefix alone identifies nothing.
+        let pat = "github_pat_11ABCDEFG0123456789abcdefghijklmnop";
+        assert_eq!(
+            masked(&[pat], &["github_pat_ tokens"]),
+            "github_pat_ tokens"
+        );
+        // The runs that reach past the public prefix are concealed; what is left shown of it is
+        // public.
+        assert_eq!(
+            masked(&[pat], &["github_pat_11ABC"]),
+            "gith<concealed by keywarden>"
+        );
     }
 }

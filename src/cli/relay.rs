@@ -3,9 +3,11 @@
 //! `keywarden run`, passed on to the command.
 //!
 //! - Output: a stream that goes to a terminal reaches the command through a pseudo-terminal set
-//!   up like that terminal (so it still sees one: colours, line buffering, the window's size; one
-//!   pseudo-terminal for both streams when both go to the same terminal, so they keep their
-//!   order), anything else through a pipe (also when no pseudo-terminal can be had). The two
+//!   up like that terminal (so it still sees one: colours, line buffering, the window's size),
+//!   anything else through a pipe (also when no pseudo-terminal can be had). When both streams go
+//!   to the same place (one terminal, file or pipe: the same device and inode), the command gets
+//!   one for both, read by one masker: they keep their order, and a secret split between them is
+//!   concealed. The two
 //!   terminals keep the same modes: one the command sets on its pseudo-terminal (a full-screen
 //!   program's raw mode) is set on the real one, where the keys are typed, and one it sets on the
 //!   real terminal (through stdin) on the pseudo-terminal; the real terminal's modes are put back
@@ -63,14 +65,15 @@ impl Stream {
         unsafe { BorrowedFd::borrow_raw(self.fd()) }
     }
 
-    /// The terminal device the stream goes to, if it goes to one.
-    fn terminal(self) -> Option<libc::dev_t> {
-        if !std::io::IsTerminal::is_terminal(&self.ours()) {
-            return None;
-        }
+    /// The device and inode the stream goes to (a terminal, a file, a pipe).
+    fn identity(self) -> Option<(u64, u64)> {
         use std::os::unix::fs::MetadataExt as _;
         let file = std::fs::File::from(self.ours().try_clone_to_owned().ok()?);
-        file.metadata().ok().map(|m| m.rdev())
+        file.metadata().ok().map(|m| (m.dev(), m.ino()))
+    }
+
+    fn is_terminal(self) -> bool {
+        std::io::IsTerminal::is_terminal(&self.ours())
     }
 }
 
@@ -82,35 +85,30 @@ pub struct Output {
     terminal: Option<libc::termios>,
 }
 
-/// Gives the command its stdout and stderr: pseudo-terminals or pipes to read them from.
+/// Gives the command its stdout and stderr: pseudo-terminals or pipes to read them from. When
+/// both go to the same place (one terminal, one file, one pipe), the command gets one output for
+/// both, read once: a secret it splits between them is still concealed, and their order is kept.
 pub fn attach(command: &mut std::process::Command) -> std::io::Result<Vec<Output>> {
-    let mut outputs: Vec<Output> = Vec::new();
-    let shared = Stream::Stdout.terminal().is_some()
-        && Stream::Stdout.terminal() == Stream::Stderr.terminal();
-    for to in [Stream::Stdout, Stream::Stderr] {
-        // The same terminal: the same pseudo-terminal, read once.
-        let same = match (to, outputs.first()) {
-            (Stream::Stderr, Some(stdout)) if shared && stdout.terminal.is_some() => {
-                stdout.another_end().ok()
-            }
-            _ => None,
-        };
-        let (output, writer) = match same {
-            Some(writer) => (None, writer),
-            None => {
-                let (output, writer) = match to.terminal() {
-                    Some(_) => Output::pseudo_terminal(to).or_else(|_| Output::pipe(to))?,
-                    None => Output::pipe(to)?,
-                };
-                (Some(output), writer)
-            }
-        };
-        match to {
-            Stream::Stdout => command.stdout(Stdio::from(writer)),
-            Stream::Stderr => command.stderr(Stdio::from(writer)),
-        };
-        outputs.extend(output);
-    }
+    let shared = Stream::Stdout.identity().is_some()
+        && Stream::Stdout.identity() == Stream::Stderr.identity();
+    let open = |to: Stream| {
+        if to.is_terminal() {
+            Output::pseudo_terminal(to).or_else(|_| Output::pipe(to))
+        } else {
+            Output::pipe(to)
+        }
+    };
+    let (stdout, writer) = open(Stream::Stdout)?;
+    let mut outputs = vec![stdout];
+    let stderr_writer = if shared {
+        writer.try_clone()?
+    } else {
+        let (stderr, writer) = open(Stream::Stderr)?;
+        outputs.push(stderr);
+        writer
+    };
+    command.stdout(Stdio::from(writer));
+    command.stderr(Stdio::from(stderr_writer));
     Ok(outputs)
 }
 

@@ -680,3 +680,67 @@ fn ctrl_c_at_the_terminal_reaches_the_command_once() {
     assert!(shown.contains("interrupts: 1"), "{shown:?} {status:?}");
     assert!(status.success(), "{status:?}");
 }
+
+/// Issue 22's two repros, with a key made on this computer: its random part without the
+/// checksum, ending a line, is concealed; and a key split between stdout and stderr that go to
+/// the same file is concealed (one masker for both).
+#[test]
+fn a_keys_random_part_and_a_key_split_across_one_file_are_concealed() {
+    let setup = Setup::new();
+    let made = setup.json(&[
+        "keys",
+        "generate",
+        "--name",
+        "m",
+        "--account",
+        "local",
+        "--print",
+        "--json",
+    ]);
+    assert!(made["secret"].as_str().unwrap().starts_with("kw_"));
+
+    let piped = setup
+        .command(&[
+            "run",
+            "--env",
+            "K=kw://local/m",
+            "--",
+            "sh",
+            "-c",
+            r#"printf "token=%s\n" "${K%??????}""#,
+        ])
+        .output()
+        .unwrap();
+    assert!(piped.status.success(), "{}", stderr(&piped));
+    assert_eq!(stdout(&piped), "token=<concealed by keywarden>\n");
+
+    // `>FILE 2>&1`, as a shell sets it up: both streams are the one file. First the issue's
+    // repro, then the key in 7-character pieces, one to each stream in turn: only one masker
+    // for both sees them as the key.
+    let split_script = r#"printf %s "${K%??????????}"; printf "%s\n" "${K#${K%??????????}}" >&2"#;
+    let pieces_script = r#"k=$K; i=0
+        while [ -n "$k" ]; do
+          c=${k%"${k#???????}"}; [ -n "$c" ] || c=$k
+          if [ $((i % 2)) = 0 ]; then printf %s "$c"; else printf %s "$c" >&2; fi
+          k=${k#"$c"}; i=$((i + 1))
+        done; echo"#;
+    for script in [split_script, pieces_script] {
+        let file = setup.home.path().join("out");
+        let status = std::process::Command::new("sh")
+            .args([
+                "-c",
+                r#""$0" run --env K=kw://local/m -- sh -c "$1" >"$2" 2>&1"#,
+                super::BIN,
+                script,
+                file.to_str().unwrap(),
+            ])
+            .env("XDG_CONFIG_HOME", setup.computer.join("config"))
+            .env("XDG_DATA_HOME", setup.computer.join("data"))
+            .env("XDG_CACHE_HOME", setup.computer.join("cache"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let written = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(written, "<concealed by keywarden>\n", "{script}");
+    }
+}
