@@ -82,6 +82,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Piece::Text(_) => None,
         })
         .collect();
+    secrets::keep_out_of_core_dumps()?;
     let context = Context::load()?;
     let resolved = match secrets::resolve_for_use(&context, &references, args.allow_expired).await?
     {
@@ -94,8 +95,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let mut secrets = resolved.iter().map(|r| r.secret.expose());
-    let mut out = String::with_capacity(template.len());
+    let mut secrets = resolved.iter().map(|r| r.expose());
+    // Wiped when done; large enough from the start that no copy is left behind by growing.
+    let capacity = template.len() + resolved.iter().map(|r| r.expose().len()).sum::<usize>();
+    let mut out = zeroize::Zeroizing::new(String::with_capacity(capacity));
     for piece in &pieces {
         match piece {
             Piece::Text(text) => out.push_str(text),

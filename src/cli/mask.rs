@@ -9,6 +9,7 @@
 use std::io::Write;
 
 use aho_corasick::{AhoCorasick, MatchKind};
+use zeroize::Zeroizing;
 
 pub const CONCEALED: &[u8] = b"<concealed by keywarden>";
 
@@ -26,15 +27,16 @@ pub struct Masker {
     finder: Option<AhoCorasick>,
     /// What is looked for: each secret's runs of [`IDENTIFYING`] bytes (or the secret, when it
     /// is shorter).
-    patterns: Vec<Vec<u8>>,
-    pending: Vec<u8>,
+    patterns: Vec<Zeroizing<Vec<u8>>>,
+    /// What is held back: perhaps a secret's beginning.
+    pending: Zeroizing<Vec<u8>>,
 }
 
 /// The runs of a secret that identify it: every window of [`IDENTIFYING`] bytes that reaches past
 /// its public prefix, or the secret whole when it is no longer.
-fn identifying_runs(secret: &[u8]) -> Vec<Vec<u8>> {
+fn identifying_runs(secret: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
     if secret.len() <= IDENTIFYING {
-        return vec![secret.to_vec()];
+        return vec![Zeroizing::new(secret.to_vec())];
     }
     let public = std::str::from_utf8(secret)
         .ok()
@@ -44,29 +46,29 @@ fn identifying_runs(secret: &[u8]) -> Vec<Vec<u8>> {
         .windows(IDENTIFYING)
         .enumerate()
         .filter(|&(start, _)| start + IDENTIFYING > public)
-        .map(|(_, run)| run.to_vec())
+        .map(|(_, run)| Zeroizing::new(run.to_vec()))
         .collect()
 }
 
 impl Masker {
     pub fn new<S: AsRef<[u8]>>(secrets: &[S]) -> Masker {
-        let mut patterns: Vec<Vec<u8>> = secrets
+        let mut patterns: Vec<Zeroizing<Vec<u8>>> = secrets
             .iter()
             .filter(|s| !s.as_ref().is_empty())
             .flat_map(|s| identifying_runs(s.as_ref()))
             .collect();
-        patterns.sort_unstable();
-        patterns.dedup();
+        patterns.sort_unstable_by(|a, b| a.as_slice().cmp(b.as_slice()));
+        patterns.dedup_by(|a, b| a.as_slice() == b.as_slice());
         let finder = (!patterns.is_empty()).then(|| {
             AhoCorasick::builder()
                 .match_kind(MatchKind::Standard)
-                .build(&patterns)
+                .build(patterns.iter().map(|p| p.as_slice()))
                 .expect("literal patterns always build")
         });
         Masker {
             finder,
             patterns,
-            pending: Vec::new(),
+            pending: Zeroizing::new(Vec::new()),
         }
     }
 
@@ -77,7 +79,7 @@ impl Masker {
             // The usual case: nothing held back, the read is searched where it is.
             self.scan(bytes, out, false)
         } else {
-            let mut joined = std::mem::take(&mut self.pending);
+            let mut joined = Zeroizing::new(std::mem::take(&mut *self.pending));
             joined.extend_from_slice(bytes);
             self.scan(&joined, out, false)
         }
@@ -85,7 +87,8 @@ impl Masker {
 
     /// The end of the stream: what was held back, its secrets concealed.
     pub fn finish(&mut self, out: &mut impl Write) -> std::io::Result<()> {
-        let pending = std::mem::take(&mut self.pending);
+        let pending = std::mem::take(&mut *self.pending);
+        let pending = Zeroizing::new(pending);
         self.scan(&pending, out, true)
     }
 
@@ -121,7 +124,7 @@ impl Masker {
         // next read), nor a stretch reaching into that tail (a longer secret may extend it).
         let mut cut = data.len();
         if !last {
-            let longest = self.patterns.iter().map(Vec::len).max().unwrap_or(0);
+            let longest = self.patterns.iter().map(|p| p.len()).max().unwrap_or(0);
             let held = (1..longest.min(data.len() + 1))
                 .rev()
                 .find(|&n| {

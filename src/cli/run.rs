@@ -82,6 +82,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         add(name.to_string(), value.to_string())?;
     }
 
+    secrets::keep_out_of_core_dumps()?;
     let context = Context::load()?;
     let resolved = match secrets::resolve_for_use(&context, &references, args.allow_expired).await?
     {
@@ -101,7 +102,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     for (name, value) in &variables {
         match value {
             Value::Plain(text) => command.env(name, text),
-            Value::Reference(index) => command.env(name, resolved[*index].secret.expose()),
+            Value::Reference(index) => command.env(name, resolved[*index].expose()),
         };
     }
     let outputs = if !args.no_masking && !resolved.is_empty() {
@@ -111,7 +112,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     // Relayed from before the command starts (nothing is lost, and no step after the start can
     // fail and leave it running unwatched); signals caught from then on too.
-    let secrets: Vec<&str> = resolved.iter().map(|r| r.secret.expose()).collect();
+    let secrets: Vec<&str> = resolved.iter().map(|r| r.expose()).collect();
     let ended = Arc::new(Ended::default());
     let relays = outputs
         .into_iter()

@@ -16,18 +16,13 @@ use crate::sources::reference::Reference;
 use crate::sources::{self, KeyRef, SourceKey};
 use crate::text;
 
-/// A reference with its key and secret.
-pub struct Resolved {
-    pub reference: Reference,
-    pub key: SourceKey,
-    pub secret: Secret,
-}
-
-/// Each reference's key and secret; the error names the first that does not resolve and why.
-pub async fn resolve(context: &Context, references: &[Reference]) -> anyhow::Result<Vec<Resolved>> {
-    let keeper = context.keeper()?;
+/// Each reference's key, from the account's list; the error names the first that is not found.
+async fn find(
+    context: &Context,
+    references: &[Reference],
+) -> anyhow::Result<Vec<(Reference, SourceKey)>> {
     let mut lists: BTreeMap<String, Vec<SourceKey>> = BTreeMap::new();
-    let mut resolved = Vec::new();
+    let mut found = Vec::new();
     for reference in references {
         let shown = text::for_terminal(&reference.to_string()).into_owned();
         if !lists.contains_key(&reference.account) {
@@ -39,20 +34,31 @@ pub async fn resolve(context: &Context, references: &[Reference]) -> anyhow::Res
         let key = sources::find(&lists[&reference.account], &reference.key)
             .map_err(|err| anyhow!("{shown}: {}", text::for_terminal(&err)))?
             .clone();
-        let secret = keeper.secret(&KeyRef::from(&key)).await?.ok_or_else(|| {
+        found.push((reference.clone(), key));
+    }
+    Ok(found)
+}
+
+/// The keys' secrets, from the keychain, in order; the error names the first key whose secret is
+/// not here.
+async fn secrets_of(
+    context: &Context,
+    found: &[(Reference, SourceKey)],
+) -> anyhow::Result<Vec<Secret>> {
+    let keeper = context.keeper()?;
+    let mut secrets = Vec::new();
+    for (reference, key) in found {
+        let secret = keeper.secret(&KeyRef::from(key)).await?.ok_or_else(|| {
             anyhow!(
-                "{shown}: the secret of \"{}\" is not held on this computer (the keychain keeps \
+                "{}: the secret of \"{}\" is not held on this computer (the keychain keeps \
                  the secrets of keys made, renewed or added here)",
+                text::for_terminal(&reference.to_string()),
                 text::for_terminal(&key.name)
             )
         })?;
-        resolved.push(Resolved {
-            reference: reference.clone(),
-            key,
-            secret,
-        });
+        secrets.push(secret);
     }
-    Ok(resolved)
+    Ok(secrets)
 }
 
 /// An account's keys: tracked keys from their file, others from the list saved here, or from
@@ -71,40 +77,46 @@ async fn keys_of(
     Ok(context.gather(Some(&account.name)).await?.keys)
 }
 
-/// [`resolve`] and [`check`] for a command about to use the secrets: the warnings are printed on
-/// stderr; `Err` is the reason a key cannot be used (the caller stops with exit code 2).
+/// The secrets of `references` (in order) for a command about to use them, each key's state
+/// checked ([`check`]) before its secret is looked for (a revoked key's secret is gone; the
+/// revocation is the reason to give): the warnings are printed on stderr; `Err` is the reason a
+/// key cannot be used (the caller stops with exit code 2).
 pub async fn resolve_for_use(
     context: &Context,
     references: &[Reference],
     allow_expired: bool,
-) -> anyhow::Result<Result<Vec<Resolved>, String>> {
-    let resolved = resolve(context, references).await?;
-    let now = Utc::now();
-    Ok(
-        check(&resolved, now, &context.config.thresholds, allow_expired).map(|warnings| {
-            for warning in warnings {
-                eprintln!("keywarden: {}", text::for_terminal(&warning));
-            }
-            resolved
-        }),
-    )
+) -> anyhow::Result<Result<Vec<Secret>, String>> {
+    let found = find(context, references).await?;
+    let warnings = match check(
+        &found,
+        Utc::now(),
+        &context.config.thresholds,
+        allow_expired,
+    ) {
+        Ok(warnings) => warnings,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    let resolved = secrets_of(context, &found).await?;
+    for warning in warnings {
+        eprintln!("keywarden: {}", text::for_terminal(&warning));
+    }
+    Ok(Ok(resolved))
 }
 
 /// A line for each key that expires soon (its class, time left and how to renew it), or, for a
 /// key that cannot work (expired, revoked, disabled), the reason to stop; with `allow_expired`
 /// those are warnings too.
 fn check(
-    resolved: &[Resolved],
+    found: &[(Reference, SourceKey)],
     now: DateTime<Utc>,
     thresholds: &Thresholds,
     allow_expired: bool,
 ) -> Result<Vec<String>, String> {
     let mut warnings = Vec::new();
-    for item in resolved {
-        let key = &item.key;
+    for (reference, key) in found {
         let name = format!(
             "{} (\"{}\")",
-            text::for_terminal(&item.reference.to_string()),
+            text::for_terminal(&reference.to_string()),
             text::for_terminal(&key.name)
         );
         let problem = match key.status_at(now) {
@@ -144,7 +156,32 @@ fn check(
     Ok(warnings)
 }
 
+/// Keeps the secrets this process is about to hold out of a core dump (a SIGQUIT after the
+/// command ended would write one) and away from other processes of the user attaching to it: the
+/// process is made non-dumpable. The command it starts is not affected (`execve` makes a process
+/// dumpable again).
+pub fn keep_out_of_core_dumps() -> anyhow::Result<()> {
+    // SAFETY: PR_SET_DUMPABLE changes one flag of this process and reads no memory.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        return Err(anyhow!(
+            "cannot keep the secrets out of core dumps: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
 /// Reads a reference, or says what is wrong with it.
 pub fn parse(text: &str) -> anyhow::Result<Reference> {
     Reference::parse(text).map_err(|err| anyhow!(err))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_process_holding_secrets_dumps_no_core() {
+        super::keep_out_of_core_dumps().unwrap();
+        // SAFETY: PR_GET_DUMPABLE only reads this process's flag.
+        assert_eq!(unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) }, 0);
+    }
 }

@@ -744,3 +744,44 @@ fn a_keys_random_part_and_a_key_split_across_one_file_are_concealed() {
         assert_eq!(written, "<concealed by keywarden>\n", "{script}");
     }
 }
+
+/// Found as a new user (issue 19): after `keys revoke deploy`, `run` said the secret "is not held
+/// on this computer" and exited 1. The key's state is checked first: revoked, exit 2, nothing
+/// runs; the same for `inject`.
+#[test]
+fn a_revoked_key_stops_run_and_inject_with_exit_2() {
+    let setup = Setup::new();
+    let made = setup.json(&[
+        "keys",
+        "generate",
+        "--name",
+        "deploy",
+        "--account",
+        "local",
+        "--json",
+    ]);
+    assert_eq!(made["stored"], true);
+    let out = setup.run(&["keys", "revoke", "deploy", "--account", "local", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let marker = setup.home.path().join("ran");
+    let out = setup.run(&[
+        "run",
+        "--env",
+        "K=kw://local/deploy",
+        "--",
+        "touch",
+        marker.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("(\"deploy\") is revoked"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!marker.exists(), "nothing ran");
+    let template = setup.home.path().join("t.tmpl");
+    std::fs::write(&template, "K={{ kw://local/deploy }}\n").unwrap();
+    let out = setup.run(&["inject", "-i", template.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+}
