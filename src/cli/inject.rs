@@ -57,6 +57,26 @@ fn pieces(template: &str) -> anyhow::Result<Vec<Piece<'_>>> {
     Ok(pieces)
 }
 
+/// The references a template's placeholders name; an error when it has none, or one is not a
+/// reference.
+pub(super) fn template_references(template: &str) -> anyhow::Result<Vec<Reference>> {
+    let references = references_of(&pieces(template)?);
+    if references.is_empty() {
+        anyhow::bail!("no {{{{ kw://… }}}} placeholder in it");
+    }
+    Ok(references)
+}
+
+fn references_of(pieces: &[Piece<'_>]) -> Vec<Reference> {
+    pieces
+        .iter()
+        .filter_map(|p| match p {
+            Piece::Reference(r) => Some(r.clone()),
+            Piece::Text(_) => None,
+        })
+        .collect()
+}
+
 fn exists(path: &std::path::Path) -> anyhow::Error {
     anyhow::anyhow!(
         "{} exists: give --force to replace it",
@@ -75,15 +95,20 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let template = std::fs::read_to_string(&args.input)
         .with_context(|| format!("cannot read {}", args.input.display()))?;
     let pieces = pieces(&template)?;
-    let references: Vec<Reference> = pieces
-        .iter()
-        .filter_map(|p| match p {
-            Piece::Reference(r) => Some(r.clone()),
-            Piece::Text(_) => None,
-        })
-        .collect();
+    let references = references_of(&pieces);
     secrets::keep_out_of_core_dumps()?;
     let context = Context::load()?;
+    // A template that names keys is used only with consent, as a project file is.
+    let files = [super::project::template_used(
+        &args.input,
+        template.as_bytes(),
+        &references,
+    )?];
+    if let Err(refusal) = super::project::check_consent(&context, &files).await? {
+        eprintln!("keywarden: {}", refusal.trim_end());
+        eprintln!("keywarden: nothing was written");
+        return Ok(ExitCode::from(2));
+    }
     let resolved = match secrets::resolve_for_use(&context, &references, args.allow_expired).await?
     {
         Ok(resolved) => resolved,
@@ -127,5 +152,6 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             stdout.flush()?;
         }
     }
+    super::project::note_used(&files);
     Ok(ExitCode::SUCCESS)
 }

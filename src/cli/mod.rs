@@ -10,6 +10,7 @@ mod keys;
 mod login;
 mod mask;
 mod output;
+mod project;
 mod relay;
 mod remind;
 mod run;
@@ -57,6 +58,12 @@ enum Command {
     Run(run::Args),
     /// Write a template with each {{ kw://ACCOUNT/KEY }} replaced by the key's secret.
     Inject(inject::Args),
+    /// Print the project's variables (.keywarden.toml) for a shell: eval "$(keywarden env)".
+    Env(project::EnvArgs),
+    /// Let a project file, .env file or template have the keys it names (as it is now).
+    Allow(project::AllowArgs),
+    /// Take back the consent given to a file.
+    Deny(project::DenyArgs),
     /// Write every secret held here, the tracked keys, the accounts and this computer's server
     /// to one age-encrypted file.
     Backup(backup::BackupArgs),
@@ -88,6 +95,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
             Command::Remind(command) => remind::run(command),
             Command::Run(args) => run::run(args).await,
             Command::Inject(args) => inject::run(args).await,
+            Command::Env(args) => project::env(args).await,
+            Command::Allow(args) => project::allow(args).await,
+            Command::Deny(args) => project::deny(args).await,
             Command::Backup(args) => backup::backup(args).await,
             Command::Restore(args) => backup::restore(args).await,
             Command::Import(args) => import::run(args).await,

@@ -11,13 +11,13 @@ use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{Context as _, bail};
 
 use super::context::Context;
 use super::mask::Masker;
+use super::project::{check_consent, env_file_variables, note_used, project_variables};
 use super::relay::{self, Ended};
 use super::secrets;
-use crate::dotenv;
 use crate::sources::reference::SCHEME;
 use crate::text;
 
@@ -30,6 +30,13 @@ pub struct Args {
     /// several (later ones win).
     #[arg(long = "env-file", value_name = "FILE")]
     env_files: Vec<PathBuf>,
+    /// The project file's profile (.keywarden.toml, found from here) to use over its common
+    /// variables.
+    #[arg(long)]
+    profile: Option<String>,
+    /// Leave the project file out.
+    #[arg(long, conflicts_with = "profile")]
+    no_project: bool,
     /// Pass the output through untouched (for binary output): secrets are then not concealed.
     #[arg(long)]
     no_masking: bool,
@@ -61,13 +68,21 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         variables.push((name, value));
         Ok(())
     };
+    // The project file's variables, then the .env files', then --env: later ones win. The files
+    // need consent before any of their keys is used.
+    let mut files = Vec::new();
+    if let Some((used, project)) = project_variables(args.no_project, args.profile.as_deref())? {
+        for (name, value) in project {
+            add(name, value)?;
+        }
+        files.push(used);
+    }
     for file in &args.env_files {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
-        let parsed = dotenv::parse(&text).map_err(|err| anyhow!("{}: {err}", file.display()))?;
+        let (used, parsed) = env_file_variables(file)?;
         for (name, value) in parsed {
             add(name, value)?;
         }
+        files.push(used);
     }
     for pair in &args.env {
         let Some((name, value)) = pair.split_once('=') else {
@@ -84,6 +99,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     secrets::keep_out_of_core_dumps()?;
     let context = Context::load()?;
+    if let Err(refusal) = check_consent(&context, &files).await? {
+        eprintln!("keywarden: {}", refusal.trim_end());
+        eprintln!("keywarden: nothing was run");
+        return Ok(ExitCode::from(2));
+    }
     let resolved = match secrets::resolve_for_use(&context, &references, args.allow_expired).await?
     {
         Ok(resolved) => resolved,
@@ -136,6 +156,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     for relay in relays {
         relay.join();
     }
+    note_used(&files);
     let status = waited?.context("lost track of the command")?;
     Ok(relay::end_like(status))
 }

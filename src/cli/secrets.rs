@@ -17,7 +17,7 @@ use crate::sources::{self, KeyRef, SourceKey};
 use crate::text;
 
 /// Each reference's key, from the account's list; the error names the first that is not found.
-async fn find(
+pub(super) async fn find(
     context: &Context,
     references: &[Reference],
 ) -> anyhow::Result<Vec<(Reference, SourceKey)>> {

@@ -105,6 +105,8 @@ fn a_dotenv_file_is_imported_and_rewritten_to_references() {
         0o640,
         "the file keeps its mode"
     );
+    let out = setup.run(&["allow", env_arg]);
+    assert!(out.status.success(), "{}", stderr(&out));
     let out = setup.run(&[
         "run",
         "--env-file",

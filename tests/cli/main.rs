@@ -18,6 +18,7 @@ use tempfile::TempDir;
 
 mod backup;
 mod import;
+mod project;
 mod run;
 mod sources;
 

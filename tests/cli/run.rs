@@ -253,11 +253,19 @@ fn env_files_resolve_their_references_and_pass_the_rest_through() {
          PLAIN=as-is # a comment\n",
     )
     .unwrap();
-    let out = sh(
-        &setup,
-        &["--env-file", file.to_str().unwrap()],
-        r#"printf '%s|%s|%s|%s\n' "$GH" "$GREETING" "$PLAIN" "${#GH}""#,
+    let script = r#"printf '%s|%s|%s|%s\n' "$GH" "$GREETING" "$PLAIN" "${#GH}""#;
+    // A file naming keys is used only once allowed.
+    let out = sh(&setup, &["--env-file", file.to_str().unwrap()], script);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+    assert!(
+        stderr(&out).contains("keywarden allow "),
+        "{}",
+        stderr(&out)
     );
+    let out = setup.run(&["allow", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = sh(&setup, &["--env-file", file.to_str().unwrap()], script);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
@@ -283,6 +291,17 @@ fn inject_writes_a_private_file_and_does_not_overwrite_one() {
     // Found in review: an unclosed `{{` before a placeholder left the placeholder unfilled.
     let stray = setup.home.path().join("stray.tmpl");
     std::fs::write(&stray, "a {{ b {{ kw://tracked/gh }} c").unwrap();
+    let out = setup.run(&["inject", "-i", stray.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a template naming keys needs consent"
+    );
+    assert!(stdout(&out).is_empty());
+    for file in [&stray, &template] {
+        let out = setup.run(&["allow", file.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
     let out = setup.run(&["inject", "-i", stray.to_str().unwrap()]);
     assert_eq!(
         stdout(&out),
