@@ -330,3 +330,10 @@ pub enum PathField {
     /// The KeePassXC database's key file.
     KeyFile,
 }
+
+/// The Projects dialog: the files allowed to have keys here, once read.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectsDraft {
+    pub consents: Option<Vec<crate::project::Consent>>,
+    pub error: Option<String>,
+}

@@ -48,6 +48,13 @@ pub fn settings_screen_ui(ctx: &egui::Context, draft: &mut Config) -> Option<Act
             if ui.button("Restore…").clicked() {
                 action = Some(Action::OpenTransfer(true));
             }
+            if ui
+                .button("Projects…")
+                .on_hover_text("The projects allowed to have keys here")
+                .clicked()
+            {
+                action = Some(Action::OpenProjects);
+            }
         });
         ui.separator();
         ui.horizontal(|ui| {

@@ -115,6 +115,7 @@ pub enum Dialog {
     Settings(Config),
     Transfer(TransferDraft),
     Import(ImportDraft),
+    Projects(ProjectsDraft),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -512,6 +513,10 @@ pub enum Action {
     OpenImport,
     /// Import the keys of the file at `path`.
     Import(Box<ImportRequest>),
+    /// Open Settings → Projects: the files allowed to have keys here.
+    OpenProjects,
+    /// Take back the consent given to this file.
+    RevokeConsent(std::path::PathBuf),
     /// Fill a path field from the desktop's file chooser.
     ChooseFile(PathField),
     /// Not now: the backup reminder is not shown again until the next start.

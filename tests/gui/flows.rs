@@ -613,3 +613,48 @@ fn the_app_imports_keys_from_a_file() {
         "a KeePassXC database asks for its password"
     );
 }
+
+/// Settings → Projects…: a project allowed on this computer is listed with the keys it may use
+/// and what it steers, and *Revoke consent* takes it back (the file asks again).
+#[test]
+fn the_projects_view_lists_an_allowed_project_and_revokes_consent() {
+    use keywarden::project::{Asks, Consents, Project};
+    let mut fx = Fixture::new();
+    fx.wait_connected();
+    let project = fx.dir.path().join("shop");
+    std::fs::create_dir_all(&project).unwrap();
+    let file = project.join(keywarden::project::FILE_NAME);
+    std::fs::write(
+        &file,
+        "[env]\nTESTO_API_KEY = \"kw://tracked/testo-prod\"\nHTTPS_PROXY = \"http://proxy.example:3128\"\n",
+    )
+    .unwrap();
+    let loaded = Project::load(&file).unwrap();
+    let consents = Consents::new(&fx.data_dir());
+    let path = keywarden::project::canonical(&file).unwrap();
+    consents
+        .allow(&path, &loaded.content, Asks::of(&loaded.all_variables()))
+        .unwrap();
+    assert!(consents.allowed(&path, &loaded.content).unwrap());
+
+    fx.click("Settings");
+    fx.click("Projects…");
+    fx.wait_until(
+        "the projects are read",
+        |app| matches!(&app.state.dialog, Some(Dialog::Projects(d)) if d.consents.is_some()),
+    );
+    assert!(fx.has_label(&path.display().to_string()));
+    assert!(fx.has_label("TESTO_API_KEY = kw://tracked/testo-prod"));
+    assert!(fx.has_label("sets HTTPS_PROXY = http://proxy.example:3128"));
+    assert!(fx.has_label_containing("not used since"));
+    fx.click(keywarden::gui::REVOKE_CONSENT);
+    fx.wait_until("consent is revoked", |app| {
+        matches!(&app.state.dialog, Some(Dialog::Projects(d))
+            if d.consents.as_ref().is_some_and(Vec::is_empty))
+    });
+    assert!(fx.has_label("No project is allowed on this computer."));
+    assert!(
+        !consents.allowed(&path, &loaded.content).unwrap(),
+        "the file asks again"
+    );
+}

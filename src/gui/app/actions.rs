@@ -6,7 +6,7 @@ use super::{KeywardenApp, apply_theme};
 use crate::api::KeyStatus;
 use crate::gui::state::{
     Action, AddDraft, Dialog, EXPIRY_DAYS, EditDraft, ExpiryChoice, GenerateDraft, ImportDraft,
-    Overlap, RenewDraft, SignInDraft, TransferDraft,
+    Overlap, ProjectsDraft, RenewDraft, SignInDraft, TransferDraft,
 };
 use crate::secret::Secret;
 use crate::sources::Capability;
@@ -206,6 +206,11 @@ impl KeywardenApp {
                 self.look_for_file_chooser();
             }
             Action::ChooseFile(field) => self.choose_file(field),
+            Action::OpenProjects => {
+                state.dialog = Some(Dialog::Projects(ProjectsDraft::default()));
+                self.load_projects(None);
+            }
+            Action::RevokeConsent(path) => self.load_projects(Some(path)),
             Action::Import(request) => self.import(*request),
             Action::DismissBackupReminder => state.backup_due = None,
             Action::Renew(key, renewal) => {

@@ -306,6 +306,22 @@ impl KeywardenApp {
         });
     }
 
+    /// Reads the files allowed to have keys here, off the UI thread; first takes back the
+    /// consent of `revoke`, when given.
+    pub(super) fn load_projects(&mut self, revoke: Option<std::path::PathBuf>) {
+        let Some(data_dir) = self.data_dir.clone() else {
+            return;
+        };
+        self.bridge.spawn_blocking(move || {
+            let consents = crate::project::Consents::new(&data_dir);
+            let result = match revoke {
+                Some(path) => consents.deny(&path).and_then(|_| consents.list()),
+                None => consents.list(),
+            };
+            Msg::Projects(result)
+        });
+    }
+
     /// Asks the session bus once whether the desktop has a file chooser.
     pub(super) fn look_for_file_chooser(&mut self) {
         if self.state.file_chooser.is_none() {

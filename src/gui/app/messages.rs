@@ -36,6 +36,8 @@ pub enum Msg {
     AutoRenewed(Vec<crate::sources::renewals::AutoRenewed>),
     /// What a backup or restore did, a line each (and the config a restore wrote), or why not.
     Transferred(Result<(Vec<String>, Option<crate::client::config::Config>), String>),
+    /// The files allowed to have keys here (after revoking one, when asked).
+    Projects(Result<Vec<crate::project::Consent>, String>),
     /// Whether the desktop has a file chooser.
     FileChooser(bool),
     /// The file chosen for a path field; `None`: the user cancelled.
@@ -362,6 +364,17 @@ impl KeywardenApp {
                 }
             }
             Msg::FileChooser(available) => self.state.file_chooser = Some(available),
+            Msg::Projects(result) => {
+                if let Some(Dialog::Projects(draft)) = &mut self.state.dialog {
+                    match result {
+                        Ok(consents) => {
+                            draft.consents = Some(consents);
+                            draft.error = None;
+                        }
+                        Err(err) => draft.error = Some(err),
+                    }
+                }
+            }
             Msg::FileChosen(field, result) => {
                 use crate::gui::state::PathField;
                 let chosen = match result {

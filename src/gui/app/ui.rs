@@ -14,6 +14,7 @@ use crate::gui::edit_dialog::edit_dialog_ui;
 use crate::gui::generate_dialog::generate_dialog_ui;
 use crate::gui::import_dialog::import_dialog_ui;
 use crate::gui::key_table::key_table_ui;
+use crate::gui::projects_dialog::projects_dialog_ui;
 use crate::gui::renew_dialog::renew_dialog_ui;
 use crate::gui::secret_dialog::secret_dialog_ui;
 use crate::gui::servers_dialog::servers_dialog_ui;
@@ -132,6 +133,7 @@ impl KeywardenApp {
             Dialog::Settings(draft) => settings_screen_ui(ctx, draft),
             Dialog::Transfer(draft) => backup_dialog_ui(ctx, draft, busy, chooser),
             Dialog::Import(draft) => import_dialog_ui(ctx, draft, busy, chooser),
+            Dialog::Projects(draft) => projects_dialog_ui(ctx, draft),
         };
         self.state.dialog = Some(dialog);
         action
