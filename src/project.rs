@@ -323,8 +323,17 @@ impl Consents {
         })
     }
 
-    /// Notes that the file's keys were just used.
+    /// Notes that the file's keys were just used; within ten minutes of the last note nothing
+    /// is written (`keywarden env` runs on every `cd`: a write each time would cost more than
+    /// the rest of it).
     pub fn used(&self, path: &Path, at: DateTime<Utc>) -> Result<(), String> {
+        let recent = at - chrono::Duration::minutes(10);
+        let noted = self.read()?.files.iter().any(|c| {
+            c.path == path && c.last_used_at.is_some_and(|last| last > recent && last <= at)
+        });
+        if noted {
+            return Ok(());
+        }
         self.change(|file| {
             for consent in file.files.iter_mut().filter(|c| c.path == path) {
                 consent.last_used_at = Some(at);

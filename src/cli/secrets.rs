@@ -61,8 +61,8 @@ async fn secrets_of(
     Ok(secrets)
 }
 
-/// An account's keys: tracked keys from their file, others from the list saved here, or from
-/// their source when no list is saved.
+/// An account's keys: the list saved here, or its source's (the tracked keys' file, a server)
+/// when none is saved.
 async fn keys_of(
     context: &Context,
     account: &super::context::Account,
@@ -74,7 +74,14 @@ async fn keys_of(
     {
         return Ok(saved.keys);
     }
-    Ok(context.gather(Some(&account.name)).await?.keys)
+    if account.cache_key().is_some() {
+        // Listed through the keeper, and the list saved for next time.
+        return Ok(context.gather(Some(&account.name)).await?.keys);
+    }
+    // An account with no saved list (the tracked keys' file) is read as it is: the keeper would
+    // look in the keychain for every key it holds (a D-Bus call each) to resolve one.
+    let source = context.open(account).await?;
+    Ok(source.list().await?)
 }
 
 /// The secrets of `references` (in order) for a command about to use them, each key's state

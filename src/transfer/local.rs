@@ -85,7 +85,23 @@ impl Here<'_> {
             .held_keys(&pairs)
             .await
             .map_err(|e| e.to_string())?;
+        // The accounts whose list is here: a secret the keychain holds under one of them for a key
+        // that list does not name is left over from a key gone (or another user of the same
+        // keychain's), and no reference could find it.
+        // (An account with no saved list keeps its list itself: the tracked keys' file, read
+        // above.)
+        let listed: std::collections::BTreeSet<String> = accounts
+            .iter()
+            .filter(|a| match a.cache_key() {
+                Some(key) => contents.lists.iter().any(|l| l.cache_key == key),
+                None => true,
+            })
+            .map(|a| a.name.clone())
+            .collect();
         for key in held {
+            if listed.contains(&key.source) && !names.contains_key(&key) {
+                continue;
+            }
             let Some(secret) = self.keeper.secret(&key).await.map_err(|e| e.to_string())? else {
                 continue;
             };
