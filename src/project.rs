@@ -329,7 +329,9 @@ impl Consents {
     pub fn used(&self, path: &Path, at: DateTime<Utc>) -> Result<(), String> {
         let recent = at - chrono::Duration::minutes(10);
         let noted = self.read()?.files.iter().any(|c| {
-            c.path == path && c.last_used_at.is_some_and(|last| last > recent && last <= at)
+            c.path == path
+                && c.last_used_at
+                    .is_some_and(|last| last > recent && last <= at)
         });
         if noted {
             return Ok(());
