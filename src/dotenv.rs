@@ -31,12 +31,7 @@ pub fn parse_lines(text: &str) -> Result<Vec<Variable>, String> {
         let bad = || format!("line {}: not NAME=value", number + 1);
         let (name, value) = line.split_once('=').ok_or_else(bad)?;
         let name = name.trim();
-        let valid_name = name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid_name {
+        if !is_variable_name(name) {
             return Err(format!(
                 "line {}: {:?} is not a variable name",
                 number + 1,
@@ -83,6 +78,15 @@ pub fn parse_lines(text: &str) -> Result<Vec<Variable>, String> {
         });
     }
     Ok(variables)
+}
+
+/// Whether `name` is a variable's name as shells take it: a letter or `_`, then letters, digits
+/// and `_`.
+pub fn is_variable_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// The value of a double-quoted string and what follows its closing quote. `\n`, `\t`, `\r`,

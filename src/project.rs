@@ -112,12 +112,7 @@ impl Project {
 /// A variable of a project file: a name a shell takes, and a reference or a value that is no
 /// key (a key is refused, with how to keep it in the keychain instead).
 fn check_variable(name: &str, value: &str) -> Result<(), String> {
-    let valid = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid {
+    if !crate::dotenv::is_variable_name(name) {
         return Err(format!(
             "{:?} is not a variable name",
             crate::text::for_terminal(name)

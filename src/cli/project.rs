@@ -90,17 +90,7 @@ fn file_asks(path: &Path) -> anyhow::Result<Used> {
                 std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
             let text = String::from_utf8_lossy(&content);
             let references = super::inject::template_references(&text).map_err(|_| not_env)?;
-            Ok(Used {
-                path: project::canonical(path).map_err(|e| anyhow!(e))?,
-                asks: Asks {
-                    references: references
-                        .iter()
-                        .map(|r| ("{{ }}".to_string(), r.to_string()))
-                        .collect(),
-                    steering: Vec::new(),
-                },
-                content,
-            })
+            template_used(path, &content, &references)
         }
     }
 }
