@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand, each with its `Args` and `run()`.
 
 mod app;
+mod assets;
 mod backup;
 mod check;
 mod context;
@@ -64,6 +65,9 @@ enum Command {
     Allow(project::AllowArgs),
     /// Take back the consent given to a file.
     Deny(project::DenyArgs),
+    /// Write the man pages and shell completions into a directory (for packaging).
+    #[command(hide = true)]
+    Assets(assets::Args),
     /// Write every secret held here, the tracked keys, the accounts and this computer's server
     /// to one age-encrypted file.
     Backup(backup::BackupArgs),
@@ -98,6 +102,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
             Command::Env(args) => project::env(args).await,
             Command::Allow(args) => project::allow(args).await,
             Command::Deny(args) => project::deny(args).await,
+            Command::Assets(args) => assets::run(args),
             Command::Backup(args) => backup::backup(args).await,
             Command::Restore(args) => backup::restore(args).await,
             Command::Import(args) => import::run(args).await,

@@ -16,6 +16,7 @@ use keywarden::server::{self, LocalServer, accounts};
 use serde_json::Value;
 use tempfile::TempDir;
 
+mod assets;
 mod backup;
 mod import;
 mod project;
