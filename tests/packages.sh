@@ -3,7 +3,9 @@
 ensure_packages() {
   local missing=() package
   for package in "$@"; do
-    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+    # Installed, not only known (a removed package keeps its config files and a status).
+    [ "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null)" = "install ok installed" ] ||
+      missing+=("$package")
   done
   ((${#missing[@]})) || return 0
   local sudo=()
