@@ -48,12 +48,7 @@ pub fn project_variables(skip: bool, profile: Option<&str>) -> anyhow::Result<Op
     let variables = project
         .variables(profile)
         .map_err(|err| anyhow!(text::for_terminal(&err).into_owned()))?;
-    let used = Used {
-        path: project::canonical(&project.path).map_err(|e| anyhow!(e))?,
-        asks: Asks::of(&project.all_variables()),
-        content: project.content,
-    };
-    Ok(Some((used, variables)))
+    Ok(Some((project_used(project)?, variables)))
 }
 
 /// A `.env` file's variables.
@@ -71,28 +66,28 @@ pub fn env_file_variables(path: &Path) -> anyhow::Result<Variables> {
     Ok((used, variables))
 }
 
-/// What a file asks for, whatever it is: a project file (by its name), a template (with
+/// What a file asks for, whatever it is: a project file (by its name), a template (it has
 /// `{{ kw://… }}` placeholders), or a `.env` file.
 fn file_asks(path: &Path) -> anyhow::Result<Used> {
     if path.file_name().is_some_and(|n| n == project::FILE_NAME) {
         let project =
             Project::load(path).map_err(|err| anyhow!(text::for_terminal(&err).into_owned()))?;
-        return Ok(Used {
-            path: project::canonical(path).map_err(|e| anyhow!(e))?,
-            asks: Asks::of(&project.all_variables()),
-            content: project.content,
-        });
+        return project_used(project);
     }
-    match env_file_variables(path) {
-        Ok((used, _)) => Ok(used),
-        Err(not_env) => {
-            let content =
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            let text = String::from_utf8_lossy(&content);
-            let references = super::inject::template_references(&text).map_err(|_| not_env)?;
-            template_used(path, &content, &references)
-        }
+    let content = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if let Ok(references) = super::inject::template_references(&String::from_utf8_lossy(&content)) {
+        return template_used(path, &content, &references);
     }
+    Ok(env_file_variables(path)?.0)
+}
+
+/// A project file's consent: it asks for what any of its profiles may set.
+fn project_used(project: Project) -> anyhow::Result<Used> {
+    Ok(Used {
+        path: project::canonical(&project.path).map_err(|e| anyhow!(e))?,
+        asks: Asks::of(&project.all_variables()),
+        content: project.content,
+    })
 }
 
 /// A template's consent: it asks for the references it names.

@@ -301,6 +301,12 @@ fn inject_writes_a_private_file_and_does_not_overwrite_one() {
     for file in [&stray, &template] {
         let out = setup.run(&["allow", file.to_str().unwrap()]);
         assert!(out.status.success(), "{}", stderr(&out));
+        // Read as a template (its placeholders), not as a .env file it also parses as.
+        assert!(
+            stdout(&out).contains("{{ }} = kw://tracked/gh: \"gh\" of tracked (GitHub)"),
+            "{}",
+            stdout(&out)
+        );
     }
     let out = setup.run(&["inject", "-i", stray.to_str().unwrap()]);
     assert_eq!(
