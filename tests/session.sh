@@ -11,7 +11,7 @@ set -euo pipefail
 
 packages=(
   xvfb xauth dbus libglib2.0-bin gnome-keyring libsecret-tools dunst xclip curl age bsdutils keepassxc
-  zsh fish direnv man-db
+  zsh fish direnv man-db desktop-file-utils appstream x11-utils
   mesa-vulkan-drivers libvulkan1 libgl1-mesa-dri libegl1 libegl-mesa0 libgl1
   libxkbcommon-x11-0 libxcursor1 libxi6 libx11-xcb1
 )

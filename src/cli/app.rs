@@ -44,7 +44,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
 
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("Keywarden")
-        .with_app_id("keywarden")
+        .with_app_id(crate::gui::APP_ID)
         .with_inner_size([1100.0, 680.0])
         .with_min_inner_size([640.0, 400.0]);
     if let Ok(icon) = eframe::icon_data::from_png_bytes(ICON_PNG) {

@@ -30,6 +30,11 @@ mod toolbar;
 
 pub use add_dialog::IMPORT_FROM_FILE;
 pub use app::{AppDeps, KeywardenApp, VIEW_KEY};
+
+/// The app's ID: its window's Wayland app_id and X11 WM_CLASS, and the name of its desktop entry,
+/// icon and AppStream data (`assets/dev.keywarden.Keywarden.*`).
+pub const APP_ID: &str = "dev.keywarden.Keywarden";
+
 pub use backup_dialog::{BACK_UP, RESTORE};
 pub use import_dialog::IMPORT;
 pub use modal::CHOOSE;

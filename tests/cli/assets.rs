@@ -94,3 +94,66 @@ fn man_pages_and_completions_are_made_from_the_command_line() {
     );
     assert!(out.status.success(), "zsh reads it: {}", stderr(&out));
 }
+
+/// The desktop entry and the AppStream data pass their validators (Debian's desktop-file-utils
+/// and appstream), both are named after the app's ID, and the app's real window under Xvfb
+/// carries that ID as its WM_CLASS, so the desktop finds its entry and icon (x11-utils' xprop).
+#[test]
+fn the_desktop_entry_and_appstream_data_validate_and_the_window_carries_the_app_id() {
+    use keywarden::gui::APP_ID;
+    let assets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    let entry = assets.join(format!("{APP_ID}.desktop"));
+    let out = run("desktop-file-validate", &[entry.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let text = std::fs::read_to_string(&entry).unwrap();
+    assert!(text.contains(&format!("\nIcon={APP_ID}\n")), "{text}");
+    assert!(
+        text.contains(&format!("\nStartupWMClass={APP_ID}\n")),
+        "{text}"
+    );
+    let metainfo = assets.join(format!("{APP_ID}.metainfo.xml"));
+    let out = run(
+        "appstreamcli",
+        &["validate", "--no-net", metainfo.to_str().unwrap()],
+        &[],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let xml = std::fs::read_to_string(&metainfo).unwrap();
+    assert!(xml.contains(&format!("<id>{APP_ID}</id>")));
+    assert!(xml.contains(&format!(
+        "<launchable type=\"desktop-id\">{APP_ID}.desktop</launchable>"
+    )));
+    assert!(xml.contains(&format!(
+        "<release version=\"{}\"",
+        env!("CARGO_PKG_VERSION")
+    )));
+
+    // The real window.
+    let setup = Setup::new();
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "this test needs the X display of the session tests/run.sh starts"
+    );
+    let mut app = setup
+        .command(&[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let window = loop {
+        let tree = stdout(&run("xwininfo", &["-root", "-tree"], &[]));
+        if let Some(line) = tree.lines().find(|l| l.contains("\"Keywarden\"")) {
+            break line.split_whitespace().next().unwrap().to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no Keywarden window in 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let class = stdout(&run("xprop", &["-id", &window, "WM_CLASS"], &[]));
+    let _ = app.kill();
+    let _ = app.wait();
+    assert!(class.contains(&format!("\"{APP_ID}\"")), "{class}");
+}
