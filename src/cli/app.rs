@@ -11,7 +11,7 @@ use crate::gui::{AppDeps, KeywardenApp, VIEW_KEY};
 use crate::vault;
 use crate::vault::clipboard::ClipboardService;
 
-const ICON_PNG: &[u8] = include_bytes!("../../assets/keywarden.png");
+const ICON_PNG: &[u8] = include_bytes!("../../assets/icons/dev.keywarden.Keywarden-128.png");
 
 pub fn run() -> anyhow::Result<ExitCode> {
     // Keywarden's own warnings only by default (the windowing libraries warn about harmless display

@@ -157,3 +157,20 @@ fn the_desktop_entry_and_appstream_data_validate_and_the_window_carries_the_app_
     let _ = app.wait();
     assert!(class.contains(&format!("\"{APP_ID}\"")), "{class}");
 }
+
+/// The icon, named after the app's ID: the SVG and a PNG in every hicolor size from 16 to 512
+/// pixels, each as large as its name says.
+#[test]
+fn the_icon_comes_in_every_hicolor_size() {
+    use keywarden::gui::APP_ID;
+    let icons = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/icons");
+    let svg = std::fs::read_to_string(icons.join(format!("{APP_ID}.svg"))).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("viewBox=\"0 0 128 128\""));
+    for size in [16u32, 24, 32, 48, 64, 128, 256, 512] {
+        let png = std::fs::read(icons.join(format!("{APP_ID}-{size}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{size}");
+        let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+        let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+        assert_eq!((width, height), (size, size));
+    }
+}
