@@ -392,6 +392,24 @@ fn a_keepassxc_database_is_imported() {
         "{}",
         stdout(&out)
     );
+    // A damaged database: one sentence naming no entry, nothing imported.
+    let bytes = std::fs::read(database).unwrap();
+    let truncated = dir.join("truncated.kdbx");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let mut flipped = bytes.clone();
+    let middle = flipped.len() * 3 / 4;
+    flipped[middle] ^= 0x40;
+    let flipped_path = dir.join("flipped.kdbx");
+    std::fs::write(&flipped_path, &flipped).unwrap();
+    for damaged in [&truncated, &flipped_path] {
+        let out = setup.run_with_stdin(
+            &["import", damaged.to_str().unwrap()],
+            &format!("{KP_PASSWORD}\n"),
+        );
+        assert_one_line_error(&out, "the database");
+        assert!(!stderr(&out).contains("GitHub CI") && !stderr(&out).contains("ghp_"));
+    }
+    assert_eq!(tracked(&setup).len(), 3, "nothing half-imported");
     assert_no_secret_in_files(&setup, &[KP_GITHUB, KP_TESTO, KP_SMENSO]);
 }
 

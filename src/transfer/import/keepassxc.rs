@@ -37,7 +37,11 @@ pub(super) fn read(bytes: &[u8], options: &Options) -> Result<Vec<Candidate>, St
                     .into()
             }
             E::UnexpectedEof => "the database file is truncated".into(),
-            other => format!("the database cannot be read: {other}"),
+            E::Io(err) => format!("the database cannot be read: {err}"),
+            // Not the crate's own words: an error in the decrypted XML could quote the entries,
+            // passwords among them.
+            E::Cryptography(_) => "the database cannot be decrypted (is the file damaged?)".into(),
+            _ => "the database's contents are damaged or not KeePass's".into(),
         }
     })?;
     let root = database.root();
