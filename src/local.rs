@@ -49,3 +49,10 @@ pub async fn snapshot(database_url: &str) -> Result<Option<Vec<u8>>, String> {
         .await
         .map_err(|err| format!("cannot copy this computer's server database: {err}"))
 }
+
+/// The file of this computer's server database, where a restore puts the backup's copy.
+pub fn database_file(database_url: &str) -> Result<std::path::PathBuf, String> {
+    crate::server::embedded::sqlite_file(database_url)
+        .map(std::path::Path::to_path_buf)
+        .ok_or_else(|| "this computer's server database is not a SQLite file".to_string())
+}

@@ -123,11 +123,8 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         write: !args.dry_run,
         fresh_config: !context.config_path.exists(),
     };
-    let database = PathBuf::from(
-        super::local_database_url()?
-            .trim_start_matches("sqlite://")
-            .to_string(),
-    );
+    let database =
+        crate::local::database_file(&super::local_database_url()?).map_err(anyhow::Error::msg)?;
     let report = here
         .restore(&contents, &mut context.config, &database, how)
         .await

@@ -129,15 +129,21 @@ pub async fn set_local_owner_password(
 
 /// A consistent copy of this computer's SQLite database (`VACUUM INTO`, so a server writing to it
 /// meanwhile leaves no torn page), for a backup; `None` when there is no database yet.
+/// The file of a `sqlite://PATH` database URL; `None` for another kind of database.
+pub fn sqlite_file(database_url: &str) -> Option<&std::path::Path> {
+    database_url
+        .strip_prefix("sqlite://")
+        .map(std::path::Path::new)
+}
+
 pub async fn snapshot_sqlite(database_url: &str) -> Result<Option<Vec<u8>>, ServerError> {
     use sqlx::ConnectOptions as _;
     use std::str::FromStr as _;
-    let Some(path) = database_url.strip_prefix("sqlite://") else {
+    let Some(path) = sqlite_file(database_url) else {
         return Err(ServerError::Invalid(
             "only this computer's SQLite database is backed up".into(),
         ));
     };
-    let path = std::path::Path::new(path);
     if !path.exists() {
         return Ok(None);
     }

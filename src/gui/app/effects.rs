@@ -283,9 +283,7 @@ impl KeywardenApp {
                         write: !dry_run,
                         fresh_config: false,
                     };
-                    let database = std::path::PathBuf::from(
-                        database_url.trim_start_matches("sqlite://").to_string(),
-                    );
+                    let database = crate::local::database_file(&database_url)?;
                     let lines = here.restore(&contents, &mut config, &database, how).await?;
                     Ok((lines, how.write.then_some(config)))
                 } else {
