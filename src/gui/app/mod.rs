@@ -6,6 +6,7 @@
 mod actions;
 mod effects;
 mod messages;
+mod transfer;
 mod ui;
 
 use std::collections::BTreeMap;
