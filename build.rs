@@ -22,7 +22,9 @@ fn main() {
     println!("cargo::rerun-if-env-changed=KEYWARDEN_NO_STARTUP_ORDER");
     let var = |name: &str| std::env::var(name).unwrap_or_default();
     let order = Path::new(&var("CARGO_MANIFEST_DIR")).join(ORDER);
+    // The option is ELF LLD's: Linux only.
     if var("PROFILE") != "release"
+        || var("CARGO_CFG_TARGET_OS") != "linux"
         || !var("KEYWARDEN_NO_STARTUP_ORDER").is_empty()
         || !order.is_file()
         // A linker chosen in Cargo's configuration or flags: the probe below would not use it.

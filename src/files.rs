@@ -110,7 +110,7 @@ pub fn create_private_file(path: &Path) -> std::io::Result<bool> {
     }
 }
 
-/// Locks `path` for a read-change-write against other processes: an exclusive `flock` on
+/// Locks `path` for a read-change-write against other processes: an exclusive lock on
 /// `path.lock` (mode 600, its directory made private first), held until the returned file is
 /// dropped.
 pub fn lock(path: &Path) -> std::io::Result<std::fs::File> {
@@ -122,14 +122,8 @@ pub fn lock(path: &Path) -> std::io::Result<std::fs::File> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let file = options.open(path.with_extension("lock"))?;
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd as _;
-        // SAFETY: flock on a file descriptor this process owns; blocks until the lock is free.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
+    // Blocks until the lock is free (flock on Unix, LockFileEx on Windows).
+    file.lock()?;
     Ok(file)
 }
 

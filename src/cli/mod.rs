@@ -12,6 +12,7 @@ mod login;
 mod mask;
 mod output;
 mod project;
+#[cfg(unix)]
 mod relay;
 mod remind;
 mod run;

@@ -445,9 +445,14 @@ fn render(values: &[(&str, &str)], format: Format) -> String {
 }
 
 fn install_direnv() -> anyhow::Result<ExitCode> {
-    let dir = dirs::config_dir()
-        .context("cannot find the user's config directory (is HOME set?)")?
-        .join("direnv/lib");
+    // direnv's own rule, on every system (not the platform's config directory: on macOS that
+    // is ~/Library/Application Support, where direnv never looks).
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|home| home.join(".config")))
+        .context("cannot find the user's config directory (is HOME set?)")?;
+    let dir = config.join("direnv/lib");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let file = dir.join("keywarden.sh");
     crate::files::write_atomic(&file, DIRENV_HELPER.as_bytes())

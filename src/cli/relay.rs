@@ -115,12 +115,7 @@ pub fn attach(command: &mut std::process::Command) -> std::io::Result<Vec<Output
 impl Output {
     fn pipe(to: Stream) -> std::io::Result<(Output, OwnedFd)> {
         let (reader, writer) = std::io::pipe()?;
-        // A larger pipe than the default 64 KiB: fewer turns between writer and reader.
-        // SAFETY: F_SETPIPE_SZ only resizes the pipe behind a descriptor this process holds; a
-        // refusal leaves the default size.
-        unsafe {
-            libc::fcntl(reader.as_raw_fd(), libc::F_SETPIPE_SZ, 256 * 1024);
-        }
+        grow(&reader);
         let output = Output {
             to,
             reader: reader.into(),
@@ -161,6 +156,7 @@ impl Output {
     }
 
     /// An end of this output's pseudo-terminal for the command (Linux 4.13 and later).
+    #[cfg(target_os = "linux")]
     fn another_end(&self) -> std::io::Result<OwnedFd> {
         let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
         // SAFETY: returns a new descriptor (or -1), owned by the OwnedFd made of it.
@@ -171,6 +167,15 @@ impl Output {
             }
             Ok(OwnedFd::from_raw_fd(slave))
         }
+    }
+
+    /// Elsewhere (macOS, the BSDs) there is no TIOCGPTPEER: `attach` gives the command pipes.
+    #[cfg(not(target_os = "linux"))]
+    fn another_end(&self) -> std::io::Result<OwnedFd> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "a pseudo-terminal's other end is opened with TIOCGPTPEER, which only Linux has",
+        ))
     }
 
     /// Copies the output to this process's stream, concealing the secrets, on a thread of its
@@ -565,3 +570,17 @@ pub fn end_like(status: std::process::ExitStatus) -> std::process::ExitCode {
     }
     std::process::ExitCode::from(u8::try_from(128 + signal).unwrap_or(1))
 }
+
+/// A larger pipe than the default 64 KiB: fewer turns between writer and reader.
+#[cfg(target_os = "linux")]
+fn grow(reader: &std::io::PipeReader) {
+    // SAFETY: F_SETPIPE_SZ only resizes the pipe behind a descriptor this process holds; a
+    // refusal leaves the default size.
+    unsafe {
+        libc::fcntl(reader.as_raw_fd(), libc::F_SETPIPE_SZ, 256 * 1024);
+    }
+}
+
+/// Elsewhere pipes keep the size they have.
+#[cfg(not(target_os = "linux"))]
+fn grow(_: &std::io::PipeReader) {}

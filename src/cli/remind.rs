@@ -71,9 +71,10 @@ pub fn timer_unit() -> String {
 pub fn autostart_entry(exe: &Path) -> String {
     format!(
         "[Desktop Entry]\nType=Application\nName=Keywarden expiry check\n\
-         Comment=Notify about API keys that expire soon\nExec=\"{}\" check --notify\nIcon=keywarden\n\
+         Comment=Notify about API keys that expire soon\nExec=\"{}\" check --notify\nIcon={}\n\
          Terminal=false\nNoDisplay=true\nX-GNOME-Autostart-enabled=true\n",
-        exe.display()
+        exe.display(),
+        crate::gui::APP_ID
     )
 }
 
@@ -88,6 +89,13 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Install { autostart } => {
+            if cfg!(any(target_os = "macos", windows)) {
+                bail!(
+                    "`keywarden remind` sets up a systemd timer or an XDG autostart entry, which \
+                     this system does not run: have launchd (macOS) or Task Scheduler (Windows) \
+                     run `keywarden check --notify` daily instead"
+                );
+            }
             let exe = std::env::current_exe().context("cannot find this program's path")?;
             if !autostart && systemd_user_available() {
                 let dir = systemd_dir()?;

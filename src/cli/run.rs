@@ -9,13 +9,16 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
+#[cfg(unix)]
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 
 use super::context::Context;
+#[cfg(unix)]
 use super::mask::Masker;
 use super::project::{check_consent, env_file_variables, note_used, project_variables};
+#[cfg(unix)]
 use super::relay::{self, Ended};
 use super::secrets;
 use crate::sources::reference::SCHEME;
@@ -97,6 +100,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         add(name.to_string(), value.to_string())?;
     }
 
+    if cfg!(not(unix)) && !args.no_masking && !references.is_empty() {
+        bail!(
+            "concealing keys in the command's output needs Unix pipes and signals, which this \
+             system lacks: add --no-masking to pass the output through as it is"
+        );
+    }
     secrets::keep_out_of_core_dumps()?;
     let context = Context::load()?;
     if let Err(refusal) = check_consent(&context, &files).await? {
@@ -125,18 +134,31 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Value::Reference(index) => command.env(name, resolved[*index].expose()),
         };
     }
-    let outputs = if !args.no_masking && !resolved.is_empty() {
-        relay::attach(&mut command).context("cannot set up the command's output")?
-    } else {
-        Vec::new()
+    let secrets: Vec<&str> = resolved.iter().map(|r| r.expose()).collect();
+    let masked = !args.no_masking && !secrets.is_empty();
+    let status = supervise(command, masked.then_some(&secrets[..]), program).await;
+    note_used(&files);
+    status
+}
+
+/// Starts the command, relays its output with `secrets` concealed (when given) and the signals
+/// sent to `keywarden run`, and ends like it.
+#[cfg(unix)]
+async fn supervise(
+    mut command: std::process::Command,
+    secrets: Option<&[&str]>,
+    program: &std::ffi::OsStr,
+) -> anyhow::Result<ExitCode> {
+    let outputs = match secrets {
+        Some(_) => relay::attach(&mut command).context("cannot set up the command's output")?,
+        None => Vec::new(),
     };
     // Relayed from before the command starts (nothing is lost, and no step after the start can
     // fail and leave it running unwatched); signals caught from then on too.
-    let secrets: Vec<&str> = resolved.iter().map(|r| r.expose()).collect();
     let ended = Arc::new(Ended::default());
     let relays = outputs
         .into_iter()
-        .map(|output| output.relay(Masker::new(&secrets), ended.clone()))
+        .map(|output| output.relay(Masker::new(secrets.unwrap_or_default()), ended.clone()))
         .collect::<std::io::Result<Vec<_>>>()?;
     relay::forward_signals()?;
     let spawned = command.spawn();
@@ -147,16 +169,40 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             relay::started(&child);
             Ok(tokio::task::spawn_blocking(move || relay::wait(child)).await?)
         }
-        Err(err) => Err(anyhow::Error::new(err).context(format!(
-            "cannot start {}",
-            text::for_terminal(&program.to_string_lossy())
-        ))),
+        Err(err) => Err(cannot_start(err, program)),
     };
     ended.now();
     for relay in relays {
         relay.join();
     }
-    note_used(&files);
     let status = waited?.context("lost track of the command")?;
     Ok(relay::end_like(status))
+}
+
+/// Without Unix pipes, pseudo-terminals and signals (Windows), the command runs with the
+/// terminal's own output: `run` refused before reading any key unless masking is off.
+#[cfg(not(unix))]
+async fn supervise(
+    mut command: std::process::Command,
+    secrets: Option<&[&str]>,
+    program: &std::ffi::OsStr,
+) -> anyhow::Result<ExitCode> {
+    debug_assert!(secrets.is_none(), "refused in run()");
+    let mut child = command.spawn().map_err(|err| cannot_start(err, program))?;
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await?
+        .context("lost track of the command")?;
+    Ok(ExitCode::from(
+        status
+            .code()
+            .and_then(|code| u8::try_from(code).ok())
+            .unwrap_or(1),
+    ))
+}
+
+fn cannot_start(err: std::io::Error, program: &std::ffi::OsStr) -> anyhow::Error {
+    anyhow::Error::new(err).context(format!(
+        "cannot start {}",
+        text::for_terminal(&program.to_string_lossy())
+    ))
 }

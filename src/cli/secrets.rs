@@ -166,7 +166,9 @@ fn check(
 /// Keeps the secrets this process is about to hold out of a core dump (a SIGQUIT after the
 /// command ended would write one) and away from other processes of the user attaching to it: the
 /// process is made non-dumpable. The command it starts is not affected (`execve` makes a process
-/// dumpable again).
+/// dumpable again). Linux only: macOS writes no core dumps unless asked to, and Windows none
+/// unless Windows Error Reporting is set up for it; there this does nothing.
+#[cfg(target_os = "linux")]
 pub fn keep_out_of_core_dumps() -> anyhow::Result<()> {
     // SAFETY: PR_SET_DUMPABLE changes one flag of this process and reads no memory.
     if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
@@ -178,12 +180,17 @@ pub fn keep_out_of_core_dumps() -> anyhow::Result<()> {
     Ok(())
 }
 
+#[cfg(not(target_os = "linux"))]
+pub fn keep_out_of_core_dumps() -> anyhow::Result<()> {
+    Ok(())
+}
+
 /// Reads a reference, or says what is wrong with it.
 pub fn parse(text: &str) -> anyhow::Result<Reference> {
     Reference::parse(text).map_err(|err| anyhow!(err))
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     #[test]
     fn a_process_holding_secrets_dumps_no_core() {

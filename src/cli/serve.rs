@@ -107,6 +107,7 @@ fn init_logging() {
 }
 
 /// SIGHUP, caught from now on (`None` where it cannot be).
+#[cfg(unix)]
 fn hangups() -> Option<tokio::signal::unix::Signal> {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::hangup()) {
@@ -120,8 +121,19 @@ fn hangups() -> Option<tokio::signal::unix::Signal> {
     }
 }
 
+/// Windows has no SIGHUP: the certificate is read at start only.
+#[cfg(not(unix))]
+fn hangups() -> Option<()> {
+    tracing::info!("the TLS certificate is read at start only: restart the server after a renewal");
+    None
+}
+
+#[cfg(not(unix))]
+async fn reload_on_hangup(_: Option<()>, _: Option<Arc<Tls>>) {}
+
 /// Reads the certificate and key again on every SIGHUP (a renewal put new files in place);
 /// without TLS there is nothing to reload, and SIGHUP only says so.
+#[cfg(unix)]
 async fn reload_on_hangup(hangups: Option<tokio::signal::unix::Signal>, tls: Option<Arc<Tls>>) {
     let Some(mut hangups) = hangups else { return };
     while hangups.recv().await.is_some() {

@@ -251,6 +251,7 @@ fn connection_cap(configured: usize) -> usize {
 
 /// Raises this process's soft open-file limit to the hard one, as servers commonly do, and returns
 /// the soft limit in force.
+#[cfg(unix)]
 fn raise_open_file_limit() -> usize {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -272,6 +273,12 @@ fn raise_open_file_limit() -> usize {
         }
     }
     usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
+}
+
+/// Windows has no open-file limit of this kind: the configured cap holds.
+#[cfg(not(unix))]
+fn raise_open_file_limit() -> usize {
+    usize::MAX
 }
 
 /// Whether clients reach `addr` only from this machine.

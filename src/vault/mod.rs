@@ -120,19 +120,24 @@ impl Vault for KeyringVault {
     }
 
     fn accounts(&self) -> Result<BTreeSet<String>, VaultError> {
+        // Each store searches its own way: Secret Service and the macOS Keychain by service,
+        // Windows' Credential Manager by a pattern over its target names, `user.service`
+        // (not tried on Windows here: README, "Beyond Linux").
+        #[cfg(not(windows))]
         let spec = HashMap::from([("service", SERVICE)]);
+        #[cfg(windows)]
+        let spec = HashMap::from([("pattern", r"\.keywarden$")]);
         let entries = keyring_core::Entry::search(&spec).map_err(map_error)?;
         let mut accounts = BTreeSet::new();
         for entry in entries {
             // Another process (the app, a command) may remove an item between the search and
-            // this read: that item is gone, the others are still the answer.
-            match entry.get_attributes() {
-                Ok(attributes) => {
-                    if let Some(account) = attributes.get("username") {
-                        accounts.insert(account.clone());
-                    }
+            // this read: that item is gone (no specifiers), the others are still the answer.
+            match entry.get_specifiers() {
+                Some((service, account)) if service == SERVICE => {
+                    accounts.insert(account);
                 }
-                Err(err) => tracing::debug!("a keychain item went away while listing: {err}"),
+                Some(_) => {}
+                None => tracing::debug!("a keychain item went away while listing"),
             }
         }
         Ok(accounts)
