@@ -52,9 +52,7 @@ fn set_secret_text(
 
 /// Clears the clipboard if it still holds `text`; `true` when it did.
 fn clear_if_unchanged(clipboard: &mut arboard::Clipboard, text: &Secret) -> bool {
-    let unchanged = clipboard
-        .get_text()
-        .is_ok_and(|current| current == text.expose());
+    let unchanged = holds(clipboard, text);
     if unchanged {
         let _ = clipboard.clear();
     }
@@ -169,12 +167,35 @@ fn serve(mut clipboard: arboard::Clipboard, commands: mpsc::Receiver<Command>) {
     }
 }
 
+/// How often a short-lived copy looks whether the clipboard still holds its text.
+const WATCH_EVERY: Duration = Duration::from_millis(200);
+
 /// For a short-lived process (the command line): copies `text`, keeps serving it until
 /// `clear_after` has passed or someone copied something else, then clears it if unchanged.
 /// Returns whether it cleared the clipboard. Blocks for up to `clear_after`.
 pub fn copy_and_serve(text: &Secret, clear_after: Duration) -> Result<bool, ClipboardError> {
+    let deadline = Instant::now() + clear_after;
     let mut clipboard =
         arboard::Clipboard::new().map_err(|err| ClipboardError::Unavailable(err.to_string()))?;
-    set_secret_text(&mut clipboard, text, Some(Instant::now() + clear_after))?;
-    Ok(clear_if_unchanged(&mut clipboard, text))
+    // On X11 this serves the text until the deadline, or until another program takes the
+    // clipboard. On Wayland with the data-control protocol (wlroots, KDE) a thread of this process
+    // serves it and the call returns at once: the wait is here, for both.
+    set_secret_text(&mut clipboard, text, Some(deadline))?;
+    loop {
+        let rest = deadline.saturating_duration_since(Instant::now());
+        if rest.is_zero() {
+            return Ok(clear_if_unchanged(&mut clipboard, text));
+        }
+        if !holds(&mut clipboard, text) {
+            return Ok(false);
+        }
+        std::thread::sleep(rest.min(WATCH_EVERY));
+    }
+}
+
+/// Whether the clipboard holds `text` (the copy read back is wiped).
+fn holds(clipboard: &mut arboard::Clipboard, text: &Secret) -> bool {
+    clipboard
+        .get_text()
+        .is_ok_and(|current| zeroize::Zeroizing::new(current).as_str() == text.expose())
 }

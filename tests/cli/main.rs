@@ -22,6 +22,7 @@ mod import;
 mod project;
 mod run;
 mod sources;
+mod wayland;
 
 const BIN: &str = env!("CARGO_BIN_EXE_keywarden");
 const PASSWORD: &str = "cli test password";
