@@ -136,12 +136,10 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
-    Enable {
-        key: String,
-    },
-    Disable {
-        key: String,
-    },
+    /// Let a disabled key work again.
+    Enable { key: String },
+    /// Stop a key working until it is enabled again (unlike revoking, this can be undone).
+    Disable { key: String },
     /// Replace a key with a new one (renewal); the old one stops working now or after --grace.
     Rotate {
         key: String,
