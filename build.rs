@@ -3,10 +3,11 @@
 //! `assets/startup-order.txt` lists the functions the desktop app runs from start to its first
 //! frames (recorded by `benches/startup-order.sh`); the linker places them first, in that order.
 //! Memory that holds code is counted in pages, and the kernel maps code in whole blocks of pages:
-//! with those functions spread over the 25 MiB of code, nearly all of it was resident (21 MiB);
-//! laid out together, 11 MiB less of the binary is resident after start (BENCHMARKS.md §4).
-//! Names the binary no longer has (the code changed since they were recorded) are skipped; the
-//! order only moves code, so a stale list costs memory, never correctness.
+//! with those functions spread over the 28 MiB of code, more of it is resident; laid out
+//! together, 3.3 MiB less of the binary is resident after start (BENCHMARKS.md §12; 8.5 MiB in
+//! §4, when the code was smaller). Names the binary no longer has (the code changed since they
+//! were recorded) are skipped; the order only moves code, so a stale list costs memory, never
+//! correctness, and tests/package.sh fails once less than 90% of the names are found.
 //!
 //! Only for a release build whose linker is LLD (the one Rust uses on x86_64 Linux since 1.90;
 //! others do not know the option): a probe link shows which it is. `KEYWARDEN_NO_STARTUP_ORDER=1`
