@@ -73,6 +73,9 @@ fi
 say "lintian: no errors, $(grep -c '^W: ' "$out/lintian.txt" || true) listed warning(s)"
 
 # 3. Installed.
+# What it depends on first, as apt would install it (dpkg -i installs no dependency).
+read -r -a depends <<<"$(dpkg-deb -f "$deb" Depends | sed 's/([^)]*)//g; s/|[^,]*//g; s/,/ /g')"
+ensure_packages "${depends[@]}"
 cleanup() { "${sudo[@]}" dpkg --purge keywarden >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 "${sudo[@]}" dpkg -i "$deb" >"$out/dpkg-i.txt" 2>&1 || {
