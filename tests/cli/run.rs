@@ -141,7 +141,7 @@ fn the_exit_code_and_signals_are_passed_through() {
     // Each signal a process sends to keywarden run reaches the command (SIGINT and SIGQUIT only
     // when they do not come from a terminal: then the command has them already).
     for (signal, code) in [("INT", 40), ("QUIT", 41), ("TERM", 42), ("HUP", 43)] {
-        let mut child = run_gh(
+        let mut run = run_gh(
             &setup,
             &[
                 "sh",
@@ -151,11 +151,23 @@ fn the_exit_code_and_signals_are_passed_through() {
                      while :; do sleep 0.05; done"
                 ),
             ],
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        );
+        // Started as a terminal's shell starts it: with the signals' default actions. (A shell
+        // script's `&` job inherits SIGINT and SIGQUIT ignored, and keywarden run keeps an
+        // ignored signal ignored, as `nohup` wants.)
+        // SAFETY: signal(2) is async-signal-safe, as the time between fork and exec requires.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut run, || {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        let mut child = run
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let lines = lines_of(&mut child);
         let within = Duration::from_secs(10);
         assert_eq!(lines.recv_timeout(within).unwrap(), "ready");
