@@ -8,6 +8,7 @@ pub mod files;
 pub mod gui;
 pub mod key;
 pub mod local;
+pub mod net;
 pub mod project;
 pub mod reminders;
 pub mod secret;

@@ -82,7 +82,7 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
             existing.kind.as_str()
         );
     }
-    if let Some(refusal) = crate::client::plain_http_refusal(&url, args.allow_http) {
+    if let Some(refusal) = crate::net::plain_http_refusal(&url, args.allow_http) {
         bail!("{refusal}");
     }
     if let Some(err) = &context.vault_error {

@@ -5,8 +5,6 @@ pub mod config;
 pub mod list_cache;
 pub mod session;
 
-use std::time::Duration;
-
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
@@ -15,6 +13,7 @@ use crate::api::{
     ListKeysQuery, LoginRequest, LoginResponse, MeResponse, RotateKeyRequest, RotatedKey,
     UpdateKeyRequest, paths,
 };
+use crate::net::{self, plain_http_refusal};
 use crate::secret::Secret;
 
 /// What can go wrong talking to a server, in words a user can act on. Never holds a secret.
@@ -46,29 +45,6 @@ pub enum ClientError {
     PlainHttp(String),
 }
 
-/// Why no password, session token or key may be sent to `url`: it is plain `http://` to a machine
-/// other than this one, and `allow_http` was not given for it. `None`: it may be sent.
-pub fn plain_http_refusal(url: &str, allow_http: bool) -> Option<String> {
-    let parsed = reqwest::Url::parse(url).ok()?;
-    if parsed.scheme() != "http" || allow_http {
-        return None;
-    }
-    let host = parsed.host_str().unwrap_or_default();
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    (!loopback).then(|| {
-        format!(
-            "refusing to send a password, session token or key to {url} over plain HTTP, where \
-             anyone on the network between could read it: use https://, or allow plain HTTP for \
-             this server on a network you trust (--allow-http, or \"Allow plain HTTP\" when \
-             signing in)"
-        )
-    })
-}
-
 impl ClientError {
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, ClientError::Unauthorized { .. })
@@ -95,23 +71,20 @@ impl std::fmt::Debug for ApiClient {
 }
 
 impl ApiClient {
-    pub fn new(base_url: &str) -> ApiClient {
-        // No redirects: one could lead a password, session or key to another host, or to plain
-        // HTTP, past `plain_http_refusal`.
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(20))
-            .user_agent(concat!("keywarden/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+    /// A client of the server at `base_url`, speaking by [`net::client`]'s policy; an error when
+    /// no such client can be made (never a laxer one).
+    pub fn new(base_url: &str) -> Result<ApiClient, ClientError> {
         let base_url = base_url.trim_end_matches('/').to_string();
-        ApiClient {
+        let http = net::client().map_err(|reason| ClientError::Unreachable {
+            url: base_url.clone(),
+            reason,
+        })?;
+        Ok(ApiClient {
             http,
             refusal: plain_http_refusal(&base_url, false),
             base_url,
             credential: None,
-        }
+        })
     }
 
     /// Whether plain HTTP to another machine is allowed for this server (a lab network).
@@ -432,34 +405,5 @@ mod tests {
     fn env_names() {
         assert_eq!(env_name("Stripe key"), "STRIPE_KEY");
         assert_eq!(env_name("3rd party!"), "KEY_3RD_PARTY_API_KEY");
-    }
-
-    #[test]
-    fn credentials_cross_the_network_only_encrypted_unless_allowed() {
-        for allowed in [
-            "https://keys.example.com",
-            "http://127.0.0.1:8080",
-            "http://127.0.0.2",
-            "http://localhost:3000",
-            "http://[::1]:8080",
-        ] {
-            assert_eq!(super::plain_http_refusal(allowed, false), None, "{allowed}");
-        }
-        for refused in [
-            "http://keys.example.com",
-            "http://192.168.1.10:8080",
-            "http://[fd00::2]",
-        ] {
-            let refusal = super::plain_http_refusal(refused, false).expect(refused);
-            assert!(
-                refusal.contains(refused) && refusal.contains("--allow-http"),
-                "{refusal}"
-            );
-            assert_eq!(
-                super::plain_http_refusal(refused, true),
-                None,
-                "{refused} allowed"
-            );
-        }
     }
 }

@@ -52,7 +52,9 @@ pub async fn local_session(
             Err(err) => warning = Some(err.to_string()),
         }
     }
-    let client = ApiClient::new(base_url).with_credential(token);
+    let client = ApiClient::new(base_url)
+        .map_err(|err| SessionError::Failed(err.to_string()))?
+        .with_credential(token);
     let me = client.me().await.map_err(|err| {
         SessionError::Failed(format!("cannot sign in to the local server: {err}"))
     })?;
@@ -70,7 +72,7 @@ pub async fn open_remote(
     allow_http: bool,
     vault: Arc<dyn Vault>,
 ) -> Result<Session, SessionError> {
-    if let Some(refusal) = super::plain_http_refusal(url, allow_http) {
+    if let Some(refusal) = crate::net::plain_http_refusal(url, allow_http) {
         return Err(SessionError::Failed(refusal));
     }
     let sign_in = |reason: Option<String>| SessionError::NeedsSignIn {
@@ -85,6 +87,7 @@ pub async fn open_remote(
         Err(err) => return Err(SessionError::Failed(err.to_string())),
     };
     let client = ApiClient::new(url)
+        .map_err(|err| SessionError::Failed(err.to_string()))?
         .allowing_http(allow_http)
         .with_credential(token);
     match client.me().await {
@@ -106,7 +109,7 @@ pub async fn sign_in(
     password: &crate::secret::Secret,
     vault: Arc<dyn Vault>,
 ) -> Result<Session, ClientError> {
-    let client = ApiClient::new(url).allowing_http(allow_http);
+    let client = ApiClient::new(url)?.allowing_http(allow_http);
     let login = client.login(email, password).await?;
     let account = vault::session_account(url);
     let token = login.token.clone();

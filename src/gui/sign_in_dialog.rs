@@ -37,7 +37,7 @@ pub fn sign_in_dialog_ui(
         text_field_ui(ui, "Account name", &mut draft.name, false)
             .on_hover_text("How the account is named in the list; empty: its URL");
         // Only for plain http:// to another machine, which is refused unless ticked.
-        if crate::client::plain_http_refusal(draft.url.trim(), false).is_some() {
+        if crate::net::plain_http_refusal(draft.url.trim(), false).is_some() {
             ui.checkbox(&mut draft.allow_http, "Allow plain HTTP")
                 .on_hover_text(
                     "Send the password and the session unencrypted to a server on another \

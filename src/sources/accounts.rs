@@ -20,9 +20,10 @@ use super::services::{self, TestOutcome};
 use super::thingsboard::{self, ThingsBoardSource};
 use super::tracked::TrackedSource;
 use super::{KeySource, SecondFactor, SourceError, SourceKey, SourceKind, TRACKED};
+use crate::client::ApiClient;
 use crate::client::config::{Config, LOCAL_SERVER, ServerEntry};
 use crate::client::session;
-use crate::client::{ApiClient, plain_http_refusal};
+use crate::net::plain_http_refusal;
 use crate::secret::Secret;
 use crate::vault::{self, Vault};
 
@@ -525,6 +526,7 @@ async fn open_for_sign_out(
             .map_err(|err| SourceError::Storage(err.to_string()))??;
         if let Some(token) = token {
             ApiClient::new(url)
+                .map_err(|err| SourceError::from_client(&account.name, err))?
                 .allowing_http(account.allow_http)
                 .with_credential(token)
                 .logout()

@@ -27,7 +27,7 @@ use tokio::sync::Mutex;
 use super::{
     Capabilities, Edit, KeySource, Renewal, Renewed, SourceError, SourceKey, SourceKind, services,
 };
-use crate::client::plain_http_refusal;
+use crate::net::plain_http_refusal;
 use crate::secret::Secret;
 use crate::vault::Vault;
 

@@ -1,24 +1,15 @@
-//! How the sources speak to services' REST APIs (ThingsBoard, GitLab): one client policy (no
-//! redirect, which could lead a credential to another host or to plain HTTP; time limits), an
-//! answer read within the client's caps, and a refusal turned into a [`SourceError`] in the
-//! service's own words.
-
-use std::time::Duration;
-
+//! How the sources speak to services' REST APIs (ThingsBoard, GitLab): the one client policy
+//! (`net`), an answer read within the client's caps, and a refusal turned into a
+//! [`SourceError`] in the service's own words.
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
 
 use super::{SourceError, services};
 
-/// The HTTP client of a source; a client that cannot be built is an error, never a laxer one.
+/// The HTTP client of a source (`net::client`'s policy); one that cannot be built is an error,
+/// never a laxer one.
 pub fn client() -> Result<reqwest::Client, SourceError> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(20))
-        .user_agent(concat!("keywarden/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|err| SourceError::Failed(format!("cannot make an HTTP client: {err}")))
+    crate::net::client().map_err(SourceError::Failed)
 }
 
 /// A service's answer, whatever its status.

@@ -538,7 +538,7 @@ pub async fn test_key(
                 .unwrap_or_default()
         ));
     };
-    if let Some(refusal) = crate::client::plain_http_refusal(&base, false) {
+    if let Some(refusal) = crate::net::plain_http_refusal(&base, false) {
         return TestOutcome::Unreachable(refusal);
     }
     let http = match super::http::client() {

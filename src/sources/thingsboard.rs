@@ -25,7 +25,8 @@ use super::{
     Capabilities, Created, Edit, KeySource, NewKey, Renewal, Renewed, SourceError, SourceKey,
     SourceKind, services,
 };
-use crate::client::{MAX_PAGES, plain_http_refusal};
+use crate::client::MAX_PAGES;
+use crate::net::plain_http_refusal;
 use crate::secret::Secret;
 use crate::vault::Vault;
 

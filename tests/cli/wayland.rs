@@ -60,10 +60,11 @@ fn clipboard() -> Option<String> {
     out.status.success().then(|| stdout(&out))
 }
 
-/// The clipboard once it is `expected`, asked every 50 ms for up to 10 s (the command signs in
-/// and reads the keychain first); otherwise what it held last.
+/// The clipboard once it is `expected`, asked every 50 ms for up to 30 s (the command starts
+/// this computer's server and reads the keychain first, slowly while the other tests run);
+/// otherwise what it held last.
 fn clipboard_once(expected: &str) -> Option<String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let held = clipboard();
         if held.as_deref() == Some(expected) || Instant::now() > deadline {
@@ -93,6 +94,21 @@ fn tracked_key(setup: &Setup, name: &str) -> String {
     secret
 }
 
+/// Waits until the clipboard holds `secret`, which `copy` put there; else ends `copy` and fails
+/// with what it said.
+fn served(copy: Child, secret: &str) -> Child {
+    if clipboard_once(secret).as_deref() == Some(secret) {
+        return copy;
+    }
+    let mut copy = copy;
+    let _ = copy.kill();
+    let out = copy.wait_with_output().unwrap();
+    panic!(
+        "the key never showed on the Wayland clipboard; keys copy said: {}",
+        stderr(&out)
+    );
+}
+
 fn copy(setup: &Setup, name: &str, seconds: &str) -> Child {
     on_wayland(&mut setup.command(&["keys", "copy", name, "--clear-after", seconds]))
         .stdout(Stdio::piped())
@@ -111,12 +127,7 @@ fn keys_copy_serves_the_wayland_clipboard_until_the_delay_then_clears_it() {
         .unwrap_or_else(|err| err.into_inner());
     let setup = Setup::new();
     let secret = tracked_key(&setup, "wayland");
-    let child = copy(&setup, "wayland", "3");
-    assert_eq!(
-        clipboard_once(&secret).as_deref(),
-        Some(secret.as_str()),
-        "the key is on the Wayland clipboard"
-    );
+    let child = served(copy(&setup, "wayland", "3"), &secret);
     let served_at = Instant::now();
     let types = stdout(&run("wl-paste", &["--list-types"]));
     assert!(
@@ -151,8 +162,7 @@ fn keys_copy_on_wayland_leaves_a_newer_copy_alone() {
         .unwrap_or_else(|err| err.into_inner());
     let setup = Setup::new();
     let secret = tracked_key(&setup, "replaced");
-    let child = copy(&setup, "replaced", "30");
-    assert_eq!(clipboard_once(&secret).as_deref(), Some(secret.as_str()));
+    let child = served(copy(&setup, "replaced", "30"), &secret);
     // wl-copy serves from a process of its own (it forks, keeping what it inherited open: so
     // no pipes to it), as another program would.
     assert!(wl_copy(&["something else"]), "wl-copy failed");

@@ -116,7 +116,12 @@ fn sign_in_to_a_remote_server_then_expired_session_asks_again_keeping_the_window
 
     // The session ends behind the app's back (expired or logged out elsewhere).
     fx.runtime
-        .block_on(ApiClient::new(&url).with_credential(token).logout())
+        .block_on(
+            ApiClient::new(&url)
+                .unwrap()
+                .with_credential(token)
+                .logout(),
+        )
         .unwrap();
     fx.click("Refresh");
     fx.wait_until("asked to sign in again", |app| {
@@ -167,6 +172,7 @@ fn a_lost_right_is_a_sentence_not_a_crash() {
     let workspace_id = fx.key("mine").workspace.unwrap();
     fx.runtime.block_on(async {
         let login = ApiClient::new(&url)
+            .unwrap()
             .login("admin@example.com", &Secret::new("admin password"))
             .await
             .unwrap();

@@ -277,10 +277,11 @@ impl Fixture {
             .expect("local owner password");
         self.runtime.block_on(async {
             let login = ApiClient::new(&url)
+                .unwrap()
                 .login(LOCAL_OWNER_EMAIL, &password)
                 .await
                 .unwrap();
-            ApiClient::new(&url).with_credential(login.token)
+            ApiClient::new(&url).unwrap().with_credential(login.token)
         })
     }
 
