@@ -16,6 +16,7 @@ use super::store::AuditContext;
 use super::throttle;
 use crate::api::{KeyStatus, Role, grants_manage};
 use crate::key::{self, TokenKind};
+use crate::secret::Secret;
 
 /// The caller, after its credential was checked.
 #[derive(Debug, Clone)]
@@ -98,7 +99,7 @@ impl FromRequestParts<AppState> for ClientIp {
 }
 
 /// The session token a request carries, if any (for logout).
-pub fn session_token(headers: &HeaderMap) -> Option<String> {
+pub fn session_token(headers: &HeaderMap) -> Option<Secret> {
     match presented_credential(headers) {
         Ok(Presented::Session(token)) => Some(token),
         _ => None,
@@ -112,8 +113,8 @@ impl FromRequestParts<AppState> for Authenticated {
         let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, state).await;
         state.throttle.check(ip)?;
         let principal = match presented_credential(&parts.headers) {
-            Ok(Presented::Session(token)) => state.session_principal(&token).await,
-            Ok(Presented::Key(key)) => state.key_principal(&key).await,
+            Ok(Presented::Session(token)) => state.session_principal(token.expose()).await,
+            Ok(Presented::Key(key)) => state.key_principal(key.expose()).await,
             Err(err) => Err(err),
         };
         match principal {
@@ -186,18 +187,19 @@ fn is_guess(err: &ApiError) -> bool {
     )
 }
 
-/// The credential a request carries, format-checked but not yet looked up.
+/// The credential a request carries, format-checked but not yet looked up (its `Debug` shows
+/// no secret).
 #[derive(Debug, PartialEq)]
 enum Presented {
-    Session(String),
-    Key(String),
+    Session(Secret),
+    Key(Secret),
 }
 
 /// Finds the credential in any supported header. A session token wins over a key; among keys the
 /// first header in this order wins: `Authorization` (Bearer or Basic), `X-API-Key`,
 /// `x-custom-api-key`, `X-Authorization: ApiKey`, `Authentication: Bearer`.
 fn presented_credential(headers: &HeaderMap) -> Result<Presented, ApiError> {
-    let mut candidates: Vec<String> = Vec::new();
+    let mut candidates: Vec<Secret> = Vec::new();
     let mut unreadable = false;
     let header = |name: &str| {
         headers
@@ -208,7 +210,7 @@ fn presented_credential(headers: &HeaderMap) -> Result<Presented, ApiError> {
     if let Some(value) = header("authorization") {
         match value.ok().and_then(split_scheme) {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-                candidates.push(token.to_string())
+                candidates.push(Secret::new(token))
             }
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("basic") => {
                 match basic_credential(token) {
@@ -221,7 +223,7 @@ fn presented_credential(headers: &HeaderMap) -> Result<Presented, ApiError> {
     }
     for name in ["x-api-key", "x-custom-api-key"] {
         match header(name) {
-            Some(Ok(token)) if !token.is_empty() => candidates.push(token.to_string()),
+            Some(Ok(token)) if !token.is_empty() => candidates.push(Secret::new(token)),
             Some(_) => unreadable = true,
             None => {}
         }
@@ -230,7 +232,7 @@ fn presented_credential(headers: &HeaderMap) -> Result<Presented, ApiError> {
         if let Some(value) = header(name) {
             match value.ok().and_then(split_scheme) {
                 Some((scheme, token)) if scheme.eq_ignore_ascii_case(expected) => {
-                    candidates.push(token.to_string())
+                    candidates.push(Secret::new(token))
                 }
                 _ => unreadable = true,
             }
@@ -238,12 +240,15 @@ fn presented_credential(headers: &HeaderMap) -> Result<Presented, ApiError> {
     }
 
     let session_prefix = TokenKind::Session.prefix();
-    if let Some(token) = candidates.iter().find(|t| t.starts_with(session_prefix)) {
-        key::parse(TokenKind::Session, token).map_err(malformed)?;
+    if let Some(token) = candidates
+        .iter()
+        .find(|t| t.expose().starts_with(session_prefix))
+    {
+        key::parse(TokenKind::Session, token.expose()).map_err(malformed)?;
         return Ok(Presented::Session(token.clone()));
     }
     if let Some(token) = candidates.into_iter().next() {
-        key::parse(TokenKind::ApiKey, &token).map_err(malformed)?;
+        key::parse(TokenKind::ApiKey, token.expose()).map_err(malformed)?;
         return Ok(Presented::Key(token));
     }
     if unreadable {
@@ -273,17 +278,20 @@ fn split_scheme(value: &str) -> Option<(&str, &str)> {
 
 /// `Basic <key>` as some clients send it, or `Basic base64(user:key)` as `curl -u :KEY` does; a key in
 /// the user part with an empty password (`curl -u KEY:`) works too.
-fn basic_credential(token: &str) -> Option<String> {
+fn basic_credential(token: &str) -> Option<Secret> {
     if token.starts_with(TokenKind::ApiKey.prefix()) {
-        return Some(token.to_string());
+        return Some(Secret::new(token));
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(token)
-        .ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
+    // Wiped when dropped, like the credential taken from it.
+    let decoded = zeroize::Zeroizing::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(token)
+            .ok()?,
+    );
+    let decoded = std::str::from_utf8(&decoded).ok()?;
     let (user, password) = decoded.split_once(':')?;
     let chosen = if password.is_empty() { user } else { password };
-    (!chosen.is_empty()).then(|| chosen.to_string())
+    (!chosen.is_empty()).then(|| Secret::new(chosen))
 }
 
 impl AppState {
@@ -436,10 +444,27 @@ mod tests {
         for (name, value) in styles {
             assert_eq!(
                 presented_credential(&headers(&[(name, &value)])).unwrap(),
-                Presented::Key(key.to_string()),
+                Presented::Key(Secret::new(key)),
                 "{name}: {}",
                 value.replace(key, "<key>")
             );
+        }
+    }
+
+    /// A credential taken from a request prints as `***` (a log line or a failed assertion would
+    /// otherwise show it).
+    #[test]
+    fn a_presented_credential_never_prints_itself() {
+        let key = key::generate(TokenKind::ApiKey);
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(format!(":{}", key.expose()));
+        for (name, value) in [
+            ("x-api-key", key.expose().to_string()),
+            ("authorization", format!("Basic {encoded}")),
+        ] {
+            let presented = presented_credential(&headers(&[(name, &value)])).unwrap();
+            let printed = format!("{presented:?}");
+            assert!(!printed.contains(key.expose()), "{name}: {printed}");
         }
     }
 
@@ -453,7 +478,7 @@ mod tests {
         ]);
         assert_eq!(
             presented_credential(&map).unwrap(),
-            Presented::Session(session.expose().to_string())
+            Presented::Session(session.clone())
         );
     }
 

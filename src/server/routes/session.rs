@@ -136,7 +136,10 @@ async fn logout(
     };
     state
         .store
-        .delete_session(key::hash(&token), &principal.audit_context(Utc::now()))
+        .delete_session(
+            key::hash(token.expose()),
+            &principal.audit_context(Utc::now()),
+        )
         .await?;
     state.cache.invalidate_user(principal.user_id);
     Ok(StatusCode::NO_CONTENT)
