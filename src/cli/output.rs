@@ -21,6 +21,9 @@ pub struct KeyItem {
     pub class: &'static str,
     /// `kw://ACCOUNT/KEY`, for `keywarden run` and `inject`.
     pub reference: String,
+    /// The status as the app's list shows it (`SourceKey::status_word`), for the tables.
+    #[serde(skip)]
+    pub word: &'static str,
 }
 
 impl KeyItem {
@@ -42,6 +45,7 @@ impl KeyItem {
                 (Some(_), None) => "ok",
             },
             held,
+            word: key.status_word(now, thresholds),
             key,
         }
     }
@@ -72,13 +76,7 @@ pub fn table(items: &[KeyItem], now: DateTime<Utc>) -> String {
     let rows: Vec<[String; 9]> = items
         .iter()
         .map(|i| {
-            let status = match (i.status, i.class, &i.key.replaced_by) {
-                (_, _, Some(_)) => "replaced".to_string(),
-                (KeyStatus::Active, class @ ("expiring" | "urgent" | "critical"), _) => {
-                    class.to_string()
-                }
-                (status, _, _) => status.as_str().to_string(),
-            };
+            let status = i.word.to_string();
             let (expires, left) = match i.key.expires_at {
                 Some(at) => (at.format("%Y-%m-%d").to_string(), relative_time(at, now)),
                 None => ("never".to_string(), "-".to_string()),
@@ -139,7 +137,7 @@ pub fn details(item: &KeyItem, now: DateTime<Utc>) -> String {
             key.kind.as_str()
         ),
         format!("service:     {}", service.name),
-        format!("status:      {} ({})", item.status.as_str(), item.class),
+        format!("status:      {}", item.word),
         format!("key:         {}", text::for_terminal(&key.hint)),
         format!(
             "expires:     {}",
@@ -199,4 +197,36 @@ pub fn details(item: &KeyItem, now: DateTime<Utc>) -> String {
         lines.push(format!("{label}: {}", at.to_rfc3339()));
     }
     text::for_terminal_lines(&(lines.join("\n") + "\n")).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The command line's table and details print the word the app's list shows
+    /// (`SourceKey::status_word`), for a renewed key revoked after its overlap too.
+    #[test]
+    fn the_table_and_the_details_print_the_apps_status_word() {
+        let now = Utc::now();
+        let thresholds = Thresholds::default();
+        let mut key = crate::sources::sample_key("local", "1", Some(200));
+        key.replaced_by = Some("2".into());
+        key.revoked_at = Some(now - chrono::Duration::hours(1));
+        let word = key.status_word(now, &thresholds);
+        assert_eq!(word, "revoked");
+        let item = KeyItem::new(
+            key.clone(),
+            std::slice::from_ref(&key),
+            true,
+            now,
+            &thresholds,
+        );
+        let table = table(std::slice::from_ref(&item), now);
+        let row = table.lines().nth(1).unwrap();
+        assert!(
+            row.contains(" revoked ") && !row.contains("replaced"),
+            "{table}"
+        );
+        assert!(details(&item, now).contains("status:      revoked\n"));
+    }
 }

@@ -5,7 +5,6 @@ use egui_extras::{Column, TableBuilder};
 
 use super::state::{Action, SortColumn, State, relative_time};
 use super::theme;
-use crate::api::KeyStatus;
 use crate::reminders::{ExpiryClass, Thresholds, key_class};
 use crate::sources::SourceKey;
 
@@ -226,13 +225,8 @@ pub fn status_badge_ui(
 ) {
     let status = key.status_at(now);
     let class = key_class(key, now, thresholds).unwrap_or(ExpiryClass::Ok);
-    let text = match (status, class, &key.replaced_by) {
-        (KeyStatus::Active, _, Some(_)) => "replaced",
-        (KeyStatus::Active, class, None) if class.is_soon() => class.as_str(),
-        _ => status.as_str(),
-    };
     ui.label(
-        egui::RichText::new(text)
+        egui::RichText::new(key.status_word(now, thresholds))
             .color(theme::status_color(status, class))
             .strong(),
     );

@@ -136,6 +136,28 @@ impl SourceKey {
         }
     }
 
+    /// The one word the app's list and the command line show for the key's status at `now`: a
+    /// key that works says "replaced" once it has a successor, else how soon it expires
+    /// (expiring, urgent, critical) or "active"; one that stopped working says why (revoked,
+    /// expired, disabled).
+    pub fn status_word(
+        &self,
+        now: DateTime<Utc>,
+        thresholds: &crate::reminders::Thresholds,
+    ) -> &'static str {
+        let status = self.status_at(now);
+        if status != KeyStatus::Active {
+            return status.as_str();
+        }
+        if self.replaced_by.is_some() {
+            return "replaced";
+        }
+        match crate::reminders::key_class(self, now, thresholds) {
+            Some(class) if class.is_soon() => class.as_str(),
+            _ => status.as_str(),
+        }
+    }
+
     /// Whether reminders and `check` are about this key: the signed-in user's own (`me`, where
     /// the source has users), or one whose secret this computer holds.
     pub fn is_mine_or_held(&self, me: Option<&str>, held: bool) -> bool {
@@ -684,6 +706,38 @@ mod tests {
         assert_eq!(key.status_at(now), KeyStatus::Revoked);
         let key = sample_key("tracked", "b", Some(-1));
         assert_eq!(key.status_at(now), KeyStatus::Expired);
+    }
+
+    /// One word per key, whatever shows it: a successor makes a working key "replaced", but a
+    /// key that stopped working says why. (The command line's table said "replaced" for a
+    /// renewed key revoked after its overlap, where the app said "revoked".)
+    #[test]
+    fn the_status_word_says_why_a_key_stopped_working_before_it_says_replaced() {
+        let now = Utc::now();
+        let thresholds = crate::reminders::Thresholds::default();
+        let word = |days_left: Option<i64>, change: &dyn Fn(&mut SourceKey)| {
+            let mut key = sample_key("local", "1", days_left);
+            change(&mut key);
+            key.status_word(now, &thresholds)
+        };
+        let replaced = |key: &mut SourceKey| key.replaced_by = Some("2".into());
+        assert_eq!(word(Some(200), &|_| {}), "active");
+        assert_eq!(word(None, &|_| {}), "active");
+        assert_eq!(word(Some(20), &|_| {}), "expiring");
+        assert_eq!(word(Some(200), &replaced), "replaced");
+        assert_eq!(word(Some(2), &replaced), "replaced");
+        assert_eq!(word(Some(-1), &|_| {}), "expired");
+        assert_eq!(word(Some(-1), &replaced), "expired");
+        let revoked_and_replaced = |key: &mut SourceKey| {
+            key.replaced_by = Some("2".into());
+            key.revoked_at = Some(now - Duration::hours(1));
+        };
+        assert_eq!(word(Some(200), &revoked_and_replaced), "revoked");
+        let disabled_and_replaced = |key: &mut SourceKey| {
+            key.replaced_by = Some("2".into());
+            key.enabled = false;
+        };
+        assert_eq!(word(Some(200), &disabled_and_replaced), "disabled");
     }
 
     #[test]
