@@ -7,6 +7,8 @@ use utoipa::ToSchema;
 
 use crate::secret::Secret;
 
+pub mod limits;
+
 /// The account the embedded server's user acts as. Its password is random and lives in the keychain.
 pub const LOCAL_OWNER_EMAIL: &str = "owner@localhost";
 

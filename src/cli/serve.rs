@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::api::limits::MAX_KEY_DAYS;
 use crate::server::http::Limits;
 use crate::server::store::DatabaseUrl;
 use crate::server::throttle::AddrBlock;
@@ -21,7 +22,7 @@ pub struct Args {
     #[arg(long, env = "KEYWARDEN_DATABASE_URL", hide_env_values = true)]
     database_url: Option<DatabaseUrl>,
     /// Longest key lifetime this server accepts, in days (at most 365).
-    #[arg(long, env = "KEYWARDEN_MAX_KEY_DAYS", default_value_t = 365, value_parser = clap::value_parser!(i64).range(1..=365))]
+    #[arg(long, env = "KEYWARDEN_MAX_KEY_DAYS", default_value_t = MAX_KEY_DAYS, value_parser = clap::value_parser!(i64).range(1..=MAX_KEY_DAYS))]
     max_key_days: i64,
     /// A proxy (ADDRESS or ADDRESS/PREFIX) whose `X-Forwarded-For` names the client; repeat for
     /// several. From any other peer the header is ignored and the socket's address counts.

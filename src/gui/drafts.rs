@@ -191,6 +191,7 @@ pub struct EditDraft {
     pub key: KeyRef,
     pub name: String,
     pub description: String,
+    pub error: Option<String>,
 }
 
 /// A secret shown once: after "Got it" it is dropped from memory.

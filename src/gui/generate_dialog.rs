@@ -5,6 +5,7 @@
 use super::modal::{dialog_ui, expiry_ui, text_field_ui};
 use super::state::{Action, GenerateDraft, State, expiry_from};
 use super::theme;
+use crate::api::limits;
 use crate::sources::NewKey;
 
 pub fn generate_dialog_ui(
@@ -98,19 +99,65 @@ pub fn generate_dialog_ui(
 
 /// Checks the draft before anything is sent: the source checks again.
 fn new_key(draft: &GenerateDraft, never_ok: bool) -> Result<NewKey, String> {
-    let name = draft.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err("Give the key a name of 1 to 100 characters.".into());
-    }
-    if draft.description.chars().count() > 500 {
-        return Err("The description can have at most 500 characters.".into());
-    }
-    let max = (!never_ok).then_some(365);
+    let name = limits::key_name(&draft.name)?;
+    let description = limits::key_description(&draft.description)?;
+    let max = (!never_ok).then_some(limits::MAX_KEY_DAYS);
     Ok(NewKey {
-        name: name.to_string(),
-        description: draft.description.trim().to_string(),
+        name,
+        description,
         expires_at: expiry_from(draft.expiry, &draft.date, max, never_ok)?,
         manage: draft.manage,
         owner: draft.owner.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::limits;
+    use crate::gui::drafts::ExpiryChoice;
+
+    fn draft(name: &str, description: &str) -> GenerateDraft {
+        GenerateDraft {
+            account: "local".into(),
+            name: name.into(),
+            description: description.into(),
+            expiry: ExpiryChoice::Days(30),
+            date: String::new(),
+            owner: None,
+            manage: false,
+            error: None,
+        }
+    }
+
+    /// The dialog refuses exactly what the server refuses, and keeps what the server keeps, for
+    /// names and descriptions at and beside the limits.
+    #[test]
+    fn the_dialog_and_the_server_agree_on_names_and_descriptions() {
+        for name in limits::boundary_texts(limits::KEY_NAME_MAX_CHARS) {
+            let dialog = new_key(&draft(&name, ""), false).map(|key| key.name);
+            let server = crate::server::validate_name(&name).map_err(|err| err.to_string());
+            assert_eq!(
+                dialog.is_ok(),
+                server.is_ok(),
+                "{name:?}: {dialog:?} / {server:?}"
+            );
+            if let (Ok(dialog), Ok(server)) = (&dialog, &server) {
+                assert_eq!(dialog, server, "{name:?}");
+            }
+        }
+        for description in limits::boundary_texts(limits::KEY_DESCRIPTION_MAX_CHARS) {
+            let dialog = new_key(&draft("n", &description), false).map(|key| key.description);
+            let server =
+                crate::server::validate_description(&description).map_err(|err| err.to_string());
+            assert_eq!(
+                dialog.is_ok(),
+                server.is_ok(),
+                "{description:?}: {dialog:?} / {server:?}"
+            );
+            if let (Ok(dialog), Ok(server)) = (&dialog, &server) {
+                assert_eq!(dialog, server, "{description:?}");
+            }
+        }
+    }
 }

@@ -15,6 +15,8 @@ pub mod http;
 mod openapi;
 pub mod rights;
 mod routes;
+#[cfg(test)]
+pub(crate) use routes::{validate_description, validate_name};
 pub mod store;
 pub mod throttle;
 pub mod tls;
@@ -61,7 +63,7 @@ pub const ACCOUNT_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            max_key_days: 365,
+            max_key_days: crate::api::limits::MAX_KEY_DAYS,
             session_hours: 12,
             failures_per_minute: throttle::DEFAULT_FAILURES_PER_WINDOW,
             account_failures: 10,

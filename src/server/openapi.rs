@@ -164,8 +164,9 @@ pub fn add_request_constraints(document: &mut serde_json::Value, max_key_days: i
     use serde_json::json;
 
     use super::accounts::{EMAIL_MAX_CHARS, MIN_PASSWORD_CHARS, WORKSPACE_NAME_MAX_CHARS};
-    use super::routes::{
-        DESCRIPTION_MAX_CHARS, MAX_GRACE_SECONDS, MAX_SCOPES, NAME_MAX_CHARS, SCOPE_MAX_CHARS,
+    use crate::api::limits::{
+        KEY_DESCRIPTION_MAX_CHARS as DESCRIPTION_MAX_CHARS, KEY_NAME_MAX_CHARS as NAME_MAX_CHARS,
+        MAX_GRACE_SECONDS, MAX_SCOPES, SCOPE_MAX_CHARS,
     };
     use crate::text::UNSAFE_CLASS;
 

@@ -83,7 +83,7 @@ pub const KEYWARDEN: Service = Service {
         success: Success::Status,
         expiry: ExpiryFrom::None,
     }),
-    max_lifetime_days: Some(365),
+    max_lifetime_days: Some(crate::api::limits::MAX_KEY_DAYS),
     key_page: "{base}",
     prefixes: &["kw_"],
 };

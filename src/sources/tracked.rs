@@ -337,13 +337,9 @@ fn find_mut<'a>(file: &'a mut File, id: &str) -> Result<&'a mut Record, SourceEr
 }
 
 fn check_name(name: &str) -> Result<(), SourceError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(SourceError::Invalid(
-            "a key's name is 1 to 100 characters".into(),
-        ));
-    }
-    crate::text::check_field("name", name).map_err(SourceError::Invalid)
+    crate::api::limits::key_name(name)
+        .map(drop)
+        .map_err(SourceError::Invalid)
 }
 
 fn check_url(url: &str) -> Result<(), SourceError> {

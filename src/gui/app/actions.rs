@@ -175,6 +175,7 @@ impl KeywardenApp {
                         key,
                         name: found.name.clone(),
                         description: found.description.clone(),
+                        error: None,
                     };
                     state.dialog = Some(Dialog::Edit(draft));
                 }

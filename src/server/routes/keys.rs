@@ -31,12 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rotate_key))
 }
 
-pub(crate) const MAX_GRACE_SECONDS: i64 = 7 * 24 * 3600;
-/// A key's name is 1 to this many characters (after trimming).
-pub(crate) const NAME_MAX_CHARS: usize = 100;
-pub(crate) const DESCRIPTION_MAX_CHARS: usize = 500;
-pub(crate) const MAX_SCOPES: usize = 50;
-pub(crate) const SCOPE_MAX_CHARS: usize = 100;
+use crate::api::limits::{self, MAX_GRACE_SECONDS, MAX_SCOPES, SCOPE_MAX_CHARS};
 
 /// Issues a key. The secret is in this response and nowhere else, ever.
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = CreateKeyRequest, responses(
@@ -405,25 +400,12 @@ async fn manageable_key(
     Ok(key)
 }
 
-fn validate_name(name: &str) -> Result<String, ApiError> {
-    text::check_field("name", name).map_err(ApiError::Invalid)?;
-    let name = name.trim();
-    match name.chars().count() {
-        1..=NAME_MAX_CHARS => Ok(name.to_string()),
-        _ => Err(ApiError::Invalid(format!(
-            "name: must be 1 to {NAME_MAX_CHARS} characters"
-        ))),
-    }
+pub(crate) fn validate_name(name: &str) -> Result<String, ApiError> {
+    limits::key_name(name).map_err(ApiError::Invalid)
 }
 
-fn validate_description(description: &str) -> Result<String, ApiError> {
-    text::check_field("description", description).map_err(ApiError::Invalid)?;
-    if description.chars().count() > DESCRIPTION_MAX_CHARS {
-        return Err(ApiError::Invalid(format!(
-            "description: must be at most {DESCRIPTION_MAX_CHARS} characters"
-        )));
-    }
-    Ok(description.trim().to_string())
+pub(crate) fn validate_description(description: &str) -> Result<String, ApiError> {
+    limits::key_description(description).map_err(ApiError::Invalid)
 }
 
 fn validate_scopes(scopes: Vec<String>) -> Result<Vec<String>, ApiError> {

@@ -7,9 +7,8 @@ mod meta;
 mod session;
 mod verify;
 
-pub(super) use keys::{
-    DESCRIPTION_MAX_CHARS, MAX_GRACE_SECONDS, MAX_SCOPES, NAME_MAX_CHARS, SCOPE_MAX_CHARS,
-};
+#[cfg(test)]
+pub(crate) use keys::{validate_description, validate_name};
 
 use std::sync::Arc;
 

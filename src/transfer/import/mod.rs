@@ -22,8 +22,8 @@ use crate::text;
 /// No file to import is larger (an export of ten thousand entries is a few MiB).
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
 
-/// A key's name is at most this long; a longer title is cut.
-const MAX_NAME_CHARS: usize = 100;
+// A key's name is at most this long; a longer title is cut.
+use crate::api::limits::KEY_NAME_MAX_CHARS as MAX_NAME_CHARS;
 
 /// What a file to import is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
