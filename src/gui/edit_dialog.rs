@@ -39,18 +39,13 @@ fn edit(draft: &EditDraft) -> Result<Edit, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::{KeyRef, SourceKind};
 
     /// The edit dialog refuses what the server refuses and keeps what it keeps (it sent anything
     /// before, and the server's refusal came back after the round trip).
     #[test]
     fn the_edit_dialog_and_the_server_agree() {
         let draft = |name: &str, description: &str| EditDraft {
-            key: KeyRef {
-                kind: SourceKind::Keywarden,
-                source: "local".into(),
-                id: "1".into(),
-            },
+            key: crate::sources::sample_key("local", "1", None).key_ref(),
             name: name.into(),
             description: description.into(),
             error: None,
