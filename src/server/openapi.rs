@@ -94,6 +94,10 @@ pub fn add_generic_responses(document: &mut serde_json::Value) {
              `Retry-After` says when to try again.",
         ),
     ];
+    let schemas = document
+        .pointer("/components/schemas")
+        .cloned()
+        .unwrap_or_default();
     let Some(paths) = document.get_mut("paths").and_then(|p| p.as_object_mut()) else {
         return;
     };
@@ -121,6 +125,14 @@ pub fn add_generic_responses(document: &mut serde_json::Value) {
             };
             let (in_path, in_query) = (located("path"), located("query"));
             let has_body = operation.get("requestBody").is_some();
+            let names_record = operation
+                .get("parameters")
+                .and_then(|p| p.as_array())
+                .is_some_and(|p| {
+                    p.iter()
+                        .any(|p| p["in"] == "query" && is_record_id(p["name"].as_str()))
+                })
+                || body_names_record(operation, &schemas);
             let mut statuses: Vec<(&str, &str)> = ALWAYS.to_vec();
             if secured {
                 statuses.extend(AUTH);
@@ -130,6 +142,12 @@ pub fn add_generic_responses(document: &mut serde_json::Value) {
             }
             if in_path {
                 statuses.push(("404", "Not found, or not visible to this credential."));
+            } else if names_record {
+                statuses.push((
+                    "404",
+                    "A query parameter or body field names a record that does not exist or that \
+                     this credential may not see.",
+                ));
             }
             if in_query {
                 statuses.push(("422", "A query parameter is wrong; the message names it."));
@@ -154,6 +172,25 @@ pub fn add_generic_responses(document: &mut serde_json::Value) {
             }
         }
     }
+}
+
+/// A parameter or property that names a record by its id (`workspace_id`, `user_id`, `key_id`).
+fn is_record_id(name: Option<&str>) -> bool {
+    name.is_some_and(|name| name.ends_with("_id"))
+}
+
+/// Whether the operation's JSON body has a property that names a record.
+fn body_names_record(operation: &serde_json::Value, schemas: &serde_json::Value) -> bool {
+    let Some(schema) = operation.pointer("/requestBody/content/application~1json/schema") else {
+        return false;
+    };
+    let schema = match schema["$ref"].as_str() {
+        Some(reference) => &schemas[reference.rsplit('/').next().unwrap_or_default()],
+        None => schema,
+    };
+    schema["properties"]
+        .as_object()
+        .is_some_and(|properties| properties.keys().any(|name| is_record_id(Some(name))))
 }
 
 /// Writes into the request schemas the limits the server checks, from the same constants (and the
@@ -212,10 +249,43 @@ pub fn add_request_constraints(document: &mut serde_json::Value, max_key_days: i
             json!({"minLength": 1, "maxLength": WORKSPACE_NAME_MAX_CHARS,
                 "pattern": format!("^[^{UNSAFE_CLASS}]*[^\\s{UNSAFE_CLASS}][^{UNSAFE_CLASS}]*$")}),
         ),
+        ("CreateKeyRequest", "workspace_id", json!({"minimum": 1})),
+        ("CreateKeyRequest", "user_id", json!({"minimum": 1})),
+        ("CreateUserRequest", "workspace_id", json!({"minimum": 1})),
         ("AddMemberRequest", "email", email),
         ("AddMemberRequest", "role", workspace_role.clone()),
         ("SetMemberRequest", "role", workspace_role),
     ];
+    // Query parameters: ids are 1 or more, a page has 1 to PAGE_LIMIT_MAX items.
+    for operation in document
+        .get_mut("paths")
+        .and_then(|p| p.as_object_mut())
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut())
+    {
+        for parameter in operation
+            .get_mut("parameters")
+            .and_then(|p| p.as_array_mut())
+            .into_iter()
+            .flatten()
+        {
+            if parameter["in"] != "query" {
+                continue;
+            }
+            let limits = match parameter["name"].as_str() {
+                name if is_record_id(name) => json!({"minimum": 1}),
+                Some("limit") => json!({"minimum": 1, "maximum": super::routes::PAGE_LIMIT_MAX}),
+                _ => continue,
+            };
+            if let Some(schema) = parameter.get_mut("schema").and_then(|s| s.as_object_mut()) {
+                for (name, value) in limits.as_object().into_iter().flatten() {
+                    schema.insert(name.clone(), value.clone());
+                }
+            }
+        }
+    }
     let Some(schemas) = document
         .pointer_mut("/components/schemas")
         .and_then(|s| s.as_object_mut())

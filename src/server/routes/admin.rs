@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use super::record_id;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -35,7 +36,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// Owners (with a session) see every user; workspace admins see the members of their workspace.
 #[utoipa::path(get, path = "/v1/users", tag = "admin", responses(
-    (status = 200, body = Vec<UserInfo>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    (status = 200, body = Vec<UserInfo>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody, description = "The caller is no longer a member of their default workspace")))]
 async fn list_users(
     State(state): State<AppState>,
     Manager(principal): Manager,
@@ -73,7 +75,8 @@ async fn create_user(
 ) -> Result<(StatusCode, Json<UserInfo>), ApiError> {
     session_only(&principal, "creating an account")?;
     let role = request.role.unwrap_or(Role::Member);
-    let (workspace_id, caller_role) = state.role_in(&principal, request.workspace_id).await?;
+    let requested_workspace = record_id("workspace_id", request.workspace_id)?;
+    let (workspace_id, caller_role) = state.role_in(&principal, requested_workspace).await?;
     require_admin(caller_role)?;
     if role == Role::Owner && !principal.server_wide() {
         return Err(ApiError::Forbidden(

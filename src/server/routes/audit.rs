@@ -6,7 +6,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::keys::visible_key;
-use super::{page_limit, paginate, parse_cursor};
+use super::{page_limit, paginate, parse_cursor, record_id};
 use crate::api::{AuditPage, AuditQuery, ErrorBody, Role};
 use crate::server::AppState;
 use crate::server::auth::Authenticated;
@@ -29,8 +29,10 @@ async fn list_audit(
 ) -> Result<Json<AuditPage>, ApiError> {
     let limit = page_limit(query.limit)?;
     let before_id = parse_cursor(query.cursor.as_deref())?;
-    let (workspace_id, role) = state.role_in(&principal, query.workspace_id).await?;
-    if let Some(key_id) = query.key_id {
+    let requested_workspace = record_id("workspace_id", query.workspace_id)?;
+    let requested_key = record_id("key_id", query.key_id)?;
+    let (workspace_id, role) = state.role_in(&principal, requested_workspace).await?;
+    if let Some(key_id) = requested_key {
         // A key that still exists must be visible; a deleted key's events stay filtered by the rules below.
         if state.store.key(key_id).await?.is_some() {
             visible_key(&state, &principal, key_id).await?;
@@ -39,7 +41,7 @@ async fn list_audit(
     let filter = AuditFilter {
         workspace_id,
         involving_user: (role < Role::Admin).then_some(principal.user_id),
-        key_id: query.key_id,
+        key_id: requested_key,
         before_id,
         limit: limit + 1,
     };

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{page_limit, paginate, parse_cursor};
+use super::{page_limit, paginate, parse_cursor, record_id};
 use crate::api::{
     AuditAction, CreateKeyRequest, CreatedKey, ErrorBody, KeyInfo, KeyPage, KeyStatus,
     KeysRevision, ListKeysQuery, Role, RotateKeyRequest, RotatedKey, UpdateKeyRequest,
@@ -61,13 +61,15 @@ async fn create_key(
             ));
         }
     };
-    let (workspace_id, role) = state.role_in(&principal, request.workspace_id).await?;
+    let requested_user = record_id("user_id", request.user_id)?;
+    let requested_workspace = record_id("workspace_id", request.workspace_id)?;
+    let (workspace_id, role) = state.role_in(&principal, requested_workspace).await?;
     if role < Role::Member {
         return Err(ApiError::Forbidden(
             "viewers cannot create keys".to_string(),
         ));
     }
-    let user_id = request.user_id.unwrap_or(principal.user_id);
+    let user_id = requested_user.unwrap_or(principal.user_id);
     let subject = state
         .standing(user_id, workspace_id)
         .await?
@@ -127,11 +129,13 @@ async fn list_keys(
     let now = Utc::now();
     let limit = page_limit(query.limit)?;
     let before_id = parse_cursor(query.cursor.as_deref())?;
-    let (workspace_id, role) = state.role_in(&principal, query.workspace_id).await?;
+    let requested_user = record_id("user_id", query.user_id)?;
+    let requested_workspace = record_id("workspace_id", query.workspace_id)?;
+    let (workspace_id, role) = state.role_in(&principal, requested_workspace).await?;
     let user_id = if role >= Role::Admin {
-        query.user_id
+        requested_user
     } else {
-        if query.user_id.is_some_and(|id| id != principal.user_id) {
+        if requested_user.is_some_and(|id| id != principal.user_id) {
             return Ok(Json(KeyPage {
                 items: Vec::new(),
                 next_cursor: None,
@@ -171,7 +175,8 @@ async fn keys_revision(
     Authenticated(principal): Authenticated,
     Query(query): Query<ListKeysQuery>,
 ) -> Result<Json<KeysRevision>, ApiError> {
-    let (workspace_id, role) = state.role_in(&principal, query.workspace_id).await?;
+    let requested_workspace = record_id("workspace_id", query.workspace_id)?;
+    let (workspace_id, role) = state.role_in(&principal, requested_workspace).await?;
     let user_id = (role < Role::Admin).then_some(principal.user_id);
     let revision = state.store.keys_revision(workspace_id, user_id).await?;
     Ok(Json(KeysRevision { revision }))

@@ -68,7 +68,8 @@ async fn ping(_: Authenticated) -> Json<Pong> {
 
 /// The caller: user, workspace, effective role and credential kind.
 #[utoipa::path(get, path = "/v1/me", tag = "meta", responses(
-    (status = 200, body = MeResponse), (status = 401, body = ErrorBody)))]
+    (status = 200, body = MeResponse), (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody, description = "The caller is no longer a member of their default workspace")))]
 async fn me(
     axum::extract::State(state): axum::extract::State<AppState>,
     Authenticated(principal): Authenticated,

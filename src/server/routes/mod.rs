@@ -46,13 +46,28 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// A page holds 1 to this many items (`limit`); 100 unless asked.
+pub(super) const PAGE_LIMIT_MAX: u32 = 1000;
+const PAGE_LIMIT_DEFAULT: u32 = 100;
+
 fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit {
-        None => Ok(100),
-        Some(n @ 1..=1000) => Ok(n),
-        Some(_) => Err(ApiError::Invalid(
-            "limit: must be between 1 and 1000".to_string(),
-        )),
+        None => Ok(PAGE_LIMIT_DEFAULT),
+        Some(n @ 1..=PAGE_LIMIT_MAX) => Ok(n),
+        Some(_) => Err(ApiError::Invalid(format!(
+            "limit: must be between 1 and {PAGE_LIMIT_MAX}"
+        ))),
+    }
+}
+
+/// A query parameter or body field that names a record (`workspace_id`, `user_id`, `key_id`):
+/// ids are 1 or more, so one below is a wrong request (422), not a record that is missing (404).
+fn record_id(field: &str, id: Option<i64>) -> Result<Option<i64>, ApiError> {
+    match id {
+        Some(id) if id < 1 => Err(ApiError::Invalid(format!(
+            "{field}: not an id (ids are 1 or more)"
+        ))),
+        id => Ok(id),
     }
 }
 
