@@ -135,11 +135,24 @@ pub enum Command {
         key: String,
         #[arg(long)]
         yes: bool,
+        /// Print the revoked key as `keys show --json` does.
+        #[arg(long)]
+        json: bool,
     },
     /// Let a disabled key work again.
-    Enable { key: String },
+    Enable {
+        key: String,
+        /// Print the key as `keys show --json` does.
+        #[arg(long)]
+        json: bool,
+    },
     /// Stop a key working until it is enabled again (unlike revoking, this can be undone).
-    Disable { key: String },
+    Disable {
+        key: String,
+        /// Print the key as `keys show --json` does.
+        #[arg(long)]
+        json: bool,
+    },
     /// Replace a key with a new one (renewal); the old one stops working now or after --grace.
     Rotate {
         key: String,
@@ -193,6 +206,9 @@ pub enum Command {
         key: String,
         #[arg(long)]
         yes: bool,
+        /// Print `{"deleted": KEY}`, the key as it was (`keys show --json`).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -425,23 +441,24 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let seconds = clear_after.unwrap_or(context.config.clipboard_clear_secs.max(1));
             serve_clipboard(&text, seconds)?;
         }
-        Command::Revoke { key, yes } => {
+        Command::Revoke { key, yes, json } => {
             let gathered = context.gather(account).await?;
             let key = gathered.find(&key)?;
             let source = gathered.source(&key.source)?;
             require(source, Capability::Revoke)?;
             confirm(&question(&key, &key.revoke_question()), yes, "revoke")?;
             let (revoked, kept) = keeper.revoke(source, &key.id).await?;
+            // Its secret left the keychain, unless taking it out failed (warned about here).
+            let still_held = !kept.problems().is_empty() && gathered.is_held(&key);
             warn_kept(&kept);
             context.refresh_saved_list(&revoked.source).await;
-            println!(
-                "revoked key {} {:?}",
-                revoked.id,
-                text::for_terminal(&revoked.name)
-            );
+            let item = KeyItem::new(revoked, &gathered.keys, still_held, Utc::now(), &thresholds);
+            print_changed(&item, "revoked", json)?;
         }
-        Command::Enable { key } => set_enabled(&context, &current, &key, true).await?,
-        Command::Disable { key } => set_enabled(&context, &current, &key, false).await?,
+        Command::Enable { key, json } => set_enabled(&context, &current, &key, true, json).await?,
+        Command::Disable { key, json } => {
+            set_enabled(&context, &current, &key, false, json).await?
+        }
         Command::Rotate {
             key,
             grace,
@@ -481,16 +498,22 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let flags = Flags { copy, print, json };
             renew(&context, account, &key, (expires_at, overlap, yes), flags).await?;
         }
-        Command::Delete { key, yes } => {
+        Command::Delete { key, yes, json } => {
             let gathered = context.gather(Some(&current)).await?;
             let key = gathered.find(&key)?;
             let source = gathered.source(&key.source)?;
             require(source, Capability::Delete)?;
             confirm(&question(&key, &key.delete_question()), yes, "delete")?;
+            let held = gathered.is_held(&key);
             let kept = keeper.delete(source, &key.id).await?;
             warn_kept(&kept);
             context.refresh_saved_list(&key.source).await;
-            println!("deleted key {} {:?}", key.id, text::for_terminal(&key.name));
+            let item = KeyItem::new(key, &gathered.keys, held, now, &thresholds);
+            if json {
+                print!("{}", to_json(&serde_json::json!({ "deleted": item }))?);
+            } else {
+                print_changed(&item, "deleted", false)?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -625,19 +648,37 @@ async fn set_enabled(
     account: &str,
     key: &str,
     enabled: bool,
+    json: bool,
 ) -> anyhow::Result<()> {
     let gathered = context.gather(Some(account)).await?;
     let key = gathered.find(key)?;
     let source = gathered.source(&key.source)?;
     require(source, Capability::Enable)?;
-    let key = source.set_enabled(&key.id, enabled).await?;
-    context.refresh_saved_list(&key.source).await;
-    println!(
-        "{} key {} {:?}",
-        if enabled { "enabled" } else { "disabled" },
-        key.id,
-        text::for_terminal(&key.name)
+    let held = gathered.is_held(&key);
+    let changed = source.set_enabled(&key.id, enabled).await?;
+    context.refresh_saved_list(&changed.source).await;
+    let item = KeyItem::new(
+        changed,
+        &gathered.keys,
+        held,
+        Utc::now(),
+        &context.config.thresholds,
     );
+    print_changed(&item, if enabled { "enabled" } else { "disabled" }, json)
+}
+
+/// What a command did to a key: `DONE key ID "NAME"`, or with `json` the key as `keys show
+/// --json` prints it.
+fn print_changed(item: &KeyItem, done: &str, json: bool) -> anyhow::Result<()> {
+    if json {
+        print!("{}", to_json(item)?);
+    } else {
+        println!(
+            "{done} key {} {:?}",
+            item.key.id,
+            text::for_terminal(&item.key.name)
+        );
+    }
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use keywarden::key::{self, TokenKind};
 use keywarden::secret::Secret;
 use keywarden::server::store::{AuditContext, NewKey, Store};
 use keywarden::server::{self, LocalServer, accounts};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tempfile::TempDir;
 
 mod assets;
@@ -937,4 +937,34 @@ fn a_redirect_never_leads_a_password_elsewhere() {
         "the password was sent on to {}",
         elsewhere.local_addr().unwrap()
     );
+}
+
+/// Revoke, enable, disable and delete print JSON with `--json`, as every command that prints data
+/// does: the changed key as `keys show --json` prints it (delete: the key as it was).
+#[test]
+fn revoke_enable_disable_and_delete_print_json() {
+    let setup = Setup::new();
+    setup.login();
+    setup.json(&["keys", "generate", "--name", "json-one", "--json"]);
+    let id = setup.json(&["keys", "show", "json-one", "--json"])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let disabled = setup.json(&["keys", "disable", "json-one", "--json"]);
+    assert_eq!(
+        (&disabled["id"], &disabled["status"]),
+        (&json!(id), &json!("disabled"))
+    );
+    let enabled = setup.json(&["keys", "enable", "json-one", "--json"]);
+    assert_eq!(enabled["status"], "active");
+    let revoked = setup.json(&["keys", "revoke", "json-one", "--yes", "--json"]);
+    assert_eq!(
+        (&revoked["id"], &revoked["status"]),
+        (&json!(id), &json!("revoked"))
+    );
+    assert_eq!(revoked["held"], false, "its secret left the keychain");
+    let deleted = setup.json(&["keys", "delete", &id, "--yes", "--json"]);
+    assert_eq!(deleted["deleted"]["id"], id.as_str());
+    assert_eq!(deleted["deleted"]["name"], "json-one");
+    assert_one_line_error(&setup.run(&["keys", "show", &id]), "no key is named");
 }
