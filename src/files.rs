@@ -127,6 +127,75 @@ pub fn lock(path: &Path) -> std::io::Result<std::fs::File> {
     Ok(file)
 }
 
+/// A JSON file of this computer's that the app and the command line read and change in turn
+/// (consent, tracked keys, renewals): absent, it reads as the default; a change is read, made
+/// and written (atomically, mode 600) under an exclusive lock; a file that does not parse is
+/// left as it is and named in the error.
+pub struct JsonFile<T> {
+    path: std::path::PathBuf,
+    kind: std::marker::PhantomData<fn() -> T>,
+}
+
+// By hand: derived, they would ask `T` to be Clone and Debug too.
+impl<T> Clone for JsonFile<T> {
+    fn clone(&self) -> Self {
+        JsonFile {
+            path: self.path.clone(),
+            kind: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for JsonFile<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("JsonFile").field(&self.path).finish()
+    }
+}
+
+impl<T: Default + serde::Serialize + serde::de::DeserializeOwned> JsonFile<T> {
+    pub fn new(path: std::path::PathBuf) -> JsonFile<T> {
+        JsonFile {
+            path,
+            kind: std::marker::PhantomData,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn read(&self) -> Result<T, String> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| {
+                format!(
+                    "{} is damaged (it was left as it is): {err}",
+                    self.path.display()
+                )
+            }),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+            Err(err) => Err(format!("cannot read {}: {err}", self.path.display())),
+        }
+    }
+
+    /// Reads, changes and writes the file under an exclusive lock; nothing is written when
+    /// `change` fails. `failed` makes the caller's error of what went wrong with the file.
+    pub fn change<R, E>(
+        &self,
+        failed: impl Fn(String) -> E,
+        change: impl FnOnce(&mut T) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let written =
+            |err: std::io::Error| failed(format!("cannot write {}: {err}", self.path.display()));
+        let _lock = lock(&self.path).map_err(written)?;
+        let mut file = self.read().map_err(&failed)?;
+        let result = change(&mut file)?;
+        let bytes =
+            serde_json::to_vec_pretty(&file).map_err(|err| written(std::io::Error::other(err)))?;
+        write_atomic(&self.path, &bytes).map_err(written)?;
+        Ok(result)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -221,7 +221,7 @@ pub struct Consent {
 
 /// The consents of this computer: `consent.json` in the data directory (mode 600).
 pub struct Consents {
-    path: PathBuf,
+    file: crate::files::JsonFile<ConsentFile>,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -247,34 +247,17 @@ pub fn canonical(path: &Path) -> Result<PathBuf, String> {
 impl Consents {
     pub fn new(data_dir: &Path) -> Consents {
         Consents {
-            path: data_dir.join("consent.json"),
+            file: crate::files::JsonFile::new(data_dir.join("consent.json")),
         }
     }
 
     fn read(&self) -> Result<ConsentFile, String> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| {
-                format!(
-                    "{} is damaged (it was left as it is): {err}",
-                    self.path.display()
-                )
-            }),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(ConsentFile::default()),
-            Err(err) => Err(format!("cannot read {}: {err}", self.path.display())),
-        }
+        self.file.read()
     }
 
     fn change<T>(&self, change: impl FnOnce(&mut ConsentFile) -> T) -> Result<T, String> {
-        let failed = |err: std::io::Error| format!("cannot write {}: {err}", self.path.display());
-        if let Some(dir) = self.path.parent() {
-            crate::files::create_private_dir_all(dir).map_err(failed)?;
-        }
-        let _lock = crate::files::lock(&self.path).map_err(failed)?;
-        let mut file = self.read()?;
-        let result = change(&mut file);
-        let bytes = serde_json::to_vec_pretty(&file).map_err(|e| e.to_string())?;
-        crate::files::write_atomic(&self.path, &bytes).map_err(failed)?;
-        Ok(result)
+        self.file
+            .change(std::convert::identity, |file| Ok(change(file)))
     }
 
     /// Every file consent was given to, most recently allowed first.

@@ -10,7 +10,7 @@
 //! Written atomically, under a lock file, so the app and a cron job never lose each other's
 //! changes; a file that cannot be read is an error, never silently emptied.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -50,38 +50,23 @@ struct File {
 /// The renewals file of a data directory.
 #[derive(Debug, Clone)]
 pub struct Renewals {
-    path: PathBuf,
+    file: crate::files::JsonFile<File>,
 }
 
 impl Renewals {
     pub fn new(data_dir: &Path) -> Renewals {
         Renewals {
-            path: data_dir.join("renewals.json"),
+            file: crate::files::JsonFile::new(data_dir.join("renewals.json")),
         }
     }
 
     fn read(&self) -> Result<File, String> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| {
-                format!(
-                    "{} is damaged (it was left as it is): {err}",
-                    self.path.display()
-                )
-            }),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(File::default()),
-            Err(err) => Err(format!("cannot read {}: {err}", self.path.display())),
-        }
+        self.file.read()
     }
 
     fn change<T>(&self, change: impl FnOnce(&mut File) -> T) -> Result<T, String> {
-        let _lock = crate::files::lock(&self.path)
-            .map_err(|err| format!("cannot lock {}: {err}", self.path.display()))?;
-        let mut file = self.read()?;
-        let result = change(&mut file);
-        let bytes = serde_json::to_vec_pretty(&file).map_err(|e| e.to_string())?;
-        crate::files::write_atomic(&self.path, &bytes)
-            .map_err(|err| format!("cannot write {}: {err}", self.path.display()))?;
-        Ok(result)
+        self.file
+            .change(std::convert::identity, |file| Ok(change(file)))
     }
 
     /// `old` was renewed into the key `new` of the same source: remembered, and an automatic

@@ -5,7 +5,7 @@
 //! written atomically under an exclusive lock, so two processes never lose each other's change.
 //! The secret is in the keychain (see `keeper`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -83,7 +83,7 @@ struct File {
 /// The tracked keys of this computer.
 #[derive(Debug, Clone)]
 pub struct TrackedSource {
-    path: PathBuf,
+    file: crate::files::JsonFile<File>,
 }
 
 /// A new random id: 12 hex characters.
@@ -96,28 +96,16 @@ pub fn new_id() -> String {
 impl TrackedSource {
     pub fn new(data_dir: &Path) -> TrackedSource {
         TrackedSource {
-            path: data_dir.join("tracked.json"),
+            file: crate::files::JsonFile::new(data_dir.join("tracked.json")),
         }
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 
     fn read(&self) -> Result<File, SourceError> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| {
-                SourceError::Storage(format!(
-                    "{} is damaged, so tracked keys cannot be read (it was left as it is): {err}",
-                    self.path.display()
-                ))
-            }),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(File::default()),
-            Err(err) => Err(SourceError::Storage(format!(
-                "cannot read {}: {err}",
-                self.path.display()
-            ))),
-        }
+        self.file.read().map_err(SourceError::Storage)
     }
 
     /// Reads, changes and writes the file under an exclusive lock.
@@ -125,17 +113,7 @@ impl TrackedSource {
         &self,
         change: impl FnOnce(&mut File) -> Result<T, SourceError>,
     ) -> Result<T, SourceError> {
-        let storage = |err: std::io::Error| {
-            SourceError::Storage(format!("cannot write {}: {err}", self.path.display()))
-        };
-        let _lock = crate::files::lock(&self.path).map_err(storage)?;
-        let mut file = self.read()?;
-        let result = change(&mut file)?;
-        let bytes =
-            serde_json::to_vec_pretty(&file).map_err(|err| storage(std::io::Error::other(err)))?;
-        crate::files::write_atomic(&self.path, &bytes).map_err(storage)?;
-        Ok(result)
-        // The lock is released when `_lock` is closed.
+        self.file.change(SourceError::Storage, change)
     }
 
     /// Refuses what would make a bad record: an unknown service, a name that is empty or holds
@@ -383,7 +361,7 @@ impl KeySource for TrackedSource {
     }
 
     fn watch(&self) -> super::Watch {
-        super::Watch::File(self.path.clone())
+        super::Watch::File(self.file.path().to_path_buf())
     }
 
     /// GitHub and GitLab report a key's real expiry when it is tested, GitLab its id: recorded.
