@@ -12,6 +12,13 @@
 //! `renew` print `{"key": …, "stored": bool, "secret": "…"}` with `secret` only under `--print`;
 //! `keys test` prints `{"key": …, "result": "accepted"|"refused"|"unreachable", "message": …}`.
 
+mod renew;
+mod secret;
+mod service_test;
+
+use renew::{renew, set_auto_renew};
+use secret::{Flags, read_secret, report_new_secret, serve_clipboard};
+
 use std::process::ExitCode;
 use std::time::Duration as StdDuration;
 
@@ -246,14 +253,6 @@ fn parse_format(text: &str) -> Result<CopyFormat, String> {
     }
 }
 
-#[derive(Serialize)]
-struct NewSecret<'a> {
-    key: &'a SourceKey,
-    stored: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    secret: Option<&'a str>,
-}
-
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let context = Context::load()?;
     let account = args.account.as_deref();
@@ -421,7 +420,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let gathered = context.gather(account).await?;
             let key = gathered.find(&key)?;
             let source = gathered.source(&key.source).ok();
-            return test(&keeper, source, key, json).await;
+            return service_test::test(&keeper, source, key, json).await;
         }
         Command::Copy {
             key,
@@ -527,122 +526,6 @@ fn require(source: &dyn crate::sources::KeySource, capability: Capability) -> an
     }
 }
 
-#[derive(Clone, Copy)]
-struct Flags {
-    copy: bool,
-    print: bool,
-    json: bool,
-}
-
-/// Renews a key: the new one expires at the given time (`None`: the old key's lifetime), the old
-/// one works for the overlap.
-async fn renew(
-    context: &Context,
-    account: Option<&str>,
-    key: &str,
-    (expires_at, overlap, yes): (Option<DateTime<Utc>>, Duration, bool),
-    flags: Flags,
-) -> anyhow::Result<()> {
-    let mut renewal = Renewal {
-        expires_at,
-        overlap,
-        secret: None,
-        new_id: None,
-    };
-    let gathered = context.gather(account).await?;
-    let old = gathered.find(key)?;
-    let source = gathered.source(&old.source)?;
-    require(source, Capability::Renew)?;
-    if let Some(warning) = old.renew_warning() {
-        confirm(
-            &question(&old, &format!("{warning} Renew it?")),
-            yes,
-            "renew",
-        )?;
-    }
-    if source.capabilities().renew_by_paste {
-        let service = old.service();
-        eprintln!(
-            "keywarden: make the new key on {}: {}",
-            service.name,
-            service.key_page_for(old.base_url.as_deref(), old.workspace.as_deref())
-        );
-        renewal.secret = Some(read_secret("New key (hidden): ")?);
-    }
-    let keeper = context.keeper()?;
-    let (renewed, kept) = keeper.renew(source, &old.id, &renewal, flags.print).await?;
-    warn_kept(&kept);
-    context.refresh_saved_list(&renewed.key.source).await;
-    let now = Utc::now();
-    let verb = match (renewed.old.revoked_at, &renewed.old.replaced_by) {
-        (_, Some(_)) => format!(
-            "renewed key {} (kept, marked replaced: delete it once it is retired on the service) into",
-            old.id
-        ),
-        (Some(at), _) if at > now => format!(
-            "renewed key {} (it stops working {}) into",
-            old.id,
-            relative_time(at, now)
-        ),
-        _ => format!("renewed key {} (stopped now) into", old.id),
-    };
-    report_new_secret(
-        context,
-        &renewed.key,
-        &renewed.secret,
-        kept.stored(),
-        // A pasted secret is the user's own: never printed back.
-        Flags {
-            print: flags.print && renewal.secret.is_none(),
-            ..flags
-        },
-        &verb,
-    )
-}
-
-/// `keys renew NAME --auto`: the key renews on its own once it expires within the window.
-async fn set_auto_renew(
-    context: &Context,
-    account: Option<&str>,
-    key: &str,
-    auto: AutoRenew,
-) -> anyhow::Result<()> {
-    let gathered = context.gather(account).await?;
-    let key = gathered.find(key)?;
-    let source = gathered.source(&key.source)?;
-    require(source, Capability::Renew)?;
-    if source.capabilities().renew_by_paste {
-        bail!(
-            "{:?} cannot renew on its own: its new key is made on {}'s page",
-            text::for_terminal(&key.name),
-            key.service().name
-        );
-    }
-    let renewals = context
-        .keeper()?
-        .renewals()
-        .ok_or_else(|| anyhow::anyhow!("there is no data directory to keep the setting in"))?;
-    let within = match auto {
-        AutoRenew::Within(days) => Some(days),
-        AutoRenew::Off => None,
-    };
-    renewals
-        .set_auto(&key.key_ref(), within)
-        .map_err(anyhow::Error::msg)?;
-    let name = text::for_terminal(&key.name);
-    match within {
-        Some(days) => {
-            eprintln!("keywarden: warning: {}", key.auto_renew_warning());
-            println!(
-                "key {} {name:?} renews on its own once it expires within {days} days",
-                key.id
-            );
-        }
-        None => println!("key {} {name:?} no longer renews on its own", key.id),
-    }
-    Ok(())
-}
-
 async fn set_enabled(
     context: &Context,
     account: &str,
@@ -685,141 +568,4 @@ fn print_changed(item: &KeyItem, done: &str, json: bool) -> anyhow::Result<()> {
 /// A confirmation naming the key by id and account, as safe to print as anything a server sent.
 fn question(key: &SourceKey, question: &str) -> String {
     text::for_terminal(&format!("Key {} on {}: {question}", key.id, key.source)).into_owned()
-}
-
-/// `keys test`: one line, and the exit code of monitoring plugins.
-async fn test(
-    keeper: &crate::sources::keeper::Keeper,
-    source: Option<&dyn crate::sources::KeySource>,
-    key: SourceKey,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let service = key.service();
-    let at = service
-        .test_host(key.base_url.as_deref(), key.workspace.as_deref())
-        .map(|host| format!(" at {host}"))
-        .unwrap_or_default();
-    let tested = accounts::test_key(keeper, source, &key).await;
-    let now = Utc::now();
-    let (result, message, code) = match &tested.outcome {
-        TestOutcome::Accepted { .. } => {
-            let mut message = format!("{}{at} accepted the key", service.name);
-            if let Some(updated) = &tested.updated {
-                message.push_str(&format!(
-                    "; it reports the key {}, now recorded",
-                    expiry_text(updated.expires_at, now)
-                ));
-            }
-            ("accepted", message, 0)
-        }
-        TestOutcome::Refused { status, message } => (
-            "refused",
-            format!(
-                "{}{at} refused the key (HTTP {status}): {message}",
-                service.name
-            ),
-            1,
-        ),
-        TestOutcome::Unreachable(why) => ("unreachable", format!("could not test: {why}"), 3),
-    };
-    let key = tested.updated.unwrap_or(key);
-    if json {
-        #[derive(Serialize)]
-        struct Tested<'a> {
-            key: &'a SourceKey,
-            result: &'a str,
-            message: &'a str,
-        }
-        print!(
-            "{}",
-            to_json(&Tested {
-                key: &key,
-                result,
-                message: &message,
-            })?
-        );
-    } else {
-        println!(
-            "{result}: {} {:?} on {}: {}",
-            key.id,
-            text::for_terminal(&key.name),
-            key.source,
-            text::for_terminal(&message)
-        );
-    }
-    Ok(ExitCode::from(code))
-}
-
-/// A secret from stdin when it is not a terminal (the first line), else from a hidden prompt.
-fn read_secret(prompt: &str) -> anyhow::Result<Secret> {
-    use std::io::{BufRead as _, IsTerminal as _};
-    let secret = if std::io::stdin().is_terminal() {
-        Secret::new(rpassword::prompt_password(prompt)?)
-    } else {
-        let mut line = zeroize::Zeroizing::new(String::new());
-        std::io::stdin().lock().read_line(&mut line)?;
-        Secret::new(line.trim().to_string())
-    };
-    if secret.expose().is_empty() {
-        bail!("no key was given (paste it on stdin or at the prompt)");
-    }
-    if secret.expose().chars().any(char::is_whitespace) {
-        bail!("the key contains spaces or line breaks: paste the key alone");
-    }
-    Ok(secret)
-}
-
-fn report_new_secret(
-    context: &Context,
-    key: &SourceKey,
-    secret: &Secret,
-    stored: bool,
-    flags: Flags,
-    verb: &str,
-) -> anyhow::Result<()> {
-    let output = if flags.json {
-        to_json(&NewSecret {
-            key,
-            stored,
-            secret: flags.print.then(|| secret.expose()),
-        })?
-    } else {
-        let mut text = format!(
-            "{verb} key {} {:?} ({}) on {}, {}{}\n",
-            key.id,
-            text::for_terminal(&key.name),
-            text::for_terminal(&key.hint),
-            key.source,
-            expiry_text(key.expires_at, Utc::now()),
-            if stored {
-                "; the secret is in the keychain"
-            } else {
-                ""
-            }
-        );
-        if flags.print {
-            text.push_str(secret.expose());
-            text.push('\n');
-        }
-        text
-    };
-    print!("{output}");
-    if flags.copy {
-        serve_clipboard(secret, context.config.clipboard_clear_secs.max(1))?;
-    }
-    Ok(())
-}
-
-/// Copies and keeps serving the clipboard (X11 needs a living owner) until the clear time.
-fn serve_clipboard(text: &Secret, seconds: u64) -> anyhow::Result<()> {
-    eprintln!(
-        "keywarden: copied to the clipboard; it is cleared in {seconds} s (this command waits until then)"
-    );
-    let cleared = clipboard::copy_and_serve(text, StdDuration::from_secs(seconds))?;
-    if cleared {
-        eprintln!("keywarden: cleared the clipboard");
-    } else {
-        eprintln!("keywarden: left the clipboard alone: it holds something else now");
-    }
-    Ok(())
 }

@@ -1,0 +1,113 @@
+//! `keys renew` and `keys rotate`: a key replaced by a new one, and automatic renewal.
+
+use super::secret::{Flags, read_secret, report_new_secret};
+use super::*;
+
+/// Renews a key: the new one expires at the given time (`None`: the old key's lifetime), the old
+/// one works for the overlap.
+pub(super) async fn renew(
+    context: &Context,
+    account: Option<&str>,
+    key: &str,
+    (expires_at, overlap, yes): (Option<DateTime<Utc>>, Duration, bool),
+    flags: Flags,
+) -> anyhow::Result<()> {
+    let mut renewal = Renewal {
+        expires_at,
+        overlap,
+        secret: None,
+        new_id: None,
+    };
+    let gathered = context.gather(account).await?;
+    let old = gathered.find(key)?;
+    let source = gathered.source(&old.source)?;
+    require(source, Capability::Renew)?;
+    if let Some(warning) = old.renew_warning() {
+        confirm(
+            &question(&old, &format!("{warning} Renew it?")),
+            yes,
+            "renew",
+        )?;
+    }
+    if source.capabilities().renew_by_paste {
+        let service = old.service();
+        eprintln!(
+            "keywarden: make the new key on {}: {}",
+            service.name,
+            service.key_page_for(old.base_url.as_deref(), old.workspace.as_deref())
+        );
+        renewal.secret = Some(read_secret("New key (hidden): ")?);
+    }
+    let keeper = context.keeper()?;
+    let (renewed, kept) = keeper.renew(source, &old.id, &renewal, flags.print).await?;
+    warn_kept(&kept);
+    context.refresh_saved_list(&renewed.key.source).await;
+    let now = Utc::now();
+    let verb = match (renewed.old.revoked_at, &renewed.old.replaced_by) {
+        (_, Some(_)) => format!(
+            "renewed key {} (kept, marked replaced: delete it once it is retired on the service) into",
+            old.id
+        ),
+        (Some(at), _) if at > now => format!(
+            "renewed key {} (it stops working {}) into",
+            old.id,
+            relative_time(at, now)
+        ),
+        _ => format!("renewed key {} (stopped now) into", old.id),
+    };
+    report_new_secret(
+        context,
+        &renewed.key,
+        &renewed.secret,
+        kept.stored(),
+        // A pasted secret is the user's own: never printed back.
+        Flags {
+            print: flags.print && renewal.secret.is_none(),
+            ..flags
+        },
+        &verb,
+    )
+}
+
+/// `keys renew NAME --auto`: the key renews on its own once it expires within the window.
+pub(super) async fn set_auto_renew(
+    context: &Context,
+    account: Option<&str>,
+    key: &str,
+    auto: AutoRenew,
+) -> anyhow::Result<()> {
+    let gathered = context.gather(account).await?;
+    let key = gathered.find(key)?;
+    let source = gathered.source(&key.source)?;
+    require(source, Capability::Renew)?;
+    if source.capabilities().renew_by_paste {
+        bail!(
+            "{:?} cannot renew on its own: its new key is made on {}'s page",
+            text::for_terminal(&key.name),
+            key.service().name
+        );
+    }
+    let renewals = context
+        .keeper()?
+        .renewals()
+        .ok_or_else(|| anyhow::anyhow!("there is no data directory to keep the setting in"))?;
+    let within = match auto {
+        AutoRenew::Within(days) => Some(days),
+        AutoRenew::Off => None,
+    };
+    renewals
+        .set_auto(&key.key_ref(), within)
+        .map_err(anyhow::Error::msg)?;
+    let name = text::for_terminal(&key.name);
+    match within {
+        Some(days) => {
+            eprintln!("keywarden: warning: {}", key.auto_renew_warning());
+            println!(
+                "key {} {name:?} renews on its own once it expires within {days} days",
+                key.id
+            );
+        }
+        None => println!("key {} {name:?} no longer renews on its own", key.id),
+    }
+    Ok(())
+}
