@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use keywarden::api::Role;
-use keywarden::client::config::Config;
 use keywarden::gui::{AppDeps, KeywardenApp};
 use keywarden::key::{self, TokenKind};
 use keywarden::secret::Secret;
 use keywarden::server::accounts;
 use keywarden::server::store::{NewKey, SqliteStore};
+use keywarden::settings::Config;
 use keywarden::vault::MemoryVault;
 use keywarden::vault::clipboard::ClipboardError;
 

@@ -13,6 +13,7 @@ pub mod project;
 pub mod reminders;
 pub mod secret;
 pub mod server;
+pub mod settings;
 pub mod sources;
 pub mod text;
 pub mod transfer;

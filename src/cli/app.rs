@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use crate::client::config::Config;
-use crate::client::list_cache::ListCache;
 use crate::gui::{AppDeps, KeywardenApp, VIEW_KEY};
+use crate::settings::Config;
+use crate::sources::list_cache::ListCache;
 use crate::vault;
 use crate::vault::clipboard::ClipboardService;
 

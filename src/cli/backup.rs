@@ -11,8 +11,8 @@ use chrono::Utc;
 
 use super::context::Context;
 use super::user::read_secret_line;
-use crate::client::list_cache::ListCache;
 use crate::secret::Secret;
+use crate::sources::list_cache::ListCache;
 use crate::text;
 use crate::transfer::backup::{Contents, Key};
 use crate::transfer::local::{Here, Restore, write_backup};

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-use crate::client::config::Config;
-use crate::client::list_cache::ListCache;
 use crate::reminders::relative_time;
+use crate::settings::Config;
 pub use crate::sources::accounts::Account;
 use crate::sources::accounts::{self, Env};
 use crate::sources::keeper::{Keeper, Kept};
+use crate::sources::list_cache::ListCache;
 use crate::sources::{self, KeySource, SourceError, SourceKey};
 use crate::text;
 use crate::vault::{self, Vault, VaultError};

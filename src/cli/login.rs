@@ -9,10 +9,10 @@ use serde::Serialize;
 use super::context::Context;
 use super::output::to_json;
 use super::user::read_secret_line;
-use crate::client::config::{LOCAL_SERVER, ServerEntry};
-use crate::client::list_cache::ListCache;
 use crate::secret::Secret;
+use crate::settings::{LOCAL_SERVER, ServerEntry};
 use crate::sources::accounts::{self, Credentials, Field, SignInStep};
+use crate::sources::list_cache::ListCache;
 use crate::sources::{SecondFactor, SourceKind, TRACKED};
 use crate::text;
 

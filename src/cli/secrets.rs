@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 
 use super::context::Context;
 use crate::api::KeyStatus;
-use crate::client::list_cache::ListCache;
 use crate::reminders::{ExpiryClass, Reminded as _, Thresholds, key_class, relative_time};
 use crate::secret::Secret;
+use crate::sources::list_cache::ListCache;
 use crate::sources::reference::Reference;
 use crate::sources::{self, KeyRef, SourceKey};
 use crate::text;

@@ -1,10 +1,6 @@
 //! HTTP client for the Keywarden API: the only code that knows URLs. Used by the desktop app and the
 //! command line alike, against the embedded server or a remote one.
 
-pub mod config;
-pub mod list_cache;
-pub mod session;
-
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
@@ -324,59 +320,6 @@ pub fn describe_transport_error(err: &reqwest::Error) -> String {
     }
 }
 
-/// How a key is put on the clipboard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CopyFormat {
-    /// The key alone.
-    Plain,
-    /// `Authorization: Bearer …`
-    Header,
-    /// `export NAME_API_KEY=…`
-    Env,
-    /// A curl command that pings the server with the key.
-    Curl,
-}
-
-impl CopyFormat {
-    pub const ALL: [CopyFormat; 4] = [
-        CopyFormat::Plain,
-        CopyFormat::Header,
-        CopyFormat::Env,
-        CopyFormat::Curl,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            CopyFormat::Plain => "Copy key",
-            CopyFormat::Header => "Copy as header",
-            CopyFormat::Env => "Copy as export line",
-            CopyFormat::Curl => "Copy as curl command",
-        }
-    }
-}
-
-/// `billing api` -> `BILLING_API_KEY`: a shell variable name from a key's name.
-pub fn env_name(key_name: &str) -> String {
-    let mut name = String::new();
-    for c in key_name.chars() {
-        if c.is_ascii_alphanumeric() {
-            name.push(c.to_ascii_uppercase());
-        } else if !name.ends_with('_') && !name.is_empty() {
-            name.push('_');
-        }
-    }
-    let mut name = name.trim_end_matches('_').to_string();
-    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
-        name.insert_str(0, "KEY_");
-    }
-    if name.ends_with("API") {
-        name.push_str("_KEY");
-    } else if !name.ends_with("KEY") {
-        name.push_str("_API_KEY");
-    }
-    name
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,11 +342,5 @@ mod tests {
         assert!(err.contains("larger than 8 MiB"), "{err}");
         let small = http.get(format!("{url}/small")).send().await.unwrap();
         assert_eq!(read_body(small).await.unwrap(), b"ok");
-    }
-
-    #[test]
-    fn env_names() {
-        assert_eq!(env_name("Stripe key"), "STRIPE_KEY");
-        assert_eq!(env_name("3rd party!"), "KEY_3RD_PARTY_API_KEY");
     }
 }

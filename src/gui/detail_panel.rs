@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use super::key_table::status_badge_ui;
 use super::state::{Action, State, relative_time};
 use crate::api::KeyStatus;
-use crate::client::CopyFormat;
-use crate::client::config::LOCAL_SERVER;
+use crate::settings::LOCAL_SERVER;
+use crate::sources::copy::CopyFormat;
 use crate::sources::{Capability, SourceKey};
 
 pub fn detail_panel_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Option<Action> {

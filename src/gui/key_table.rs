@@ -178,7 +178,7 @@ pub fn key_table_ui(ui: &mut egui::Ui, state: &State, now: DateTime<Utc>) -> Opt
                             if ui.button("Copy key").clicked() {
                                 action = Some(Action::Copy(
                                     key_ref.clone(),
-                                    crate::client::CopyFormat::Plain,
+                                    crate::sources::copy::CopyFormat::Plain,
                                 ));
                             }
                             if ui.button("Copy reference").clicked() {

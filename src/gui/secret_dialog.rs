@@ -3,7 +3,7 @@
 use super::modal::modal_ui;
 use super::state::{Action, SecretShown};
 use super::theme;
-use crate::client::CopyFormat;
+use crate::sources::copy::CopyFormat;
 
 pub const GOT_IT: &str = "Got it, key has been saved";
 

@@ -3,7 +3,7 @@
 
 use super::modal::dialog_ui;
 use super::state::Action;
-use crate::client::config::{Config, ThemeChoice};
+use crate::settings::{Config, ThemeChoice};
 
 pub fn settings_screen_ui(ctx: &egui::Context, draft: &mut Config) -> Option<Action> {
     dialog_ui(ctx, "Settings", |ui| {

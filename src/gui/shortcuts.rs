@@ -2,7 +2,7 @@
 //! revoke, arrows move the selection. None while a dialog is open.
 
 use super::state::{Action, State};
-use crate::client::CopyFormat;
+use crate::sources::copy::CopyFormat;
 
 pub fn shortcuts(ctx: &egui::Context, state: &State) -> Vec<Action> {
     use egui::{Key, KeyboardShortcut, Modifiers};

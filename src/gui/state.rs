@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use super::loadable::Loadable;
 use crate::api::{AuditEvent, KeyStatus};
-use crate::client::CopyFormat;
-use crate::client::config::Config;
 use crate::reminders::{ExpiryClass, Thresholds, key_class};
 use crate::secret::Secret;
+use crate::settings::Config;
+use crate::sources::copy::CopyFormat;
 use crate::sources::tracked::NewTracked;
 use crate::sources::{
     Capabilities, Capability, Edit, KeyRef, NewKey, Renewal, SourceKey, SourceKind,

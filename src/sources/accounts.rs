@@ -21,10 +21,10 @@ use super::thingsboard::{self, ThingsBoardSource};
 use super::tracked::TrackedSource;
 use super::{KeySource, SecondFactor, SourceError, SourceKey, SourceKind, TRACKED};
 use crate::client::ApiClient;
-use crate::client::config::{Config, LOCAL_SERVER, ServerEntry};
-use crate::client::session;
 use crate::net::plain_http_refusal;
 use crate::secret::Secret;
+use crate::settings::{Config, LOCAL_SERVER, ServerEntry};
+use crate::sources::keywarden::session;
 use crate::vault::{self, Vault};
 
 /// How the account of this computer's server is named where accounts are listed.

@@ -12,6 +12,8 @@ use crate::api::{
 };
 use crate::client::ApiClient;
 
+pub mod session;
+
 pub struct KeywardenSource {
     name: String,
     client: ApiClient,

@@ -6,10 +6,12 @@
 //! when keys are created, renewed, revoked or deleted is decided in one place, [`keeper`].
 
 pub mod accounts;
+pub mod copy;
 pub mod gitlab;
 pub mod http;
 pub mod keeper;
 pub mod keywarden;
+pub mod list_cache;
 pub mod reference;
 pub mod renewals;
 pub mod services;
@@ -25,18 +27,7 @@ use crate::client::ClientError;
 use crate::secret::Secret;
 use crate::vault::VaultError;
 
-/// The three kinds of source.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceKind {
-    #[default]
-    Keywarden,
-    Thingsboard,
-    Gitlab,
-    Tracked,
-}
+pub use crate::settings::SourceKind;
 
 impl SourceKind {
     pub fn as_str(self) -> &'static str {

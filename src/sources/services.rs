@@ -441,66 +441,6 @@ impl Service {
     }
 }
 
-impl crate::client::CopyFormat {
-    /// The text to copy for `key`, in its service's header style: for a ThingsBoard key
-    /// `X-Authorization: ApiKey tb_…`, for an iottly key `Authentication: bearer …`.
-    pub fn render_for(self, secret: &Secret, key: &super::SourceKey) -> Secret {
-        use crate::client::CopyFormat;
-        let service = key.service();
-        let workspace = key.workspace.as_deref();
-        let headers: Vec<String> = service
-            .headers(secret, workspace)
-            .iter()
-            .map(|(name, value)| format!("{name}: {}", value.expose()))
-            .collect();
-        Secret::new(match self {
-            CopyFormat::Plain => secret.expose().to_string(),
-            CopyFormat::Header => headers.join("\n"),
-            CopyFormat::Env => format!(
-                "export {}={}",
-                crate::client::env_name(&key.name),
-                secret.expose()
-            ),
-            CopyFormat::Curl => {
-                let url = service
-                    .base_url(key.base_url.as_deref(), workspace)
-                    .map(|base| format!("{base}{}", service.check.map_or("", |c| c.path)))
-                    .unwrap_or_else(|| "URL".to_string());
-                let flags: String = headers
-                    .iter()
-                    .map(|h| format!(" -H {}", shell_quote(h)))
-                    .collect();
-                format!("curl{flags} {}", shell_quote(&url))
-            }
-        })
-    }
-}
-
-#[cfg(test)]
-mod copy_tests {
-    use super::*;
-
-    /// Found: the curl line left its URL unquoted, and a header with a quote broke out of its.
-    #[test]
-    fn copy_as_curl_quotes_every_argument() {
-        let mut key = crate::sources::sample_key("tracked", "1", None);
-        key.service = "iottly".into();
-        key.base_url = Some("https://api.example/x?a=1&b=2".into());
-        let text = crate::client::CopyFormat::Curl.render_for(&Secret::new("it's"), &key);
-        assert!(
-            text.expose()
-                .starts_with("curl -H 'Authentication: bearer it'\\''s' ")
-        );
-        let env = crate::client::CopyFormat::Env.render_for(&Secret::new("k"), &key);
-        assert_eq!(env.expose(), "export KEY_1_API_KEY=k");
-    }
-}
-
-/// `text` as one POSIX shell word: in single quotes, a quote inside written `'\''`.
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "'\\''"))
-}
-
 /// What a test of a key found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TestOutcome {
@@ -715,36 +655,6 @@ mod tests {
         );
         assert_eq!(header("github", None), one("Authorization", "Bearer K"));
         assert_eq!(header("gitlab", None), one("PRIVATE-TOKEN", "K"));
-    }
-
-    #[test]
-    fn copies_follow_the_keys_service() {
-        use crate::client::CopyFormat;
-        let secret = Secret::new("tb_abc");
-        let mut key = crate::sources::sample_key("tb", "6f1c", None);
-        key.service = "thingsboard".into();
-        key.base_url = Some("https://tb.example".into());
-        assert_eq!(
-            CopyFormat::Header.render_for(&secret, &key).expose(),
-            "X-Authorization: ApiKey tb_abc"
-        );
-        assert_eq!(
-            CopyFormat::Curl.render_for(&secret, &key).expose(),
-            "curl -H 'X-Authorization: ApiKey tb_abc' 'https://tb.example/api/auth/user'"
-        );
-        key.service = "smartsuite".into();
-        key.base_url = None;
-        key.workspace = Some("ws9".into());
-        assert_eq!(
-            CopyFormat::Header.render_for(&secret, &key).expose(),
-            "Authorization: Token tb_abc\nAccount-Id: ws9"
-        );
-        key.service = "iottly".into();
-        key.name = "plant floor".into();
-        assert_eq!(
-            CopyFormat::Env.render_for(&secret, &key).expose(),
-            "export PLANT_FLOOR_API_KEY=tb_abc"
-        );
     }
 
     #[test]

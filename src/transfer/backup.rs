@@ -8,8 +8,8 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::client::config::{Config, ServerEntry};
 use crate::secret::Secret;
+use crate::settings::{Config, ServerEntry};
 use crate::sources::{SourceKey, SourceKind};
 
 /// What the JSON says it is.

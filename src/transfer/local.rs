@@ -8,9 +8,9 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use super::backup::{Contents, HeldSecret, SavedList};
-use crate::client::config::Config;
-use crate::client::list_cache::ListCache;
+use crate::settings::Config;
 use crate::sources::keeper::Keeper;
+use crate::sources::list_cache::ListCache;
 use crate::sources::tracked::TrackedSource;
 use crate::sources::{KeyRef, KeySource as _, SourceKey, accounts};
 

@@ -1094,7 +1094,7 @@ fn strings_from_a_server_never_reach_the_terminal_raw() {
         "expires_at": Utc::now() + Duration::days(2), "enabled": true,
     });
     key["revoked_at"] = Value::Null;
-    let cache = keywarden::client::list_cache::ListCache::new(
+    let cache = keywarden::sources::list_cache::ListCache::new(
         setup.home.path().join("cache/keywarden/lists"),
     );
     cache

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use keywarden::api::{Role, SetMemberRequest};
 use keywarden::client::ApiClient;
-use keywarden::client::config::{Config, ServerEntry};
 use keywarden::gui::state::{Connection, Dialog};
 use keywarden::secret::Secret;
+use keywarden::settings::{Config, ServerEntry};
 use keywarden::vault::{self, MemoryVault, Vault};
 
 use crate::support::{Fixture, Options, remote_server, remote_server_at};

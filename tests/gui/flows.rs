@@ -464,7 +464,7 @@ fn details_name_things_and_settings_keep_accounts_added_meanwhile() {
 
     fx.click("Settings");
     // A sign-in finishes while Settings is open.
-    let entry = keywarden::client::config::ServerEntry {
+    let entry = keywarden::settings::ServerEntry {
         url: "https://kw.example".into(),
         email: "a@b.example".into(),
         kind: Default::default(),

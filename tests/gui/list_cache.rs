@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use keywarden::api::Role;
-use keywarden::client::config::Config;
-use keywarden::client::list_cache::ListCache;
+use keywarden::settings::Config;
+use keywarden::sources::list_cache::ListCache;
 use keywarden::vault::{MemoryVault, Vault};
 
 use crate::support::{Fixture, Options, clipboard_lock, real_clipboard, remote_server, xclip_read};

@@ -9,12 +9,12 @@ use chrono::Utc;
 
 use super::messages::{Msg, Opened, SignedIn};
 use super::{KeywardenApp, Watched};
-use crate::client::CopyFormat;
-use crate::client::config::ServerEntry;
 use crate::gui::state::{CodeStep, Connection, SignInDraft};
 use crate::reminders::notify::{self, NotifiedLog};
 use crate::secret::Secret;
+use crate::settings::ServerEntry;
 use crate::sources::accounts::{self, Credentials, SignInStep};
+use crate::sources::copy::CopyFormat;
 use crate::sources::tracked::{NewTracked, TrackedSource};
 use crate::sources::{Edit, KeyRef, KeySource, NewKey, Renewal, SourceError, SourceKey, Watch};
 

@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 
 use super::KeywardenApp;
 use crate::api::AuditEvent;
-use crate::client::config::ServerEntry;
-use crate::client::list_cache::CachedList;
 use crate::gui::state::{Connection, Dialog, SecretShown, SignInDraft, Tested};
 use crate::secret::Secret;
+use crate::settings::ServerEntry;
 pub use crate::sources::accounts::Opened;
 use crate::sources::keeper::Kept;
+use crate::sources::list_cache::CachedList;
 use crate::sources::services::TestOutcome;
 use crate::sources::{Created, KeyRef, Renewed, SourceError, SourceKey, TRACKED};
 use crate::vault::VaultError;
@@ -35,7 +35,7 @@ pub enum Msg {
     /// Keys renewed on their own after a listing.
     AutoRenewed(Vec<crate::sources::renewals::AutoRenewed>),
     /// What a backup or restore did, a line each (and the config a restore wrote), or why not.
-    Transferred(Result<(Vec<String>, Option<crate::client::config::Config>), String>),
+    Transferred(Result<(Vec<String>, Option<crate::settings::Config>), String>),
     /// The files allowed to have keys here (after revoking one, when asked).
     Projects(Result<Vec<crate::project::Consent>, String>),
     /// Whether the desktop has a file chooser.
@@ -593,7 +593,7 @@ impl KeywardenApp {
     pub(super) fn source_error(&mut self, err: SourceError) {
         if let SourceError::NeedsSignIn { account, .. } = &err {
             let account = account.clone();
-            if account == crate::client::config::LOCAL_SERVER {
+            if account == crate::settings::LOCAL_SERVER {
                 self.connect(&account);
             } else {
                 self.opened(&account, Err(err));

@@ -19,11 +19,11 @@ use tokio::runtime::Handle;
 
 use super::bridge::Bridge;
 use super::state::{AccountView, State, ViewPrefs};
-use crate::client::config::{Config, ThemeChoice};
-use crate::client::list_cache::ListCache;
 use crate::local::Embedded;
+use crate::settings::{Config, ThemeChoice};
 use crate::sources::accounts::{self, Env};
 use crate::sources::keeper::Keeper;
+use crate::sources::list_cache::ListCache;
 use crate::sources::{KeySource, TRACKED};
 use crate::vault::Vault;
 use crate::vault::clipboard::{ClipboardError, ClipboardService};

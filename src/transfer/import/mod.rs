@@ -11,8 +11,8 @@ pub mod onepassword;
 use chrono::{DateTime, Utc};
 
 use super::local::Here;
-use crate::client::config::Config;
 use crate::secret::Secret;
+use crate::settings::Config;
 use crate::sources::reference::Reference;
 use crate::sources::services::{self, Service};
 use crate::sources::tracked::{NewTracked, TrackedSource};

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use super::{ApiClient, ClientError};
 use crate::api::MeResponse;
+use crate::client::{ApiClient, ClientError};
 use crate::secret::Secret;
 use crate::vault::{self, LOCAL_OWNER_ACCOUNT, Vault};
 

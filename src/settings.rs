@@ -37,6 +37,20 @@ pub enum ThemeChoice {
     Dark,
 }
 
+/// The kind of an account, as the settings file records it: which source speaks to it. What a
+/// kind means is the sources' business (`sources::SourceKind`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    #[default]
+    Keywarden,
+    Thingsboard,
+    Gitlab,
+    Tracked,
+}
+
 /// A remote account the user signed in to: a Keywarden or ThingsBoard server. The session (or
 /// ThingsBoard's refresh token) lives in the keychain, not here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,7 +58,7 @@ pub struct ServerEntry {
     pub url: String,
     pub email: String,
     #[serde(default)]
-    pub kind: crate::sources::SourceKind,
+    pub kind: SourceKind,
     /// The account's name (`--name`); the URL when none was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
