@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Two builds of the server side by side: `/healthz` and `/v1/ping` under wrk against each, in
-# alternating rounds, so a change's cost is measured in one run on one machine rather than against
-# figures from another day. Each build gets a database of its own (made by `keywarden user add`,
-# since an older build refuses a newer schema) with one owner and one key made through the API.
+# Two builds of the server side by side: `/healthz`, `/v1/ping` (a key's check: no SQL once its
+# owner's rights are cached) and `GET /v1/keys` (a page of the key list, read from the database on
+# every request) under wrk against each, in alternating rounds, so a change's cost is measured in
+# one run on one machine rather than against figures from another day. Each build gets a database
+# of its own (made by `keywarden user add`, since an older build refuses a newer schema) with one
+# owner and LIST_KEYS keys made through the API.
 #
 #   bash benches/compare.sh BEFORE_BINARY AFTER_BINARY
 #
@@ -11,7 +13,7 @@
 #     && cp /tmp/before/target/release/keywarden /tmp/keywarden-before
 #   cargo build --release && bash benches/compare.sh /tmp/keywarden-before target/release/keywarden
 #
-# Overrides: COMPARE_DURATION [10s], COMPARE_ROUNDS [3], COMPARE_PORT [18082].
+# Overrides: COMPARE_DURATION [10s], COMPARE_ROUNDS [3], COMPARE_PORT [18082], COMPARE_KEYS [50].
 # Prints per build the medians of req/s and of server CPU per request, and after/before ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,7 @@ BEFORE=$1 AFTER=$2
 DURATION=${COMPARE_DURATION:-10s}
 ROUNDS=${COMPARE_ROUNDS:-3}
 PORT=${COMPARE_PORT:-18082}
+LIST_KEYS=${COMPARE_KEYS:-50}
 THREADS=2
 CONNECTIONS=64
 BASE="http://127.0.0.1:$PORT"
@@ -36,10 +39,12 @@ mkdir -p "$RESULTS_DIR"
 PASSWORD="compare bench password"
 json_field() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
 
-# Starts `$1` on its own database and sets KEY to a key it accepts.
+# Starts `$1` on its own database and sets KEY to a key it accepts and SESSION to its owner's
+# session; the first time, makes the owner and LIST_KEYS keys.
 start() {
-    local build=$1 bin=$2 db="sqlite://$RESULTS_DIR/$1.db" session
+    local build=$1 bin=$2 db="sqlite://$RESULTS_DIR/$1.db" first=
     if [ ! -e "$RESULTS_DIR/$build.db" ]; then
+        first=yes
         printf '%s\n' "$PASSWORD" | "$bin" user add --email owner@bench.invalid --role owner \
             --database-url "$db" >/dev/null
     fi
@@ -49,12 +54,20 @@ start() {
         curl -fs -o /dev/null --max-time 1 "$BASE/healthz" && break
         sleep 0.05
     done
-    session=$(curl -fs -H 'content-type: application/json' \
+    SESSION=$(curl -fs -H 'content-type: application/json' \
         -d "{\"email\":\"owner@bench.invalid\",\"password\":\"$PASSWORD\"}" "$BASE/v1/auth/login" \
         | json_field "['token']") || fail "$build: cannot sign in"
-    KEY=$(curl -fs -H 'content-type: application/json' -H "authorization: Bearer $session" \
+    KEY=$(curl -fs -H 'content-type: application/json' -H "authorization: Bearer $SESSION" \
         -d '{"name":"bench","expires_in_days":30}' "$BASE/v1/keys" | json_field "['secret']") \
         || fail "$build: cannot make a key"
+    if [ -n "$first" ]; then
+        for n in $(seq 2 "$LIST_KEYS"); do
+            curl -fs -o /dev/null -H 'content-type: application/json' \
+                -H "authorization: Bearer $SESSION" \
+                -d "{\"name\":\"bench $n\",\"description\":\"key $n of the list\",\"expires_in_days\":30}" \
+                "$BASE/v1/keys" || fail "$build: cannot make key $n"
+        done
+    fi
 }
 
 declare -A REQS_OF CPU_OF
@@ -68,8 +81,10 @@ for round in $(seq 1 "$ROUNDS"); do
         REQS_OF[$build-healthz]+="$REQS " CPU_OF[$build-healthz]+="$CPU_US "
         run_wrk "$build-ping-$round" "$BASE/v1/ping" -H "X-API-Key: $KEY"
         REQS_OF[$build-ping]+="$REQS " CPU_OF[$build-ping]+="$CPU_US "
+        run_wrk "$build-list-$round" "$BASE/v1/keys?limit=$LIST_KEYS" -H "authorization: Bearer $SESSION"
+        REQS_OF[$build-list]+="$REQS " CPU_OF[$build-list]+="$CPU_US "
         stop_server
-        echo "compare.sh: round $round, $build: CPU us/req so far: healthz ${CPU_OF[$build-healthz]}/ ping ${CPU_OF[$build-ping]}" >&2
+        echo "compare.sh: round $round, $build: CPU us/req so far: healthz ${CPU_OF[$build-healthz]}/ ping ${CPU_OF[$build-ping]}/ list ${CPU_OF[$build-list]}" >&2
     done
 done
 
@@ -77,7 +92,7 @@ echo "compare.sh: $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), wrk -t$THREADS -c
 echo
 echo "| endpoint | before req/s | after req/s | after/before | before CPU us/req | after CPU us/req | after/before |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-for endpoint in healthz ping; do
+for endpoint in healthz ping list; do
     # shellcheck disable=SC2086
     br=$(median ${REQS_OF[before-$endpoint]}) ar=$(median ${REQS_OF[after-$endpoint]})
     # shellcheck disable=SC2086

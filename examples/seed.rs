@@ -21,7 +21,7 @@ use keywarden::api::{KeyStatus, Role};
 use keywarden::key::{self, TokenKind};
 use keywarden::secret::Secret;
 use keywarden::server::accounts::{create_user, ensure_workspace};
-use keywarden::server::store::{KeyFilter, NewKey, SqliteStore, Store};
+use keywarden::server::store::{KeyFilter, Keys as _, NewKey, SqliteStore, Users as _};
 
 /// How many key texts the marker keeps, for benchmarks that look up many different keys.
 pub const SAMPLE_LEN: usize = 1000;
@@ -142,7 +142,7 @@ pub async fn seed_into(
 
 async fn ensure_owner(store: &SqliteStore, email: &str, workspace_id: i64) -> anyhow::Result<i64> {
     if let Some(user) = store.user_by_email(email).await? {
-        return Ok(user.info.id);
+        return Ok(user.user.id);
     }
     // Nobody signs in as this user: its password is random and forgotten at once.
     let password = key::generate(TokenKind::Session);

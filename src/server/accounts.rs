@@ -94,7 +94,7 @@ pub async fn create_user(
     store
         .accept_invitations(info.id, &info.email, audit.at)
         .await?;
-    Ok(info)
+    Ok(info.into())
 }
 
 /// The workspace with this name, created when missing (by this machine, as the audit trail says).

@@ -283,7 +283,7 @@ mod tests {
     use crate::api::Role;
     use crate::key::TokenKind;
     use crate::secret::Secret;
-    use crate::server::store::{AuditContext, NewKey, SqliteStore, Store};
+    use crate::server::store::{AuditContext, Keys as _, NewKey, RightsLog as _, SqliteStore};
     use crate::server::{ServerConfig, accounts};
 
     /// A store in `dir` with one workspace; its id.

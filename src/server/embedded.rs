@@ -66,12 +66,12 @@ pub async fn open_local(
     let token = key::generate(TokenKind::Session);
     let now = Utc::now();
     let audit = AuditContext {
-        actor_user_id: Some(owner.info.id),
+        actor_user_id: Some(owner.user.id),
         ..AuditContext::system(now)
     };
     let expires_at = now + Duration::hours(server.state.config.session_hours);
     store
-        .create_session(key::hash(token.expose()), owner.info.id, expires_at, audit)
+        .create_session(key::hash(token.expose()), owner.user.id, expires_at, audit)
         .await?;
     Ok(LocalSignIn {
         base_url: server.base_url(),
@@ -99,7 +99,7 @@ pub async fn set_local_owner_password(
     match store.user_by_email(LOCAL_OWNER_EMAIL).await? {
         Some(user) => {
             let hash = accounts::hash_password(password).await.map_err(to_server)?;
-            store.set_password(user.info.id, &hash).await?;
+            store.set_password(user.user.id, &hash).await?;
         }
         None => {
             let workspace_id = accounts::ensure_workspace(store, "default")

@@ -20,6 +20,7 @@ pub(crate) use routes::{validate_description, validate_name};
 pub mod store;
 pub mod throttle;
 pub mod tls;
+mod wire;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -499,7 +499,7 @@ async fn no_credential_above_its_creator() {
         ("viewer", Role::Viewer),
     ] {
         let user = if name == "owner" {
-            server.store.user(1).await.unwrap().unwrap()
+            server.store.user(1).await.unwrap().unwrap().into()
         } else {
             server
                 .add_user(&format!("{name}@example.com"), role, "alpha")

@@ -106,9 +106,9 @@ async fn users_are_found_by_email_whatever_its_case_and_unique_in_any_case() {
             .await
             .unwrap()
             .expect("found");
-        assert_eq!(found.info.id, user_id);
-        assert_eq!(found.info.email, "Ada@Example.com", "kept as given");
-        assert_eq!(found.info.created_at, millis(at(0)));
+        assert_eq!(found.user.id, user_id);
+        assert_eq!(found.user.email, "Ada@Example.com", "kept as given");
+        assert_eq!(found.user.created_at, millis(at(0)));
         assert_eq!(
             store.membership(user_id, workspace_id).await.unwrap(),
             Some(Role::Member)

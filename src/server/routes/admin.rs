@@ -46,7 +46,7 @@ async fn list_users(
     require_admin(role)?;
     let users = state.store.list_users().await?;
     if principal.server_wide() {
-        return Ok(Json(users));
+        return Ok(Json(users.into_iter().map(UserInfo::from).collect()));
     }
     let members: HashSet<i64> = state
         .store
@@ -59,6 +59,7 @@ async fn list_users(
         users
             .into_iter()
             .filter(|u| members.contains(&u.id))
+            .map(UserInfo::from)
             .collect(),
     ))
 }
@@ -170,7 +171,8 @@ async fn list_members(
     Path(workspace_id): Path<i64>,
 ) -> Result<Json<Vec<MemberInfo>>, ApiError> {
     admin_of(&state, &principal, workspace_id).await?;
-    Ok(Json(state.store.members(workspace_id).await?))
+    let members = state.store.members(workspace_id).await?;
+    Ok(Json(members.into_iter().map(MemberInfo::from).collect()))
 }
 
 /// Adds someone to the workspace by email. When the account exists and the caller may already see
@@ -194,7 +196,7 @@ async fn add_member(
     let email = validate_email(&request.email)?;
     let record = state.store.user_by_email(&email).await?;
     let visible = match &record {
-        Some(record) => sees_user(&state, &principal, record.info.id).await?,
+        Some(record) => sees_user(&state, &principal, record.user.id).await?,
         None => false,
     };
     let Some(record) = record.filter(|_| visible) else {
@@ -207,10 +209,10 @@ async fn add_member(
                 &principal.audit_context(Utc::now()),
             )
             .await?;
-        return Ok((StatusCode::ACCEPTED, Json(invitation)).into_response());
+        return Ok((StatusCode::ACCEPTED, Json(Invitation::from(invitation))).into_response());
     };
     let subject = state
-        .standing(record.info.id, workspace_id)
+        .standing(record.user.id, workspace_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("no such user".to_string()))?;
     manages_membership_of(role, &subject, Some(request.role))?;
@@ -226,7 +228,7 @@ async fn add_member(
     state.cache.invalidate_user(subject.user_id);
     Ok(Json(MemberInfo {
         user_id: subject.user_id,
-        email: record.info.email,
+        email: record.user.email,
         role: request.role,
     })
     .into_response())
@@ -303,7 +305,10 @@ async fn list_invitations(
     Path(workspace_id): Path<i64>,
 ) -> Result<Json<Vec<Invitation>>, ApiError> {
     admin_of(&state, &principal, workspace_id).await?;
-    Ok(Json(state.store.invitations(workspace_id).await?))
+    let invitations = state.store.invitations(workspace_id).await?;
+    Ok(Json(
+        invitations.into_iter().map(Invitation::from).collect(),
+    ))
 }
 
 /// Withdraws a pending invitation.

@@ -7,7 +7,7 @@ use utoipa_axum::routes;
 
 use super::keys::visible_key;
 use super::{page_limit, paginate, parse_cursor, record_id};
-use crate::api::{AuditPage, AuditQuery, ErrorBody, Role};
+use crate::api::{AuditEvent, AuditPage, AuditQuery, ErrorBody, Role};
 use crate::server::AppState;
 use crate::server::auth::Authenticated;
 use crate::server::error::ApiError;
@@ -47,5 +47,6 @@ async fn list_audit(
     };
     let rows = state.store.list_audit(filter).await?;
     let (items, next_cursor) = paginate(rows, limit, |e| e.id);
+    let items = items.into_iter().map(AuditEvent::from).collect();
     Ok(Json(AuditPage { items, next_cursor }))
 }

@@ -84,7 +84,7 @@ async fn me(
         ApiError::Forbidden("you are no longer a member of your default workspace".to_string())
     })?;
     Ok(Json(MeResponse {
-        user,
+        user: user.into(),
         workspace_id: principal.workspace_id,
         role,
         credential: if principal.key_id.is_some() {

@@ -44,7 +44,7 @@ async fn login(
     // Failures count per account: the user an email finds, however it is spelt (PostgreSQL
     // matches more spellings than one lower-casing), or the lower-cased email of no account.
     let account = match &record {
-        Some(record) => key::hash(&format!("user:{}", record.info.id)),
+        Some(record) => key::hash(&format!("user:{}", record.user.id)),
         None => key::hash(&email.to_lowercase()),
     };
     let now = Utc::now();
@@ -73,7 +73,7 @@ async fn login(
                 .store
                 .record_login_failure(
                     account,
-                    record.as_ref().map(|r| &r.info),
+                    record.as_ref().map(|r| &r.user),
                     ACCOUNT_WINDOW,
                     &audit,
                 )
@@ -82,8 +82,8 @@ async fn login(
             match &record {
                 Some(record) => tracing::warn!(
                     "failed sign-in to {:?} (user {}) from {client}",
-                    record.info.email,
-                    record.info.id
+                    record.user.email,
+                    record.user.id
                 ),
                 // The email is not logged: it may be a password typed into the wrong field.
                 None => tracing::warn!("failed sign-in to an unknown email from {client}"),
@@ -97,27 +97,27 @@ async fn login(
     state.store.clear_login_failures(account).await?;
     let joined = state
         .store
-        .accept_invitations(record.info.id, &record.info.email, now)
+        .accept_invitations(record.user.id, &record.user.email, now)
         .await?;
     if !joined.is_empty() {
         // A key of theirs in a workspace they had left works again.
-        state.cache.invalidate_user(record.info.id);
+        state.cache.invalidate_user(record.user.id);
     }
     let token = key::generate(TokenKind::Session);
     let expires_at = now + Duration::hours(state.config.session_hours);
     let audit = AuditContext {
-        actor_user_id: Some(record.info.id),
+        actor_user_id: Some(record.user.id),
         ip: ip.map(|ip| ip.to_string()),
         ..AuditContext::system(now)
     };
     state
         .store
-        .create_session(key::hash(token.expose()), record.info.id, expires_at, audit)
+        .create_session(key::hash(token.expose()), record.user.id, expires_at, audit)
         .await?;
     Ok(Json(LoginResponse {
         token,
         expires_at,
-        user: record.info,
+        user: record.user.into(),
     }))
 }
 

@@ -1,5 +1,5 @@
-//! The PostgreSQL store, for several server instances on one database. Its queries are in `sql.rs`;
-//! what differs from SQLite is here: `timestamptz` times, `text[]` scopes, and one advisory lock
+//! The PostgreSQL store, for several server instances on one database. Its queries are beside it,
+//! one file per domain; what differs from SQLite is here: `timestamptz` times, `text[]` scopes, and one advisory lock
 //! that every write transaction takes, so writers queue as on SQLite and the rights log's ids are
 //! handed out in commit order (a follower reading `id > last` never skips a slower transaction).
 
@@ -9,44 +9,21 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::Connection as _;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
+use sqlx::postgres::{
+    PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgQueryResult, PgRow,
+};
+use sqlx::{Pool, Postgres};
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
-use super::{from_millis, redact_url, to_millis};
+use super::backend::{Backend, Q, Reads, Tx};
+use super::{PostgresStore, SqlStore, StoreError, StoreResult, from_millis, redact_url, to_millis};
 
 /// The advisory lock of write transactions ("kwwr").
 const WRITE_LOCK: i64 = 0x6b77_7772;
 
 /// The channel a committed change of rights is announced on (NOTIFY); the log says what changed.
 const RIGHTS_CHANNEL: &str = "keywarden_rights";
-
-#[derive(Clone)]
-pub struct PostgresStore {
-    pool: PgPool,
-}
-
-/// Times are `timestamptz`, written with millisecond precision so both backends keep the same.
-type Time = DateTime<Utc>;
-
-fn db_time(at: DateTime<Utc>) -> Time {
-    from_millis(to_millis(at)).unwrap_or(at)
-}
-
-fn from_db_time(at: Time) -> StoreResult<DateTime<Utc>> {
-    Ok(at)
-}
-
-/// Scopes are a `text[]` column.
-type Scopes = Vec<String>;
-
-fn db_scopes(scopes: &[String]) -> StoreResult<Scopes> {
-    Ok(scopes.to_vec())
-}
-
-fn from_db_scopes(scopes: Scopes) -> StoreResult<Vec<String>> {
-    Ok(scopes)
-}
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://USER:PASSWORD@HOST[:PORT]/DATABASE`) and brings the schema up
@@ -71,31 +48,56 @@ impl PostgresStore {
             .await
             .map_err(open_error)?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(PostgresStore { pool })
+        Ok(SqlStore { pool })
+    }
+}
+
+impl Backend for Postgres {
+    fn bind_time(query: Q<Postgres>, at: DateTime<Utc>) -> Q<Postgres> {
+        query.bind(from_millis(to_millis(at)).unwrap_or(at))
     }
 
-    fn watch(&self, wake: Arc<Notify>) -> Option<AbortHandle> {
-        let pool = self.pool.clone();
-        Some(tokio::spawn(listen(pool, wake)).abort_handle())
+    fn read_time(row: &PgRow, column: &str) -> StoreResult<DateTime<Utc>> {
+        Ok(Postgres::read(row, column)?)
     }
 
-    async fn write(&self) -> StoreResult<Tx> {
-        let mut tx = self.pool.begin().await?;
+    fn read_optional_time(row: &PgRow, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        Ok(Postgres::read(row, column)?)
+    }
+
+    fn bind_scopes(query: Q<Postgres>, scopes: &[String]) -> StoreResult<Q<Postgres>> {
+        Ok(query.bind(scopes.to_vec()))
+    }
+
+    fn read_scopes(row: &PgRow, column: &str) -> StoreResult<Vec<String>> {
+        Ok(Postgres::read(row, column)?)
+    }
+
+    fn rows_affected(result: &PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    async fn write(pool: &Pool<Postgres>) -> StoreResult<Tx<Postgres>> {
+        let mut tx = pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(WRITE_LOCK)
             .execute(&mut *tx)
             .await?;
         Ok(tx)
     }
-}
 
-/// Delivered to every listening connection when the transaction commits, not before.
-async fn announce_rights_change(tx: &mut Tx) -> StoreResult<()> {
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(RIGHTS_CHANNEL)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    /// Delivered to every listening connection when the transaction commits, not before.
+    async fn announce_rights_change(tx: &mut Tx<Postgres>) -> StoreResult<()> {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(RIGHTS_CHANNEL)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    fn watch(pool: &Pool<Postgres>, wake: Arc<Notify>) -> Option<AbortHandle> {
+        Some(tokio::spawn(listen(pool.clone(), wake)).abort_handle())
+    }
 }
 
 /// Wakes `wake` on every announcement, listening again after a lost connection (and waking then,
@@ -117,5 +119,3 @@ async fn listen(pool: PgPool, wake: Arc<Notify>) {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
-
-sql_store!(PostgresStore, sqlx::Postgres, like = "ILIKE");

@@ -1,43 +1,71 @@
 //! The SQLite store: one file, WAL, a busy timeout, so the desktop app, the command line and a
-//! server may all open the same database at once. Its queries are in `sql.rs`.
+//! server may all open the same database at once. Its queries are beside it, one file per domain;
+//! what is SQLite's own is here: times as Unix milliseconds, scopes as a JSON array in a text
+//! column, `BEGIN IMMEDIATE` for writes, and no way to tell other processes of a change.
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteRow,
+    SqliteSynchronous,
 };
+use sqlx::{Pool, Sqlite};
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
 
-use super::{from_millis, to_millis};
+use super::backend::{Backend, Bind as _, Q, Reads, Tx};
+use super::keys::{NewKey, insert_key_row};
+use super::{SqlStore, SqliteStore, StoreError, StoreResult, from_millis, to_millis};
 use crate::files;
 
-#[derive(Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-}
+impl Backend for Sqlite {
+    fn bind_time(query: Q<Sqlite>, at: DateTime<Utc>) -> Q<Sqlite> {
+        query.arg(to_millis(at))
+    }
 
-/// Times are Unix milliseconds.
-type Time = i64;
+    fn read_time(row: &SqliteRow, column: &str) -> StoreResult<DateTime<Utc>> {
+        from_millis(Sqlite::read(row, column)?)
+    }
 
-fn db_time(at: DateTime<Utc>) -> Time {
-    to_millis(at)
-}
+    fn read_optional_time(row: &SqliteRow, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        let ms: Option<i64> = Sqlite::read(row, column)?;
+        ms.map(from_millis).transpose()
+    }
 
-fn from_db_time(ms: Time) -> StoreResult<DateTime<Utc>> {
-    from_millis(ms)
-}
+    fn bind_scopes(query: Q<Sqlite>, scopes: &[String]) -> StoreResult<Q<Sqlite>> {
+        let json =
+            serde_json::to_string(scopes).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        Ok(query.bind(json))
+    }
 
-/// Scopes are a JSON array in a text column.
-type Scopes = String;
+    fn read_scopes(row: &SqliteRow, column: &str) -> StoreResult<Vec<String>> {
+        let json: String = Sqlite::read(row, column)?;
+        serde_json::from_str(&json).map_err(|err| StoreError::Corrupt(format!("scopes: {err}")))
+    }
 
-fn db_scopes(scopes: &[String]) -> StoreResult<Scopes> {
-    serde_json::to_string(scopes).map_err(|err| StoreError::Corrupt(err.to_string()))
-}
+    fn rows_affected(result: &SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
 
-fn from_db_scopes(json: Scopes) -> StoreResult<Vec<String>> {
-    serde_json::from_str(&json).map_err(|err| StoreError::Corrupt(format!("scopes: {err}")))
+    async fn write(pool: &Pool<Sqlite>) -> StoreResult<Tx<Sqlite>> {
+        // IMMEDIATE takes the write lock up front, so two writers wait (busy timeout) instead of
+        // one failing when it tries to upgrade a read transaction.
+        Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    async fn announce_rights_change(_tx: &mut Tx<Sqlite>) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Other processes on the file find changes by reading the log; SQLite cannot tell them.
+    fn watch(_pool: &Pool<Sqlite>, _wake: Arc<Notify>) -> Option<AbortHandle> {
+        None
+    }
 }
 
 impl SqliteStore {
@@ -80,7 +108,7 @@ impl SqliteStore {
             .await
             .map_err(open_error)?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqlStore { pool })
     }
 
     /// Inserts many keys without audit events, in one transaction. For benchmarks that need a
@@ -89,29 +117,9 @@ impl SqliteStore {
     pub async fn insert_keys_unaudited(&self, keys: &[NewKey]) -> StoreResult<()> {
         let mut tx = self.write().await?;
         for key in keys {
-            insert_key_row(&mut tx, key).await?;
+            insert_key_row::<Sqlite>(&mut tx, key).await?;
         }
         tx.commit().await?;
         Ok(())
     }
-
-    /// Other processes on the file find changes by reading the log; SQLite cannot tell them.
-    fn watch(
-        &self,
-        _wake: std::sync::Arc<tokio::sync::Notify>,
-    ) -> Option<tokio::task::AbortHandle> {
-        None
-    }
-
-    async fn write(&self) -> StoreResult<Tx> {
-        // IMMEDIATE takes the write lock up front, so two writers wait (busy timeout) instead of one
-        // failing when it tries to upgrade a read transaction.
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
-    }
 }
-
-async fn announce_rights_change(_tx: &mut Tx) -> StoreResult<()> {
-    Ok(())
-}
-
-sql_store!(SqliteStore, sqlx::Sqlite, like = "LIKE");
