@@ -127,7 +127,7 @@ impl TrackedSource {
             ))
         })?;
         check_name(&new.name)?;
-        crate::text::check_field("description", &new.description).map_err(SourceError::Invalid)?;
+        check_description(&new.description)?;
         if let Some(url) = &new.base_url {
             check_url(url)?;
         }
@@ -320,6 +320,12 @@ fn check_name(name: &str) -> Result<(), SourceError> {
         .map_err(SourceError::Invalid)
 }
 
+fn check_description(description: &str) -> Result<(), SourceError> {
+    crate::api::limits::key_description(description)
+        .map(drop)
+        .map_err(SourceError::Invalid)
+}
+
 fn check_url(url: &str) -> Result<(), SourceError> {
     services::check_base_url(url).map_err(SourceError::Invalid)?;
     crate::text::check_field("base URL", url).map_err(SourceError::Invalid)
@@ -394,7 +400,7 @@ impl KeySource for TrackedSource {
             check_name(name)?;
         }
         if let Some(description) = &edit.description {
-            crate::text::check_field("description", description).map_err(SourceError::Invalid)?;
+            check_description(description)?;
         }
         self.change(|file| {
             let record = find_mut(file, id)?;
@@ -598,5 +604,30 @@ mod tests {
         url.base_url = Some("ftp://x".into());
         assert!(source.add("a", url, &secret).is_err());
         assert!(!source.path().exists(), "nothing was written");
+    }
+
+    /// Found: a tracked key's description had no length limit, where the server's is 500.
+    #[test]
+    fn names_and_descriptions_follow_the_servers_limits() {
+        use crate::api::limits;
+        let source = TrackedSource::new(std::path::Path::new("/nonexistent"));
+        for name in limits::boundary_texts(limits::KEY_NAME_MAX_CHARS) {
+            assert_eq!(
+                source.validate(&github(&name)).is_ok(),
+                limits::key_name(&name).is_ok(),
+                "name {name:?}"
+            );
+        }
+        for description in limits::boundary_texts(limits::KEY_DESCRIPTION_MAX_CHARS) {
+            let new = NewTracked {
+                description: description.clone(),
+                ..github("d")
+            };
+            assert_eq!(
+                source.validate(&new).is_ok(),
+                limits::key_description(&description).is_ok(),
+                "description {description:?}"
+            );
+        }
     }
 }

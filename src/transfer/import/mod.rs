@@ -23,7 +23,7 @@ use crate::text;
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
 
 // A key's name is at most this long; a longer title is cut.
-use crate::api::limits::KEY_NAME_MAX_CHARS as MAX_NAME_CHARS;
+use crate::api::limits::{KEY_DESCRIPTION_MAX_CHARS, KEY_NAME_MAX_CHARS as MAX_NAME_CHARS};
 
 /// What a file to import is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -294,13 +294,13 @@ fn take(candidate: Candidate, origin: &str, all: bool) -> Option<Found> {
         description.push(format!("tags: {}", candidate.tags.join(", ")));
     }
     description.extend(candidate.more);
-    description.push(format!("imported from {origin}"));
+    let description = within_limit(&description.join(" · "), &format!("imported from {origin}"));
     Some(Found {
         place: candidate.place,
         new: NewTracked {
             service: service.id.to_string(),
             name,
-            description: description.join(" · "),
+            description,
             expires_at: candidate.expires_at,
             base_url,
             workspace,
@@ -308,6 +308,26 @@ fn take(candidate: Candidate, origin: &str, all: bool) -> Option<Found> {
         secret: Secret::new(secret.to_string()),
         line: candidate.line,
     })
+}
+
+/// `head · tail` within a key's description limit: `head` shortened (ending in `…`) to make room
+/// for `tail`, or `tail` alone, shortened too, when there is no room beside it.
+fn within_limit(head: &str, tail: &str) -> String {
+    const SEPARATOR: &str = " · ";
+    let max = KEY_DESCRIPTION_MAX_CHARS;
+    let shorten = |text: &str, chars: usize| -> String {
+        if text.chars().count() <= chars {
+            text.to_string()
+        } else {
+            let kept: String = text.chars().take(chars.saturating_sub(1)).collect();
+            format!("{}…", kept.trim_end())
+        }
+    };
+    let room = max.saturating_sub(tail.chars().count() + SEPARATOR.chars().count());
+    if head.is_empty() || room < 2 {
+        return shorten(tail, max);
+    }
+    format!("{}{SEPARATOR}{tail}", shorten(head, room))
 }
 
 /// `https://host[:port]` of a URL (or of a bare host name), if it is one a key may be sent to.
@@ -501,6 +521,7 @@ fn nothing(place: &str, err: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::limits;
 
     #[test]
     fn keys_are_told_from_other_values() {
@@ -574,6 +595,21 @@ mod tests {
             found.new.description,
             "first line · tags: prod · imported from db.kdbx"
         );
+        // Found: many tags made a description past the limit, which the tracked source refuses.
+        let mut tagged = candidate("CI", "glpat-abcdefghijklmnopqrst", None);
+        tagged.tags = (0..100).map(|n| format!("tag number {n}")).collect();
+        let found = take(tagged, "db.kdbx", false).unwrap();
+        let kept = &found.new.description;
+        assert_eq!(kept.chars().count(), limits::KEY_DESCRIPTION_MAX_CHARS);
+        assert!(
+            kept.starts_with("first line · tags: tag number 0, "),
+            "{kept}"
+        );
+        assert!(kept.ends_with("… · imported from db.kdbx"), "{kept}");
+        assert_eq!(limits::key_description(kept).as_ref(), Ok(kept));
+        let far = "d".repeat(600);
+        assert_eq!(within_limit("x", &far).chars().count(), 500);
+        assert_eq!(within_limit("", "imported from x"), "imported from x");
         let found = take(
             candidate(
                 "smenso token",
