@@ -1,7 +1,74 @@
-//! `keys renew` and `keys rotate`: a key replaced by a new one, and automatic renewal.
+//! `keys renew` (and the renewal `keys rotate` asks for): a key replaced by a new one, and
+//! automatic renewal.
+
+use anyhow::bail;
+use chrono::{DateTime, Duration, Utc};
 
 use super::secret::{Flags, read_secret, report_new_secret};
-use super::*;
+use super::{Invocation, question, require};
+use crate::cli::context::{Context, Expiry, confirm, parse_duration, parse_expiry, warn_kept};
+use crate::reminders::relative_time;
+use crate::sources::{Capability, Renewal};
+use crate::text;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    key: String,
+    /// The new key's expiry: `90d`, a date `YYYY-MM-DD` or `never` (default: the old key's
+    /// lifetime).
+    #[arg(long, value_parser = parse_expiry)]
+    expires: Option<Expiry>,
+    /// Keep the old key working this long: 0s, 1h, 24h or 7d.
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    overlap: Duration,
+    /// Renew the key on its own (from `check --notify` and the open app) once it expires
+    /// within this many days (`14d`), or `off`. Only changes the setting: nothing is
+    /// renewed now.
+    #[arg(long, value_name = "WITHIN|off", value_parser = parse_auto)]
+    pub(super) auto: Option<AutoRenew>,
+    /// Renew without asking where renewing stops the old key at once (GitLab's rotate).
+    #[arg(long)]
+    yes: bool,
+    #[arg(long)]
+    copy: bool,
+    #[arg(long)]
+    pub(super) print: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+/// `keys renew --auto`: a window of whole days, or off.
+#[derive(Debug, Clone, Copy)]
+pub enum AutoRenew {
+    Within(i64),
+    Off,
+}
+
+fn parse_auto(text: &str) -> Result<AutoRenew, String> {
+    if text.trim() == "off" {
+        return Ok(AutoRenew::Off);
+    }
+    match parse_duration(text) {
+        Ok(window) if window.num_days() >= 1 && window.num_seconds() % 86_400 == 0 => {
+            Ok(AutoRenew::Within(window.num_days()))
+        }
+        _ => Err(format!("{text:?}: give whole days (14d) or off")),
+    }
+}
+
+pub(super) async fn run(on: &Invocation, args: Args) -> anyhow::Result<()> {
+    if let Some(auto) = args.auto {
+        return set_auto_renew(&on.context, on.account(), &args.key, auto).await;
+    }
+    let expires_at = args.expires.and_then(|e| e.at(on.now));
+    let flags = Flags {
+        copy: args.copy,
+        print: args.print,
+        json: args.json,
+    };
+    let how = (expires_at, args.overlap, args.yes);
+    renew(&on.context, on.account(), &args.key, how, flags).await
+}
 
 /// Renews a key: the new one expires at the given time (`None`: the old key's lifetime), the old
 /// one works for the overlap.
@@ -70,7 +137,7 @@ pub(super) async fn renew(
 }
 
 /// `keys renew NAME --auto`: the key renews on its own once it expires within the window.
-pub(super) async fn set_auto_renew(
+async fn set_auto_renew(
     context: &Context,
     account: Option<&str>,
     key: &str,

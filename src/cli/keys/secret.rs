@@ -1,7 +1,18 @@
 //! How a secret reaches the developer: read from a hidden prompt or stdin, reported once made
 //! (printed, as JSON, or copied), and served on the clipboard until it is cleared.
 
-use super::*;
+use std::time::Duration as StdDuration;
+
+use anyhow::bail;
+use chrono::Utc;
+use serde::Serialize;
+
+use crate::cli::context::Context;
+use crate::cli::output::{expiry_text, to_json};
+use crate::secret::Secret;
+use crate::sources::SourceKey;
+use crate::text;
+use crate::vault::clipboard;
 
 #[derive(Clone, Copy)]
 pub(super) struct Flags {

@@ -1,9 +1,32 @@
 //! `keys test`: a key's own check request, sent to its service in its header style.
 
-use super::*;
+use std::process::ExitCode;
 
-/// `keys test`: one line, and the exit code of monitoring plugins.
-pub(super) async fn test(
+use chrono::Utc;
+use serde::Serialize;
+
+use super::Invocation;
+use crate::cli::output::{expiry_text, to_json};
+use crate::sources::services::TestOutcome;
+use crate::sources::{SourceKey, accounts};
+use crate::text;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    key: String,
+    #[arg(long)]
+    json: bool,
+}
+
+pub(super) async fn run(on: &Invocation, args: Args) -> anyhow::Result<ExitCode> {
+    let gathered = on.context.gather(on.account()).await?;
+    let key = gathered.find(&args.key)?;
+    let source = gathered.source(&key.source).ok();
+    test(&on.keeper, source, key, args.json).await
+}
+
+/// One line, and the exit code of monitoring plugins.
+async fn test(
     keeper: &crate::sources::keeper::Keeper,
     source: Option<&dyn crate::sources::KeySource>,
     key: SourceKey,
