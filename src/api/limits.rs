@@ -10,6 +10,9 @@ pub const KEY_DESCRIPTION_MAX_CHARS: usize = 500;
 pub const MAX_KEY_DAYS: i64 = 365;
 /// The longest a replaced key may keep working beside its successor: 7 days.
 pub const MAX_GRACE_SECONDS: i64 = 7 * 24 * 3600;
+/// A page of a list (keys, audit events) holds 1 to this many items (`limit`); 100 unless asked.
+pub const PAGE_LIMIT_MAX: u32 = 1000;
+pub const PAGE_LIMIT_DEFAULT: u32 = 100;
 /// A key has at most this many scopes, each 1 to `SCOPE_MAX_CHARS` characters.
 pub const MAX_SCOPES: usize = 50;
 pub const SCOPE_MAX_CHARS: usize = 100;

@@ -132,7 +132,7 @@ impl ApiClient {
     /// Every key matching `query`, following the cursor page by page.
     pub async fn list_all_keys(&self, query: &ListKeysQuery) -> Result<Vec<KeyInfo>, ClientError> {
         let mut query = ListKeysQuery {
-            limit: Some(1000),
+            limit: Some(api::limits::PAGE_LIMIT_MAX),
             ..query.clone()
         };
         let mut keys = Vec::new();

@@ -46,9 +46,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// A page holds 1 to this many items (`limit`); 100 unless asked.
-pub(super) const PAGE_LIMIT_MAX: u32 = 1000;
-const PAGE_LIMIT_DEFAULT: u32 = 100;
+use crate::api::limits::PAGE_LIMIT_DEFAULT;
+pub(super) use crate::api::limits::PAGE_LIMIT_MAX;
 
 fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit {
