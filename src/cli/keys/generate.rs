@@ -24,14 +24,8 @@ pub struct Args {
     /// ThingsBoard user's id); the secret still comes to you, once.
     #[arg(long, value_name = "USER_ID")]
     owner: Option<String>,
-    /// Put the secret on the clipboard (served until it is cleared).
-    #[arg(long)]
-    copy: bool,
-    /// Print the secret on stdout.
-    #[arg(long)]
-    pub(super) print: bool,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    pub(super) output: Flags,
 }
 
 pub(super) async fn run(on: &Invocation, args: Args) -> anyhow::Result<()> {
@@ -51,19 +45,17 @@ pub(super) async fn run(on: &Invocation, args: Args) -> anyhow::Result<()> {
         manage: args.manage,
         owner: args.owner,
     };
-    let (created, kept) = on.keeper.create(source.as_ref(), &new, args.print).await?;
+    let (created, kept) = on
+        .keeper
+        .create(source.as_ref(), &new, args.output.print)
+        .await?;
     warn_kept(&kept);
-    let flags = Flags {
-        copy: args.copy,
-        print: args.print,
-        json: args.json,
-    };
     report_new_secret(
         &on.context,
         &created.key,
         &created.secret,
         kept.stored(),
-        flags,
+        args.output,
         "generated",
     )
 }

@@ -108,9 +108,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let context = Context::load()?;
     // Checks that need no server come first, so a refused command changes nothing.
     let new_secret_unprinted = match &args.command {
-        Command::Generate(generate) => !generate.print,
-        Command::Rotate(rotate) => !rotate.print,
-        Command::Renew(renew) => renew.auto.is_none() && !renew.print,
+        Command::Generate(generate) => !generate.output.print,
+        Command::Rotate(rotate) => !rotate.output.print,
+        Command::Renew(renew) => renew.auto.is_none() && !renew.output.print,
         _ => false,
     };
     if let Some(err) = &context.vault_error {

@@ -29,12 +29,8 @@ pub struct Args {
     /// Renew without asking where renewing stops the old key at once (GitLab's rotate).
     #[arg(long)]
     yes: bool,
-    #[arg(long)]
-    copy: bool,
-    #[arg(long)]
-    pub(super) print: bool,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    pub(super) output: Flags,
 }
 
 /// `keys renew --auto`: a window of whole days, or off.
@@ -61,13 +57,8 @@ pub(super) async fn run(on: &Invocation, args: Args) -> anyhow::Result<()> {
         return set_auto_renew(&on.context, on.account(), &args.key, auto).await;
     }
     let expires_at = args.expires.and_then(|e| e.at(on.now));
-    let flags = Flags {
-        copy: args.copy,
-        print: args.print,
-        json: args.json,
-    };
     let how = (expires_at, args.overlap, args.yes);
-    renew(&on.context, on.account(), &args.key, how, flags).await
+    renew(&on.context, on.account(), &args.key, how, args.output).await
 }
 
 /// Renews a key: the new one expires at the given time (`None`: the old key's lifetime), the old

@@ -19,27 +19,18 @@ pub struct Args {
     /// Rotate without asking where rotating stops the old key at once (GitLab).
     #[arg(long)]
     yes: bool,
-    #[arg(long)]
-    copy: bool,
-    #[arg(long)]
-    pub(super) print: bool,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    pub(super) output: Flags,
 }
 
 pub(super) async fn run(on: &Invocation, args: Args) -> anyhow::Result<()> {
     let expires_at = args.expires.map(|lifetime| on.now + lifetime);
-    let flags = Flags {
-        copy: args.copy,
-        print: args.print,
-        json: args.json,
-    };
     renew(
         &on.context,
         Some(&on.current),
         &args.key,
         (expires_at, args.grace, args.yes),
-        flags,
+        args.output,
     )
     .await
 }

@@ -14,10 +14,16 @@ use crate::sources::SourceKey;
 use crate::text;
 use crate::vault::clipboard;
 
-#[derive(Clone, Copy)]
+/// Where a new secret goes besides the keychain: the options of `generate`, `rotate` and `renew`.
+#[derive(Debug, Clone, Copy, clap::Args)]
 pub(super) struct Flags {
+    /// Put the secret on the clipboard (served until it is cleared).
+    #[arg(long)]
     pub(super) copy: bool,
+    /// Print the secret on stdout.
+    #[arg(long)]
     pub(super) print: bool,
+    #[arg(long)]
     pub(super) json: bool,
 }
 
