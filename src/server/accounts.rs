@@ -5,8 +5,8 @@ use chrono::Utc;
 
 use super::error::ApiError;
 use super::hashing;
-use super::store::{AuditContext, NewUser, Store, StoreError};
-use crate::api::{Role, UserInfo};
+use super::store::{AuditContext, NewUser, Store, StoreError, User};
+use crate::api::Role;
 use crate::secret::Secret;
 use crate::text;
 
@@ -78,7 +78,7 @@ pub async fn create_user(
     role: Role,
     workspace_id: i64,
     audit: &AuditContext,
-) -> Result<UserInfo, AccountError> {
+) -> Result<User, AccountError> {
     let email = validate_email(email)?;
     validate_password(password)?;
     let password_hash = hash_password(password).await?;
@@ -94,7 +94,7 @@ pub async fn create_user(
     store
         .accept_invitations(info.id, &info.email, audit.at)
         .await?;
-    Ok(info.into())
+    Ok(info)
 }
 
 /// The workspace with this name, created when missing (by this machine, as the audit trail says).

@@ -33,31 +33,7 @@ impl CopyFormat {
             CopyFormat::Curl => "Copy as curl command",
         }
     }
-}
 
-/// `billing api` -> `BILLING_API_KEY`: a shell variable name from a key's name.
-pub fn env_name(key_name: &str) -> String {
-    let mut name = String::new();
-    for c in key_name.chars() {
-        if c.is_ascii_alphanumeric() {
-            name.push(c.to_ascii_uppercase());
-        } else if !name.ends_with('_') && !name.is_empty() {
-            name.push('_');
-        }
-    }
-    let mut name = name.trim_end_matches('_').to_string();
-    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
-        name.insert_str(0, "KEY_");
-    }
-    if name.ends_with("API") {
-        name.push_str("_KEY");
-    } else if !name.ends_with("KEY") {
-        name.push_str("_API_KEY");
-    }
-    name
-}
-
-impl CopyFormat {
     /// The text to copy for `key`, in its service's header style: for a ThingsBoard key
     /// `X-Authorization: ApiKey tb_…`, for an iottly key `Authentication: bearer …`.
     pub fn render_for(self, secret: &Secret, key: &SourceKey) -> Secret {
@@ -85,6 +61,28 @@ impl CopyFormat {
             }
         })
     }
+}
+
+/// `billing api` -> `BILLING_API_KEY`: a shell variable name from a key's name.
+pub fn env_name(key_name: &str) -> String {
+    let mut name = String::new();
+    for c in key_name.chars() {
+        if c.is_ascii_alphanumeric() {
+            name.push(c.to_ascii_uppercase());
+        } else if !name.ends_with('_') && !name.is_empty() {
+            name.push('_');
+        }
+    }
+    let mut name = name.trim_end_matches('_').to_string();
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        name.insert_str(0, "KEY_");
+    }
+    if name.ends_with("API") {
+        name.push_str("_KEY");
+    } else if !name.ends_with("KEY") {
+        name.push_str("_API_KEY");
+    }
+    name
 }
 
 /// `text` as one POSIX shell word: in single quotes, a quote inside written `'\''`.

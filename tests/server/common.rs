@@ -137,6 +137,7 @@ impl TestServer {
         )
         .await
         .expect("create user")
+        .into()
     }
 
     pub async fn login(&self, email: &str) -> String {

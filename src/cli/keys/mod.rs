@@ -74,8 +74,9 @@ pub enum Command {
     Rotate(rotate::Args),
     /// Renew a key: a Keywarden or ThingsBoard key is replaced by a new one (the old one works
     /// for --overlap); a GitLab token is rotated (GitLab stops the old one at once: asked first
-    /// on a terminal, --yes without one); a tracked key takes the new secret you made on its service (read from
-    /// stdin or a hidden prompt) and the old one stays, marked replaced, until you delete it.
+    /// on a terminal, --yes without one); a tracked key takes the new secret you made on its
+    /// service (read from stdin or a hidden prompt) and the old one stays, marked replaced, until
+    /// you delete it.
     Renew(renew::Args),
     /// Delete a key for good (asks first on a terminal). On ThingsBoard this revokes it; a
     /// tracked key is forgotten here (revoke it on its service).

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::secret::{Flags, read_secret, report_new_secret};
 use super::{Invocation, question, require};
-use crate::cli::context::{Context, Expiry, confirm, parse_duration, parse_expiry, warn_kept};
+use crate::cli::context::{Expiry, confirm, parse_duration, parse_expiry, warn_kept};
 use crate::reminders::relative_time;
 use crate::sources::{Capability, Renewal};
 use crate::text;
@@ -54,17 +54,17 @@ fn parse_auto(text: &str) -> Result<AutoRenew, String> {
 
 pub(super) async fn run(on: &Invocation, args: Args) -> anyhow::Result<()> {
     if let Some(auto) = args.auto {
-        return set_auto_renew(&on.context, on.account(), &args.key, auto).await;
+        return set_auto_renew(on, &args.key, auto).await;
     }
     let expires_at = args.expires.and_then(|e| e.at(on.now));
     let how = (expires_at, args.overlap, args.yes);
-    renew(&on.context, on.account(), &args.key, how, args.output).await
+    renew(on, on.account(), &args.key, how, args.output).await
 }
 
-/// Renews a key: the new one expires at the given time (`None`: the old key's lifetime), the old
-/// one works for the overlap.
+/// Renews a key of `account` (`None`: whichever holds it): the new one expires at the given time
+/// (`None`: the old key's lifetime), the old one works for the overlap.
 pub(super) async fn renew(
-    context: &Context,
+    on: &Invocation,
     account: Option<&str>,
     key: &str,
     (expires_at, overlap, yes): (Option<DateTime<Utc>>, Duration, bool),
@@ -76,7 +76,7 @@ pub(super) async fn renew(
         secret: None,
         new_id: None,
     };
-    let gathered = context.gather(account).await?;
+    let gathered = on.context.gather(account).await?;
     let old = gathered.find(key)?;
     let source = gathered.source(&old.source)?;
     require(source, Capability::Renew)?;
@@ -96,10 +96,12 @@ pub(super) async fn renew(
         );
         renewal.secret = Some(read_secret("New key (hidden): ")?);
     }
-    let keeper = context.keeper()?;
-    let (renewed, kept) = keeper.renew(source, &old.id, &renewal, flags.print).await?;
+    let (renewed, kept) = on
+        .keeper
+        .renew(source, &old.id, &renewal, flags.print)
+        .await?;
     warn_kept(&kept);
-    context.refresh_saved_list(&renewed.key.source).await;
+    on.context.refresh_saved_list(&renewed.key.source).await;
     let now = Utc::now();
     let verb = match (renewed.old.revoked_at, &renewed.old.replaced_by) {
         (_, Some(_)) => format!(
@@ -114,7 +116,7 @@ pub(super) async fn renew(
         _ => format!("renewed key {} (stopped now) into", old.id),
     };
     report_new_secret(
-        context,
+        &on.context,
         &renewed.key,
         &renewed.secret,
         kept.stored(),
@@ -128,13 +130,8 @@ pub(super) async fn renew(
 }
 
 /// `keys renew NAME --auto`: the key renews on its own once it expires within the window.
-async fn set_auto_renew(
-    context: &Context,
-    account: Option<&str>,
-    key: &str,
-    auto: AutoRenew,
-) -> anyhow::Result<()> {
-    let gathered = context.gather(account).await?;
+async fn set_auto_renew(on: &Invocation, key: &str, auto: AutoRenew) -> anyhow::Result<()> {
+    let gathered = on.context.gather(on.account()).await?;
     let key = gathered.find(key)?;
     let source = gathered.source(&key.source)?;
     require(source, Capability::Renew)?;
@@ -145,8 +142,8 @@ async fn set_auto_renew(
             key.service().name
         );
     }
-    let renewals = context
-        .keeper()?
+    let renewals = on
+        .keeper
         .renewals()
         .ok_or_else(|| anyhow::anyhow!("there is no data directory to keep the setting in"))?;
     let within = match auto {

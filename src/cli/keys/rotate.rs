@@ -26,7 +26,7 @@ pub struct Args {
 pub(super) async fn run(on: &Invocation, args: Args) -> anyhow::Result<()> {
     let expires_at = args.expires.map(|lifetime| on.now + lifetime);
     renew(
-        &on.context,
+        on,
         Some(&on.current),
         &args.key,
         (expires_at, args.grace, args.yes),

@@ -93,7 +93,7 @@ async fn create_user(
         &principal.audit_context(Utc::now()),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(user)))
+    Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 /// Owners (with a session) see every workspace; others see the workspaces they belong to (a key

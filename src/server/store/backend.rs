@@ -1,7 +1,7 @@
 //! What the store needs of a database, named once.
 //!
-//! The queries (one file per domain beside this one) are plain functions generic over [`Backend`],
-//! which SQLite and PostgreSQL implement (`sqlite.rs`, `postgres.rs`). Their SQL is the subset
+//! The queries (one file per domain beside this one) are written once, in code generic over
+//! [`Backend`], which SQLite and PostgreSQL implement (`sqlite.rs`, `postgres.rs`). Their SQL is the subset
 //! both share (`$N` placeholders, `RETURNING`, `ON CONFLICT`); what differs is here, as methods:
 //! - times: SQLite keeps Unix milliseconds, PostgreSQL `timestamptz` (written with millisecond
 //!   precision, so both keep the same);

@@ -119,21 +119,29 @@ pub trait Keys {
     async fn touch_key(&self, id: i64, at: DateTime<Utc>) -> StoreResult<()>;
 }
 
-/// The columns of `api_keys` a [`KeyRecord`] is read from.
-const KEY_BY_ID: &str = "SELECT id, name, description, workspace_id, user_id, created_at, \
-     expires_at, enabled, revoked_at, last_used_at, scopes, hint, replaces \
-     FROM api_keys WHERE id = $1";
+/// The columns of `api_keys` a [`KeyRecord`] is read from (a literal, for `concat!`).
+macro_rules! key_columns {
+    () => {
+        "id, name, description, workspace_id, user_id, created_at, expires_at, enabled, \
+         revoked_at, last_used_at, scopes, hint, replaces"
+    };
+}
+
+/// One key by id.
+const KEY_BY_ID: &str = concat!("SELECT ", key_columns!(), " FROM api_keys WHERE id = $1");
 
 /// A page of a workspace's keys, newest first. The search ignores case (`lower` on both sides:
 /// SQLite's `LIKE` already does for ASCII, PostgreSQL's does not).
-const KEY_PAGE: &str = "SELECT id, name, description, workspace_id, user_id, created_at, \
-     expires_at, enabled, revoked_at, last_used_at, scopes, hint, replaces \
-     FROM api_keys WHERE workspace_id = $1 \
+const KEY_PAGE: &str = concat!(
+    "SELECT ",
+    key_columns!(),
+    " FROM api_keys WHERE workspace_id = $1 \
      AND ($2 IS NULL OR user_id = $2) \
      AND ($3 IS NULL OR id < $3) \
      AND ($4 IS NULL OR lower(name) LIKE lower($4) ESCAPE '\\' \
           OR lower(description) LIKE lower($4) ESCAPE '\\') \
-     ORDER BY id DESC LIMIT $5";
+     ORDER BY id DESC LIMIT $5"
+);
 
 /// Sets `revoked_at` to `$1` unless the key is revoked by then already.
 const REVOKE: &str = "UPDATE api_keys SET revoked_at = $1 \
@@ -215,9 +223,12 @@ impl<B: Backend> Keys for SqlStore<B> {
 
     async fn key_auth(&self, hash: [u8; 32]) -> StoreResult<Option<KeyAuth>> {
         let query = sqlx::query(
-            "SELECT k.id, k.name, k.user_id, k.workspace_id, u.is_owner, \
-                    u.default_workspace_id, m.role, k.expires_at, k.enabled, k.revoked_at, \
-                    k.last_used_at, k.scopes \
+            "SELECT k.id AS id, k.name AS name, k.user_id AS user_id, \
+                    k.workspace_id AS workspace_id, u.is_owner AS is_owner, \
+                    u.default_workspace_id AS default_workspace_id, m.role AS role, \
+                    k.expires_at AS expires_at, k.enabled AS enabled, \
+                    k.revoked_at AS revoked_at, k.last_used_at AS last_used_at, \
+                    k.scopes AS scopes \
              FROM api_keys k JOIN users u ON u.id = k.user_id \
              LEFT JOIN memberships m \
                ON m.user_id = k.user_id AND m.workspace_id = k.workspace_id \
@@ -254,7 +265,6 @@ impl<B: Backend> Keys for SqlStore<B> {
         } else {
             limit
         };
-        let mut db = self.connection().await?;
         let mut keys = Vec::new();
         let mut before_id = filter.before_id;
         loop {
@@ -264,7 +274,7 @@ impl<B: Backend> Keys for SqlStore<B> {
                 .arg(before_id)
                 .arg(pattern.as_deref())
                 .arg(batch);
-            let rows = B::fetch_all(&mut db, query).await?;
+            let rows = B::fetch_all(&mut *self.connection().await?, query).await?;
             let exhausted = (rows.len() as i64) < batch;
             for row in &rows {
                 let key = key_record::<B>(row)?;

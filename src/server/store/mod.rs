@@ -1,4 +1,4 @@
-//! Persistence behind one trait, so SQLite and PostgreSQL are two implementations, not two servers.
+//! Persistence behind [`Store`], so SQLite and PostgreSQL are two implementations, not two servers.
 //!
 //! [`Store`] is the sum of one trait per domain, each in its own file with its queries: keys
 //! (`keys.rs`), users and sessions (`users.rs`), workspaces and members (`workspaces.rs`),

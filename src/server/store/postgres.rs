@@ -1,7 +1,8 @@
 //! The PostgreSQL store, for several server instances on one database. Its queries are beside it,
-//! one file per domain; what differs from SQLite is here: `timestamptz` times, `text[]` scopes, and one advisory lock
-//! that every write transaction takes, so writers queue as on SQLite and the rights log's ids are
-//! handed out in commit order (a follower reading `id > last` never skips a slower transaction).
+//! one file per domain; what differs from SQLite is here: `timestamptz` times, `text[]` scopes,
+//! and one advisory lock that every write transaction takes, so writers queue as on SQLite and the
+//! rights log's ids are handed out in commit order (a follower reading `id > last` never skips a
+//! slower transaction), and NOTIFY to tell the other instances of a change of rights.
 
 use std::str::FromStr;
 use std::sync::Arc;

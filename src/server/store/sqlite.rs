@@ -5,9 +5,8 @@
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
@@ -18,14 +17,14 @@ use sqlx::{Pool, Sqlite};
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
-use super::backend::{Backend, Bind as _, Q, Reads, Tx};
+use super::backend::{Backend, Q, Reads, Tx};
 use super::keys::{NewKey, insert_key_row};
 use super::{SqlStore, SqliteStore, StoreError, StoreResult, from_millis, to_millis};
 use crate::files;
 
 impl Backend for Sqlite {
     fn bind_time(query: Q<Sqlite>, at: DateTime<Utc>) -> Q<Sqlite> {
-        query.arg(to_millis(at))
+        query.bind(to_millis(at))
     }
 
     fn read_time(row: &SqliteRow, column: &str) -> StoreResult<DateTime<Utc>> {

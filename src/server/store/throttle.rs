@@ -27,7 +27,7 @@ pub trait Throttle {
 }
 
 /// A window's start and count, from a row of `login_failures`.
-fn window<B: Backend>(row: &B::Row) -> StoreResult<(DateTime<Utc>, u32)> {
+fn failure_window<B: Backend>(row: &B::Row) -> StoreResult<(DateTime<Utc>, u32)> {
     let row = Row::<B>(row);
     let failures: i64 = row.get("failures")?;
     Ok((
@@ -43,14 +43,14 @@ impl<B: Backend> Throttle for SqlStore<B> {
             sqlx::query("SELECT started_at, failures FROM login_failures WHERE account = $1")
                 .arg(&account[..]);
         let row = B::fetch_optional(&mut *self.connection().await?, query).await?;
-        row.as_ref().map(window::<B>).transpose()
+        row.as_ref().map(failure_window::<B>).transpose()
     }
 
     async fn record_login_failure(
         &self,
         account: [u8; 32],
         user: Option<&User>,
-        window_length: Duration,
+        window: Duration,
         audit: &AuditContext,
     ) -> StoreResult<(DateTime<Utc>, u32)> {
         let mut tx = self.write().await?;
@@ -66,7 +66,7 @@ impl<B: Backend> Throttle for SqlStore<B> {
         )
         .arg(&account[..])
         .time(audit.at)
-        .time(audit.at - window_length);
+        .time(audit.at - window);
         let row = B::fetch_one(&mut tx, query).await?;
         let about = About {
             workspace_id: user.map(|u| u.default_workspace_id),
@@ -75,7 +75,7 @@ impl<B: Backend> Throttle for SqlStore<B> {
         };
         record_audit(&mut tx, AuditAction::LoginFailed, about, audit).await?;
         tx.commit().await?;
-        window::<B>(&row)
+        failure_window::<B>(&row)
     }
 
     async fn clear_login_failures(&self, account: [u8; 32]) -> StoreResult<()> {

@@ -72,6 +72,13 @@ pub trait Users {
     -> StoreResult<bool>;
 }
 
+/// The columns of `users` a [`UserRecord`] is read from (a literal, for `concat!`).
+macro_rules! user_columns {
+    () => {
+        "id, email, password_hash, is_owner, default_workspace_id, created_at"
+    };
+}
+
 /// A user from a row of `users` with all its columns.
 fn user_record<B: Backend>(row: &B::Row) -> StoreResult<UserRecord> {
     let row = Row::<B>(row);
@@ -96,11 +103,11 @@ impl<B: Backend> Users for SqlStore<B> {
             user.role
         };
         let mut tx = self.write().await?;
-        let query = sqlx::query(
+        let query = sqlx::query(concat!(
             "INSERT INTO users (email, password_hash, is_owner, default_workspace_id, \
-             created_at) VALUES ($1, $2, $3, $4, $5) \
-             RETURNING id, email, password_hash, is_owner, default_workspace_id, created_at",
-        )
+             created_at) VALUES ($1, $2, $3, $4, $5) RETURNING ",
+            user_columns!()
+        ))
         .arg(user.email.as_str())
         .arg(user.password_hash.as_str())
         .arg(user.is_owner)
@@ -126,10 +133,11 @@ impl<B: Backend> Users for SqlStore<B> {
     }
 
     async fn user(&self, id: i64) -> StoreResult<Option<User>> {
-        let query = sqlx::query(
-            "SELECT id, email, password_hash, is_owner, default_workspace_id, created_at \
-             FROM users WHERE id = $1",
-        )
+        let query = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = $1"
+        ))
         .arg(id);
         let row = B::fetch_optional(&mut *self.connection().await?, query).await?;
         Ok(row
@@ -140,20 +148,22 @@ impl<B: Backend> Users for SqlStore<B> {
     }
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
-        let query = sqlx::query(
-            "SELECT id, email, password_hash, is_owner, default_workspace_id, created_at \
-             FROM users WHERE email = $1",
-        )
+        let query = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE email = $1"
+        ))
         .arg(email);
         let row = B::fetch_optional(&mut *self.connection().await?, query).await?;
         row.as_ref().map(user_record::<B>).transpose()
     }
 
     async fn list_users(&self) -> StoreResult<Vec<User>> {
-        let query = sqlx::query(
-            "SELECT id, email, password_hash, is_owner, default_workspace_id, created_at \
-             FROM users ORDER BY id",
-        );
+        let query = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users ORDER BY id"
+        ));
         let rows = B::fetch_all(&mut *self.connection().await?, query).await?;
         rows.iter()
             .map(|row| Ok(user_record::<B>(row)?.user))
@@ -197,10 +207,10 @@ impl<B: Backend> Users for SqlStore<B> {
         B::execute(&mut tx, query).await?;
         let query =
             sqlx::query("SELECT default_workspace_id FROM users WHERE id = $1").arg(user_id);
-        let workspace_id = match B::fetch_optional(&mut tx, query).await? {
-            Some(row) => Some(Row::<B>(&row).get("default_workspace_id")?),
-            None => None,
-        };
+        let workspace_id = B::fetch_optional(&mut tx, query)
+            .await?
+            .map(|row| Row::<B>(&row).get("default_workspace_id"))
+            .transpose()?;
         let about = About {
             workspace_id,
             user_id: Some(user_id),
@@ -213,7 +223,9 @@ impl<B: Backend> Users for SqlStore<B> {
 
     async fn session(&self, token_hash: [u8; 32]) -> StoreResult<Option<SessionAuth>> {
         let query = sqlx::query(
-            "SELECT s.user_id, u.is_owner, u.default_workspace_id, m.role, s.expires_at \
+            "SELECT s.user_id AS user_id, u.is_owner AS is_owner, \
+                    u.default_workspace_id AS default_workspace_id, m.role AS role, \
+                    s.expires_at AS expires_at \
              FROM sessions s JOIN users u ON u.id = s.user_id \
              LEFT JOIN memberships m \
                ON m.user_id = u.id AND m.workspace_id = u.default_workspace_id \

@@ -52,7 +52,7 @@ pub trait Workspaces {
     async fn members(&self, workspace_id: i64) -> StoreResult<Vec<Member>>;
 }
 
-fn workspace<B: Backend>(row: &B::Row) -> StoreResult<Workspace> {
+fn workspace_record<B: Backend>(row: &B::Row) -> StoreResult<Workspace> {
     let row = Row::<B>(row);
     Ok(Workspace {
         id: row.get("id")?,
@@ -63,7 +63,7 @@ fn workspace<B: Backend>(row: &B::Row) -> StoreResult<Workspace> {
 
 const MEMBERSHIP: &str = "SELECT role FROM memberships WHERE user_id = $1 AND workspace_id = $2";
 
-fn role<B: Backend>(row: Option<B::Row>) -> StoreResult<Option<Role>> {
+fn role_of<B: Backend>(row: Option<B::Row>) -> StoreResult<Option<Role>> {
     row.map(|row| Row::<B>(&row).role("role")).transpose()
 }
 
@@ -73,7 +73,7 @@ async fn role_in<B: Backend>(
     workspace_id: i64,
 ) -> StoreResult<Option<Role>> {
     let query = sqlx::query(MEMBERSHIP).arg(user_id).arg(workspace_id);
-    role::<B>(B::fetch_optional(tx, query).await?)
+    role_of::<B>(B::fetch_optional(tx, query).await?)
 }
 
 #[async_trait]
@@ -89,7 +89,7 @@ impl<B: Backend> Workspaces for SqlStore<B> {
         let row = B::fetch_one(&mut tx, query).await.map_err(|err| {
             conflict_on_unique(err, || format!("a workspace named {name:?} already exists"))
         })?;
-        let created = workspace::<B>(&row)?;
+        let created = workspace_record::<B>(&row)?;
         let about = About {
             workspace_id: Some(created.id),
             ..About::default()
@@ -103,37 +103,38 @@ impl<B: Backend> Workspaces for SqlStore<B> {
         let query =
             sqlx::query("SELECT id, name, created_at FROM workspaces WHERE id = $1").arg(id);
         let row = B::fetch_optional(&mut *self.connection().await?, query).await?;
-        row.as_ref().map(workspace::<B>).transpose()
+        row.as_ref().map(workspace_record::<B>).transpose()
     }
 
     async fn workspace_by_name(&self, name: &str) -> StoreResult<Option<Workspace>> {
         let query =
             sqlx::query("SELECT id, name, created_at FROM workspaces WHERE name = $1").arg(name);
         let row = B::fetch_optional(&mut *self.connection().await?, query).await?;
-        row.as_ref().map(workspace::<B>).transpose()
+        row.as_ref().map(workspace_record::<B>).transpose()
     }
 
     async fn list_workspaces(&self) -> StoreResult<Vec<Workspace>> {
         let query = sqlx::query("SELECT id, name, created_at FROM workspaces ORDER BY id");
         let rows = B::fetch_all(&mut *self.connection().await?, query).await?;
-        rows.iter().map(workspace::<B>).collect()
+        rows.iter().map(workspace_record::<B>).collect()
     }
 
     async fn user_workspaces(&self, user_id: i64) -> StoreResult<Vec<(Workspace, Role)>> {
         let query = sqlx::query(
-            "SELECT w.id, w.name, w.created_at, m.role FROM workspaces w \
+            "SELECT w.id AS id, w.name AS name, w.created_at AS created_at, m.role AS role \
+             FROM workspaces w \
              JOIN memberships m ON m.workspace_id = w.id WHERE m.user_id = $1 ORDER BY w.id",
         )
         .arg(user_id);
         let rows = B::fetch_all(&mut *self.connection().await?, query).await?;
         rows.iter()
-            .map(|row| Ok((workspace::<B>(row)?, Row::<B>(row).role("role")?)))
+            .map(|row| Ok((workspace_record::<B>(row)?, Row::<B>(row).role("role")?)))
             .collect()
     }
 
     async fn membership(&self, user_id: i64, workspace_id: i64) -> StoreResult<Option<Role>> {
         let query = sqlx::query(MEMBERSHIP).arg(user_id).arg(workspace_id);
-        role::<B>(B::fetch_optional(&mut *self.connection().await?, query).await?)
+        role_of::<B>(B::fetch_optional(&mut *self.connection().await?, query).await?)
     }
 
     async fn set_membership(
@@ -187,7 +188,8 @@ impl<B: Backend> Workspaces for SqlStore<B> {
 
     async fn members(&self, workspace_id: i64) -> StoreResult<Vec<Member>> {
         let query = sqlx::query(
-            "SELECT u.id, u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id \
+            "SELECT u.id AS user_id, u.email AS email, m.role AS role \
+             FROM memberships m JOIN users u ON u.id = m.user_id \
              WHERE m.workspace_id = $1 ORDER BY u.id",
         )
         .arg(workspace_id);
@@ -196,7 +198,7 @@ impl<B: Backend> Workspaces for SqlStore<B> {
             .map(|row| {
                 let row = Row::<B>(row);
                 Ok(Member {
-                    user_id: row.get("id")?,
+                    user_id: row.get("user_id")?,
                     email: row.get("email")?,
                     role: row.role("role")?,
                 })
