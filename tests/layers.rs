@@ -87,7 +87,7 @@ fn the_layers_import_only_what_architecture_md_allows() {
         if text.lines().count() > MAX_LINES {
             long.insert(relative.display().to_string());
         }
-        for to in named_modules(&text) {
+        for to in named_modules(&text, module_depth(&src, file)) {
             if to != from {
                 edges
                     .entry((from.clone(), to))
@@ -161,9 +161,65 @@ fn top_module(src: &Path, file: &Path) -> String {
     name.trim_end_matches(".rs").to_string()
 }
 
-/// The top-level modules a file's code names (`crate::x::…`, `crate::{x, y::…}`), its test
-/// module and comments left out.
-fn named_modules(text: &str) -> BTreeSet<String> {
+/// How deep a file's module is: 0 for lib.rs and main.rs, 1 for src/server.rs and
+/// src/server/mod.rs, 2 for src/server/store/mod.rs and src/server/routes.rs, …
+fn module_depth(src: &Path, file: &Path) -> usize {
+    let relative = file.strip_prefix(src).unwrap();
+    let parts = relative.components().count();
+    match relative.file_name().and_then(|n| n.to_str()) {
+        Some("mod.rs") => parts - 1,
+        Some("lib.rs" | "main.rs") if parts == 1 => 0,
+        _ => parts,
+    }
+}
+
+/// `line` without its `//` comment; a `//` inside a string (a URL) is kept.
+fn without_comment(line: &str) -> &str {
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut previous = ' ';
+    for (at, c) in line.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            '/' if !in_string && previous == '/' => return &line[..at - 1],
+            _ => {}
+        }
+        previous = c;
+    }
+    line
+}
+
+/// `super::` chains that climb to the crate's root, written `crate::`, so that they are read like
+/// the paths that name it.
+fn rooted(code: &str, depth: usize) -> String {
+    const SUPER: &str = "super::";
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code;
+    while let Some(at) = rest.find(SUPER) {
+        let before = rest[..at].chars().next_back();
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let mut climbed = 0;
+        while let Some(after) = rest.strip_prefix(SUPER) {
+            climbed += 1;
+            rest = after;
+        }
+        let whole_word = !before.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        if whole_word && climbed >= depth {
+            out.push_str("crate::");
+        } else {
+            out.push_str(&SUPER.repeat(climbed));
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The top-level modules a file's code names (`crate::x::…`, `crate::{x, y::…}`, or a `super::`
+/// chain that climbs to the root), its test module and comments left out.
+fn named_modules(text: &str, depth: usize) -> BTreeSet<String> {
     let mut code = String::new();
     let mut lines = text.lines().peekable();
     while let Some(line) = lines.next() {
@@ -174,10 +230,10 @@ fn named_modules(text: &str) -> BTreeSet<String> {
         {
             break;
         }
-        let line = line.split("//").next().unwrap_or_default();
-        code.push_str(line);
+        code.push_str(without_comment(line));
         code.push('\n');
     }
+    let code = rooted(&code, depth);
     let mut named = BTreeSet::new();
     let mut rest = code.as_str();
     while let Some(at) = rest.find("crate::") {
@@ -250,4 +306,22 @@ fn cycles<'a>(graph: &BTreeMap<&'a str, BTreeSet<&'a str>>) -> Vec<Vec<&'a str>>
         walk(graph, start, start, &mut vec![start], &mut found);
     }
     found
+}
+
+/// The reader itself: a `super::` chain that climbs out of `server` names the module it reaches,
+/// and a URL in a string does not hide the rest of its line.
+#[test]
+fn the_reader_finds_paths_that_climb_and_paths_after_a_url() {
+    let climbing = "use super::super::super::gui::App;\nuse super::Row;\n";
+    let named = named_modules(climbing, 3);
+    assert!(named.contains("gui"), "{named:?}");
+    assert!(!named.contains("Row"), "{named:?}");
+    assert!(named_modules(climbing, 4).is_empty());
+    let after_url = "let u = \"http://x\"; crate::vault::open(); // crate::gui\n";
+    let named = named_modules(after_url, 1);
+    assert_eq!(named, BTreeSet::from(["vault".to_string()]));
+    let src = Path::new("src");
+    assert_eq!(module_depth(src, Path::new("src/lib.rs")), 0);
+    assert_eq!(module_depth(src, Path::new("src/server/mod.rs")), 1);
+    assert_eq!(module_depth(src, Path::new("src/server/store/keys.rs")), 3);
 }
