@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Two builds of the server side by side: `/healthz`, `/v1/ping` (a key's check: no SQL once its
-# owner's rights are cached) and `GET /v1/keys` (a page of the key list, read from the database on
-# every request) under wrk against each, in alternating rounds, so a change's cost is measured in
+# owner's rights are cached), `GET /v1/keys` (a page of the key list, read from the database on
+# every request) and the same page searched (`q=KEY`, which every key's description holds in
+# another case) under wrk against each, in alternating rounds, so a change's cost is measured in
 # one run on one machine rather than against figures from another day. Each build gets a database
 # of its own (made by `keywarden user add`, since an older build refuses a newer schema) with one
-# owner and LIST_KEYS keys made through the API.
+# owner and LIST_KEYS keys made through the API: a SQLite file, or with COMPARE_POSTGRES (a
+# superuser's URL) a PostgreSQL database made there, for example beside a throwaway cluster:
+#   tests/postgres.sh bash -c 'COMPARE_POSTGRES=$KEYWARDEN_TEST_POSTGRES bash benches/compare.sh A B' 
 #
 #   bash benches/compare.sh BEFORE_BINARY AFTER_BINARY
 #
@@ -23,6 +26,7 @@ DURATION=${COMPARE_DURATION:-10s}
 ROUNDS=${COMPARE_ROUNDS:-3}
 PORT=${COMPARE_PORT:-18082}
 LIST_KEYS=${COMPARE_KEYS:-50}
+POSTGRES=${COMPARE_POSTGRES:-}
 THREADS=2
 CONNECTIONS=64
 BASE="http://127.0.0.1:$PORT"
@@ -35,16 +39,23 @@ source benches/common.sh
 
 ensure_command wrk wrk
 ensure_command curl curl
+[ -z "$POSTGRES" ] || ensure_command psql postgresql-client
 mkdir -p "$RESULTS_DIR"
 PASSWORD="compare bench password"
 json_field() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
 
 # Starts `$1` on its own database and sets KEY to a key it accepts and SESSION to its owner's
 # session; the first time, makes the owner and LIST_KEYS keys.
+declare -A MADE
 start() {
     local build=$1 bin=$2 db="sqlite://$RESULTS_DIR/$1.db" first=
-    if [ ! -e "$RESULTS_DIR/$build.db" ]; then
-        first=yes
+    [ -z "$POSTGRES" ] || db="${POSTGRES%/*}/compare_$build"
+    if [ -z "${MADE[$build]:-}" ]; then
+        first=yes MADE[$build]=1
+        if [ -n "$POSTGRES" ]; then
+            psql -q "$POSTGRES" -c "DROP DATABASE IF EXISTS compare_$build" \
+                -c "CREATE DATABASE compare_$build" || fail "$build: cannot make its database"
+        fi
         printf '%s\n' "$PASSWORD" | "$bin" user add --email owner@bench.invalid --role owner \
             --database-url "$db" >/dev/null
     fi
@@ -83,16 +94,18 @@ for round in $(seq 1 "$ROUNDS"); do
         REQS_OF[$build-ping]+="$REQS " CPU_OF[$build-ping]+="$CPU_US "
         run_wrk "$build-list-$round" "$BASE/v1/keys?limit=$LIST_KEYS" -H "authorization: Bearer $SESSION"
         REQS_OF[$build-list]+="$REQS " CPU_OF[$build-list]+="$CPU_US "
+        run_wrk "$build-search-$round" "$BASE/v1/keys?limit=$LIST_KEYS&q=KEY" -H "authorization: Bearer $SESSION"
+        REQS_OF[$build-search]+="$REQS " CPU_OF[$build-search]+="$CPU_US "
         stop_server
-        echo "compare.sh: round $round, $build: CPU us/req so far: healthz ${CPU_OF[$build-healthz]}/ ping ${CPU_OF[$build-ping]}/ list ${CPU_OF[$build-list]}" >&2
+        echo "compare.sh: round $round, $build: CPU us/req so far: healthz ${CPU_OF[$build-healthz]}/ ping ${CPU_OF[$build-ping]}/ list ${CPU_OF[$build-list]}/ search ${CPU_OF[$build-search]}" >&2
     done
 done
 
-echo "compare.sh: $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds"
+echo "compare.sh: ${POSTGRES:+PostgreSQL, }$(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds"
 echo
 echo "| endpoint | before req/s | after req/s | after/before | before CPU us/req | after CPU us/req | after/before |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-for endpoint in healthz ping list; do
+for endpoint in healthz ping list search; do
     # shellcheck disable=SC2086
     br=$(median ${REQS_OF[before-$endpoint]}) ar=$(median ${REQS_OF[after-$endpoint]})
     # shellcheck disable=SC2086

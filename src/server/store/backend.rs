@@ -9,7 +9,9 @@
 //! - the write lock: every write transaction holds the database's, so writers queue instead of
 //!   failing and the rights log's ids follow commit order;
 //! - telling other instances of a change of rights at commit (PostgreSQL's NOTIFY), and listening
-//!   for it.
+//!   for it;
+//! - matching a pattern in any case: SQLite's `LIKE` ignores ASCII case, PostgreSQL's `ILIKE` is
+//!   needed for it.
 //!
 //! Rust cannot state "this database encodes `i64`" once for every generic function (a bound on a
 //! type other than `Self` is not implied by a trait), so the value types the queries bind and read
@@ -56,6 +58,9 @@ pub trait Backend:
     + Reads<String>
     + Reads<Option<String>>
 {
+    /// Whether matching a pattern in any case takes `ILIKE` (PostgreSQL) rather than `LIKE`.
+    const ILIKE: bool;
+
     fn bind_time(query: Q<Self>, at: DateTime<Utc>) -> Q<Self>;
     fn read_time(row: &Self::Row, column: &str) -> StoreResult<DateTime<Utc>>;
     fn read_optional_time(row: &Self::Row, column: &str) -> StoreResult<Option<DateTime<Utc>>>;

@@ -130,18 +130,27 @@ macro_rules! key_columns {
 /// One key by id.
 const KEY_BY_ID: &str = concat!("SELECT ", key_columns!(), " FROM api_keys WHERE id = $1");
 
-/// A page of a workspace's keys, newest first. The search ignores case (`lower` on both sides:
-/// SQLite's `LIKE` already does for ASCII, PostgreSQL's does not).
-const KEY_PAGE: &str = concat!(
-    "SELECT ",
-    key_columns!(),
-    " FROM api_keys WHERE workspace_id = $1 \
-     AND ($2 IS NULL OR user_id = $2) \
-     AND ($3 IS NULL OR id < $3) \
-     AND ($4 IS NULL OR lower(name) LIKE lower($4) ESCAPE '\\' \
-          OR lower(description) LIKE lower($4) ESCAPE '\\') \
-     ORDER BY id DESC LIMIT $5"
-);
+/// A page of a workspace's keys, newest first, searched with `$like` (see [`Backend::ILIKE`]).
+macro_rules! key_page {
+    ($like:literal) => {
+        concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys WHERE workspace_id = $1 \
+             AND ($2 IS NULL OR user_id = $2) \
+             AND ($3 IS NULL OR id < $3) \
+             AND ($4 IS NULL OR name ",
+            $like,
+            " $4 ESCAPE '\\' OR description ",
+            $like,
+            " $4 ESCAPE '\\') \
+             ORDER BY id DESC LIMIT $5"
+        )
+    };
+}
+
+/// The page on a backend whose `LIKE` ignores case, and on one that needs `ILIKE` for it.
+const KEY_PAGE: [&str; 2] = [key_page!("LIKE"), key_page!("ILIKE")];
 
 /// Sets `revoked_at` to `$1` unless the key is revoked by then already.
 const REVOKE: &str = "UPDATE api_keys SET revoked_at = $1 \
@@ -268,7 +277,7 @@ impl<B: Backend> Keys for SqlStore<B> {
         let mut keys = Vec::new();
         let mut before_id = filter.before_id;
         loop {
-            let query = sqlx::query(KEY_PAGE)
+            let query = sqlx::query(KEY_PAGE[usize::from(B::ILIKE)])
                 .arg(filter.workspace_id)
                 .arg(filter.user_id)
                 .arg(before_id)

@@ -54,6 +54,8 @@ impl PostgresStore {
 }
 
 impl Backend for Postgres {
+    const ILIKE: bool = true;
+
     fn bind_time(query: Q<Postgres>, at: DateTime<Utc>) -> Q<Postgres> {
         query.bind(from_millis(to_millis(at)).unwrap_or(at))
     }

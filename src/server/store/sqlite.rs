@@ -23,6 +23,8 @@ use super::{SqlStore, SqliteStore, StoreError, StoreResult, from_millis, to_mill
 use crate::files;
 
 impl Backend for Sqlite {
+    const ILIKE: bool = false;
+
     fn bind_time(query: Q<Sqlite>, at: DateTime<Utc>) -> Q<Sqlite> {
         query.bind(to_millis(at))
     }
