@@ -442,11 +442,9 @@ impl KeySource for GitLabSource {
                 }
             }
             None => {
-                // Whole days, rounded up: the same lifetime rotation after rotation.
-                let lifetime = old
-                    .expires_at
-                    .map(|d| ((expiry(d) - old.created_at).num_seconds() + 86_399) / 86_400)
-                    .map_or(MAX_LIFETIME_DAYS, |days| days.max(1));
+                let lifetime = old.expires_at.map_or(MAX_LIFETIME_DAYS, |d| {
+                    crate::api::limits::lifetime_days(old.created_at, expiry(d))
+                });
                 today + chrono::Duration::days(lifetime)
             }
         };

@@ -276,6 +276,35 @@ async fn rotation_with_grace_keeps_the_old_key_working_until_then() {
     assert_eq!(rotated.key.description, "with scopes");
     assert!((rotated.key.expires_at - rotated.key.created_at).num_days() == 30);
 
+    // Found: a key made with an expiry the client computed (its clock a little behind the
+    // server's) lived 29.99 days, and its renewal without an expiry got 29: a day less each time.
+    let made_by_a_client = server
+        .create_key_with(
+            &session,
+            CreateKeyRequest {
+                name: "client clock".into(),
+                expires_at: Some(chrono::Utc::now() + chrono::Duration::days(30)),
+                ..Default::default()
+            },
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let (status, body) = server
+        .call(
+            Method::POST,
+            &format!("/v1/keys/{}/rotate", made_by_a_client.key.id),
+            &session,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let renewed: RotatedKey = serde_json::from_value(body).unwrap();
+    assert_eq!(
+        (renewed.key.expires_at - renewed.key.created_at).num_days(),
+        30,
+        "the renewal keeps the old key's 30 days"
+    );
+
     let old_key = old.secret.expose();
     assert_eq!(
         ping(&server, "X-API-Key", old_key).await.0,

@@ -300,8 +300,7 @@ async fn rotate_key(
     let expires_at = match request.expires_in_days {
         Some(days) => expiry_in_days(&state, now, days)?,
         None => {
-            let lifetime_days = (old.expires_at - old.created_at)
-                .num_days()
+            let lifetime_days = limits::lifetime_days(old.created_at, old.expires_at)
                 .clamp(1, state.config.max_key_days);
             now + Duration::days(lifetime_days)
         }
