@@ -146,7 +146,7 @@ impl KeywardenApp {
                     // expired.
                     let expiry = match key.expires_at {
                         Some(at) => {
-                            let lifetime = (at - key.created_at).num_days();
+                            let lifetime = crate::api::limits::lifetime_days(key.created_at, at);
                             ExpiryChoice::Days(
                                 EXPIRY_DAYS
                                     .into_iter()
