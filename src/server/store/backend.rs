@@ -1,8 +1,9 @@
 //! What the store needs of a database, named once.
 //!
 //! The queries (one file per domain beside this one) are written once, in code generic over
-//! [`Backend`], which SQLite and PostgreSQL implement (`sqlite.rs`, `postgres.rs`). Their SQL is the subset
-//! both share (`$N` placeholders, `RETURNING`, `ON CONFLICT`); what differs is here, as methods:
+//! [`Backend`], which SQLite and PostgreSQL implement (`sqlite.rs`, `postgres.rs`). Their SQL is
+//! the subset both share (`$N` placeholders, `RETURNING`, `ON CONFLICT`); what differs is named
+//! here:
 //! - times: SQLite keeps Unix milliseconds, PostgreSQL `timestamptz` (written with millisecond
 //!   precision, so both keep the same);
 //! - scopes: JSON text on SQLite, `text[]` on PostgreSQL;
