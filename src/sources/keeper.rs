@@ -425,8 +425,14 @@ impl Keeper {
     ) -> Result<(Vec<SourceKey>, Kept), SourceError> {
         let now = Utc::now();
         let mut kept = Kept::default();
+        // A damaged file is left as it is (a renewal that would add to it says so): the listing
+        // goes on, and the deletions it holds wait until the file is mended.
         let pending: Vec<Pending> = self
             .pending()
+            .unwrap_or_else(|err| {
+                tracing::warn!("{err}");
+                Vec::new()
+            })
             .into_iter()
             .filter(|p| p.source == source.name() && p.kind == source.kind())
             .collect();
@@ -521,30 +527,32 @@ impl Keeper {
         self.data_dir.as_deref().map(super::renewals::Renewals::new)
     }
 
-    fn pending_path(&self) -> Option<PathBuf> {
-        Some(self.data_dir.as_ref()?.join("pending.json"))
+    /// `pending.json`, changed under the same lock and damage rules as the other files of this
+    /// computer (`files::JsonFile`); `None` without a data directory.
+    fn pending_file(&self) -> Option<crate::files::JsonFile<Vec<Pending>>> {
+        let dir = self.data_dir.as_ref()?;
+        Some(crate::files::JsonFile::new(dir.join("pending.json")))
     }
 
-    fn pending(&self) -> Vec<Pending> {
-        match self.pending_path() {
-            Some(path) => std::fs::read(&path)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                .unwrap_or_default(),
-            None => self.memory.lock().map(|m| m.clone()).unwrap_or_default(),
+    fn pending(&self) -> Result<Vec<Pending>, String> {
+        match self.pending_file() {
+            Some(file) => file.read(),
+            None => Ok(self.memory.lock().map(|m| m.clone()).unwrap_or_default()),
         }
     }
 
-    fn save_pending(&self, pending: Vec<Pending>) -> Result<(), String> {
-        match self.pending_path() {
-            Some(path) => {
-                let bytes = serde_json::to_vec_pretty(&pending).map_err(|e| e.to_string())?;
-                crate::files::write_atomic(&path, &bytes)
-                    .map_err(|err| format!("cannot write {}: {err}", path.display()))
-            }
+    fn change_pending(&self, change: impl FnOnce(&mut Vec<Pending>)) -> Result<(), String> {
+        match self.pending_file() {
+            Some(file) => file.change(
+                |err| err,
+                |pending| {
+                    change(pending);
+                    Ok(())
+                },
+            ),
             None => {
                 if let Ok(mut memory) = self.memory.lock() {
-                    *memory = pending;
+                    change(&mut memory);
                 }
                 Ok(())
             }
@@ -552,20 +560,14 @@ impl Keeper {
     }
 
     fn add_pending(&self, entry: Pending) -> Result<(), String> {
-        let mut pending = self.pending();
-        pending.retain(|p| !(p.source == entry.source && p.id == entry.id));
-        pending.push(entry);
-        self.save_pending(pending)
+        self.change_pending(|pending| {
+            pending.retain(|p| !(p.source == entry.source && p.id == entry.id));
+            pending.push(entry);
+        })
     }
 
     fn drop_pending(&self, source: &str, id: &str) -> Result<(), String> {
-        let mut pending = self.pending();
-        let before = pending.len();
-        pending.retain(|p| !(p.source == source && p.id == id));
-        if pending.len() == before {
-            return Ok(());
-        }
-        self.save_pending(pending)
+        self.change_pending(|pending| pending.retain(|p| !(p.source == source && p.id == id)))
     }
 }
 
@@ -594,6 +596,49 @@ fn account(key: &KeyRef) -> String {
 mod tests {
     use super::*;
     use crate::vault::MemoryVault;
+
+    /// Found: pending.json was read and written without a lock (two processes renewing at once
+    /// lost one's entry) and a damaged file read as empty and was then overwritten.
+    #[test]
+    fn pending_deletions_are_changed_under_a_lock_and_a_damaged_file_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let keeper = Keeper::new(
+            Arc::new(MemoryVault::default()),
+            true,
+            Some(dir.path().to_path_buf()),
+        );
+        let threads: Vec<_> = (0..8)
+            .map(|n| {
+                let keeper = keeper.clone();
+                std::thread::spawn(move || {
+                    keeper
+                        .add_pending(Pending {
+                            kind: SourceKind::Thingsboard,
+                            source: "tb".into(),
+                            id: format!("old-{n}"),
+                            at: Utc::now(),
+                        })
+                        .unwrap()
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(keeper.pending().unwrap().len(), 8, "no entry lost");
+        keeper.drop_pending("tb", "old-3").unwrap();
+        assert_eq!(keeper.pending().unwrap().len(), 7);
+
+        let path = dir.path().join("pending.json");
+        std::fs::write(&path, b"{ not json").unwrap();
+        let err = keeper.drop_pending("tb", "old-4").unwrap_err();
+        assert!(err.contains("damaged"), "{err}");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"{ not json",
+            "left as it is"
+        );
+    }
 
     #[tokio::test]
     async fn a_secret_under_the_earlier_name_is_found_and_moved() {
