@@ -35,9 +35,13 @@ if ! cargo deb --version >/dev/null 2>&1; then
   cargo install cargo-deb --locked --version 3.8.0 --quiet
 fi
 
-version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
-deb="target/debian/keywarden_${version}-1_$(dpkg --print-architecture).deb"
-out=target/package-check
+# Where Cargo builds (CARGO_TARGET_DIR or the configured one), and the version, as deb.sh reads them.
+metadata=$(cargo metadata --format-version 1 --no-deps)
+target=$(sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p' <<<"$metadata")
+version=$(sed -n 's/.*"name":"keywarden","version":"\([^"]*\)".*/\1/p' <<<"$metadata")
+[ -n "$target" ] && [ -n "$version" ] || fail "cannot read the target directory and version from cargo metadata"
+deb="$target/debian/keywarden_${version}-1_$(dpkg --print-architecture).deb"
+out=$target/package-check
 rm -rf "$out" "$deb"
 mkdir -p "$out"
 packaging/deb.sh --quiet
@@ -45,7 +49,7 @@ packaging/deb.sh --quiet
 say "built $deb ($(du -h "$deb" | cut -f1))"
 
 # 1. The start-up order against the release binary (cargo-deb strips a copy, not this one).
-nm --defined-only target/release/keywarden | awk '{print $3}' | sort -u >"$out/symbols.txt"
+nm --defined-only "$target/release/keywarden" | awk '{print $3}' | sort -u >"$out/symbols.txt"
 sort -u assets/startup-order.txt >"$out/order.txt"
 listed=$(wc -l <"$out/order.txt")
 found=$(comm -12 "$out/order.txt" "$out/symbols.txt" | wc -l)
