@@ -52,9 +52,9 @@ async fn readyz(
 /// This document; needs no credential.
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "meta", security(()), responses((status = 200, description = "OpenAPI 3 document")))]
 async fn openapi_json(
-    Extension(OpenApiJson(document)): Extension<OpenApiJson>,
+    Extension(document): Extension<std::sync::Arc<OpenApiJson>>,
 ) -> Json<serde_json::Value> {
-    Json((*document).clone())
+    Json(document.document().clone())
 }
 
 /// Checks a credential: 200 when it is valid.

@@ -22,9 +22,25 @@ use super::error::ApiError;
 use super::http;
 use super::openapi::ApiDoc;
 
-/// The generated OpenAPI document, served by `GET /v1/openapi.json`.
-#[derive(Clone)]
-pub(super) struct OpenApiJson(pub Arc<serde_json::Value>);
+/// The generated OpenAPI document, served by `GET /v1/openapi.json`: turned into JSON (with the
+/// answers every route gives and the request constraints added) at the first request for it, not
+/// when the server starts, since the app and every command on this computer start one.
+pub(super) struct OpenApiJson {
+    api: utoipa::openapi::OpenApi,
+    max_key_days: i64,
+    json: std::sync::OnceLock<serde_json::Value>,
+}
+
+impl OpenApiJson {
+    pub(super) fn document(&self) -> &serde_json::Value {
+        self.json.get_or_init(|| {
+            let mut document = serde_json::to_value(&self.api).unwrap_or_default();
+            super::openapi::add_generic_responses(&mut document);
+            super::openapi::add_request_constraints(&mut document, self.max_key_days);
+            document
+        })
+    }
+}
 
 pub fn router(state: AppState) -> Router {
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -35,13 +51,15 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::routes())
         .merge(admin::routes())
         .split_for_parts();
-    let mut document = serde_json::to_value(&api).unwrap_or_default();
-    super::openapi::add_generic_responses(&mut document);
-    super::openapi::add_request_constraints(&mut document, state.config.max_key_days);
+    let document = OpenApiJson {
+        api,
+        max_key_days: state.config.max_key_days,
+        json: std::sync::OnceLock::new(),
+    };
     router
         .fallback(|| async { ApiError::NotFound("no such endpoint".to_string()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(Extension(OpenApiJson(Arc::new(document))))
+        .layer(Extension(Arc::new(document)))
         .layer(DefaultBodyLimit::max(http::MAX_BODY_BYTES))
         .with_state(state)
 }
